@@ -1,0 +1,372 @@
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+"""ServiceEntry distribution: which Services are exported, what every cluster must hold, and
+what a cluster has to change to get there.
+
+Every exported Service `<name>.<namespace>` becomes the host `<name>.<namespace>.global` with one
+stable VIP. Clusters that do not run it reach it through the exporting clusters' gateways (every
+port mapped to the gateway's 15443); a cluster that runs it points the host at its local Service,
+so that its gateway can route the `.global` SNI (Admiral's approach).
+
+Pure functions: no cluster access, no Ansible.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
+    MANAGED_BY_LABEL, MANAGED_BY, managed_labels, subset_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
+    COMPONENT, COMPONENT_LABEL, DEFAULT_RANGE, AllocationError, plan_stores)
+
+EXPORT_LABEL = "multicluster.meshops.io/export"
+SERVICE_LABEL = "multicluster.meshops.io/service"
+SERVICE_NAMESPACE_LABEL = "multicluster.meshops.io/service-namespace"
+EXPORTED_FROM_ANNOTATION = "multicluster.meshops.io/exported-from"
+TLS_MODE_LABEL = "security.istio.io/tlsMode"
+HOST_SUFFIX = "global"
+GATEWAY_PORT = 15443
+NAMESPACE_MODES = ("replicate", "single")
+# What this step owns: only these objects are ever updated or pruned.
+OWNED_SELECTOR = "%s=%s,%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY, COMPONENT_LABEL, COMPONENT)
+
+# Port name prefixes (and appProtocol values) Istio understands and can carry through a gateway's
+# mTLS port, spelled as a ServiceEntry port protocol. UDP cannot cross it.
+PROTOCOLS = {
+    "http": "HTTP", "http2": "HTTP2", "https": "HTTPS", "grpc": "GRPC", "grpc-web": "GRPC-WEB",
+    "tcp": "TCP", "tls": "TLS", "mongo": "MONGO", "redis": "REDIS", "mysql": "MYSQL",
+}
+# appProtocol values Kubernetes itself defines, as Istio reads them.
+K8S_APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "kubernetes.io/wss": "HTTPS"}
+# Istio treats unnamed-protocol ports on these numbers as TCP (SMTP, DNS, MySQL, MongoDB).
+WELL_KNOWN_TCP_PORTS = (25, 53, 3306, 27017)
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+# A ServiceEntry endpoint's port map keys: shorter than 63 characters (Istio's CRD rule).
+PORT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?$")
+
+
+class PlanError(ValueError):
+    """Bad input; the message lists every problem found, each with the fix."""
+
+
+def host_of(name, namespace):
+    return "%s.%s.%s" % (name, namespace, HOST_SUFFIX)
+
+
+def _dns_name_problems(what, value):
+    labels = str(value).split(".")
+    if len(str(value)) > 253:
+        return ["%s %s is %d characters long; DNS names have at most 253" % (what, value, len(str(value)))]
+    return ["%s %s: label %r is not a DNS label (lower case letters, digits and '-', at most 63 characters)"
+            % (what, value, label) for label in labels if len(label) > 63 or not DNS_LABEL.match(label)]
+
+
+def port_protocol(port):
+    """The ServiceEntry protocol of a Service port, as Istio derives it, or None if unroutable."""
+    if (port.get("protocol") or "TCP") != "TCP":
+        return None
+    app_protocol = port.get("appProtocol")
+    if app_protocol in K8S_APP_PROTOCOLS:
+        return K8S_APP_PROTOCOLS[app_protocol]
+    name = (app_protocol or port.get("name") or "").lower()
+    prefix = "grpc-web" if name.startswith("grpc-web") else name.split("-", 1)[0]
+    if prefix in PROTOCOLS:
+        return PROTOCOLS[prefix]
+    if port.get("port") in WELL_KNOWN_TCP_PORTS and not app_protocol:
+        return "TCP"
+    return None
+
+
+def service_export(service):
+    """What a Service exports: {"name", "namespace", "ports": [{"name", "number", "protocol"}]}.
+
+    Raises PlanError naming every port that a ServiceEntry cannot carry.
+    """
+    meta = service["metadata"]
+    what = "Service %s/%s" % (meta["namespace"], meta["name"])
+    ports, problems = [], []
+    for port in (service.get("spec") or {}).get("ports") or []:
+        protocol = port_protocol(port)
+        if not port.get("name"):
+            problems.append("%s port %s has no name; ServiceEntry ports need one: name it <protocol>[-<suffix>], "
+                            "e.g. http-web" % (what, port.get("port")))
+        elif protocol is None:
+            problems.append("%s port %s (%s, %s%s) has no protocol Istio can route through the gateway; "
+                            "expected a TCP port named or with appProtocol %s"
+                            % (what, port["name"], port.get("port"), port.get("protocol") or "TCP",
+                               ", appProtocol " + port["appProtocol"] if port.get("appProtocol") else "",
+                               "|".join(PROTOCOLS)))
+        else:
+            ports.append({"name": port["name"], "number": port["port"], "protocol": protocol})
+    if problems:
+        raise PlanError("\n".join(problems))
+    return {"name": meta["name"], "namespace": meta["namespace"], "ports": ports}
+
+
+def parse_exported(items):
+    """Inventory entries "namespace/name" as (namespace, name) pairs; PlanError for bad ones."""
+    pairs, problems = [], []
+    for item in items or []:
+        namespace, _, name = str(item).partition("/")
+        if not (DNS_LABEL.match(namespace) and DNS_LABEL.match(name)) or len(namespace) > 63 or len(name) > 63:
+            problems.append("mesh_services_exported entry %r is not <namespace>/<service name> (DNS labels)" % (item,))
+        else:
+            pairs.append((namespace, name))
+    if problems:
+        raise PlanError("\n".join(problems))
+    return pairs
+
+
+def select_exports(services, exported=(), label=EXPORT_LABEL):
+    """Exports of the Services that carry `label: "true"` or are named in `exported`.
+
+    Returns (exports sorted by namespace/name, names in `exported` with no Service). Raises
+    PlanError listing every Service whose ports cannot be exported.
+    """
+    wanted = set(parse_exported(exported))
+    exports, problems, found = [], [], set()
+    for service in services:
+        meta = service["metadata"]
+        key = (meta["namespace"], meta["name"])
+        if key in wanted or (meta.get("labels") or {}).get(label) == "true":
+            found.add(key)
+            try:
+                exports.append(service_export(service))
+            except PlanError as exc:
+                problems.append(str(exc))
+    if problems:
+        raise PlanError("\n".join(problems))
+    exports.sort(key=lambda export: (export["namespace"], export["name"]))
+    return exports, ["%s/%s" % key for key in sorted(wanted - found)]
+
+
+def _port_problems(what, ports):
+    problems = []
+    if not ports:
+        problems.append("%s has no ports to export" % what)
+    for port in ports:
+        if not PORT_NAME.match(str(port.get("name") or "")):
+            problems.append("%s port name %r is not valid in a ServiceEntry (letters, digits, '-', at most 62 characters)"
+                            % (what, port.get("name")))
+        if not isinstance(port.get("number"), int) or not 0 < port["number"] <= 65535:
+            problems.append("%s port %s: number %r is not in 1-65535" % (what, port.get("name"), port.get("number")))
+        if port.get("protocol") not in PROTOCOLS.values():
+            problems.append("%s port %s: protocol %r is not one of %s"
+                            % (what, port.get("name"), port.get("protocol"), ", ".join(PROTOCOLS.values())))
+    return problems
+
+
+def _merge_ports(what, ports, other, other_cluster):
+    """Union of two clusters' port lists for one host; problems if they contradict each other."""
+    by_name = {port["name"]: port for port in ports}
+    by_number = {port["number"]: port for port in ports}
+    problems = []
+    for port in other:
+        same = by_name.get(port["name"]) or by_number.get(port["number"])
+        if same is None:
+            by_name[port["name"]] = by_number[port["number"]] = port
+        elif same != port:
+            problems.append("%s is exported with port %s/%s/%s by %s but %s/%s/%s elsewhere; make the Services' ports agree"
+                            % (what, port["name"], port["number"], port["protocol"], other_cluster,
+                               same["name"], same["number"], same["protocol"]))
+    return sorted(by_name.values(), key=lambda port: port["number"]), problems
+
+
+def _gateway_problems(cluster):
+    address, port = cluster.get("gateway_address"), cluster.get("gateway_port") or GATEWAY_PORT
+    what = "cluster %s" % cluster["name"]
+    if not address:
+        return ["%s exports %s but has no gateway address: run the control plane step (fact mesh_gateway_address) "
+                "or set mesh_gateway_address_override for it"
+                % (what, ", ".join("%s/%s" % (e["namespace"], e["name"]) for e in cluster["exports"]))]
+    problems = [] if isinstance(port, int) and 0 < port <= 65535 else ["%s: gateway port %r is not in 1-65535" % (what, port)]
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        problems += _dns_name_problems("%s: gateway address" % what, address)
+    return problems
+
+
+def _collect(clusters):
+    """{host: service} where service = {name, namespace, ports, clusters}; PlanError on bad input."""
+    problems, services, names = [], {}, set()
+    for cluster in clusters:
+        name = cluster.get("name")
+        if not name or name in names:
+            problems.append("cluster name %r is %s; every cluster needs its own name" % (name, "repeated" if name else "empty"))
+        names.add(name)
+        exports = cluster.get("exports") or []
+        if exports:
+            problems += _gateway_problems(cluster)
+        for export in exports:
+            host = host_of(export["name"], export["namespace"])
+            what = "cluster %s: Service %s/%s" % (name, export["namespace"], export["name"])
+            problems += _dns_name_problems("%s: host" % what, host) + _port_problems(what, export.get("ports") or [])
+            service = services.setdefault(host, {"name": export["name"], "namespace": export["namespace"],
+                                                 "ports": [], "clusters": []})
+            service["ports"], conflicts = _merge_ports("host " + host, service["ports"], export.get("ports") or [], name)
+            problems += conflicts
+            if name not in service["clusters"]:
+                service["clusters"].append(name)
+    if problems:
+        raise PlanError("\n".join(problems))
+    for service in services.values():
+        service["clusters"].sort()
+    return services
+
+
+def _endpoint(address, ports, locality, port=None):
+    endpoint = {"address": address,
+                "ports": {p["name"]: port or p["number"] for p in ports},
+                "labels": {TLS_MODE_LABEL: "istio"}}
+    if locality:
+        endpoint["locality"] = locality
+    return endpoint
+
+
+def render_entry(host, service, vip, endpoints, namespace):
+    """The ServiceEntry object for one host in one cluster."""
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "ServiceEntry",
+        "metadata": {
+            "name": host,
+            "namespace": namespace,
+            "labels": managed_labels({COMPONENT_LABEL: COMPONENT, SERVICE_LABEL: service["name"],
+                                      SERVICE_NAMESPACE_LABEL: service["namespace"]}),
+            "annotations": {EXPORTED_FROM_ANNOTATION: ",".join(service["clusters"])},
+        },
+        "spec": {
+            "hosts": [host],
+            "location": "MESH_INTERNAL",
+            "ports": [dict(port) for port in service["ports"]],
+            "resolution": "DNS",
+            "addresses": [vip],
+            "endpoints": endpoints,
+        },
+    }
+
+
+def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
+         cluster_domain="cluster.local"):
+    """The desired state of the whole fleet, computed once.
+
+    clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
+    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap)}].
+    Returns {"allocations": {host: vip}, "generation", "warnings", "services": [...],
+    "clusters": {name: {"entries": [ServiceEntry], "dns_records": {host: vip}, "vip_store": {...}}}}.
+    Raises PlanError (every problem at once) before anything could be written.
+    """
+    problems = []
+    if namespace_mode not in NAMESPACE_MODES:
+        problems.append("mesh_services_namespace_mode %r is not one of %s" % (namespace_mode, ", ".join(NAMESPACE_MODES)))
+    if namespace_mode == "single" and not DNS_LABEL.match(str(namespace or "")):
+        problems.append("mesh_services_namespace %r is not a namespace name (DNS label)" % (namespace,))
+    problems += _dns_name_problems("mesh_services_cluster_domain", cluster_domain)
+    if problems:
+        raise PlanError("\n".join(problems))
+    services = _collect(clusters)
+    try:
+        allocations, generation, stores, warnings = plan_stores(
+            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range)
+    except AllocationError as exc:
+        raise PlanError(str(exc))
+    by_name = {cluster["name"]: cluster for cluster in clusters}
+    result = {"allocations": allocations, "generation": generation, "warnings": warnings, "clusters": {},
+              "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())]}
+    for cluster in clusters:
+        entries = []
+        for host, service in sorted(services.items()):
+            local = cluster["name"] in service["clusters"]
+            endpoints = [_endpoint("%s.%s.svc.%s" % (service["name"], service["namespace"], cluster_domain),
+                                   service["ports"], cluster.get("locality"))] if local else []
+            endpoints += [_endpoint(by_name[other]["gateway_address"], service["ports"], by_name[other].get("locality"),
+                                    by_name[other].get("gateway_port") or GATEWAY_PORT)
+                          for other in service["clusters"] if other != cluster["name"]]
+            target = service["namespace"] if namespace_mode == "replicate" else namespace
+            entries.append(render_entry(host, service, allocations[host], endpoints, target))
+        result["clusters"][cluster["name"]] = {"entries": entries, "dns_records": allocations,
+                                               "vip_store": stores[cluster["name"]]}
+    return result
+
+
+# --- what one cluster must change ------------------------------------------------------------
+
+def is_owned(obj):
+    """Made by this step: managed by the collection and labelled as the services component."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    return labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(COMPONENT_LABEL) == COMPONENT
+
+
+def _key(obj):
+    meta = obj["metadata"]
+    return meta.get("namespace") or "", meta["name"]
+
+
+def entry_differs(desired, live):
+    """True when `live` is not what `desired` says. Each spec field we set must be exactly ours
+    (so an endpoint field we stopped setting goes); fields others add to the spec, and labels or
+    annotations others add, are left alone."""
+    if not live or not subset_matches(desired["metadata"], live.get("metadata") or {}):
+        return True
+    live_spec = live.get("spec") or {}
+    return any(value != live_spec.get(field) for field, value in desired["spec"].items())
+
+
+def reconcile_entries(desired, live, prune=True):
+    """What a cluster must do to hold exactly `desired` of our ServiceEntries.
+
+    live: every ServiceEntry of the cluster (ours and others'). Returns a dict with "create",
+    "update" ([(desired, live)]), "delete" (live objects), "unchanged" (count) and "conflicts"
+    (messages: others' ServiceEntries that hold one of our names, hosts or VIPs; never overwritten).
+    """
+    live_by_key = {_key(obj): obj for obj in live}
+    wanted = {_key(obj): obj for obj in desired}
+    hosts = {host: key for key, obj in wanted.items() for host in obj["spec"]["hosts"]}
+    vips = {vip: key for key, obj in wanted.items() for vip in obj["spec"].get("addresses") or []}
+    changes = {"create": [], "update": [], "delete": [], "unchanged": 0, "conflicts": []}
+    for key, obj in sorted(live_by_key.items()):
+        if is_owned(obj):
+            if prune and key not in wanted:
+                changes["delete"].append(obj)
+            continue
+        spec = obj.get("spec") or {}
+        clash = (["its name"] if key in wanted else []) \
+            + ["host %s" % h for h in spec.get("hosts") or [] if h in hosts] \
+            + ["address %s" % a for a in spec.get("addresses") or [] if a in vips]
+        if clash:
+            changes["conflicts"].append("ServiceEntry %s/%s is not managed by %s but has %s, which this step needs; "
+                                        "remove it or stop exporting that service"
+                                        % (key[0], key[1], MANAGED_BY, ", ".join(clash)))
+    for key, obj in sorted(wanted.items()):
+        current = live_by_key.get(key)
+        if current is None:
+            changes["create"].append(obj)
+        elif is_owned(current) and entry_differs(obj, current):
+            changes["update"].append((obj, current))
+        elif is_owned(current):
+            changes["unchanged"] += 1
+    return changes
+
+
+def namespace_object(name):
+    return {"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": name, "labels": managed_labels({COMPONENT_LABEL: COMPONENT})}}
+
+
+def reconcile_namespaces(desired, live, prune=True):
+    """Namespaces to create for `desired` entries, and ours that no entry needs any more.
+
+    Returns (create: [names], obsolete: [names], problems: [messages]). A namespace made by
+    someone else is used as it is, never labelled or deleted.
+    """
+    needed = {obj["metadata"]["namespace"] for obj in desired}
+    live_by_name = {ns["metadata"]["name"]: ns for ns in live}
+    problems = ["namespace %s is being deleted; re-run when it is gone" % name for name in sorted(needed)
+                if ((live_by_name.get(name) or {}).get("status") or {}).get("phase") == "Terminating"]
+    create = sorted(needed - set(live_by_name))
+    obsolete = sorted(name for name, ns in live_by_name.items() if prune and is_owned(ns) and name not in needed)
+    return create, obsolete, problems
