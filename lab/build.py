@@ -173,3 +173,33 @@ def ensure_istio_source() -> Path:
     if info.get("Error"):
         raise BuildError(f"istio.io/istio@{pin['version']}: {info['Error']}")
     return Path(info["Dir"])
+
+
+ISTIO_CHARTS = {"base": "base", "istiod": "istio-control/istio-discovery", "gateway": "gateway"}
+
+
+def ensure_istio_charts() -> Path:
+    """The pinned Istio charts as a local chart directory, versioned like a release.
+
+    Istio's release process stamps the chart version when it packages the charts; the source
+    tree says 1.0.0. The copy gets the pinned release as version and appVersion.
+    """
+    pin = load_versions()["istio"]
+    target = cache_dir() / "istio" / pin["version"] / "charts"
+    if (target / "gateway" / "Chart.yaml").is_file():
+        return target
+    source = ensure_istio_source() / "manifests" / "charts"
+    tmp = target.with_name("charts.tmp")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for name, rel in ISTIO_CHARTS.items():
+        shutil.copytree(source / rel, tmp / name)
+        for path in (tmp / name).rglob("*"):
+            path.chmod(0o755 if path.is_dir() else 0o644)
+        chart = tmp / name / "Chart.yaml"
+        text = re.sub(r"^version: .*$", f"version: {pin['release']}", chart.read_text(), flags=re.M)
+        chart.write_text(re.sub(r"^appVersion: .*$", f"appVersion: {pin['release']}", text, flags=re.M))
+    shutil.copy(source / "base" / "files" / "crd-all.gen.yaml", tmp / "crd-all.gen.yaml")
+    tmp.chmod(0o755)
+    shutil.rmtree(target, ignore_errors=True)
+    tmp.rename(target)
+    return target

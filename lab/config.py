@@ -26,3 +26,16 @@ def cache_dir() -> Path:
 def state_dir() -> Path:
     """Runtime state of the running lab (certs, etcd data, logs, kubeconfig)."""
     return Path(os.environ.get("LAB_STATE_DIR", REPO_DIR / ".lab"))
+
+
+def instance() -> int:
+    """Several labs can run side by side (the demo's and the tests'): each instance gets its own
+    ports and loopback ranges. Set LAB_INSTANCE (0 to 2) with its own LAB_STATE_DIR."""
+    value = int(os.environ.get("LAB_INSTANCE", "0"))
+    if not 0 <= value <= 2:
+        raise ValueError(f"LAB_INSTANCE={value}: expected 0, 1 or 2")
+    return value
+
+
+def inventory_dir() -> Path:
+    return Path(os.environ.get("LAB_INVENTORY_DIR", REPO_DIR / "inventory" / "lab"))

@@ -1,0 +1,58 @@
+# Two commands for a newcomer: `make demo` and `make test`. Everything else is a step of those.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+export ANSIBLE_CONFIG := $(CURDIR)/ansible.cfg
+export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
+COLLECTION_LINK := .cache/collections/ansible_collections/meshops/multicluster
+DEMO_CLUSTERS ?= 3
+
+.PHONY: demo test venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection bench clean
+
+demo: venv binaries
+	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
+	ansible-playbook -i inventory/lab playbooks/site.yml
+	ansible-playbook -i inventory/lab playbooks/demo_summary.yml
+
+test: venv binaries unit integration sanity lint build-collection
+
+venv: $(VENV)/.installed $(COLLECTION_LINK)
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+	touch $@
+$(COLLECTION_LINK):
+	mkdir -p $(dir $@) && ln -sfn $(CURDIR) $@
+
+# Lab binaries are built once from the Go module proxy and cached outside the repository.
+binaries: venv
+	$(PY) -m lab build
+
+lab-up: venv binaries
+	$(PY) -m lab up --clusters $(DEMO_CLUSTERS)
+lab-down:
+	$(PY) -m lab down
+lab-status:
+	$(PY) -m lab status
+
+unit: venv
+	$(VENV)/bin/pytest -q tests/unit
+
+# Starts its own lab (instance 1, beside a demo lab) and stops it at the end.
+integration: venv binaries
+	$(VENV)/bin/pytest -q tests/integration
+
+sanity: venv
+	$(PY) tests/sanity.py
+
+lint: venv
+	$(VENV)/bin/ansible-lint --profile production roles playbooks
+
+build-collection: venv
+	$(PY) tests/build_collection.py
+
+bench: venv binaries
+	$(PY) -m bench.lab_startup
+
+clean: lab-down
+	rm -rf .cache .pytest_cache tests/output meshops-multicluster-*.tar.gz

@@ -1,0 +1,70 @@
+"""python -m lab up|down|status|build|lb|agent"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+from . import build
+from .cluster import MAX_CLUSTERS, LabError, down, status, up
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m lab", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_up = sub.add_parser("up", help="start the lab clusters")
+    p_up.add_argument("--clusters", type=int, default=2, help=f"number of clusters, 1 to {MAX_CLUSTERS} (default 2)")
+    p_up.add_argument("--dns", choices=["coredns", "kube-dns"], default="coredns", help="cluster DNS flavour")
+    p_up.add_argument("--lb-hostnames", action="store_true", help="load balancers get hostnames (as on AWS)")
+    sub.add_parser("down", help="stop every lab process and remove its state")
+    p_status = sub.add_parser("status", help="show the clusters and their health")
+    p_status.add_argument("--json", action="store_true")
+    sub.add_parser("build", help="build (or find) the lab binaries and Istio charts")
+    p_lb = sub.add_parser("lb", help="switch one cluster's load balancer off or on (for failure tests)")
+    p_lb.add_argument("cluster")
+    p_lb.add_argument("switch", choices=["on", "off"])
+    sub.add_parser("agent", help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    try:
+        if args.command == "up":
+            up(args.clusters, args.dns, "hostname" if args.lb_hostnames else "ip")
+        elif args.command == "down":
+            print("lab stopped" if down() else "no lab running")
+        elif args.command == "status":
+            rows = status()
+            if args.json:
+                print(json.dumps(rows, indent=2))
+            elif not rows:
+                print("no lab running")
+            for row in rows if not args.json else []:
+                procs = " ".join(f"{k}={'up' if v else 'DOWN'}" for k, v in row["processes"].items())
+                print(f"{row['cluster']:<10} {row['api']:<26} {'healthy' if row['healthy'] else 'UNHEALTHY':<10} "
+                      f"dns {row['dns']} ({row['dns_flavour']})  {procs}")
+            return 0 if rows and all(r["healthy"] for r in rows) else 1
+        elif args.command == "build":
+            t0 = time.monotonic()
+            for name, path in sorted(build.ensure_binaries().items()):
+                print(f"{name:<24} {path}")
+            print(f"{'istio charts':<24} {build.ensure_istio_charts()}")
+            print(f"ready in {time.monotonic() - t0:.0f}s")
+        elif args.command == "lb":
+            from .agent import lb_disabled_flag
+            flag = lb_disabled_flag(args.cluster)
+            if args.switch == "off":
+                flag.parent.mkdir(parents=True, exist_ok=True)
+                flag.touch()
+            else:
+                flag.unlink(missing_ok=True)
+        elif args.command == "agent":
+            from .agent import run
+            run()
+    except (LabError, build.BuildError) as exc:
+        print(f"lab: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The Ansible inventory of the running lab: group mesh_clusters, one host per cluster."""
+
+from __future__ import annotations
+
+import yaml
+
+from .build import ensure_istio_charts
+from .config import inventory_dir, load_versions
+
+
+
+def write_inventory(state) -> None:
+    hosts = {
+        c.name: {
+            "mesh_context": c.name,
+            "mesh_network": f"network{c.index}",
+            "mesh_locality": f"lab/zone{c.index}",
+        }
+        for c in state.clusters
+    }
+    doc = {
+        "mesh_clusters": {
+            "hosts": hosts,
+            "vars": {
+                "ansible_connection": "local",
+                "ansible_python_interpreter": "{{ ansible_playbook_python }}",
+                "mesh_kubeconfig": state.kubeconfig,
+                # The lab installs Istio from a local chart directory, as an air-gapped site would.
+                "mesh_istio_chart_source": str(ensure_istio_charts()),
+                "mesh_istio_version": load_versions()["istio"]["release"],
+            },
+        }
+    }
+    header = "# Written by `python -m lab up`; removed by `python -m lab down`. Do not edit.\n"
+    path = inventory_dir() / "hosts.yml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(header + yaml.safe_dump(doc, sort_keys=False))
+
+
+def remove_inventory() -> None:
+    (inventory_dir() / "hosts.yml").unlink(missing_ok=True)
