@@ -55,11 +55,6 @@ def _bounds(network):
     return first, last
 
 
-def capacity(network):
-    first, last = _bounds(network)
-    return last - first + 1
-
-
 def merge_stores(stores):
     """The current allocation from the stores read in each cluster.
 

@@ -1,0 +1,262 @@
+"""ServiceEntry distribution: export selection, the fleet plan, and what one cluster must change."""
+
+import copy
+
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, select_exports)
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_from_configmap
+
+HTTPBIN = "httpbin.bar.global"
+
+
+def service(name="httpbin", namespace="bar", ports=None, labels=None):
+    return {"metadata": {"name": name, "namespace": namespace, "labels": labels or {}},
+            "spec": {"ports": ports if ports is not None else [{"name": "http", "port": 8000, "protocol": "TCP"}]}}
+
+
+def export(name="httpbin", namespace="bar", ports=None):
+    return {"name": name, "namespace": namespace,
+            "ports": ports or [{"name": "http", "number": 8000, "protocol": "HTTP"}]}
+
+
+def cluster(name, exports=(), address=None, **extra):
+    return dict({"name": name, "exports": list(exports), "gateway_address": address or "",
+                 "vip_store": None}, **extra)
+
+
+def entry(result, cluster_name, host=HTTPBIN):
+    return next(e for e in result["clusters"][cluster_name]["entries"] if e["metadata"]["name"] == host)
+
+
+def next_run(result, clusters):
+    """The clusters as the next run reads them: each holding the store the previous run wrote."""
+    return [dict(c, vip_store=result["clusters"][c["name"]]["vip_store"]) if c["name"] in result["clusters"] else c
+            for c in clusters]
+
+
+@pytest.mark.parametrize("port, protocol", [
+    ({"name": "http", "port": 80}, "HTTP"),
+    ({"name": "http-web", "port": 80, "protocol": "TCP"}, "HTTP"),
+    ({"name": "HTTP2-x", "port": 80}, "HTTP2"),
+    ({"name": "grpc-web-ui", "port": 80}, "GRPC-WEB"),
+    ({"name": "grpc", "port": 80}, "GRPC"),
+    ({"name": "tcp-db", "port": 5432}, "TCP"),
+    ({"name": "tls", "port": 443}, "TLS"),
+    ({"name": "mongo", "port": 27017}, "MONGO"),
+    ({"name": "web", "port": 80, "appProtocol": "https"}, "HTTPS"),
+    ({"name": "web", "port": 80, "appProtocol": "kubernetes.io/h2c"}, "HTTP2"),
+    ({"name": "db", "port": 3306}, "TCP"),
+    ({"name": "web", "port": 80}, None),
+    ({"name": "http", "port": 80, "appProtocol": "foo"}, None),
+    ({"name": "dns", "port": 53, "protocol": "UDP"}, None),
+    ({"name": "tcp-x", "port": 80, "protocol": "SCTP"}, None),
+])
+def test_port_protocol_as_istio_derives_it(port, protocol):
+    assert port_protocol(port) == protocol
+
+
+def test_exported_by_label_or_by_inventory():
+    services = [service("a", labels={"multicluster.meshops.io/export": "true"}), service("b"),
+                service("c", labels={"multicluster.meshops.io/export": "false"}), service("d", namespace="other")]
+    exports, missing = select_exports(services, ["other/d", "bar/gone"])
+    assert [(e["namespace"], e["name"]) for e in exports] == [("bar", "a"), ("other", "d")]
+    assert exports[0]["ports"] == [{"name": "http", "number": 8000, "protocol": "HTTP"}]
+    assert missing == ["bar/gone"]
+
+
+def test_unexportable_ports_are_all_reported():
+    bad = service(ports=[{"port": 8000, "protocol": "TCP"}, {"name": "web", "port": 8080, "protocol": "TCP"},
+                         {"name": "dns", "port": 53, "protocol": "UDP"}])
+    with pytest.raises(PlanError) as error:
+        select_exports([bad], ["bar/httpbin"])
+    message = str(error.value)
+    assert "Service bar/httpbin port 8000 has no name" in message
+    assert "port web (8080, TCP) has no protocol Istio can route" in message
+    assert "port dns (53, UDP)" in message
+
+
+@pytest.mark.parametrize("item", ["httpbin", "bar/", "Bar/httpbin", "bar/http_bin", "a/b/c"])
+def test_bad_inventory_entries(item):
+    with pytest.raises(PlanError, match="is not <namespace>/<service name>"):
+        select_exports([], [item])
+
+
+def test_exported_from_one_cluster():
+    result = plan([cluster("c1", [export()], "10.0.0.1", locality="eu/z1"), cluster("c2", address="lb.example.com")])
+    vip = result["allocations"][HTTPBIN]
+    local, remote = entry(result, "c1"), entry(result, "c2")
+    assert remote["spec"] == {
+        "hosts": [HTTPBIN], "location": "MESH_INTERNAL", "resolution": "DNS", "addresses": [vip],
+        "ports": [{"name": "http", "number": 8000, "protocol": "HTTP"}],
+        "endpoints": [{"address": "10.0.0.1", "ports": {"http": 15443}, "locality": "eu/z1",
+                       "labels": {"security.istio.io/tlsMode": "istio"}}],
+    }
+    assert local["spec"]["endpoints"] == [{"address": "httpbin.bar.svc.cluster.local", "ports": {"http": 8000},
+                                           "locality": "eu/z1", "labels": {"security.istio.io/tlsMode": "istio"}}]
+    assert local["spec"]["addresses"] == [vip]
+    assert local["metadata"]["namespace"] == remote["metadata"]["namespace"] == "bar"
+    assert remote["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.multicluster"
+    assert result["clusters"]["c2"]["dns_records"] == {HTTPBIN: vip}
+
+
+def test_exported_from_several_clusters_local_first():
+    result = plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2", gateway_port=31443),
+                   cluster("c3", address="10.0.0.3")])
+    assert [e["address"] for e in entry(result, "c3")["spec"]["endpoints"]] == ["10.0.0.1", "10.0.0.2"]
+    assert [e["address"] for e in entry(result, "c2")["spec"]["endpoints"]] == [
+        "httpbin.bar.svc.cluster.local", "10.0.0.1"]
+    assert entry(result, "c1")["spec"]["endpoints"][1] == {
+        "address": "10.0.0.2", "ports": {"http": 31443}, "labels": {"security.istio.io/tlsMode": "istio"}}
+    assert entry(result, "c3")["metadata"]["annotations"]["multicluster.meshops.io/exported-from"] == "c1,c2"
+
+
+def test_ports_of_several_exporters_are_merged_and_contradictions_fail():
+    grpc = {"name": "grpc", "number": 9000, "protocol": "GRPC"}
+    result = plan([cluster("c1", [export()], "10.0.0.1"),
+                   cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
+    assert [p["name"] for p in entry(result, "c1")["spec"]["ports"]] == ["http", "grpc"]
+    assert entry(result, "c1")["spec"]["endpoints"][1]["ports"] == {"http": 15443, "grpc": 15443}
+    with pytest.raises(PlanError, match="port http/8080/HTTP by c2 but http/8000/HTTP elsewhere"):
+        plan([cluster("c1", [export()], "10.0.0.1"),
+              cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
+
+
+def test_single_namespace_mode():
+    result = plan([cluster("c1", [export()], "10.0.0.1")], namespace_mode="single", namespace="mesh-services")
+    assert entry(result, "c1")["metadata"]["namespace"] == "mesh-services"
+
+
+def test_exporting_cluster_without_gateway_fails_naming_it():
+    with pytest.raises(PlanError, match="cluster c1 exports bar/httpbin but has no gateway address"):
+        plan([cluster("c1", [export()]), cluster("c2", address="10.0.0.2")])
+    # a cluster that exports nothing needs no gateway
+    assert plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2")])["clusters"]["c2"]["entries"]
+
+
+@pytest.mark.parametrize("clusters, kwargs, message", [
+    ([cluster("c1", [export(name="Bad_Name")], "10.0.0.1")], {}, "is not a DNS label"),
+    ([cluster("c1", [export(name="x" * 64)], "10.0.0.1")], {}, "is not a DNS label"),
+    ([cluster("c1", [export(ports=[{"name": "p" * 63, "number": 80, "protocol": "HTTP"}])], "10.0.0.1")], {},
+     "is not valid in a ServiceEntry"),
+    ([cluster("c1", [export(ports=[{"name": "udp", "number": 53, "protocol": "UDP"}])], "10.0.0.1")], {},
+     "protocol 'UDP' is not one of"),
+    ([cluster("c1", [export()], "bad address!")], {}, "gateway address"),
+    ([cluster("c1"), cluster("c1")], {}, "is repeated"),
+    ([cluster("c1", [export()], "10.0.0.1")], {"vip_range": "10.0.0.0/8"}, "outside 240.0.0.0/4"),
+    ([cluster("c1", [export()], "10.0.0.1")], {"vip_range": "240.240.0.0/20"}, "overlaps 240.240.0.0/16"),
+    ([cluster("c1", [export(name="a"), export(name="b")], "10.0.0.1")], {"vip_range": "240.10.0.0/32"},
+     "has 1 addresses but 2 hosts"),
+    ([cluster("c1")], {"namespace_mode": "spread"}, "mesh_services_namespace_mode"),
+    ([cluster("c1")], {"namespace_mode": "single", "namespace": "Mesh"}, "mesh_services_namespace"),
+])
+def test_bad_input_fails_before_anything_is_written(clusters, kwargs, message):
+    with pytest.raises(PlanError, match=message):
+        plan(clusters, **kwargs)
+
+
+def test_vips_of_untouched_services_never_change():
+    fleet = [cluster("c1", [export("a"), export("b"), export("c")], "10.0.0.1"), cluster("c2", address="10.0.0.2")]
+    first = plan(fleet)
+    # b is un-exported, d exported, a cluster added: a and c keep theirs, d reuses b's freed VIP
+    fleet = next_run(first, [cluster("c1", [export("a"), export("c"), export("d")], "10.0.0.1"),
+                             cluster("c2", address="10.0.0.2"), cluster("c3", [export("a")], "10.0.0.3")])
+    second = plan(fleet)
+    before, after = first["allocations"], second["allocations"]
+    assert after["a.bar.global"] == before["a.bar.global"] and after["c.bar.global"] == before["c.bar.global"]
+    assert after["d.bar.global"] == before["b.bar.global"]
+    assert second["generation"] == first["generation"] + 1
+    assert second["clusters"]["c3"]["vip_store"]["generation"] == second["generation"]
+    assert entry(second, "c2", "a.bar.global")["spec"]["endpoints"][1]["address"] == "10.0.0.3"
+    # and a run with nothing changed plans the same stores again
+    third = plan(next_run(second, fleet))
+    assert third["allocations"] == after and third["generation"] == second["generation"]
+
+
+def test_removed_cluster_is_gone_from_every_endpoint_list():
+    fleet = [cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2"), cluster("c3", address="x")]
+    result = plan(next_run(plan(fleet), [fleet[0], fleet[2]]))
+    assert [e["address"] for e in entry(result, "c3")["spec"]["endpoints"]] == ["10.0.0.1"]
+
+
+def test_vip_store_read_back_feeds_the_next_plan():
+    configmap = {"metadata": {"resourceVersion": "7", "annotations": {"multicluster.meshops.io/vip-generation": "3"}},
+                 "data": {HTTPBIN: "240.10.0.9"}}
+    result = plan([cluster("c1", [export()], "10.0.0.1", vip_store=store_from_configmap(configmap))])
+    assert result["allocations"] == {HTTPBIN: "240.10.0.9"}
+    assert result["clusters"]["c1"]["vip_store"] == {"allocations": {HTTPBIN: "240.10.0.9"}, "generation": 3,
+                                                     "resource_version": "7"}
+
+
+# --- one cluster's changes -----------------------------------------------------------------------
+
+def desired_entries():
+    result = plan([cluster("c1", [export("a"), export("b")], "10.0.0.1", locality="eu/z1"), cluster("c2", address="x")])
+    return result["clusters"]["c2"]["entries"]
+
+
+def as_live(obj, **extra_labels):
+    live = copy.deepcopy(obj)
+    live["metadata"].update(uid="u", resourceVersion="1", labels=dict(live["metadata"]["labels"], **extra_labels))
+    return live
+
+
+def foreign(name, namespace="bar", hosts=("other.example.com",), addresses=()):
+    return {"metadata": {"name": name, "namespace": namespace, "labels": {"app": "x"}},
+            "spec": {"hosts": list(hosts), "addresses": list(addresses)}}
+
+
+def test_noop_changes_nothing_and_ignores_others_additions():
+    desired = desired_entries()
+    live = [as_live(obj, team="payments") for obj in desired] + [foreign("unrelated")]
+    live[0]["spec"]["exportTo"] = ["*"]
+    changes = reconcile_entries(desired, live)
+    assert (changes["create"], changes["update"], changes["delete"], changes["conflicts"]) == ([], [], [], [])
+    assert changes["unchanged"] == 2
+
+
+def test_changed_created_and_pruned():
+    desired = desired_entries()
+    changed = as_live(desired[0])
+    changed["spec"]["endpoints"][0]["address"] = "10.9.9.9"
+    stale = as_live(desired[1])
+    stale["metadata"]["name"] = "gone.bar.global"
+    changes = reconcile_entries(desired, [changed, stale])
+    assert [obj["metadata"]["name"] for obj in changes["create"]] == ["b.bar.global"]
+    assert [(d["metadata"]["name"], live is changed) for d, live in changes["update"]] == [("a.bar.global", True)]
+    assert changes["delete"] == [stale]
+    assert reconcile_entries(desired, [changed, stale], prune=False)["delete"] == []
+
+
+def test_a_field_we_stopped_setting_is_an_update():
+    desired = desired_entries()
+    live = [as_live(obj) for obj in desired]
+    for obj in desired:
+        del obj["spec"]["endpoints"][0]["locality"]
+    assert len(reconcile_entries(desired, live)["update"]) == 2
+
+
+def test_others_serviceentries_with_our_name_host_or_vip_are_reported_not_touched():
+    desired = desired_entries()
+    vip = desired[1]["spec"]["addresses"][0]
+    live = [foreign("a.bar.global"), foreign("theirs", hosts=["b.bar.global"]),
+            foreign("vip", namespace="ops", addresses=[vip]),
+            dict(as_live(desired[1]), metadata=dict(as_live(desired[1])["metadata"], labels={}))]
+    changes = reconcile_entries(desired, live)
+    assert len(changes["conflicts"]) == 4
+    assert "ServiceEntry bar/a.bar.global is not managed by meshops.multicluster but has its name" in changes["conflicts"][0]
+    assert any("host b.bar.global" in c for c in changes["conflicts"])
+    assert any("ServiceEntry ops/vip" in c and "address " + vip in c for c in changes["conflicts"])
+    assert changes["update"] == [] and changes["delete"] == []
+
+
+def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
+    desired = desired_entries()
+    ours = {"app.kubernetes.io/managed-by": "meshops.multicluster", "multicluster.meshops.io/component": "services"}
+    live = [{"metadata": {"name": "default"}}, {"metadata": {"name": "old", "labels": ours}},
+            {"metadata": {"name": "theirs", "labels": {"app.kubernetes.io/managed-by": "helm"}}}]
+    assert reconcile_namespaces(desired, live) == (["bar"], ["old"], [])
+    assert reconcile_namespaces(desired, live, prune=False) == (["bar"], [], [])
+    terminating = [{"metadata": {"name": "bar", "labels": ours}, "status": {"phase": "Terminating"}}]
+    assert reconcile_namespaces(desired, terminating)[2] == ["namespace bar is being deleted; re-run when it is gone"]
