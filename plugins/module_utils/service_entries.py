@@ -16,8 +16,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
-    MANAGED_BY_LABEL, MANAGED_BY, managed_labels, subset_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, MANAGED_BY, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     COMPONENT, COMPONENT_LABEL, DEFAULT_RANGE, AllocationError, plan_stores)
 
@@ -301,54 +301,49 @@ def is_owned(obj):
     return labels.get(MANAGED_BY_LABEL) == MANAGED_BY and labels.get(COMPONENT_LABEL) == COMPONENT
 
 
-def _key(obj):
-    meta = obj["metadata"]
-    return meta.get("namespace") or "", meta["name"]
-
-
-def entry_differs(desired, live):
-    """True when `live` is not what `desired` says. Each spec field we set must be exactly ours
-    (so an endpoint field we stopped setting goes); fields others add to the spec, and labels or
-    annotations others add, are left alone."""
-    if not live or not subset_matches(desired["metadata"], live.get("metadata") or {}):
-        return True
+def spec_differs(desired, live):
+    """True when a spec field we set is not exactly ours in `live` (reconcile.plan compares as a
+    subset, which misses an endpoint field we stopped setting); fields others add are left alone."""
     live_spec = live.get("spec") or {}
     return any(value != live_spec.get(field) for field, value in desired["spec"].items())
+
+
+def _clashes(desired, live):
+    """Messages for others' ServiceEntries that hold one of our names, hosts or VIPs."""
+    wanted = {reconcile.object_key(obj) for obj in desired}
+    hosts = {host for obj in desired for host in obj["spec"]["hosts"]}
+    vips = {vip for obj in desired for vip in obj["spec"].get("addresses") or []}
+    messages = []
+    for obj in live:
+        if is_owned(obj):
+            continue
+        spec, key = obj.get("spec") or {}, reconcile.object_key(obj)
+        clash = (["its name"] if key in wanted else []) \
+            + ["host %s" % host for host in spec.get("hosts") or [] if host in hosts] \
+            + ["address %s" % vip for vip in spec.get("addresses") or [] if vip in vips]
+        if clash:
+            messages.append("%s is not managed by %s but has %s, which this step needs; remove it or stop "
+                            "exporting that service" % (reconcile.key_name(key), MANAGED_BY, ", ".join(clash)))
+    return sorted(messages)
 
 
 def reconcile_entries(desired, live, prune=True):
     """What a cluster must do to hold exactly `desired` of our ServiceEntries.
 
-    live: every ServiceEntry of the cluster (ours and others'). Returns a dict with "create",
-    "update" ([(desired, live)]), "delete" (live objects), "unchanged" (count) and "conflicts"
-    (messages: others' ServiceEntries that hold one of our names, hosts or VIPs; never overwritten).
+    live: every ServiceEntry of the cluster (ours and others', one list). Returns a reconcile.Plan
+    whose conflicts are messages: others' ServiceEntries that hold one of our names, hosts or
+    VIPs (reported, never overwritten). Only this step's own entries are pruned.
     """
-    live_by_key = {_key(obj): obj for obj in live}
-    wanted = {_key(obj): obj for obj in desired}
-    hosts = {host: key for key, obj in wanted.items() for host in obj["spec"]["hosts"]}
-    vips = {vip: key for key, obj in wanted.items() for vip in obj["spec"].get("addresses") or []}
-    changes = {"create": [], "update": [], "delete": [], "unchanged": 0, "conflicts": []}
-    for key, obj in sorted(live_by_key.items()):
-        if is_owned(obj):
-            if prune and key not in wanted:
-                changes["delete"].append(obj)
-            continue
-        spec = obj.get("spec") or {}
-        clash = (["its name"] if key in wanted else []) \
-            + ["host %s" % h for h in spec.get("hosts") or [] if h in hosts] \
-            + ["address %s" % a for a in spec.get("addresses") or [] if a in vips]
-        if clash:
-            changes["conflicts"].append("ServiceEntry %s/%s is not managed by %s but has %s, which this step needs; "
-                                        "remove it or stop exporting that service"
-                                        % (key[0], key[1], MANAGED_BY, ", ".join(clash)))
-    for key, obj in sorted(wanted.items()):
-        current = live_by_key.get(key)
-        if current is None:
-            changes["create"].append(obj)
-        elif is_owned(current) and entry_differs(obj, current):
-            changes["update"].append((obj, current))
-        elif is_owned(current):
-            changes["unchanged"] += 1
+    for obj in live:
+        obj.setdefault("kind", "ServiceEntry")
+    changes = reconcile.plan(desired, live, prune=prune, prune_match=is_owned)
+    live_by_key = {reconcile.object_key(obj): obj for obj in live}
+    for obj in list(changes.unchanged):
+        current = live_by_key[reconcile.object_key(obj)]
+        if spec_differs(obj, current):
+            changes.unchanged.remove(obj)
+            changes.update.append((obj, current))
+    changes.conflicts = _clashes(desired, live)
     return changes
 
 
@@ -358,15 +353,16 @@ def namespace_object(name):
 
 
 def reconcile_namespaces(desired, live, prune=True):
-    """Namespaces to create for `desired` entries, and ours that no entry needs any more.
+    """The namespaces `desired` entries need that are missing, and ours no entry needs any more.
 
-    Returns (create: [names], obsolete: [names], problems: [messages]). A namespace made by
+    Returns a reconcile.Plan (create, delete; conflicts are messages). A namespace made by
     someone else is used as it is, never labelled or deleted.
     """
     needed = {obj["metadata"]["namespace"] for obj in desired}
-    live_by_name = {ns["metadata"]["name"]: ns for ns in live}
-    problems = ["namespace %s is being deleted; re-run when it is gone" % name for name in sorted(needed)
-                if ((live_by_name.get(name) or {}).get("status") or {}).get("phase") == "Terminating"]
-    create = sorted(needed - set(live_by_name))
-    obsolete = sorted(name for name, ns in live_by_name.items() if prune and is_owned(ns) and name not in needed)
-    return create, obsolete, problems
+    live_by_name = {ns["metadata"]["name"]: dict(ns, kind="Namespace") for ns in live}
+    changes = reconcile.Plan()
+    changes.create = [namespace_object(name) for name in sorted(needed - set(live_by_name))]
+    changes.delete = [ns for name, ns in sorted(live_by_name.items()) if prune and is_owned(ns) and name not in needed]
+    changes.conflicts = ["namespace %s is being deleted; re-run when it is gone" % name for name in sorted(needed)
+                         if (live_by_name.get(name, {}).get("status") or {}).get("phase") == "Terminating"]
+    return changes

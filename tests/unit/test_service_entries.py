@@ -212,8 +212,8 @@ def test_noop_changes_nothing_and_ignores_others_additions():
     live = [as_live(obj, team="payments") for obj in desired] + [foreign("unrelated")]
     live[0]["spec"]["exportTo"] = ["*"]
     changes = reconcile_entries(desired, live)
-    assert (changes["create"], changes["update"], changes["delete"], changes["conflicts"]) == ([], [], [], [])
-    assert changes["unchanged"] == 2
+    assert (changes.create, changes.update, changes.delete, changes.conflicts) == ([], [], [], [])
+    assert len(changes.unchanged) == 2 and not changes.changed
 
 
 def test_changed_created_and_pruned():
@@ -223,10 +223,10 @@ def test_changed_created_and_pruned():
     stale = as_live(desired[1])
     stale["metadata"]["name"] = "gone.bar.global"
     changes = reconcile_entries(desired, [changed, stale])
-    assert [obj["metadata"]["name"] for obj in changes["create"]] == ["b.bar.global"]
-    assert [(d["metadata"]["name"], live is changed) for d, live in changes["update"]] == [("a.bar.global", True)]
-    assert changes["delete"] == [stale]
-    assert reconcile_entries(desired, [changed, stale], prune=False)["delete"] == []
+    assert [obj["metadata"]["name"] for obj in changes.create] == ["b.bar.global"]
+    assert [(d["metadata"]["name"], live is changed) for d, live in changes.update] == [("a.bar.global", True)]
+    assert changes.delete == [stale]
+    assert reconcile_entries(desired, [changed, stale], prune=False).delete == []
 
 
 def test_a_field_we_stopped_setting_is_an_update():
@@ -234,7 +234,7 @@ def test_a_field_we_stopped_setting_is_an_update():
     live = [as_live(obj) for obj in desired]
     for obj in desired:
         del obj["spec"]["endpoints"][0]["locality"]
-    assert len(reconcile_entries(desired, live)["update"]) == 2
+    assert len(reconcile_entries(desired, live).update) == 2
 
 
 def test_others_serviceentries_with_our_name_host_or_vip_are_reported_not_touched():
@@ -244,11 +244,11 @@ def test_others_serviceentries_with_our_name_host_or_vip_are_reported_not_touche
             foreign("vip", namespace="ops", addresses=[vip]),
             dict(as_live(desired[1]), metadata=dict(as_live(desired[1])["metadata"], labels={}))]
     changes = reconcile_entries(desired, live)
-    assert len(changes["conflicts"]) == 4
-    assert "ServiceEntry bar/a.bar.global is not managed by meshops.multicluster but has its name" in changes["conflicts"][0]
-    assert any("host b.bar.global" in c for c in changes["conflicts"])
-    assert any("ServiceEntry ops/vip" in c and "address " + vip in c for c in changes["conflicts"])
-    assert changes["update"] == [] and changes["delete"] == []
+    assert len(changes.conflicts) == 4
+    assert "ServiceEntry bar/a.bar.global is not managed by meshops.multicluster but has its name" in changes.conflicts[0]
+    assert any("host b.bar.global" in c for c in changes.conflicts)
+    assert any("ServiceEntry ops/vip" in c and "address " + vip in c for c in changes.conflicts)
+    assert changes.update == [] and changes.delete == []
 
 
 def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
@@ -256,7 +256,9 @@ def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
     ours = {"app.kubernetes.io/managed-by": "meshops.multicluster", "multicluster.meshops.io/component": "services"}
     live = [{"metadata": {"name": "default"}}, {"metadata": {"name": "old", "labels": ours}},
             {"metadata": {"name": "theirs", "labels": {"app.kubernetes.io/managed-by": "helm"}}}]
-    assert reconcile_namespaces(desired, live) == (["bar"], ["old"], [])
-    assert reconcile_namespaces(desired, live, prune=False) == (["bar"], [], [])
+    changes = reconcile_namespaces(desired, live)
+    assert [ns["metadata"] for ns in changes.create] == [{"name": "bar", "labels": ours}]
+    assert [ns["metadata"]["name"] for ns in changes.delete] == ["old"]
+    assert reconcile_namespaces(desired, live, prune=False).delete == []
     terminating = [{"metadata": {"name": "bar", "labels": ours}, "status": {"phase": "Terminating"}}]
-    assert reconcile_namespaces(desired, terminating)[2] == ["namespace bar is being deleted; re-run when it is gone"]
+    assert reconcile_namespaces(desired, terminating).conflicts == ["namespace bar is being deleted; re-run when it is gone"]
