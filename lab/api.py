@@ -39,7 +39,7 @@ def path_for(api_version: str, kind: str, namespace: str | None = None, name: st
 
 
 class Api:
-    def __init__(self, server: str, pki_dir: Path, identity: str = "admin", timeout: float = 10):
+    def __init__(self, server: str, pki_dir: Path, identity: str = "agent", timeout: float = 10):
         url = urlparse(server)
         self.host, self.port = url.hostname, url.port
         self.context = ssl.create_default_context(cafile=str(pki_dir / "ca.crt"))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import yaml
 
-from .build import ensure_istio_charts
+from .build import ensure_binaries, ensure_istio_charts
 from .config import inventory_dir, load_versions
 
 
@@ -28,6 +28,10 @@ def write_inventory(state) -> None:
                 # The lab installs Istio from a local chart directory, as an air-gapped site would.
                 "mesh_istio_chart_source": str(ensure_istio_charts()),
                 "mesh_istio_version": load_versions()["istio"]["release"],
+                "mesh_helm_binary": str(ensure_binaries()["helm"]),
+                # No istiod really runs in the lab (kwok simulates its pod), so nothing would answer
+                # the sidecar injection webhook and every gateway pod would be refused: leave it out.
+                "mesh_istio_values": {"global": {"operatorManageWebhooks": True}},
             },
         }
     }

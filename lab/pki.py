@@ -20,6 +20,7 @@ CLIENTS = {
     "controller-manager": ("system:kube-controller-manager", None),
     "scheduler": ("system:kube-scheduler", None),
     "kwok": ("lab-kwok", "system:masters"),
+    "agent": ("lab-agent", "system:masters"),
     "coredns": ("lab-coredns", "system:masters"),
 }
 

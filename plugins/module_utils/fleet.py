@@ -1,0 +1,92 @@
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+"""Checks of the whole fleet's inventory, run before any cluster is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+
+DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+
+# Values that must be the same in every cluster of one mesh (or are set per cluster by the
+# collection itself): an override of one of them on one cluster splits the mesh.
+PROTECTED_VALUES = (
+    ("global", "meshID"),
+    ("global", "multiCluster", "clusterName"),
+    ("global", "network"),
+    ("meshConfig", "trustDomain"),
+)
+
+
+class FleetError(ValueError):
+    pass
+
+
+def dns1123_label_error(value):
+    """Why value is not a DNS-1123 label, or None."""
+    if not isinstance(value, str) or not value:
+        return "is empty"
+    if len(value) > 63:
+        return "is %d characters long (at most 63)" % len(value)
+    if not DNS1123_LABEL.match(value):
+        return "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
+    return None
+
+
+def _lookup(values, path):
+    for key in path:
+        if not isinstance(values, dict) or key not in values:
+            return None
+        values = values[key]
+    return values
+
+
+def identity(chart_version, shared_values):
+    """Fingerprint of what must be identical across the fleet's control planes."""
+    canonical = json.dumps({"chart_version": chart_version, "values": shared_values}, sort_keys=True)
+    return hashlib.sha256(canonical.encode()).hexdigest()[:16]
+
+
+def check_fleet(clusters):
+    """clusters: dicts with host, name, network, mesh_id, trust_domain, chart_version,
+    shared_values, values_override. Returns a summary; raises FleetError listing every problem."""
+    problems = []
+    if not clusters:
+        raise FleetError("the inventory has no clusters: add hosts to the group mesh_clusters")
+    seen = {}
+    for c in clusters:
+        host = c["host"]
+        for field, var in (("name", "mesh_cluster_name"), ("network", "mesh_network")):
+            why = dns1123_label_error(c.get(field))
+            if why:
+                problems.append("%s: %s=%r %s (a DNS-1123 label is expected)" % (host, var, c.get(field), why))
+        if c.get("name") in seen:
+            problems.append("%s: mesh_cluster_name=%r is also the name of %s: cluster names must be unique "
+                            "across the fleet" % (host, c["name"], seen[c["name"]]))
+        seen.setdefault(c.get("name"), host)
+        for path in PROTECTED_VALUES:
+            if _lookup(c.get("values_override") or {}, path) is not None:
+                problems.append("%s: mesh_istio_values_override sets %s, which must be identical in every "
+                                "cluster (or is set by the collection): set it fleet-wide instead "
+                                "(mesh_id, mesh_trust_domain, mesh_cluster_name, mesh_network)"
+                                % (host, ".".join(path)))
+    for field, var in (("mesh_id", "mesh_id"), ("trust_domain", "mesh_trust_domain")):
+        values = {}
+        for c in clusters:
+            values.setdefault(c.get(field), []).append(c["host"])
+        if len(values) > 1:
+            detail = "; ".join("%r on %s" % (v, ", ".join(hosts)) for v, hosts in sorted(values.items(), key=str))
+            problems.append("%s differs between clusters (%s): one mesh needs one %s" % (var, detail, var))
+    if problems:
+        raise FleetError("the inventory has %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))
+
+    identities = {}
+    for c in clusters:
+        identities.setdefault(identity(c.get("chart_version"), c.get("shared_values") or {}), []).append(c["name"])
+    return {
+        "clusters": [c["name"] for c in clusters],
+        "identical_control_planes": len(identities) == 1,
+        "control_plane_identities": identities,
+    }

@@ -1,0 +1,44 @@
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+"""Where other clusters reach a cluster's east-west gateway, and whether Deployments are ready."""
+
+from __future__ import annotations
+
+GATEWAY_PORT = 15443
+
+
+def gateway_address(service, nodes=()):
+    """(address, port, how) of a gateway Service, as Admiral finds it, or None.
+
+    Load balancer IP, else load balancer hostname, else an external IP of the Service, else a
+    Node's ExternalIP with the NodePort of 15443.
+    """
+    ingress = ((service.get("status") or {}).get("loadBalancer") or {}).get("ingress") or []
+    for entry in ingress:
+        if entry.get("ip"):
+            return entry["ip"], GATEWAY_PORT, "load balancer IP"
+    for entry in ingress:
+        if entry.get("hostname"):
+            return entry["hostname"], GATEWAY_PORT, "load balancer hostname"
+    spec = service.get("spec") or {}
+    if spec.get("externalIPs"):
+        return spec["externalIPs"][0], GATEWAY_PORT, "Service externalIP"
+    node_port = next((p.get("nodePort") for p in spec.get("ports") or [] if p.get("port") == GATEWAY_PORT), None)
+    if node_port:
+        for node in nodes:
+            for address in (node.get("status") or {}).get("addresses") or []:
+                if address.get("type") == "ExternalIP":
+                    return address["address"], node_port, "node ExternalIP and NodePort"
+    return None
+
+
+def deployment_not_ready(deployment):
+    """Why a Deployment is not Available with all replicas updated, or None when it is."""
+    if deployment is None:
+        return "does not exist"
+    status = deployment.get("status") or {}
+    wanted = (deployment.get("spec") or {}).get("replicas", 1)
+    available = any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])
+    if not available or status.get("availableReplicas", 0) < wanted or status.get("updatedReplicas", 0) < wanted:
+        return "%s of %s replicas available" % (status.get("availableReplicas", 0), wanted)
+    return None

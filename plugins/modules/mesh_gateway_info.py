@@ -1,0 +1,143 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_gateway_info
+short_description: Wait for a cluster's control plane and find the address of its east-west gateway
+version_added: 0.1.0
+description:
+  - Waits until the given Deployments are Available and the gateway Service has an address.
+  - The address is found as Admiral does it, in this order, the load balancer IP, the load balancer
+    hostname, an external IP of the Service, a Node's ExternalIP with the NodePort of port 15443.
+  - O(address_override) wins over discovery (a gateway behind NAT or a DNS name of its own).
+  - Fails after O(timeout) seconds naming the cluster and what is missing.
+options:
+  namespace:
+    description: Namespace of the gateway Service and the Deployments.
+    type: str
+    default: istio-system
+  service:
+    description: Name of the gateway Service.
+    type: str
+    default: istio-eastwestgateway
+  deployments:
+    description: Deployments in O(namespace) that must be Available.
+    type: list
+    elements: str
+    default: [istiod, istio-eastwestgateway]
+  timeout:
+    description: Seconds to wait for readiness and an address.
+    type: int
+    default: 120
+  address_override:
+    description: Use this address (IP or hostname) instead of discovering one.
+    type: str
+    default: ""
+  cluster_name:
+    description: Name of the cluster, for messages.
+    type: str
+    default: this cluster
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+  idempotent:
+    support: full
+    description: Never changes anything.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Find the gateway address
+  meshops.multicluster.mesh_gateway_info:
+    cluster_name: "{{ mesh_cluster_name }}"
+  register: gateway
+"""
+
+RETURN = r"""
+address:
+  description: IP or hostname other clusters use to reach the gateway.
+  returned: success
+  type: str
+  sample: 203.0.113.10
+port:
+  description: Port other clusters connect to (15443, or the NodePort of 15443).
+  returned: success
+  type: int
+  sample: 15443
+source:
+  description: Where the address came from.
+  returned: success
+  type: str
+  sample: load balancer IP
+waited:
+  description: Seconds spent waiting.
+  returned: always
+  type: float
+"""
+
+import time
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
+    GATEWAY_PORT, deployment_not_ready, gateway_address)
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+
+POLL_SECONDS = 2
+
+
+def main():
+    module = k8s_module(dict(
+        namespace=dict(type="str", default="istio-system"),
+        service=dict(type="str", default="istio-eastwestgateway"),
+        deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
+        timeout=dict(type="int", default=120),
+        address_override=dict(type="str", default=""),
+        cluster_name=dict(type="str", default="this cluster"),
+    ), supports_check_mode=True)
+    p = module.params
+    client = k8s_client(module)
+    started = time.monotonic()
+    while True:
+        try:
+            waiting = ["Deployment %s/%s: %s" % (p["namespace"], name, why) for name, why in (
+                (name, deployment_not_ready(client.get("Deployment", name, p["namespace"])))
+                for name in p["deployments"]) if why]
+            found = None
+            if p["address_override"]:
+                found = (p["address_override"], GATEWAY_PORT, "mesh_gateway_address_override")
+            else:
+                service = client.get("Service", p["service"], p["namespace"])
+                if service is None:
+                    waiting.append("Service %s/%s does not exist" % (p["namespace"], p["service"]))
+                else:
+                    nodes = client.list("Node") if service["spec"].get("type") in ("NodePort", "LoadBalancer") else []
+                    found = gateway_address(service, nodes)
+                    if found is None:
+                        waiting.append("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, "
+                                       "no node ExternalIP with a NodePort for %d)" % (p["namespace"], p["service"],
+                                                                                       GATEWAY_PORT))
+        except KubeError as exc:
+            module.fail_json(msg="%s: %s" % (p["cluster_name"], exc), waited=time.monotonic() - started)
+        waited = time.monotonic() - started
+        if not waiting:
+            module.exit_json(changed=False, address=found[0], port=found[1], source=found[2], waited=round(waited, 1))
+        if waited >= p["timeout"]:
+            module.fail_json(msg="cluster %s: after %ds, %s. Fix the cluster's load balancer, or set "
+                                 "mesh_gateway_address_override for it." % (p["cluster_name"], p["timeout"],
+                                                                            "; ".join(waiting)),
+                             waited=round(waited, 1))
+        time.sleep(POLL_SECONDS)
+
+
+if __name__ == "__main__":
+    main()
