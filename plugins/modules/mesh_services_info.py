@@ -1,0 +1,116 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_services_info
+short_description: Read the Services one cluster exports to the mesh, and its copy of the VIP store
+version_added: 0.1.0
+description:
+  - Lists the cluster's Services once and returns those it exports to the other clusters of the
+    mesh, with their ports and the ServiceEntry protocol of each port.
+  - A Service is exported when it carries the label O(export_label) with value C("true"), or is
+    named in O(exported).
+  - Also reads the cluster's copy of the VIP store (ConfigMap C(istio-system/meshops-vips)) with its
+    resourceVersion, the input of M(meshops.multicluster.service_entry_plan).
+  - Fails, naming each one, on a port without a name or without a protocol Istio can route
+    through the gateway (from C(appProtocol), else the port name prefix such as C(http-), C(grpc-),
+    C(tcp-), as Istio derives it; UDP and SCTP ports cannot be exported).
+options:
+  exported:
+    description:
+      - Services exported in addition to the labelled ones, as C(<namespace>/<name>).
+      - A named Service that does not exist is reported in RV(missing) and as a warning.
+    type: list
+    elements: str
+    default: []
+  export_label:
+    description:
+      - The label that marks a Service as exported when its value is C("true").
+    type: str
+    default: multicluster.meshops.io/export
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Only reads.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+  idempotent:
+    support: full
+    description: Only reads.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: What this cluster exports
+  meshops.multicluster.mesh_services_info:
+    exported: [bar/httpbin]
+  register: exports
+"""
+
+RETURN = r"""
+exports:
+  description: The exported Services, sorted by namespace and name.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - name: httpbin
+      namespace: bar
+      ports: [{name: http, number: 8000, protocol: HTTP}]
+missing:
+  description: Entries of O(exported) with no such Service in the cluster.
+  returned: success
+  type: list
+  elements: str
+vip_store:
+  description: This cluster's copy of the VIP store (empty with generation 0 when there is none).
+  returned: success
+  type: dict
+  sample: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 3, resource_version: "4711"}
+api_requests:
+  description: Read and write requests this run made to the API server.
+  returned: always
+  type: dict
+  sample: {read: 2, write: 0}
+"""
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+    EXPORT_LABEL, PlanError, parse_exported, select_exports)
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
+    STORE_NAME, STORE_NAMESPACE, store_from_configmap)
+
+
+def main():
+    module = k8s_module(
+        dict(exported=dict(type="list", elements="str", default=[]),
+             export_label=dict(type="str", default=EXPORT_LABEL)),
+        supports_check_mode=True)
+    exported, label = module.params["exported"], module.params["export_label"]
+    try:
+        parse_exported(exported)
+    except PlanError as exc:
+        module.fail_json(msg=str(exc))
+    client = k8s_client(module)
+    try:
+        # One list: all Services when some are named in the inventory, else only the labelled ones.
+        services = client.list("Service", label_selector=None if exported else "%s=true" % label)
+        exports, missing = select_exports(services, exported, label)
+        store = store_from_configmap(client.get("ConfigMap", STORE_NAME, STORE_NAMESPACE))
+    except (KubeError, PlanError) as exc:
+        module.fail_json(msg=str(exc), api_requests=client.requests)
+    for name in missing:
+        module.warn("mesh_services_exported names %s, but the cluster has no such Service: not exported" % name)
+    module.exit_json(changed=False, exports=exports, missing=missing, vip_store=store, api_requests=client.requests)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,285 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_entry
+short_description: Keep one cluster's whole set of mesh ServiceEntries, VIP store and C(.global) DNS records
+version_added: 0.1.0
+description:
+  - One call per cluster takes the whole desired set of ServiceEntries (usually from
+    M(meshops.multicluster.service_entry_plan)), lists the cluster's ServiceEntries and Namespaces
+    once, applies (server-side apply, field manager C(meshops.multicluster)) only the entries that
+    differ, and deletes the entries of this step that are no longer desired.
+  - Everything it writes is labelled C(app.kubernetes.io/managed-by=meshops.multicluster) and
+    C(multicluster.meshops.io/component=services); only objects with both labels are ever updated
+    or pruned.
+  - Namespaces of the entries are created when missing (labelled as ours) and deleted again when
+    no entry needs them, unless they hold Services or Deployments. Namespaces made by others are
+    used as they are.
+  - With O(vip_store), writes the cluster's copy of the VIP store (ConfigMap
+    C(istio-system/meshops-vips)) first, only if the store still has the resourceVersion the plan was
+    computed from; otherwise another run changed the allocation meanwhile and the module fails
+    before writing anything.
+  - With O(dns_records), keeps ConfigMap C(istio-system/istiocoredns-records) (key C(global.hosts)),
+    served by the C(global) zone server, in step with the VIPs.
+  - Everything is checked before the first write; the module fails, naming each, on a
+    ServiceEntry of someone else that holds one of the names, hosts or VIPs of the set.
+options:
+  entries:
+    description:
+      - The desired ServiceEntries, complete objects with C(metadata.name), C(metadata.namespace)
+        and C(spec.hosts).
+    type: list
+    elements: dict
+    default: []
+  prune:
+    description: Delete this step's ServiceEntries (and namespaces) that are not in O(entries).
+    type: bool
+    default: true
+  vip_store:
+    description:
+      - The VIP store to hold, from the plan - C(allocations) (host to VIP), C(generation) and
+        C(resource_version) (as read before planning; empty if there was none).
+      - Omit to leave the store alone.
+    type: dict
+  dns_records:
+    description: Host to VIP records of the C(global) zone. Omit to leave the records alone.
+    type: dict
+  state:
+    description:
+      - V(absent) deletes all of this step's ServiceEntries and namespaces, the VIP store and the DNS
+        records of the cluster; the other options are ignored.
+    type: str
+    choices: [present, absent]
+    default: present
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change; nothing is written.
+  diff_mode:
+    support: full
+    description: Before and after of every changed object.
+  idempotent:
+    support: full
+    description: A second run reports no change and makes no write request.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: ServiceEntries of this cluster
+  meshops.multicluster.service_entry:
+    entries: "{{ plan.clusters[mesh_cluster_name].entries }}"
+    vip_store: "{{ plan.clusters[mesh_cluster_name].vip_store }}"
+    dns_records: "{{ plan.clusters[mesh_cluster_name].dns_records }}"
+
+- name: Remove them all
+  meshops.multicluster.service_entry:
+    state: absent
+"""
+
+RETURN = r"""
+created:
+  description: Number of ServiceEntries created.
+  returned: success
+  type: int
+updated:
+  description: Number of ServiceEntries re-applied because they differed.
+  returned: success
+  type: int
+deleted:
+  description: Number of ServiceEntries deleted (pruned, or all with O(state=absent)).
+  returned: success
+  type: int
+unchanged:
+  description: Number of ServiceEntries already as desired.
+  returned: success
+  type: int
+namespaces:
+  description: Namespaces created and deleted, and obsolete ones kept because they hold workloads.
+  returned: success
+  type: dict
+  sample: {created: [bar], deleted: [], kept: []}
+vip_store_changed:
+  description: Whether the VIP store was (or would be) written or deleted.
+  returned: success
+  type: bool
+dns_records_changed:
+  description: Whether the DNS records were (or would be) written or deleted.
+  returned: success
+  type: bool
+api_requests:
+  description: Read and write requests this run made to the API server.
+  returned: always
+  type: dict
+  sample: {read: 4, write: 0}
+"""
+
+import json
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
+    FIELD_MANAGER, MANAGED_BY, KubeError, is_ours, resource_path)
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, reconcile_entries, reconcile_namespaces)
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
+    STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
+    NAMESPACE as RECORDS_NAMESPACE, RECORDS_CONFIGMAP, records_configmap)
+
+CONCURRENT_RUN = ("another run changed the VIP allocation in this cluster since it was read "
+                  "(ConfigMap %s/%s): nothing was written here; re-run" % (STORE_NAMESPACE, STORE_NAME))
+
+
+def _validate(module, entries):
+    for index, obj in enumerate(entries):
+        meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
+        if obj.get("kind", "ServiceEntry") != "ServiceEntry" or not meta.get("name") or not meta.get("namespace") \
+                or not spec.get("hosts"):
+            module.fail_json(msg="entries[%d] is not a ServiceEntry with kind, metadata.name, metadata.namespace "
+                                 "and spec.hosts: %s" % (index, json.dumps(obj)[:300]))
+
+
+def _get(client, kind, name, namespace):
+    obj = client.get(kind, name, namespace)
+    return dict(obj, kind=kind) if obj else None
+
+
+def _not_ours(obj):
+    return ["%s exists and is not managed by %s: not changed; remove it or label it to hand it over"
+            % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY)] if obj and not is_ours(obj) else []
+
+
+def _holds_workloads(client, namespace):
+    return bool(client.list("Service", namespace) or client.list("Deployment", namespace))
+
+
+def _store_plan(client, store, problems):
+    """(current ConfigMap, whether to write) for the VIP store; problems appended."""
+    current = _get(client, "ConfigMap", STORE_NAME, STORE_NAMESPACE)
+    problems += _not_ours(current)
+    write = not store_matches(current, store)
+    if write and ((current or {}).get("metadata", {}).get("resourceVersion") or "") != (store.get("resource_version") or ""):
+        problems.append(CONCURRENT_RUN)
+    return current, write
+
+
+def _write_store(client, store, current):
+    """Replace (or create) the store with the read resourceVersion as precondition: a concurrent
+    run's write makes this fail with 409 instead of silently handing one VIP to two hosts."""
+    body = store_configmap(store)
+    query = {"fieldManager": FIELD_MANAGER}
+    try:
+        if current:
+            body["metadata"]["resourceVersion"] = store["resource_version"]
+            client.request("PUT", resource_path("ConfigMap", STORE_NAMESPACE, STORE_NAME), query, json.dumps(body))
+        else:
+            client.request("POST", resource_path("ConfigMap", STORE_NAMESPACE), query, json.dumps(body))
+    except KubeError as exc:
+        if exc.status == 409:
+            raise KubeError(CONCURRENT_RUN, status=409)
+        raise
+
+
+def _merge_diffs(*plans):
+    diffs = [reconcile.diff(the_plan) for the_plan in plans]
+    return {"before": [o for d in diffs for o in d["before"]], "after": [o for d in diffs for o in d["after"]]}
+
+
+def _present(module, client):
+    params = module.params
+    _validate(module, params["entries"])
+    desired = [reconcile.owned(dict(obj, kind="ServiceEntry"), {COMPONENT_LABEL: COMPONENT}) for obj in params["entries"]]
+    live_namespaces = client.list("Namespace")
+    entries = reconcile_entries(desired, client.list("ServiceEntry"), prune=params["prune"])
+    namespaces = reconcile_namespaces(desired, live_namespaces, prune=params["prune"])
+    problems = entries.conflicts + namespaces.conflicts
+    store, write_store, records = params["vip_store"], False, reconcile.Plan()
+    if (store is not None or params["dns_records"] is not None) \
+            and STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces}:
+        problems.append("namespace %s does not exist: run the control plane step first" % STORE_NAMESPACE)
+    if store is not None:
+        current_store, write_store = _store_plan(client, store, problems)
+    if params["dns_records"] is not None:
+        try:
+            wanted = records_configmap(params["dns_records"])
+        except ValueError as exc:
+            module.fail_json(msg="dns_records: %s" % exc, api_requests=client.requests)
+        current = _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE)
+        records = reconcile.plan([wanted], [current] if current else [], prune=False)
+        problems += _not_ours(current)
+    if problems:
+        module.fail_json(msg="nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)),
+                         api_requests=client.requests)
+    kept = [ns for ns in namespaces.delete if _holds_workloads(client, ns["metadata"]["name"])]
+    for ns in kept:
+        namespaces.delete.remove(ns)
+        module.warn("namespace %s was created for ServiceEntries that are gone, but now holds Services or "
+                    "Deployments: kept" % ns["metadata"]["name"])
+    if not module.check_mode:
+        if write_store:
+            _write_store(client, store, current_store)
+        for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
+            reconcile.execute(client, the_plan)
+    result = dict(entries.counts(), vip_store_changed=write_store, dns_records_changed=records.changed,
+                  namespaces={"created": [ns["metadata"]["name"] for ns in namespaces.create],
+                              "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
+                              "kept": [ns["metadata"]["name"] for ns in kept]})
+    result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
+    if module._diff:
+        result["diff"] = _merge_diffs(namespaces, entries, records)
+        if write_store:
+            result["diff"]["before"].append({"vip_store": (current_store or {}).get("data") or {}})
+            result["diff"]["after"].append({"vip_store": store["allocations"]})
+    return result
+
+
+def _absent(module, client):
+    """Delete everything this step made in the cluster."""
+    the_plan = reconcile.Plan()
+    the_plan.delete = [dict(obj, kind="ServiceEntry") for obj in client.list("ServiceEntry", label_selector=OWNED_SELECTOR)]
+    the_plan.delete += [obj for obj in (_get(client, "ConfigMap", STORE_NAME, STORE_NAMESPACE),
+                                        _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE))
+                        if obj and is_ours(obj)]
+    namespaces = reconcile.Plan()
+    namespaces.delete = [dict(ns, kind="Namespace") for ns in client.list("Namespace", label_selector=OWNED_SELECTOR)]
+    kept = [ns for ns in namespaces.delete if _holds_workloads(client, ns["metadata"]["name"])]
+    namespaces.delete = [ns for ns in namespaces.delete if ns not in kept]
+    if not module.check_mode:
+        reconcile.execute(client, the_plan)
+        reconcile.execute(client, namespaces)
+    configmaps = {obj["metadata"]["name"] for obj in the_plan.delete if obj["kind"] == "ConfigMap"}
+    result = dict(created=0, updated=0, unchanged=0, deleted=len(the_plan.delete) - len(configmaps),
+                  vip_store_changed=STORE_NAME in configmaps, dns_records_changed=RECORDS_CONFIGMAP in configmaps,
+                  namespaces={"created": [], "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
+                              "kept": [ns["metadata"]["name"] for ns in kept]},
+                  changed=the_plan.changed or namespaces.changed)
+    if module._diff:
+        result["diff"] = _merge_diffs(the_plan, namespaces)
+    return result
+
+
+def main():
+    module = k8s_module(
+        dict(entries=dict(type="list", elements="dict", default=[]),
+             prune=dict(type="bool", default=True),
+             vip_store=dict(type="dict"),
+             dns_records=dict(type="dict"),
+             state=dict(type="str", choices=["present", "absent"], default="present")),
+        supports_check_mode=True)
+    client = k8s_client(module)
+    try:
+        result = (_present if module.params["state"] == "present" else _absent)(module, client)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc), api_requests=client.requests)
+    module.exit_json(api_requests=client.requests, **result)
+
+
+if __name__ == "__main__":
+    main()

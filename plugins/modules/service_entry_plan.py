@@ -1,0 +1,165 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: service_entry_plan
+short_description: Compute the ServiceEntries and VIPs of the whole mesh, once
+version_added: 0.1.0
+description:
+  - Takes what every cluster exports (from M(meshops.multicluster.mesh_services_info)), its gateway
+    address and locality, and the VIP stores read from every cluster, and returns for each cluster
+    the full set of ServiceEntries it must hold, its DNS records, and the VIP store to write.
+  - Every exported Service C(<name>.<namespace>) becomes the host C(<name>.<namespace>.global)
+    with one VIP, the same in every cluster. Clusters that do not run the Service get one endpoint
+    per exporting cluster, its gateway address with every port mapped to the gateway port; a cluster
+    that runs it gets its local C(<name>.<namespace>.svc.<cluster domain>) first, so that its gateway
+    can route the C(.global) SNI.
+  - "VIPs are stable: a host keeps its VIP while it is exported, new hosts get the lowest free
+    address, VIPs of hosts no longer exported are freed. The stores of the highest generation are
+    the current allocation; stores of clusters that missed runs are overwritten."
+  - Makes no connection to any cluster. Fails, listing every problem, on bad input (ports,
+    host names, gateway addresses, VIP range) before anything is written.
+options:
+  clusters:
+    description: Every cluster of the mesh; clusters left out get nothing and are nobody's endpoint.
+    type: list
+    elements: dict
+    required: true
+    suboptions:
+      name:
+        description: The cluster's name (C(mesh_cluster_name)).
+        type: str
+        required: true
+      exports:
+        description: RV(meshops.multicluster.mesh_services_info#module:exports) of the cluster.
+        type: list
+        elements: dict
+        default: []
+      gateway_address:
+        description:
+          - IP address or host name of the cluster's east-west gateway. Required when the cluster exports
+            anything.
+        type: str
+      gateway_port:
+        description: The gateway's mTLS port (the NodePort when the gateway is reached through one).
+        type: int
+        default: 15443
+      locality:
+        description: C(region/zone/subzone) of the cluster, set on its endpoints.
+        type: str
+      vip_store:
+        description: RV(meshops.multicluster.mesh_services_info#module:vip_store) of the cluster.
+        type: dict
+  vip_range:
+    description:
+      - The range VIPs are taken from. Must lie inside C(240.0.0.0/4) and must not overlap C(240.240.0.0/16),
+        where Istio auto-allocates addresses.
+    type: str
+    default: 240.10.0.0/16
+  namespace_mode:
+    description:
+      - V(replicate) puts each ServiceEntry into the namespace of its Service (created where missing);
+        V(single) puts all of them into O(namespace).
+    type: str
+    choices: [replicate, single]
+    default: replicate
+  namespace:
+    description: The namespace of all ServiceEntries when O(namespace_mode=single).
+    type: str
+    default: istio-system
+  cluster_domain:
+    description: The clusters' DNS domain, in the local endpoint C(<name>.<namespace>.svc.<cluster_domain>).
+    type: str
+    default: cluster.local
+attributes:
+  check_mode:
+    support: full
+    description: Computes only; behaves the same in check mode.
+  diff_mode:
+    support: none
+    description: Computes only.
+  idempotent:
+    support: full
+    description: The same input gives the same plan.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Plan the ServiceEntries of the whole fleet
+  meshops.multicluster.service_entry_plan:
+    clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_services_cluster') | list }}"
+    vip_range: 240.10.0.0/16
+  run_once: true
+  register: plan
+"""
+
+RETURN = r"""
+allocations:
+  description: Host to VIP, for the whole mesh.
+  returned: success
+  type: dict
+  sample: {httpbin.bar.global: 240.10.0.1}
+generation:
+  description: Generation of the allocation; goes up each time it changes.
+  returned: success
+  type: int
+services:
+  description: Each exported host with its VIP, ports and the clusters that export it.
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
+       ports: [{name: http, number: 8000, protocol: HTTP}]}
+clusters:
+  description:
+    - Per cluster name, the input of M(meshops.multicluster.service_entry) - C(entries) (ServiceEntry
+      objects), C(dns_records) (host to VIP) and C(vip_store) (allocation, generation and the
+      resourceVersion read, the precondition of the write).
+  returned: success
+  type: dict
+"""
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import PlanError, plan
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
+
+CLUSTER_SPEC = dict(
+    name=dict(type="str", required=True),
+    exports=dict(type="list", elements="dict", default=[]),
+    gateway_address=dict(type="str"),
+    gateway_port=dict(type="int", default=15443),
+    locality=dict(type="str"),
+    vip_store=dict(type="dict"),
+)
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            clusters=dict(type="list", elements="dict", required=True, options=CLUSTER_SPEC),
+            vip_range=dict(type="str", default=DEFAULT_RANGE),
+            namespace_mode=dict(type="str", choices=["replicate", "single"], default="replicate"),
+            namespace=dict(type="str", default="istio-system"),
+            cluster_domain=dict(type="str", default="cluster.local"),
+        ),
+        supports_check_mode=True)
+    params = module.params
+    try:
+        result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
+                      namespace=params["namespace"], cluster_domain=params["cluster_domain"])
+    except PlanError as exc:
+        module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
+                             + str(exc).replace("\n", "\n- "))
+    for warning in result.pop("warnings"):
+        module.warn(warning)
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()
