@@ -1,0 +1,286 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ca_intermediate
+short_description: Ensure a cluster's Istio plug-in CA (Secret istio-system/cacerts)
+version_added: 0.1.0
+description:
+  - Ensures Secret C(istio-system/cacerts) of one cluster holds C(ca-cert.pem), an intermediate CA
+    signed by the mesh's root (C(O=Istio, CN=Intermediate CA, L=<cluster>), C(CA:true, pathlen:0),
+    C(keyCertSign), SAN C(DNS:istiod.istio-system.svc)), its key C(ca-key.pem), C(root-cert.pem)
+    (the root, or the root bundle while rotating) and C(cert-chain.pem) (intermediate + root).
+  - A valid Secret is left alone. Valid means the intermediate was issued by the root, its key
+    matches, its constraints are right, it names the cluster and it does not expire within
+    O(renew_before_days). Otherwise a new intermediate is issued and RV(reasons) say why. When
+    only C(root-cert.pem) or C(cert-chain.pem) are off, the intermediate is kept and those rewritten.
+  - The intermediate key is generated in memory and written only into the Secret; it never
+    appears in results or diffs.
+  - Creates namespace C(istio-system) if missing (labelled as the collection's); never changes an
+    existing namespace.
+  - A C(cacerts) Secret without the label C(app.kubernetes.io/managed-by=meshops.multicluster) is
+    never overwritten or deleted unless O(adopt=true).
+  - All input is checked before the cluster is contacted.
+options:
+  cluster_name:
+    description:
+      - Name of the cluster, a DNS-1123 label; becomes the intermediate's subject C(L=).
+    type: str
+    required: true
+  state:
+    description: C(absent) deletes the Secret (the namespace stays).
+    type: str
+    choices: [present, absent]
+    default: present
+  root_cert:
+    description: PEM file of the root certificate on the controller. Required with O(state=present).
+    type: path
+  root_key:
+    description: PEM file of the root key on the controller. Required with O(state=present).
+    type: path
+  root_passphrase:
+    description: Passphrase of an encrypted O(root_key).
+    type: str
+  root_bundle:
+    description:
+      - Further root certificates to put into C(root-cert.pem) (root rotation), each a PEM file
+        path or PEM text.
+    type: list
+    elements: str
+    default: []
+  key_type:
+    description: Key of a new intermediate.
+    type: str
+    choices: [rsa, ec]
+    default: rsa
+  validity_days:
+    description: Lifetime of a new intermediate; at most the root's remaining life.
+    type: int
+    default: 730
+  renew_before_days:
+    description: Re-issue an intermediate that expires within this many days.
+    type: int
+    default: 30
+  force:
+    description: Issue a new intermediate even if the current one is valid.
+    type: bool
+    default: false
+  adopt:
+    description: Take over (label and, if invalid, replace) a C(cacerts) Secret the collection did not create.
+    type: bool
+    default: false
+  namespace:
+    description: Namespace of the Secret.
+    type: str
+    default: istio-system
+  name:
+    description: Name of the Secret.
+    type: str
+    default: cacerts
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Fingerprints, subjects, serials and dates of the certificates; never keys or Secret data.
+  idempotent:
+    support: full
+requirements:
+  - cryptography >= 40.0
+seealso:
+  - module: meshops.multicluster.ca_root
+  - module: meshops.multicluster.ca_intermediate_info
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Ensure this cluster's intermediate CA
+  meshops.multicluster.ca_intermediate:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
+    root_key: "{{ inventory_dir }}/mesh-ca/root-key.pem"
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+    context: "{{ mesh_context }}"
+
+- name: Re-issue before expiry
+  meshops.multicluster.ca_intermediate:
+    cluster_name: east
+    root_cert: /srv/mesh-ca/root-cert.pem
+    root_key: /srv/mesh-ca/root-key.pem
+    force: true
+
+- name: Remove the plug-in CA
+  meshops.multicluster.ca_intermediate:
+    cluster_name: east
+    state: absent
+"""
+
+RETURN = r"""
+action:
+  description: C(none), C(issued) (new intermediate), C(updated) (same intermediate, new root files or labels) or C(deleted).
+  returned: always
+  type: str
+reasons:
+  description:
+    - Why the Secret was (or in check mode would be) written; empty when it was valid.
+    - C(missing), C(incomplete), C(malformed), C(not a CA), C(bad pathlen), C(bad key usage),
+      C(key mismatch), C(wrong root), C(not yet valid), C(expiring), C(wrong cluster),
+      C(root bundle changed), C(chain mismatch), C(forced), C(adopted).
+  returned: always
+  type: list
+  elements: str
+reason:
+  description: The reasons with their details, one sentence.
+  returned: always
+  type: str
+secret:
+  description: namespace/name of the Secret.
+  returned: always
+  type: str
+intermediate:
+  description: The intermediate now in the Secret (or that would be); certificates only.
+  returned: when state=present
+  type: dict
+  contains:
+    subject: {description: Subject DN., type: str}
+    issuer: {description: Issuer DN., type: str}
+    serial: {description: Serial number (hex)., type: str}
+    fingerprint: {description: SHA-256 fingerprint., type: str}
+    not_before: {description: Start of validity (UTC)., type: str}
+    not_after: {description: End of validity (UTC)., type: str}
+    days_left: {description: Whole days until expiry., type: int}
+root_fingerprint:
+  description: Fingerprint of the root that signed the intermediate.
+  returned: when state=present
+  type: str
+root_fingerprints:
+  description: Fingerprints of the roots in C(root-cert.pem).
+  returned: when state=present
+  type: list
+  elements: str
+api_requests:
+  description: Kubernetes API requests made, by kind (C(read), C(write)).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
+    MANAGED_BY, MANAGED_BY_LABEL, KubeError, is_ours, managed_labels)
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+
+
+def load_root(params):
+    """The signing root and bundle from the controller's files, with every check of the input."""
+    root = pki.load_root(pki.read_source("root_cert", params["root_cert"]),
+                         pki.read_source("root_key", params["root_key"]),
+                         params["root_passphrase"], "root_passphrase",
+                         [pki.read_source("root_bundle", item) for item in params["root_bundle"]])
+    pki.check_intermediate_input(root, params["cluster_name"], params["validity_days"], params["renew_before_days"])
+    return root
+
+
+def _namespace(name):
+    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": managed_labels()}}
+
+
+def _secret(params, data):
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": params["name"], "namespace": params["namespace"], "labels": managed_labels()},
+            "data": pki.encode_secret_data(data)}
+
+
+def present(module, client, secret, root):
+    """(result, before, after): re-issue or update the Secret when it is not valid."""
+    params = module.params
+    data = pki.decode_secret_data(secret)
+    if secret is None:
+        reasons = {"missing": "no Secret %s/%s" % (params["namespace"], params["name"])}
+    else:
+        reasons = pki.inspect_cacerts(data, root, params["cluster_name"], params["renew_before_days"])
+        if not is_ours(secret):
+            reasons["adopted"] = "adopt: true and the Secret lacks label %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
+    if params["force"]:
+        reasons["forced"] = "force: true"
+    new = data
+    if reasons:
+        new = pki.renew_cacerts(data, reasons, root, params["cluster_name"], params["key_type"],
+                                params["validity_days"])
+        if not module.check_mode:
+            if client.get("Namespace", params["namespace"]) is None:
+                client.apply(_namespace(params["namespace"]))
+            client.apply(_secret(params, new))
+    after = pki.summary(new)
+    action = "none" if not reasons else "updated" if new[pki.CA_CERT] == data.get(pki.CA_CERT) else "issued"
+    result = dict(changed=bool(reasons), action=action, reasons=list(reasons), reason=pki.explain(reasons), **after)
+    return result, pki.summary(data) if secret else {}, after
+
+
+def absent(module, client, secret, root):
+    """(result, before, after): delete the Secret if it is there."""
+    if secret is not None and not module.check_mode:
+        client.delete("Secret", module.params["name"], module.params["namespace"])
+    before = pki.summary(pki.decode_secret_data(secret)) if secret else {}
+    return dict(changed=secret is not None, action="deleted" if secret else "none", reasons=[], reason=""), before, {}
+
+
+def main():
+    module = k8s_module(
+        dict(
+            cluster_name=dict(type="str", required=True),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
+            root_cert=dict(type="path"),
+            root_key=dict(type="path", no_log=False),
+            root_passphrase=dict(type="str", no_log=True),
+            root_bundle=dict(type="list", elements="str", default=[]),
+            key_type=dict(type="str", choices=list(pki.KEY_TYPES), default="rsa"),
+            validity_days=dict(type="int", default=pki.INTERMEDIATE_VALIDITY_DAYS),
+            renew_before_days=dict(type="int", default=pki.RENEW_BEFORE_DAYS),
+            force=dict(type="bool", default=False),
+            adopt=dict(type="bool", default=False),
+            namespace=dict(type="str", default=pki.CACERTS_NAMESPACE),
+            name=dict(type="str", default=pki.CACERTS_NAME),
+        ),
+        required_if=[("state", "present", ("root_cert", "root_key"))],
+        supports_check_mode=True,
+    )
+    if not pki.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    params = module.params
+    state = params["state"]
+    try:
+        pki.check_cluster_name(params["cluster_name"])
+        root = load_root(params) if state == "present" else None
+    except pki.PkiError as exc:
+        module.fail_json(msg=str(exc))
+    name = "%s/%s" % (params["namespace"], params["name"])
+    client = k8s_client(module)
+    try:
+        secret = client.get("Secret", params["name"], params["namespace"])
+        if secret is not None and not is_ours(secret) and not (params["adopt"] and state == "present"):
+            module.fail_json(msg="Secret %s exists but is not managed by %s (no label %s=%s): refusing to %s it; "
+                                 "set adopt: true to take it over, or remove it yourself"
+                                 % (name, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY,
+                                    "overwrite" if state == "present" else "delete"),
+                             secret=name, api_requests=client.requests)
+        result, before, after = (present if state == "present" else absent)(module, client, secret, root)
+    except KubeError as exc:
+        module.fail_json(msg="cluster %s: %s" % (params["cluster_name"], exc), secret=name, api_requests=client.requests)
+    result.update(cluster_name=params["cluster_name"], secret=name, api_requests=client.requests)
+    if module._diff:
+        result["diff"] = {"before": before, "after": after, "before_header": name,
+                          "after_header": "%s (%s%s)" % (name, result["action"],
+                                                         ": " + ", ".join(result["reasons"]) if result["reasons"] else "")}
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

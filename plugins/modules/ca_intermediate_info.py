@@ -1,0 +1,171 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ca_intermediate_info
+short_description: Report a cluster's Istio plug-in CA (Secret istio-system/cacerts)
+version_added: 0.1.0
+description:
+  - Reads Secret C(istio-system/cacerts) of one cluster and reports its root fingerprint,
+    intermediate subject, serial, expiry and days left, so a fleet report can put clusters side by side.
+  - Checks it as M(meshops.multicluster.ca_intermediate) would and returns the RV(reasons) it is not
+    valid. Without O(root_cert), the intermediate is checked against the roots of its own C(root-cert.pem).
+  - Never returns key material.
+options:
+  cluster_name:
+    description: Name the intermediate's subject C(L=) must carry; not checked when omitted.
+    type: str
+  root_cert:
+    description: PEM file of the mesh's root certificate on the controller, to check the Secret against.
+    type: path
+  root_bundle:
+    description: Further root certificates (files or PEM text) C(root-cert.pem) must hold besides O(root_cert).
+    type: list
+    elements: str
+    default: []
+  renew_before_days:
+    description: Report C(expiring) when the intermediate expires within this many days.
+    type: int
+    default: 30
+  namespace:
+    description: Namespace of the Secret.
+    type: str
+    default: istio-system
+  name:
+    description: Name of the Secret.
+    type: str
+    default: cacerts
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    details: Reads only.
+  diff_mode:
+    support: none
+  idempotent:
+    support: full
+requirements:
+  - cryptography >= 40.0
+seealso:
+  - module: meshops.multicluster.ca_intermediate
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Read every cluster's plug-in CA
+  meshops.multicluster.ca_intermediate_info:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
+  register: cacerts
+
+- name: Show them side by side
+  ansible.builtin.debug:
+    msg: >-
+      {{ item }}: root {{ hostvars[item].cacerts.root_fingerprint }},
+      {{ hostvars[item].cacerts.intermediate.days_left | default('-') }} days left
+  loop: "{{ ansible_play_hosts }}"
+  run_once: true
+"""
+
+RETURN = r"""
+exists:
+  description: Whether the Secret exists.
+  returned: always
+  type: bool
+managed:
+  description: Whether the Secret carries the collection's managed-by label.
+  returned: always
+  type: bool
+valid:
+  description: Whether M(meshops.multicluster.ca_intermediate) would leave the Secret alone.
+  returned: always
+  type: bool
+reasons:
+  description: Why it is not valid (C(missing), C(expiring), C(wrong root), ...); empty when valid.
+  returned: always
+  type: list
+  elements: str
+reason:
+  description: The reasons with their details, one sentence.
+  returned: always
+  type: str
+secret:
+  description: namespace/name of the Secret.
+  returned: always
+  type: str
+intermediate:
+  description: The intermediate (subject, issuer, serial, fingerprint, not_before, not_after, days_left).
+  returned: when the Secret holds a readable ca-cert.pem
+  type: dict
+root_fingerprint:
+  description: SHA-256 fingerprint of the root in C(root-cert.pem) that signed the intermediate, null if none did.
+  returned: when the Secret holds a readable ca-cert.pem
+  type: str
+root_fingerprints:
+  description: Fingerprints of every root in C(root-cert.pem).
+  returned: when the Secret holds a readable ca-cert.pem
+  type: list
+  elements: str
+api_requests:
+  description: Kubernetes API requests made, by kind (C(read), C(write)).
+  returned: always
+  type: dict
+"""
+
+from ansible.module_utils.basic import missing_required_lib
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+
+
+def main():
+    module = k8s_module(
+        dict(
+            cluster_name=dict(type="str"),
+            root_cert=dict(type="path"),
+            root_bundle=dict(type="list", elements="str", default=[]),
+            renew_before_days=dict(type="int", default=pki.RENEW_BEFORE_DAYS),
+            namespace=dict(type="str", default=pki.CACERTS_NAMESPACE),
+            name=dict(type="str", default=pki.CACERTS_NAME),
+        ),
+        supports_check_mode=True,
+    )
+    if not pki.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    params = module.params
+    try:
+        if params["cluster_name"] is not None:
+            pki.check_cluster_name(params["cluster_name"])
+        root = None
+        if params["root_cert"]:
+            root = pki.load_root(pki.read_source("root_cert", params["root_cert"]),
+                                 bundle=[pki.read_source("root_bundle", item) for item in params["root_bundle"]])
+    except pki.PkiError as exc:
+        module.fail_json(msg=str(exc))
+    name = "%s/%s" % (params["namespace"], params["name"])
+    client = k8s_client(module)
+    try:
+        secret = client.get("Secret", params["name"], params["namespace"])
+    except KubeError as exc:
+        module.fail_json(msg="cluster %s: %s" % (params["cluster_name"] or client.host, exc), secret=name,
+                         api_requests=client.requests)
+    result = dict(changed=False, cluster_name=params["cluster_name"], secret=name, exists=secret is not None,
+                  managed=secret is not None and is_ours(secret), api_requests=client.requests)
+    if secret is None:
+        reasons = {"missing": "no Secret %s" % name}
+    else:
+        data = pki.decode_secret_data(secret)
+        reasons = pki.inspect_cacerts(data, root, params["cluster_name"], params["renew_before_days"])
+        result.update(pki.summary(data))
+    result.update(valid=not reasons, reasons=list(reasons), reason=pki.explain(reasons))
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

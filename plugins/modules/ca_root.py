@@ -1,0 +1,317 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: ca_root
+short_description: Generate or import the mesh's root CA on the controller
+version_added: 0.1.0
+description:
+  - Ensures the root CA that signs every cluster's intermediate (Istio plug-in CA) exists in O(path)
+    as C(root-cert.pem) and C(root-key.pem), following upstream Istio's recipe
+    (C(O=Istio, CN=Root CA), C(basicConstraints=critical,CA:true), RSA 4096 or EC P-256, 10 years).
+  - Generates it once; later runs load and check it. An existing key is never overwritten unless
+    O(force=true).
+  - Or imports the organisation's root from files (O(cert_file), O(key_file)) or PEM content
+    (O(cert_content), O(key_content)). With O(path) the root is stored there, else the files are
+    used in place.
+  - The key file is written with mode C(0600), encrypted (PKCS#8) when O(passphrase) is set.
+  - The private key is never returned.
+  - "Run it on the controller: C(delegate_to: localhost), C(run_once: true)."
+options:
+  path:
+    description:
+      - Directory of C(root-cert.pem) and C(root-key.pem); created with mode C(0700) if missing.
+      - Required unless O(cert_file) and O(key_file) are given.
+    type: path
+  cert_file:
+    description: Import the root certificate from this PEM file.
+    type: path
+  key_file:
+    description: Import the root key from this PEM file (encrypted with O(passphrase) or not).
+    type: path
+  cert_content:
+    description: Import the root certificate from this PEM text (needs O(path)).
+    type: str
+  key_content:
+    description: Import the root key from this PEM text (needs O(path)).
+    type: str
+  passphrase:
+    description:
+      - Decrypts an encrypted root key, and encrypts the key file written to O(path).
+      - Keep it in an ansible-vault encrypted variable.
+    type: str
+  key_type:
+    description: Key of a generated root.
+    type: str
+    choices: [rsa, ec]
+    default: rsa
+  validity_days:
+    description: Lifetime of a generated root.
+    type: int
+    default: 3650
+  common_name:
+    description: Subject CN of a generated root.
+    type: str
+    default: Root CA
+  organization:
+    description: Subject O of a generated root.
+    type: str
+    default: Istio
+  bundle:
+    description:
+      - Further root certificates every cluster trusts besides this root (root rotation), each a
+        PEM file path or PEM text. Returned in RV(bundle) with the root, oldest first.
+    type: list
+    elements: str
+    default: []
+  force:
+    description: Generate a new root, or import a different one, even if O(path) holds a root key.
+    type: bool
+    default: false
+attributes:
+  check_mode:
+    support: full
+  diff_mode:
+    support: full
+    details: Fingerprints and dates of the root, never the key.
+  idempotent:
+    support: full
+requirements:
+  - cryptography >= 40.0
+seealso:
+  - module: meshops.multicluster.ca_intermediate
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Generate the root once, key encrypted
+  meshops.multicluster.ca_root:
+    path: "{{ inventory_dir }}/mesh-ca"
+    passphrase: "{{ vault_mesh_ca_passphrase }}"
+  delegate_to: localhost
+  run_once: true
+  register: root
+
+- name: Use the organisation's root in place
+  meshops.multicluster.ca_root:
+    cert_file: /secure/org-root.pem
+    key_file: /secure/org-root.key
+    passphrase: "{{ vault_org_root_passphrase }}"
+  delegate_to: localhost
+  run_once: true
+
+- name: Trust a second root while rotating
+  meshops.multicluster.ca_root:
+    path: "{{ inventory_dir }}/mesh-ca"
+    bundle:
+      - "{{ inventory_dir }}/mesh-ca/next/root-cert.pem"
+  delegate_to: localhost
+  run_once: true
+"""
+
+RETURN = r"""
+cert:
+  description: The root certificate (PEM). Null in check mode when the root would be generated.
+  returned: success
+  type: str
+cert_path:
+  description: File of the root certificate.
+  returned: success
+  type: str
+key_path:
+  description: File of the root key (mode 0600 when written by this module).
+  returned: success
+  type: str
+generated:
+  description: Whether a new key was generated (in check mode, would be).
+  returned: success
+  type: bool
+fingerprint:
+  description: SHA-256 fingerprint of the root, as C(openssl x509 -fingerprint -sha256) prints it.
+  returned: success
+  type: str
+subject:
+  description: Subject of the root.
+  returned: success
+  type: str
+not_after:
+  description: Expiry of the root (UTC, ISO 8601).
+  returned: success
+  type: str
+days_left:
+  description: Whole days until the root expires.
+  returned: success
+  type: int
+bundle:
+  description: The roots clusters trust (this root and O(bundle)), PEM, oldest first.
+  returned: success
+  type: str
+bundle_fingerprints:
+  description: Fingerprints of RV(bundle), in order.
+  returned: success
+  type: list
+  elements: str
+"""
+
+import os
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+
+CERT_NAME = "root-cert.pem"
+KEY_NAME = "root-key.pem"
+
+
+def _read(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _write(path, data, mode):
+    """Atomic replace; the temporary file is 0600 from the start."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".%s." % os.path.basename(path))
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
+
+
+def _imported(params):
+    """PEM sources of the root given by cert_file/key_file or content; None when it is generated."""
+    cert = params["cert_file"] or params["cert_content"]
+    key = params["key_file"] or params["key_content"]
+    if not cert and not key:
+        return None
+    if not (cert and key):
+        raise pki.PkiError("cert_file" if key else "key_file", None, "is missing",
+                           "both the root certificate (cert_file or cert_content) and its key (key_file or key_content)")
+    return tuple(("%s_content" % kind, pki.PEM_CONTENT, params["%s_content" % kind].encode())
+                 if params["%s_content" % kind] else pki.read_source("%s_file" % kind, params["%s_file" % kind])
+                 for kind in ("cert", "key"))
+
+
+class RootStore:
+    """root-cert.pem and root-key.pem in one directory."""
+
+    def __init__(self, path):
+        self.path = path
+        self.cert_path = os.path.join(path, CERT_NAME)
+        self.key_path = os.path.join(path, KEY_NAME)
+        self.cert_data = _read(self.cert_path)
+        self.key_data = _read(self.key_path)
+
+    def load(self, passphrase, bundle):
+        """The stored root, None when there is none; a half-present pair is an error."""
+        if self.cert_data is None and self.key_data is None:
+            return None
+        if self.cert_data is None or self.key_data is None:
+            present, absent = (KEY_NAME, CERT_NAME) if self.cert_data is None else (CERT_NAME, KEY_NAME)
+            raise pki.PkiError("path", self.path, "holds %s but no %s" % (present, absent),
+                               "both files (restore the missing one), or force: true to replace the root")
+        return pki.load_root(("path", self.cert_path, self.cert_data), ("path", self.key_path, self.key_data),
+                             passphrase, bundle=bundle)
+
+    def desired_key(self, root, stored, passphrase):
+        """The key file to store: the current one when it holds this key with the requested
+        encryption (re-encrypting would change it on every run)."""
+        if (stored is not None and pki.fingerprint(stored.cert) == pki.fingerprint(root.cert)
+                and pki.is_encrypted(self.key_data) == bool(passphrase)):
+            return self.key_data
+        return pki.key_pem(root.key, passphrase)
+
+    def save(self, cert, key, check_mode):
+        """Write what differs and fix the key file's mode; True when something (would have) changed."""
+        writes = [(self.cert_path, cert, 0o644, self.cert_data), (self.key_path, key, 0o600, self.key_data)]
+        changed = [(path, data, mode) for path, data, mode, current in writes if data != current]
+        loose_mode = key == self.key_data and bool(os.stat(self.key_path).st_mode & 0o077)
+        if not check_mode:
+            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            for path, data, mode in changed:
+                _write(path, data, mode)
+            if loose_mode:
+                os.chmod(self.key_path, 0o600)
+        return bool(changed) or loose_mode
+
+
+def ensure_root(params, check_mode):
+    """(result, diff) of ensuring the root; raises PkiError on bad input, before writing anything."""
+    imported = _imported(params)
+    if not params["path"] and (imported is None or pki.PEM_CONTENT in (imported[0][1], imported[1][1])):
+        raise pki.PkiError("path", None, "is missing",
+                           "a directory for the root (required unless cert_file and key_file are given)")
+    bundle = [pki.read_source("bundle", item) for item in params["bundle"]]
+    store = RootStore(params["path"]) if params["path"] else None
+    stored = store.load(params["passphrase"], bundle) if store and not params["force"] else None
+    generated = imported is None and stored is None
+    if imported is not None:
+        root = pki.load_root(imported[0], imported[1], params["passphrase"], bundle=bundle)
+    elif stored is not None:
+        root = stored
+    else:
+        root = pki.generate_root(params["key_type"], params["validity_days"], params["common_name"],
+                                 params["organization"], bundle=bundle)
+    changed = generated
+    if store is None:
+        cert_path, key_path = imported[0][1], imported[1][1]
+    else:
+        cert_path, key_path = store.cert_path, store.key_path
+        if stored is not None and pki.fingerprint(stored.cert) != pki.fingerprint(root.cert):
+            raise pki.PkiError("path", store.key_path, "holds a different root key",
+                               "force: true to overwrite it (keep a backup first), or another path")
+        key = store.desired_key(root, stored, params["passphrase"])
+        changed = store.save(root.cert_pem.encode(), key, check_mode) or changed
+    result = root.describe()
+    result.update(changed=changed, generated=generated, cert_path=cert_path, key_path=key_path,
+                  cert=None if generated and check_mode else root.cert_pem, bundle=root.bundle_pem)
+    shown = ("fingerprint", "subject", "not_after", "bundle_fingerprints")
+    diff = {"before": {k: v for k, v in stored.describe().items() if k in shown} if stored else {},
+            "after": {k: result[k] for k in shown}}
+    return result, diff
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            path=dict(type="path"),
+            cert_file=dict(type="path"),
+            key_file=dict(type="path", no_log=False),
+            cert_content=dict(type="str"),
+            key_content=dict(type="str", no_log=True),
+            passphrase=dict(type="str", no_log=True),
+            key_type=dict(type="str", choices=list(pki.KEY_TYPES), default="rsa"),
+            validity_days=dict(type="int", default=pki.ROOT_VALIDITY_DAYS),
+            common_name=dict(type="str", default="Root CA"),
+            organization=dict(type="str", default="Istio"),
+            bundle=dict(type="list", elements="str", default=[]),
+            force=dict(type="bool", default=False),
+        ),
+        mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content")],
+        supports_check_mode=True,
+    )
+    if not pki.HAS_CRYPTOGRAPHY:
+        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    try:
+        result, diff = ensure_root(module.params, module.check_mode)
+    except pki.PkiError as exc:
+        module.fail_json(msg=str(exc))
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
