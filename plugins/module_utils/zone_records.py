@@ -1,0 +1,146 @@
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+"""The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
+
+The contract other steps rely on: a CoreDNS Deployment + Service `istio-system/istiocoredns`
+serves zone `global` with the `hosts` plugin from RECORDS_PATH. The Corefile is ConfigMap
+`istio-system/istiocoredns` (key `Corefile`); the records are ConfigMap
+`istio-system/istiocoredns-records` (key `global.hosts`), written by the ServiceEntry step with
+render_hosts() and mounted at RECORDS_DIR. CoreDNS re-reads the file every few seconds: a records
+update needs no restart.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
+
+NAMESPACE = "istio-system"
+ZONE = "global"
+ZONE_SERVER_NAME = "istiocoredns"
+RECORDS_CONFIGMAP = "istiocoredns-records"
+RECORDS_KEY = "global.hosts"
+COREFILE_KEY = "Corefile"
+RECORDS_DIR = "/etc/coredns/records"
+RECORDS_PATH = RECORDS_DIR + "/" + RECORDS_KEY
+DEFAULT_IMAGE = "coredns/coredns:1.12.1"
+
+ZONE_SERVER_COREFILE = """\
+%(zone)s:53 {
+    errors
+    cache 30
+    hosts %(path)s {
+        ttl 30
+        reload 2s
+    }
+}
+""" % {"zone": ZONE, "path": RECORDS_PATH}
+
+HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
+                "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
+                % (ZONE, ZONE, NAMESPACE, ZONE_SERVER_NAME))
+
+_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
+
+
+def check_dns_name(name, field="zone"):
+    """name in lower case without a final dot; ValueError naming the field if it is not a DNS name."""
+    text = str(name).strip().lower()
+    bare = text[:-1] if text.endswith(".") else text
+    if not bare or len(bare) > 253 or not all(_LABEL.match(label) for label in bare.split(".")):
+        raise ValueError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "
+                         "e.g. 'global')" % (field, name))
+    return bare
+
+
+def check_ip(value, field="target_ips"):
+    """The address in canonical form; ValueError naming the field if it is not an IP address."""
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        raise ValueError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20)" % (field, value))
+
+
+def render_hosts(records: dict[str, str]) -> str:
+    """The records file: header, then `<ip> <host>` a line, sorted by host."""
+    lines = {}
+    for host, ip in records.items():
+        name = check_dns_name(host, "host")
+        if not name.endswith("." + ZONE):
+            raise ValueError("host: %r is not in zone %s (expected <name>.<namespace>.%s)" % (host, ZONE, ZONE))
+        lines[name] = "%s %s\n" % (check_ip(ip, "ip of " + name), name)
+    return HOSTS_HEADER + "".join(lines[name] for name in sorted(lines))
+
+
+def parse_hosts(text) -> dict:
+    """host -> ip of a hosts file (comments and blank lines skipped); ValueError on a bad line."""
+    records = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError("line %d of %s: %r is not '<ip> <host>'" % (number, RECORDS_KEY, line))
+        ip = check_ip(fields[0], "line %d of %s" % (number, RECORDS_KEY))
+        for host in fields[1:]:
+            records[check_dns_name(host, "line %d of %s" % (number, RECORDS_KEY))] = ip
+    return records
+
+
+def records_configmap(records: dict[str, str]) -> dict:
+    """ConfigMap istio-system/istiocoredns-records holding render_hosts(records)."""
+    return _configmap(RECORDS_CONFIGMAP, {RECORDS_KEY: render_hosts(records)})
+
+
+def _configmap(name, data):
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": name, "namespace": NAMESPACE, "labels": managed_labels({"app": ZONE_SERVER_NAME})},
+            "data": data}
+
+
+def zone_server_objects(image=DEFAULT_IMAGE, replicas=2) -> list:
+    """ConfigMap (Corefile), Deployment and Service of the zone server, labelled as ours.
+
+    Both ConfigMaps are projected into /etc/coredns; the records one is optional, so the server
+    starts (answering NXDOMAIN) before the ServiceEntry step has written any record.
+    """
+    labels = managed_labels({"app": ZONE_SERVER_NAME})
+    selector = {"app": ZONE_SERVER_NAME}
+    container = {
+        "name": "coredns",
+        "image": image,
+        "args": ["-conf", "/etc/coredns/" + COREFILE_KEY],
+        "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
+                  {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}],
+        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
+        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
+                            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}},
+        "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
+    }
+    sources = [
+        {"configMap": {"name": ZONE_SERVER_NAME, "items": [{"key": COREFILE_KEY, "path": COREFILE_KEY}]}},
+        {"configMap": {"name": RECORDS_CONFIGMAP, "optional": True,
+                       "items": [{"key": RECORDS_KEY, "path": "records/" + RECORDS_KEY}]}},
+    ]
+    deployment = {
+        "apiVersion": "apps/v1", "kind": "Deployment",
+        "metadata": {"name": ZONE_SERVER_NAME, "namespace": NAMESPACE, "labels": labels},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": selector},
+            "template": {
+                "metadata": {"labels": labels, "annotations": {"sidecar.istio.io/inject": "false"}},
+                "spec": {"containers": [container], "volumes": [{"name": "config", "projected": {"sources": sources}}]},
+            },
+        },
+    }
+    service = {
+        "apiVersion": "v1", "kind": "Service",
+        "metadata": {"name": ZONE_SERVER_NAME, "namespace": NAMESPACE, "labels": labels},
+        "spec": {"selector": selector,
+                 "ports": [{"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
+                           {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"}]},
+    }
+    return [_configmap(ZONE_SERVER_NAME, {COREFILE_KEY: ZONE_SERVER_COREFILE}), deployment, service]
