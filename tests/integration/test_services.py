@@ -1,0 +1,268 @@
+"""ServiceEntry distribution against the lab's real API servers (Istio's CRDs installed).
+
+Test Services live in the namespace NS, made by the tests (not ours); their ServiceEntries are
+replicated into NS of the other clusters, where the step creates it. Each test sets which
+cluster exports what, runs playbooks/services.yml and looks at every cluster.
+"""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+    EXPORT_LABEL, OWNED_SELECTOR, is_owned)
+
+NS = "meshops-services-test"
+SERVICES = ("echo", "keep", "third")
+GATEWAY = ("istio-system", "istio-eastwestgateway")
+
+
+def host(name):
+    return "%s.%s.global" % (name, NS)
+
+
+def entries(client):
+    """This step's ServiceEntries in a cluster, by name (= host)."""
+    return {obj["metadata"]["name"]: obj for obj in client.list("ServiceEntry", label_selector=OWNED_SELECTOR)}
+
+
+def vip_store(client):
+    return (client.get("ConfigMap", "meshops-vips", "istio-system") or {}).get("data") or {}
+
+
+def records(client):
+    data = (client.get("ConfigMap", "istiocoredns-records", "istio-system") or {}).get("data") or {}
+    lines = [line.split() for line in data.get("global.hosts", "").splitlines() if line and not line.startswith("#")]
+    return {name: ip for ip, name in lines}
+
+
+def set_exports(lab, exported):
+    """exported: {cluster: [service names]}; every test Service exists in every cluster, only
+    those listed carry the export label (server-side apply drops the label from the others)."""
+    for name in lab.names:
+        client = lab.client(name)
+        client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        for service in SERVICES:
+            labels = {"app": service}
+            if service in exported.get(name, ()):
+                labels[EXPORT_LABEL] = "true"
+            client.apply({"apiVersion": "v1", "kind": "Service",
+                          "metadata": {"name": service, "namespace": NS, "labels": labels},
+                          "spec": {"selector": {"app": service},
+                                   "ports": [{"name": "http", "port": 8000, "targetPort": 8080},
+                                             {"name": "grpc-api", "port": 9000}]}})
+
+
+def run_services(ansible_playbook, *args, **kwargs):
+    result = ansible_playbook("services.yml", *args, **kwargs)
+    assert result.rc == 0, result.stdout[-4000:] + result.stderr[-2000:]
+    return result
+
+
+def writes(lab):
+    return {name: lab.write_requests(name) for name in lab.names}
+
+
+FOREIGN = {}  # cluster -> resourceVersion of a ServiceEntry of someone else, made once
+
+
+@pytest.fixture
+def fleet(lab, ansible_playbook):
+    """The lab with Istio's CRDs and east-west gateways (the control plane step, run if missing),
+    and in every cluster a ServiceEntry of someone else that no run may touch.
+
+    Returns {cluster: gateway address}.
+    """
+    def gateways():
+        found = {}
+        for name in lab.names:
+            client = lab.client(name)
+            service = client.get("Service", GATEWAY[1], GATEWAY[0])
+            if client.request("GET", "/apis/networking.istio.io/v1") is None or not service:
+                return None
+            found[name] = (gateway_address(service) or (None,))[0]
+        return found if all(found.values()) else None
+
+    if gateways() is None:
+        result = ansible_playbook("control_plane.yml")
+        assert result.rc == 0, "the control plane step is needed first:\n" + result.stdout[-4000:]
+    for name in lab.names:
+        if name not in FOREIGN:
+            client = lab.client(name)
+            client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+            FOREIGN[name] = client.apply({
+                "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+                "metadata": {"name": "theirs", "namespace": NS, "labels": {"team": "payments"}},
+                "spec": {"hosts": ["theirs.example.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
+                         "ports": [{"name": "https", "number": 443, "protocol": "HTTPS"}]},
+            })["metadata"]["resourceVersion"]
+    return gateways()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def remove_test_namespace(lab):
+    yield
+    for name in lab.names:
+        lab.client(name).delete("Namespace", NS)
+
+
+def test_exported_from_one_cluster(lab, fleet, ansible_playbook):
+    first, second = lab.names[0], lab.names[1]
+    set_exports(lab, {first: ["echo", "keep"]})
+    run_services(ansible_playbook)
+
+    vips = vip_store(lab.client(first))
+    assert set(vips) == {host("echo"), host("keep")}
+    for name in lab.names:
+        client = lab.client(name)
+        found = entries(client)
+        assert set(found) == {host("echo"), host("keep")}, name
+        assert vip_store(client) == vips and records(client) == vips, name
+        spec = found[host("echo")]["spec"]
+        assert spec["addresses"] == [vips[host("echo")]] and spec["resolution"] == "DNS"
+        assert spec["location"] == "MESH_INTERNAL"
+        assert spec["ports"] == [{"name": "http", "number": 8000, "protocol": "HTTP"},
+                                 {"name": "grpc-api", "number": 9000, "protocol": "GRPC"}]
+        endpoint = spec["endpoints"][0]
+        assert endpoint["labels"] == {"security.istio.io/tlsMode": "istio"}
+        if name == first:
+            assert endpoint["address"] == "echo.%s.svc.cluster.local" % NS
+            assert endpoint["ports"] == {"http": 8000, "grpc-api": 9000}
+        else:
+            assert endpoint["address"] == fleet[first]
+            assert endpoint["ports"] == {"http": 15443, "grpc-api": 15443}
+        assert len(spec["endpoints"]) == 1
+    # the namespace was already there (made by the tests): used, not labelled
+    assert not is_owned(lab.client(second).get("Namespace", NS))
+
+
+def test_second_run_changes_nothing_and_writes_nothing(lab, fleet, ansible_playbook):
+    set_exports(lab, {lab.names[0]: ["echo", "keep"]})
+    run_services(ansible_playbook)
+    before = writes(lab)
+    result = run_services(ansible_playbook)
+    assert result.changed == 0, result.stdout[-4000:]
+    assert writes(lab) == before
+
+
+def test_exported_from_two_clusters_gets_both_gateways(lab, fleet, ansible_playbook):
+    first, second, *others = lab.names
+    set_exports(lab, {first: ["echo", "keep"]})
+    run_services(ansible_playbook)
+    vips = vip_store(lab.client(first))
+    set_exports(lab, {first: ["echo", "keep"], second: ["echo"]})
+    run_services(ansible_playbook)
+
+    addresses = {name: [e["address"] for e in entries(lab.client(name))[host("echo")]["spec"]["endpoints"]]
+                 for name in lab.names}
+    local = "echo.%s.svc.cluster.local" % NS
+    assert addresses[first] == [local, fleet[second]]
+    assert addresses[second] == [local, fleet[first]]
+    for name in others:
+        assert addresses[name] == [fleet[exporter] for exporter in sorted([first, second])]
+    assert all(vip_store(lab.client(name)) == vips for name in lab.names), "VIPs must not change"
+
+
+def test_unexport_removes_it_everywhere_and_keeps_other_vips(lab, fleet, ansible_playbook):
+    first, second, *others = lab.names
+    set_exports(lab, {first: ["echo", "keep"], second: ["echo"]})
+    run_services(ansible_playbook)
+    keep_vip = vip_store(lab.client(first))[host("keep")]
+    set_exports(lab, {first: ["keep"]})
+    run_services(ansible_playbook)
+    for name in lab.names:
+        client = lab.client(name)
+        assert set(entries(client)) == {host("keep")}, name
+        assert vip_store(client) == {host("keep"): keep_vip} == records(client)
+
+
+def test_inventory_list_exports_too(lab, fleet, ansible_playbook):
+    set_exports(lab, {})
+    run_services(ansible_playbook, extra_vars={"mesh_services_exported": ["%s/keep" % NS]})
+    for name in lab.names:
+        found = entries(lab.client(name))
+        assert set(found) == {host("keep")}
+        # every cluster has the Service, so each points at its local one first, then the others
+        assert found[host("keep")]["spec"]["endpoints"][0]["address"] == "keep.%s.svc.cluster.local" % NS
+        assert len(found[host("keep")]["spec"]["endpoints"]) == len(lab.names)
+
+
+def test_removed_cluster_is_pruned_elsewhere(lab, fleet, ansible_playbook, tmp_path):
+    *kept, removed = lab.names
+    set_exports(lab, {kept[0]: ["keep"], removed: ["third"]})
+    run_services(ansible_playbook)
+    keep_vip = vip_store(lab.client(kept[0]))[host("keep")]
+    assert host("third") in entries(lab.client(kept[0]))
+
+    inventory = yaml.safe_load(open(lab.inventory))
+    del inventory["mesh_clusters"]["hosts"][removed]
+    smaller = tmp_path / "hosts.yml"
+    smaller.write_text(yaml.safe_dump(inventory))
+    run_services(ansible_playbook, inventory=str(smaller))
+    for name in kept:
+        client = lab.client(name)
+        assert set(entries(client)) == {host("keep")}, name
+        assert vip_store(client) == {host("keep"): keep_vip}
+    # back in the inventory: its stale store is overwritten, its entries brought up to date
+    run_services(ansible_playbook)
+    assert vip_store(lab.client(removed))[host("keep")] == keep_vip
+    assert set(entries(lab.client(removed))) == {host("keep"), host("third")}
+
+
+def test_limit_is_refused(lab, fleet, ansible_playbook):
+    result = ansible_playbook("services.yml", "--limit", lab.names[0])
+    assert result.rc != 0 and "plans every cluster at once" in result.stdout
+
+
+def test_serviceentry_of_someone_else_with_our_host_is_reported_not_overwritten(lab, fleet, ansible_playbook):
+    first, second = lab.names[0], lab.names[1]
+    set_exports(lab, {first: ["echo"]})
+    run_services(ansible_playbook)
+    client = lab.client(second)
+    client.delete("ServiceEntry", host("echo"), NS)
+    theirs = client.apply({
+        "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
+        "metadata": {"name": "echo-by-hand", "namespace": NS},
+        "spec": {"hosts": [host("echo")], "location": "MESH_INTERNAL", "resolution": "DNS",
+                 "ports": [{"name": "http", "number": 8000, "protocol": "HTTP"}]}})
+    before = lab.write_requests(second)
+    try:
+        result = ansible_playbook("services.yml")
+        assert result.rc != 0
+        assert "ServiceEntry %s/echo-by-hand is not managed by meshops.multicluster but has host %s" % (
+            NS, host("echo")) in result.stdout
+        assert lab.write_requests(second) == before
+        assert client.get("ServiceEntry", "echo-by-hand", NS)["metadata"]["resourceVersion"] == \
+            theirs["metadata"]["resourceVersion"]
+    finally:
+        client.delete("ServiceEntry", "echo-by-hand", NS)
+
+
+def test_objects_of_others_are_never_touched(lab, fleet):
+    for name, version in FOREIGN.items():
+        theirs = lab.client(name).get("ServiceEntry", "theirs", NS)
+        assert theirs["metadata"]["resourceVersion"] == version, name
+
+
+def test_uninstall_removes_everything_of_ours(lab, fleet, ansible_playbook, tmp_path):
+    set_exports(lab, {lab.names[0]: ["keep"]})
+    run_services(ansible_playbook, extra_vars={"mesh_services_namespace_mode": "single",
+                                               "mesh_services_namespace": "meshops-services-single"})
+    assert is_owned(lab.client(lab.names[1]).get("Namespace", "meshops-services-single"))
+    playbook = tmp_path / "uninstall.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "Uninstall the services step", "hosts": "mesh_clusters", "gather_facts": False,
+        "module_defaults": {"group/meshops.multicluster.k8s": {
+            "kubeconfig": "{{ mesh_kubeconfig | default(omit) }}", "context": "{{ mesh_context | default(omit) }}"}},
+        "tasks": [{"ansible.builtin.include_role": {"name": "meshops.multicluster.services", "tasks_from": "uninstall"}}],
+    }]))
+    result = ansible_playbook(str(playbook))
+    assert result.rc == 0, result.stdout[-4000:]
+    for name in lab.names:
+        client = lab.client(name)
+        assert entries(client) == {} and vip_store(client) == {} and records(client) == {}
+        namespace = client.get("Namespace", "meshops-services-single")
+        assert namespace is None or namespace["status"].get("phase") == "Terminating"
+        assert client.get("ServiceEntry", "theirs", NS) is not None
