@@ -19,7 +19,7 @@ import re
 from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, MANAGED_BY, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
-    COMPONENT, COMPONENT_LABEL, DEFAULT_RANGE, AllocationError, plan_stores)
+    COMPONENT, COMPONENT_LABEL, DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
 
 EXPORT_LABEL = "multicluster.meshops.io/export"
 SERVICE_LABEL = "multicluster.meshops.io/service"
@@ -191,7 +191,7 @@ def _gateway_problems(cluster):
 
 
 def _collect(clusters):
-    """{host: service} where service = {name, namespace, ports, clusters}; PlanError on bad input."""
+    """({host: service}, problems) where service = {name, namespace, ports, clusters}."""
     problems, services, names = [], {}, set()
     for cluster in clusters:
         name = cluster.get("name")
@@ -211,11 +211,9 @@ def _collect(clusters):
             problems += conflicts
             if name not in service["clusters"]:
                 service["clusters"].append(name)
-    if problems:
-        raise PlanError("\n".join(problems))
     for service in services.values():
         service["clusters"].sort()
-    return services
+    return services, problems
 
 
 def _endpoint(address, ports, locality, port=None):
@@ -266,9 +264,14 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     if namespace_mode == "single" and not DNS_LABEL.match(str(namespace or "")):
         problems.append("mesh_services_namespace %r is not a namespace name (DNS label)" % (namespace,))
     problems += _dns_name_problems("mesh_services_cluster_domain", cluster_domain)
+    services, found = _collect(clusters)
+    problems += found
+    try:
+        parse_range(vip_range)
+    except AllocationError as exc:
+        problems.append(str(exc))
     if problems:
         raise PlanError("\n".join(problems))
-    services = _collect(clusters)
     try:
         allocations, generation, stores, warnings = plan_stores(
             {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range)

@@ -156,6 +156,12 @@ def test_bad_input_fails_before_anything_is_written(clusters, kwargs, message):
         plan(clusters, **kwargs)
 
 
+def test_every_problem_is_reported_at_once():
+    with pytest.raises(PlanError) as error:
+        plan([cluster("c1", [export(name="Bad")]), cluster("c1")], vip_range="10.0.0.0/8")
+    assert len(str(error.value).splitlines()) == 4
+
+
 def test_vips_of_untouched_services_never_change():
     fleet = [cluster("c1", [export("a"), export("b"), export("c")], "10.0.0.1"), cluster("c2", address="10.0.0.2")]
     first = plan(fleet)
