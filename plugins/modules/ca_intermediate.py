@@ -60,10 +60,6 @@ options:
     description: Lifetime of a new intermediate; at most the root's remaining life.
     type: int
     default: 730
-  renew_before_days:
-    description: Re-issue an intermediate that expires within this many days.
-    type: int
-    default: 30
   force:
     description: Issue a new intermediate even if the current one is valid.
     type: bool
@@ -72,16 +68,9 @@ options:
     description: Take over (label and, if invalid, replace) a C(cacerts) Secret the collection did not create.
     type: bool
     default: false
-  namespace:
-    description: Namespace of the Secret.
-    type: str
-    default: istio-system
-  name:
-    description: Name of the Secret.
-    type: str
-    default: cacerts
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.cacerts
 attributes:
   check_mode:
     support: full
@@ -90,8 +79,6 @@ attributes:
     details: Fingerprints, subjects, serials and dates of the certificates; never keys or Secret data.
   idempotent:
     support: full
-requirements:
-  - cryptography >= 40.0
 seealso:
   - module: meshops.multicluster.ca_root
   - module: meshops.multicluster.ca_intermediate_info

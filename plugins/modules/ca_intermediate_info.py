@@ -26,20 +26,9 @@ options:
     type: list
     elements: str
     default: []
-  renew_before_days:
-    description: Report C(expiring) when the intermediate expires within this many days.
-    type: int
-    default: 30
-  namespace:
-    description: Namespace of the Secret.
-    type: str
-    default: istio-system
-  name:
-    description: Name of the Secret.
-    type: str
-    default: cacerts
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.cacerts
 attributes:
   check_mode:
     support: full
@@ -48,8 +37,6 @@ attributes:
     support: none
   idempotent:
     support: full
-requirements:
-  - cryptography >= 40.0
 seealso:
   - module: meshops.multicluster.ca_intermediate
 author:
