@@ -249,10 +249,10 @@ class RootStore:
 
 def ensure_root(params, check_mode):
     """(result, diff) of ensuring the root; raises PkiError on bad input, before writing anything."""
-    imported = _imported(params)
-    if not params["path"] and (imported is None or pki.PEM_CONTENT in (imported[0][1], imported[1][1])):
+    if not params["path"] and not (params["cert_file"] and params["key_file"]):
         raise pki.PkiError("path", None, "is missing",
                            "a directory for the root (required unless cert_file and key_file are given)")
+    imported = _imported(params)
     bundle = [pki.read_source("bundle", item) for item in params["bundle"]]
     store = RootStore(params["path"]) if params["path"] else None
     stored = store.load(params["passphrase"], bundle) if store and not params["force"] else None

@@ -125,7 +125,7 @@ def test_import_content_into_path(tmp_path, capsys):
      "cert_file '/nonexistent/root.pem' cannot be read"),
     (dict(cert_content="-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n", key_content="-----BEGIN PRIVATE KEY-----\nxx\n",
           path="/tmp"), "cert_content '(PEM content)' is not a PEM certificate"),
-    (dict(cert_file="/etc/hostname"), "key_file None is missing"),
+    (dict(cert_file="/etc/hostname", path="/nonexistent"), "key_file None is missing"),
     (dict(), "path None is missing"),
 ])
 def test_ca_root_bad_input(args, message, capsys):
