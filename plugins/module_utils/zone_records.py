@@ -3,11 +3,12 @@
 """The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
 
 The contract other steps rely on: a CoreDNS Deployment + Service `istio-system/istiocoredns`
-serves zone `global` with the `hosts` plugin from RECORDS_PATH. The Corefile is ConfigMap
-`istio-system/istiocoredns` (key `Corefile`); the records are ConfigMap
-`istio-system/istiocoredns-records` (key `global.hosts`), written by the ServiceEntry step with
-render_hosts() and mounted at RECORDS_DIR. CoreDNS re-reads the file every few seconds: a records
-update needs no restart.
+serves zone `global` with the `hosts` plugin from RECORDS_PATH (no fallthrough: a name without a
+record gets SERVFAIL). The Corefile is ConfigMap `istio-system/istiocoredns` (key `Corefile`); the
+records are ConfigMap `istio-system/istiocoredns-records` (key `global.hosts`), written by the
+ServiceEntry step with render_hosts() and mounted at RECORDS_DIR. CoreDNS re-reads the file every
+2 seconds: a records update needs no restart. The objects themselves are the template
+roles/dns/templates/zone-server.yml.j2, checked against these names by the unit tests.
 """
 
 from __future__ import annotations
@@ -22,21 +23,8 @@ ZONE = "global"
 ZONE_SERVER_NAME = "istiocoredns"
 RECORDS_CONFIGMAP = "istiocoredns-records"
 RECORDS_KEY = "global.hosts"
-COREFILE_KEY = "Corefile"
 RECORDS_DIR = "/etc/coredns/records"
 RECORDS_PATH = RECORDS_DIR + "/" + RECORDS_KEY
-DEFAULT_IMAGE = "coredns/coredns:1.12.1"
-
-ZONE_SERVER_COREFILE = """\
-%(zone)s:53 {
-    errors
-    cache 30
-    hosts %(path)s {
-        ttl 30
-        reload 2s
-    }
-}
-""" % {"zone": ZONE, "path": RECORDS_PATH}
 
 HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
                 "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
@@ -91,56 +79,7 @@ def parse_hosts(text) -> dict:
 
 def records_configmap(records: dict[str, str]) -> dict:
     """ConfigMap istio-system/istiocoredns-records holding render_hosts(records)."""
-    return _configmap(RECORDS_CONFIGMAP, {RECORDS_KEY: render_hosts(records)})
-
-
-def _configmap(name, data):
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": name, "namespace": NAMESPACE, "labels": managed_labels({"app": ZONE_SERVER_NAME})},
-            "data": data}
-
-
-def zone_server_objects(image=DEFAULT_IMAGE, replicas=2) -> list:
-    """ConfigMap (Corefile), Deployment and Service of the zone server, labelled as ours.
-
-    Both ConfigMaps are projected into /etc/coredns; the records one is optional, so the server
-    starts (answering NXDOMAIN) before the ServiceEntry step has written any record.
-    """
-    labels = managed_labels({"app": ZONE_SERVER_NAME})
-    selector = {"app": ZONE_SERVER_NAME}
-    container = {
-        "name": "coredns",
-        "image": image,
-        "args": ["-conf", "/etc/coredns/" + COREFILE_KEY],
-        "ports": [{"name": "dns", "containerPort": 53, "protocol": "UDP"},
-                  {"name": "dns-tcp", "containerPort": 53, "protocol": "TCP"}],
-        "resources": {"requests": {"cpu": "10m", "memory": "32Mi"}, "limits": {"memory": "128Mi"}},
-        "securityContext": {"allowPrivilegeEscalation": False, "readOnlyRootFilesystem": True,
-                            "capabilities": {"add": ["NET_BIND_SERVICE"], "drop": ["ALL"]}},
-        "volumeMounts": [{"name": "config", "mountPath": "/etc/coredns", "readOnly": True}],
-    }
-    sources = [
-        {"configMap": {"name": ZONE_SERVER_NAME, "items": [{"key": COREFILE_KEY, "path": COREFILE_KEY}]}},
-        {"configMap": {"name": RECORDS_CONFIGMAP, "optional": True,
-                       "items": [{"key": RECORDS_KEY, "path": "records/" + RECORDS_KEY}]}},
-    ]
-    deployment = {
-        "apiVersion": "apps/v1", "kind": "Deployment",
-        "metadata": {"name": ZONE_SERVER_NAME, "namespace": NAMESPACE, "labels": labels},
-        "spec": {
-            "replicas": replicas,
-            "selector": {"matchLabels": selector},
-            "template": {
-                "metadata": {"labels": labels, "annotations": {"sidecar.istio.io/inject": "false"}},
-                "spec": {"containers": [container], "volumes": [{"name": "config", "projected": {"sources": sources}}]},
-            },
-        },
-    }
-    service = {
-        "apiVersion": "v1", "kind": "Service",
-        "metadata": {"name": ZONE_SERVER_NAME, "namespace": NAMESPACE, "labels": labels},
-        "spec": {"selector": selector,
-                 "ports": [{"name": "dns", "port": 53, "targetPort": 53, "protocol": "UDP"},
-                           {"name": "dns-tcp", "port": 53, "targetPort": 53, "protocol": "TCP"}]},
-    }
-    return [_configmap(ZONE_SERVER_NAME, {COREFILE_KEY: ZONE_SERVER_COREFILE}), deployment, service]
+            "metadata": {"name": RECORDS_CONFIGMAP, "namespace": NAMESPACE,
+                         "labels": managed_labels({"app": ZONE_SERVER_NAME})},
+            "data": {RECORDS_KEY: render_hosts(records)}}

@@ -7,7 +7,6 @@ import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils.corefile import CorefileError
-from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import ZONE_SERVER_COREFILE
 
 CORPUS = Path(__file__).parent / "data" / "corefiles"
 INDEX = yaml.safe_load((CORPUS / "index.yaml").read_text())
@@ -230,9 +229,3 @@ def test_at_least_one_target_and_a_known_plugin():
     with pytest.raises(ValueError, match="plugin"):
         corefile.render_block("global", ["10.0.0.1"], "grpc")
 
-
-def test_zone_server_corefile_parses_and_serves_only_global():
-    blocks = corefile.parse(ZONE_SERVER_COREFILE)
-    assert [list(block.zones()) for block in blocks] == [[("global", 53)]]
-    assert "hosts /etc/coredns/records/global.hosts {" in ZONE_SERVER_COREFILE
-    assert "fallthrough" not in ZONE_SERVER_COREFILE

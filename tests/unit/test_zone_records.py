@@ -1,9 +1,17 @@
 """The zone server contract: records file, names, objects."""
 
-import pytest
+import json
+from pathlib import Path
 
+import jinja2
+import pytest
+import yaml
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils import zone_records as zr
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import is_ours
+
+ROLE = Path(__file__).resolve().parents[2] / "roles" / "dns"
 
 
 def test_render_hosts_sorted_one_line_each_and_parse_back():
@@ -44,24 +52,43 @@ def test_names_of_the_contract():
     assert (zr.NAMESPACE, zr.ZONE_SERVER_NAME, zr.RECORDS_CONFIGMAP, zr.RECORDS_KEY) == (
         "istio-system", "istiocoredns", "istiocoredns-records", "global.hosts")
     assert zr.RECORDS_PATH == "/etc/coredns/records/global.hosts"
-    assert "reload 2s" in zr.ZONE_SERVER_COREFILE
 
 
-def test_objects_are_labelled_and_wired_together():
-    configmap, deployment, service = zr.zone_server_objects("coredns/coredns:1.12.1", replicas=1)
-    records = zr.records_configmap({"httpbin.bar.global": "240.0.0.2"})
-    for obj in (configmap, deployment, service, records):
-        assert is_ours(obj) and obj["metadata"]["namespace"] == "istio-system"
-    assert configmap["metadata"]["name"] == service["metadata"]["name"] == "istiocoredns"
-    assert configmap["data"] == {"Corefile": zr.ZONE_SERVER_COREFILE}
-    assert records["metadata"]["name"] == "istiocoredns-records"
-    assert records["data"] == {"global.hosts": zr.render_hosts({"httpbin.bar.global": "240.0.0.2"})}
+def render_zone_server(**overrides):
+    """The role's zone server objects as the role renders them with its defaults."""
+    variables = dict(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()), **overrides)
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined)
+    env.filters["to_json"] = json.dumps
+    return yaml.safe_load(env.from_string((ROLE / "templates" / "zone-server.yml.j2").read_text()).render(variables))
+
+
+def test_zone_server_template_keeps_the_contract():
+    configmap, deployment, service = render_zone_server(mesh_dns_zone_server_tag="1.11.3")
+    for obj in (configmap, deployment, service):
+        assert obj["metadata"]["name"] == zr.ZONE_SERVER_NAME and obj["metadata"]["namespace"] == zr.NAMESPACE
+    corefile_text = configmap["data"]["Corefile"]
+    blocks = corefile.parse(corefile_text)
+    assert [list(block.zones()) for block in blocks] == [[(zr.ZONE, 53)]]
+    assert "    hosts %s {\n" % zr.RECORDS_PATH in corefile_text and "reload 2s" in corefile_text
+    assert "fallthrough" not in corefile_text and "errors" in corefile_text and "cache" in corefile_text
+
     pod = deployment["spec"]["template"]
-    assert pod["metadata"]["labels"]["app"] == service["spec"]["selector"]["app"] == "istiocoredns"
-    sources = pod["spec"]["volumes"][0]["projected"]["sources"]
-    assert [source["configMap"]["name"] for source in sources] == ["istiocoredns", "istiocoredns-records"]
-    assert sources[1]["configMap"]["items"] == [{"key": "global.hosts", "path": "records/global.hosts"}]
+    assert pod["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
     container = pod["spec"]["containers"][0]
-    assert container["image"] == "coredns/coredns:1.12.1"
-    assert container["volumeMounts"][0]["mountPath"] == "/etc/coredns"
-    assert deployment["spec"]["replicas"] == 1
+    assert container["image"] == "coredns/coredns:1.11.3"
+    volumes = {volume["name"]: volume["configMap"] for volume in pod["spec"]["volumes"]}
+    mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in container["volumeMounts"]}
+    conf = container["args"][container["args"].index("-conf") + 1]
+    config_dir, _, config_file = conf.rpartition("/")
+    assert mounts[config_dir] == {"name": zr.ZONE_SERVER_NAME, "items": [{"key": "Corefile", "path": config_file}]}
+    assert mounts[zr.RECORDS_DIR] == {"name": zr.RECORDS_CONFIGMAP, "optional": True,
+                                      "items": [{"key": zr.RECORDS_KEY, "path": zr.RECORDS_KEY}]}
+    assert deployment["spec"]["replicas"] == 2
+    assert [(port["port"], port["protocol"]) for port in service["spec"]["ports"]] == [(53, "UDP"), (53, "TCP")]
+
+
+def test_records_configmap_is_labelled():
+    records = zr.records_configmap({"httpbin.bar.global": "240.0.0.2"})
+    assert is_ours(records)
+    assert (records["metadata"]["namespace"], records["metadata"]["name"]) == (zr.NAMESPACE, zr.RECORDS_CONFIGMAP)
+    assert records["data"] == {zr.RECORDS_KEY: zr.render_hosts({"httpbin.bar.global": "240.0.0.2"})}

@@ -1,0 +1,320 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_dns
+short_description: Delegate a DNS zone (C(global)) from a cluster's DNS to the mesh's zone server
+version_added: 0.1.0
+description:
+  - Makes the cluster's DNS send every name of O(zone) to O(target_ips), usually the ClusterIP of
+    the C(istio-system/istiocoredns) zone server, so C(<name>.<namespace>.global) resolves in every Pod.
+  - B(CoreDNS) - adds a server block C(<zone>:53 { errors; cache 30; forward . <ips> }) between the
+    marker lines C(# BEGIN meshops.multicluster <zone>) and C(# END meshops.multicluster <zone>) in
+    front of the Corefile, updates it in place on later runs and removes exactly those lines with
+    O(state=absent); every other byte of the Corefile stays as it was. C(proxy) replaces C(forward)
+    for CoreDNS older than 1.5, as told by the image tag of the CoreDNS Deployment.
+  - A Corefile that does not parse is left alone and the module fails saying where; so does a
+    Corefile that already serves O(zone) on port 53 outside the markers. An edited Corefile is
+    parsed again before it is written.
+  - With O(custom_configmap=true) the block goes into its own key of ConfigMap C(coredns-custom)
+    (AKS and k3s, whose Corefile imports its C(*.server) keys) and the main Corefile is not touched.
+    The ConfigMap is created (labelled as the collection's) when missing.
+  - The name of the Corefile's ConfigMap is read from the CoreDNS Deployment's volumes (for example
+    C(rke2-coredns-rke2-coredns) on RKE2); O(configmap_name) overrides it.
+  - A Corefile ConfigMap labelled C(addonmanager.kubernetes.io/mode=Reconcile) is refused, because
+    the addon manager would revert the edit; use O(custom_configmap).
+  - B(kube-dns) - merges the stub domain O(zone) with servers O(target_ips) into the C(stubDomains) JSON of ConfigMap
+    C(kube-system/kube-dns), keeping other stub domains and C(upstreamNameservers); O(state=absent)
+    removes exactly that key, and the C(stubDomains) key itself when nothing else is left. A missing
+    C(kube-dns) ConfigMap (it is optional) is created labelled as the collection's, and deleted again
+    on O(state=absent) only if it is the collection's and holds nothing else.
+  - The cluster DNS ConfigMaps are not the collection's. This module changes only its own block or
+    key, with a JSON merge patch of that one data key guarded by the resourceVersion it read (no
+    server-side apply, which would take ownership of the data), and adds no labels or annotations.
+options:
+  provider:
+    description:
+      - The cluster's DNS server. V(auto) finds it - CoreDNS when a Deployment C(coredns) or one
+        labelled C(k8s-app=kube-dns) runs a CoreDNS image, or ConfigMap C(coredns) exists; kube-dns
+        when Deployment or ConfigMap C(kube-dns) exists without those.
+    type: str
+    choices: [auto, coredns, kube-dns]
+    default: auto
+  zone:
+    description: The DNS zone to delegate.
+    type: str
+    default: global
+  target_ips:
+    description: IP addresses of the servers that answer for O(zone). Required with O(state=present).
+    type: list
+    elements: str
+  state:
+    description: V(absent) removes the delegation again.
+    type: str
+    choices: [present, absent]
+    default: present
+  configmap_namespace:
+    description: Namespace of the cluster DNS Deployment and ConfigMap.
+    type: str
+    default: kube-system
+  configmap_name:
+    description:
+      - ConfigMap to edit. Defaults to the one the CoreDNS Deployment mounts the Corefile from
+        (else C(coredns)); C(coredns-custom) with O(custom_configmap); C(kube-dns) for kube-dns.
+    type: str
+  configmap_key:
+    description:
+      - Data key to edit. Defaults to C(Corefile); C(<zone>.server) with O(custom_configmap);
+        C(stubDomains) for kube-dns.
+    type: str
+  custom_configmap:
+    description:
+      - Put the block into its own key of the C(coredns-custom) ConfigMap instead of the Corefile
+        (AKS, where the addon manager reverts Corefile edits; k3s). The key must end in C(.server).
+    type: bool
+    default: false
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reports what would change; nothing is written.
+  diff_mode:
+    support: full
+    description: The Corefile, C(coredns-custom) key or C(stubDomains) before and after.
+  idempotent:
+    support: full
+    description: A second run reports no change and makes no write request.
+seealso:
+  - name: The .global DNS guide
+    description: docs/dns.md in the collection - zone server, delegation, sidecar DNS proxy.
+    link: https://example.invalid/meshops/multicluster/docs/dns.md
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Send .global to the zone server (CoreDNS or kube-dns, found automatically)
+  meshops.multicluster.mesh_dns:
+    target_ips: ["{{ zone_server.cluster_ip }}"]
+
+- name: AKS - the block goes into coredns-custom (key global.server)
+  meshops.multicluster.mesh_dns:
+    provider: coredns
+    custom_configmap: true
+    target_ips: [10.0.88.14]
+
+- name: RKE2, naming the ConfigMap explicitly
+  meshops.multicluster.mesh_dns:
+    configmap_name: rke2-coredns-rke2-coredns
+    target_ips: [10.43.12.7]
+
+- name: Restore the cluster DNS configuration
+  meshops.multicluster.mesh_dns:
+    state: absent
+"""
+
+RETURN = r"""
+provider:
+  description: The DNS server the edit was made for.
+  returned: always
+  type: str
+  sample: coredns
+configmap:
+  description: C(namespace/name) of the ConfigMap edited (or that would be).
+  returned: always
+  type: str
+  sample: kube-system/coredns
+configmap_key:
+  description: The data key edited.
+  returned: always
+  type: str
+  sample: Corefile
+plugin:
+  description: C(forward) or C(proxy), the CoreDNS plugin of the block.
+  returned: when provider is coredns
+  type: str
+coredns_version:
+  description: CoreDNS version from the Deployment's image tag; null when unknown.
+  returned: when provider is coredns
+  type: str
+  sample: 1.11.3
+api_requests:
+  description: Read and write requests this run made to the API server.
+  returned: always
+  type: dict
+  sample: {read: 2, write: 0}
+"""
+
+import json
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import corefile, kubedns
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
+    FIELD_MANAGER, KubeError, is_ours, managed_labels, resource_path)
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import check_dns_name, check_ip
+
+ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode"
+CONFLICT_RETRIES = 3
+
+
+def coredns_image(deployment):
+    """The first container image of the Deployment that is CoreDNS, or None."""
+    for container in deployment["spec"]["template"]["spec"].get("containers") or []:
+        if "coredns" in container.get("image", "").rsplit("/", 1)[-1]:
+            return container["image"]
+    return None
+
+
+def coredns_deployment(deployments):
+    """Deployment `coredns`, else one labelled k8s-app=kube-dns, that runs a CoreDNS image."""
+    for wanted in (lambda d: d["metadata"]["name"] == "coredns",
+                   lambda d: (d["metadata"].get("labels") or {}).get("k8s-app") == "kube-dns"):
+        for deployment in deployments:
+            if wanted(deployment) and coredns_image(deployment):
+                return deployment
+    return None
+
+
+def corefile_configmap(deployment):
+    """Name of the ConfigMap the Deployment mounts its Corefile from, or None."""
+    volumes = [v["configMap"] for v in deployment["spec"]["template"]["spec"].get("volumes") or [] if v.get("configMap")]
+    for source in volumes:
+        if any(item.get("key") == "Corefile" for item in source.get("items") or []):
+            return source["name"]
+    return next((source["name"] for source in volumes if not source.get("optional")), None)
+
+
+def detect_provider(client, namespace, deployment, deployments):
+    if deployment or client.get("ConfigMap", "coredns", namespace):
+        return "coredns"
+    if any(d["metadata"]["name"] == "kube-dns" for d in deployments) or client.get("ConfigMap", "kube-dns", namespace):
+        return "kube-dns"
+    raise ValueError("provider: no CoreDNS (Deployment coredns or labelled k8s-app=kube-dns, ConfigMap coredns) "
+                     "and no kube-dns (Deployment or ConfigMap kube-dns) in namespace %s; set provider and "
+                     "configmap_name to the cluster's DNS" % namespace)
+
+
+def plan_edit(params, client, zone, targets):
+    """(result facts, ConfigMap name, key, edit(text) -> new text or None for no key, may_create)."""
+    namespace, present = params["configmap_namespace"], params["state"] == "present"
+    deployments = client.list("Deployment", namespace)
+    deployment = coredns_deployment(deployments)
+    provider = params["provider"]
+    if provider == "auto":
+        provider = detect_provider(client, namespace, deployment, deployments)
+    facts = {"provider": provider}
+    if provider == "kube-dns":
+        name, key = params["configmap_name"] or "kube-dns", params["configmap_key"] or kubedns.KEY
+        what = "stubDomains of ConfigMap %s/%s" % (namespace, name)
+        if present:
+            return facts, name, key, lambda text: kubedns.merge(text, zone, targets, what), True
+        return facts, name, key, lambda text: kubedns.unmerge(text, zone, what), True
+    version = corefile.coredns_version(coredns_image(deployment)) if deployment else None
+    facts.update(plugin=corefile.forward_plugin(version),
+                 coredns_version=".".join(map(str, version)) if version else None)
+    custom = params["custom_configmap"]
+    if custom:
+        name, key = params["configmap_name"] or "coredns-custom", params["configmap_key"] or zone + ".server"
+    else:
+        name = params["configmap_name"] or (deployment and corefile_configmap(deployment)) or "coredns"
+        key = params["configmap_key"] or "Corefile"
+    what = "ConfigMap %s/%s key %s" % (namespace, name, key)
+
+    def edit(text):
+        if present:
+            return corefile.upsert(text, zone, targets, facts["plugin"], what)
+        return corefile.remove(text, zone, what) or (None if custom else "")  # an emptied custom key goes
+
+    return facts, name, key, edit, custom
+
+
+def check_configmap(configmap, namespace, name, present, may_create):
+    if configmap is None and not may_create:
+        raise ValueError("ConfigMap %s/%s not found: set configmap_name to the ConfigMap the cluster's CoreDNS "
+                         "reads its Corefile from" % (namespace, name))
+    mode = ((configmap or {}).get("metadata", {}).get("labels") or {}).get(ADDON_MANAGER_LABEL)
+    if present and not may_create and mode == "Reconcile":
+        raise ValueError("ConfigMap %s/%s is labelled %s=Reconcile: the addon manager would revert the edit; "
+                         "set custom_configmap: true to use the coredns-custom ConfigMap instead"
+                         % (namespace, name, ADDON_MANAGER_LABEL))
+
+
+def write(client, configmap, namespace, name, key, value):
+    """Change one data key: create a ConfigMap of ours, merge-patch theirs, delete ours when it empties."""
+    if configmap is None:
+        body = {"apiVersion": "v1", "kind": "ConfigMap", "data": {key: value},
+                "metadata": {"name": name, "namespace": namespace, "labels": managed_labels()}}
+        client.request("POST", resource_path("ConfigMap", namespace), {"fieldManager": FIELD_MANAGER}, json.dumps(body))
+    elif value is None and is_ours(configmap) and set(configmap.get("data") or {}) <= {key}:
+        client.delete("ConfigMap", name, namespace)
+    else:
+        patch = {"metadata": {"resourceVersion": configmap["metadata"]["resourceVersion"]}, "data": {key: value}}
+        client.request("PATCH", resource_path("ConfigMap", namespace, name), {"fieldManager": FIELD_MANAGER},
+                       json.dumps(patch), content_type="application/merge-patch+json")
+
+
+def run(module, client, zone, targets):
+    params = module.params
+    namespace, present = params["configmap_namespace"], params["state"] == "present"
+    facts, name, key, edit, may_create = plan_edit(params, client, zone, targets)
+    for attempt in range(CONFLICT_RETRIES):
+        configmap = client.get("ConfigMap", name, namespace)
+        check_configmap(configmap, namespace, name, present, may_create)
+        before = ((configmap or {}).get("data") or {}).get(key)
+        after = edit(before)
+        if not after and not before:  # no key and nothing to put there
+            after = before
+        if after == before or module.check_mode:
+            break
+        try:
+            write(client, configmap, namespace, name, key, after)
+            break
+        except KubeError as exc:  # 409: changed (or created) since it was read; read again
+            if exc.status != 409 or attempt == CONFLICT_RETRIES - 1:
+                raise
+    header = "ConfigMap %s/%s key %s" % (namespace, name, key)
+    result = dict(facts, changed=after != before, configmap="%s/%s" % (namespace, name), configmap_key=key)
+    if module._diff:
+        result["diff"] = {"before": before or "", "after": after or "", "before_header": header, "after_header": header}
+    return result
+
+
+def main():
+    module = k8s_module(
+        dict(provider=dict(type="str", choices=["auto", "coredns", "kube-dns"], default="auto"),
+             zone=dict(type="str", default="global"),
+             target_ips=dict(type="list", elements="str"),
+             state=dict(type="str", choices=["present", "absent"], default="present"),
+             configmap_namespace=dict(type="str", default="kube-system"),
+             configmap_name=dict(type="str"),
+             configmap_key=dict(type="str", no_log=False),
+             custom_configmap=dict(type="bool", default=False)),
+        required_if=[("state", "present", ("target_ips",))],
+        supports_check_mode=True)
+    params = module.params
+    try:
+        zone = check_dns_name(params["zone"])
+        targets = [check_ip(target) for target in params["target_ips"] or []]
+        if params["state"] == "present" and not targets:
+            raise ValueError("target_ips: at least one IP address is needed to send zone %s to" % zone)
+        if params["custom_configmap"] and params["provider"] == "kube-dns":
+            raise ValueError("custom_configmap: only CoreDNS imports a coredns-custom ConfigMap, not kube-dns")
+        if params["custom_configmap"] and not (params["configmap_key"] or ".server").endswith(".server"):
+            raise ValueError("configmap_key: %r must end in .server with custom_configmap (the Corefile imports "
+                             "custom/*.server)" % params["configmap_key"])
+    except ValueError as exc:
+        module.fail_json(msg=str(exc))
+    client = k8s_client(module)
+    try:
+        result = run(module, client, zone, targets)
+    except (KubeError, ValueError) as exc:
+        module.fail_json(msg=str(exc), api_requests=client.requests)
+    module.exit_json(api_requests=client.requests, **result)
+
+
+if __name__ == "__main__":
+    main()
