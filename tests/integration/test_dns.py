@@ -1,0 +1,144 @@
+"""playbooks/dns.yml against the lab: .global names resolve through each cluster's DNS, a second run
+changes nothing, and uninstalling gives the cluster DNS ConfigMap back exactly as it was.
+
+The tests of this file run in order and share one installation (module-scoped fixture).
+"""
+
+from __future__ import annotations
+
+import time
+
+import dns.exception
+import dns.resolver
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import corefile, kubedns
+from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
+    NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
+
+RECORDS = {"dnscheck.meshtest.global": "240.0.0.77", "other.meshtest.global": "240.0.0.78"}
+ABSENT = {"mesh_dns_state": "absent"}
+
+
+def dns_configmap_name(cluster):
+    return "coredns" if cluster["dns_provider"] == "coredns" else "kube-dns"
+
+
+def snapshot(lab, cluster):
+    """What 'the original ConfigMap' means: whether it exists, its data, labels and annotations."""
+    obj = lab.client(cluster["name"]).get("ConfigMap", dns_configmap_name(cluster), "kube-system")
+    if obj is None:
+        return None
+    meta = obj["metadata"]
+    return {"data": obj.get("data"), "labels": meta.get("labels"), "annotations": meta.get("annotations")}
+
+
+def lookup(ip, name, rdtype="A"):
+    resolver = dns.resolver.Resolver(configure=False)
+    resolver.nameservers = [ip]
+    resolver.lifetime = 3
+    return sorted(record.to_text() for record in resolver.resolve(name, rdtype))
+
+
+def assert_answer(answer, expected):
+    assert answer == expected
+
+
+def assert_gone(ip, name):
+    try:
+        answer = lookup(ip, name)
+    except (dns.resolver.NXDOMAIN, dns.resolver.NoNameservers, dns.resolver.NoAnswer):
+        return
+    raise AssertionError("%s still resolves to %s" % (name, answer))
+
+
+def eventually(check, timeout=90):
+    """check() once it stops raising (DNS servers reload on their own schedule)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return check()
+        except (AssertionError, dns.exception.DNSException):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(1)
+
+
+def total_writes(lab):
+    return {c["name"]: lab.write_requests(c["name"]) for c in lab.clusters}
+
+
+@pytest.fixture(scope="module")
+def installed(lab, ansible_playbook):
+    """Originals, a check-mode run, then the real run and this test's records in every cluster."""
+    originals = {c["name"]: snapshot(lab, c) for c in lab.clusters}
+    records_before = {c["name"]: lab.client(c["name"]).get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE)
+                      for c in lab.clusters}
+
+    writes = total_writes(lab)
+    check = ansible_playbook("dns.yml", "--check", "--diff")
+    assert check.rc == 0, check.stdout[-3000:]
+    assert total_writes(lab) == writes, "check mode wrote to a cluster"
+    assert {c["name"]: snapshot(lab, c) for c in lab.clusters} == originals
+
+    run = ansible_playbook("dns.yml", "--diff")
+    assert run.rc == 0, run.stdout[-3000:]
+    for c in lab.clusters:
+        lab.client(c["name"]).apply(records_configmap(RECORDS))
+    yield {"originals": originals, "run": run}
+    for name, obj in records_before.items():  # hand the records back to the services step's tests
+        if obj is not None:
+            lab.client(name).apply(records_configmap({}) | {"data": obj.get("data") or {}})
+
+
+def test_global_names_resolve_and_cluster_names_still_do(lab, installed):
+    assert installed["run"].changed > 0
+    for c in lab.clusters:
+        ip = c["dns_ip"]
+        eventually(lambda: assert_answer(lookup(ip, "dnscheck.meshtest.global"), ["240.0.0.77"]))
+        assert lookup(ip, "other.meshtest.global") == ["240.0.0.78"]
+        kubernetes_ip = lab.client(c["name"]).get("Service", "kubernetes", "default")["spec"]["clusterIP"]
+        assert lookup(ip, "kubernetes.default.svc.cluster.local") == [kubernetes_ip]
+
+
+def test_the_delegation_is_our_block_or_key_only(lab, installed):
+    for c in lab.clusters:
+        client = lab.client(c["name"])
+        zone_ip = client.get("Service", ZONE_SERVER_NAME, NAMESPACE)["spec"]["clusterIP"]
+        original = (installed["originals"][c["name"]] or {}).get("data") or {}
+        data = client.get("ConfigMap", dns_configmap_name(c), "kube-system")["data"]
+        if c["dns_provider"] == "coredns":
+            assert data["Corefile"].startswith("# BEGIN meshops.multicluster global\nglobal:53 {\n")
+            assert "    forward . %s\n" % zone_ip in data["Corefile"]
+            assert corefile.remove(data["Corefile"], "global") == original["Corefile"]
+            corefile.parse(data["Corefile"])
+        else:
+            assert kubedns.load(data["stubDomains"])["global"] == [zone_ip]
+            assert kubedns.unmerge(data["stubDomains"], "global") == original.get("stubDomains")
+        assert {k: v for k, v in data.items() if k not in ("Corefile", "stubDomains")} == \
+            {k: v for k, v in original.items() if k not in ("Corefile", "stubDomains")}
+
+
+def test_second_run_changes_nothing_and_writes_nothing(lab, installed, ansible_playbook):
+    writes = total_writes(lab)
+    again = ansible_playbook("dns.yml")
+    assert again.rc == 0, again.stdout[-3000:]
+    assert again.changed == 0, again.stdout[-3000:]
+    assert total_writes(lab) == writes
+
+
+def test_uninstall_restores_the_original_configmap_exactly(lab, installed, ansible_playbook):
+    removed = ansible_playbook("dns.yml", extra_vars=ABSENT)
+    assert removed.rc == 0, removed.stdout[-3000:]
+    for c in lab.clusters:
+        assert snapshot(lab, c) == installed["originals"][c["name"]]
+        client = lab.client(c["name"])
+        for kind in ("Deployment", "Service", "ConfigMap"):
+            assert client.get(kind, ZONE_SERVER_NAME, NAMESPACE) is None
+        assert client.get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE) is None
+        eventually(lambda: assert_gone(c["dns_ip"], "dnscheck.meshtest.global"))
+
+    writes = total_writes(lab)
+    again = ansible_playbook("dns.yml", extra_vars=ABSENT)
+    assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
+    assert total_writes(lab) == writes
