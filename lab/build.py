@@ -96,14 +96,19 @@ def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
 
 
 def _wrapper_go_mod(component: Component, go: str, env: dict[str, str], workdir: Path) -> str:
-    """go.mod of a module that requires the component (and pins its staging modules)."""
-    lines = ["module meshops.local/labbuild", ""]
+    """go.mod of a module that requires the component (and pins its staging modules).
+
+    The go line is copied from the component: without one, Go loads the full, unpruned module
+    graph of every dependency, which means hundreds of extra downloads.
+    """
+    info = json.loads(_run([go, "mod", "download", "-json", f"{component.module}@{component.version}"], workdir, env))
+    if info.get("Error"):
+        raise BuildError(f"{component.module}@{component.version}: {info['Error']}")
+    upstream = Path(info["GoMod"]).read_text()
+    go_line = re.search(r"^go (\S+)$", upstream, re.M)
+    lines = ["module meshops.local/labbuild", "", f"go {go_line.group(1) if go_line else '1.24'}"]
+    lines += re.findall(r"^godebug .*$", upstream, re.M)
     if component.staging_replaces:
-        info = json.loads(_run([go, "mod", "download", "-json", f"{component.module}@{component.version}"], workdir, env))
-        upstream = Path(info["GoMod"]).read_text()
-        go_line = re.search(r"^go (\S+)$", upstream, re.M)
-        lines.append(f"go {go_line.group(1)}" if go_line else "go 1.24")
-        lines += re.findall(r"^godebug .*$", upstream, re.M)
         minor_patch = component.version.lstrip("v").split(".", 1)[1]
         for staging in re.findall(r"^\s*(k8s\.io/\S+) => \./staging/", upstream, re.M):
             lines.append(f"replace {staging} => {staging} v0.{minor_patch}")
@@ -129,7 +134,7 @@ def _ldflags(component: Component) -> str:
 def build(component: Component) -> Path:
     """Build every binary of a component into its cache directory."""
     go = _go()
-    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod", GOTOOLCHAIN="local")
+    env = dict(os.environ, CGO_ENABLED="0", GOFLAGS="-mod=mod -buildvcs=false", GOTOOLCHAIN="local")
     started = time.monotonic()
     _log(f"building {component.name} {component.version} ({', '.join(component.binary_names)}) from the Go module proxy ...")
     with tempfile.TemporaryDirectory(prefix=f"lab-build-{component.name}-") as tmp:

@@ -1,0 +1,64 @@
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import FleetError, check_fleet
+
+
+def cluster(host, **kw):
+    base = dict(host=host, name=host, network="net-" + host, mesh_id="mesh1", trust_domain="cluster.local",
+                chart_version="1.29.0", shared_values={}, values_override={})
+    base.update(kw)
+    return base
+
+
+def test_a_consistent_fleet_passes_and_is_identical():
+    summary = check_fleet([cluster("east"), cluster("west")])
+    assert summary["clusters"] == ["east", "west"]
+    assert summary["identical_control_planes"]
+
+
+@pytest.mark.parametrize("name, expected", [
+    ("Cluster_1", "must be lowercase letters"),
+    ("a" * 64, "is 64 characters long (at most 63)"),
+    ("", "is empty"),
+])
+def test_cluster_name_must_be_a_dns_label(name, expected):
+    with pytest.raises(FleetError) as exc:
+        check_fleet([cluster("east", name=name)])
+    assert "east: mesh_cluster_name=%r %s" % (name, expected) in str(exc.value)
+
+
+def test_duplicate_cluster_names_name_both_hosts():
+    with pytest.raises(FleetError) as exc:
+        check_fleet([cluster("east", name="one"), cluster("west", name="one")])
+    assert "west: mesh_cluster_name='one' is also the name of east" in str(exc.value)
+
+
+def test_network_must_be_a_dns_label():
+    with pytest.raises(FleetError, match="mesh_network='net 1'"):
+        check_fleet([cluster("east", network="net 1")])
+
+
+def test_mesh_id_must_be_the_same_everywhere():
+    with pytest.raises(FleetError, match=r"mesh_id differs between clusters \('mesh1' on east; 'mesh2' on west\)"):
+        check_fleet([cluster("east"), cluster("west", mesh_id="mesh2")])
+
+
+def test_override_of_an_identity_value_is_refused():
+    with pytest.raises(FleetError, match="west: mesh_istio_values_override sets meshConfig.trustDomain"):
+        check_fleet([cluster("east"), cluster("west", values_override={"meshConfig": {"trustDomain": "x"}})])
+
+
+def test_every_problem_is_listed_at_once():
+    with pytest.raises(FleetError, match="3 problem"):
+        check_fleet([cluster("east", name="A"), cluster("west", network="-x", mesh_id="other")])
+
+
+def test_different_chart_version_makes_the_fleet_not_identical():
+    summary = check_fleet([cluster("east"), cluster("west", chart_version="1.28.0")])
+    assert not summary["identical_control_planes"]
+    assert sorted(map(tuple, summary["control_plane_identities"].values())) == [("east",), ("west",)]
+
+
+def test_empty_inventory_says_what_to_do():
+    with pytest.raises(FleetError, match="add hosts to the group mesh_clusters"):
+        check_fleet([])
