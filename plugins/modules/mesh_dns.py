@@ -88,10 +88,6 @@ attributes:
   idempotent:
     support: full
     description: A second run reports no change and makes no write request.
-seealso:
-  - name: The .global DNS guide
-    description: docs/dns.md in the collection - zone server, delegation, sidecar DNS proxy.
-    link: https://example.invalid/meshops/multicluster/docs/dns.md
 author:
   - meshops developers
 """

@@ -229,3 +229,39 @@ def test_at_least_one_target_and_a_known_plugin():
     with pytest.raises(ValueError, match="plugin"):
         corefile.render_block("global", ["10.0.0.1"], "grpc")
 
+
+
+def deployment(name, image, volumes, labels=None):
+    return {"metadata": {"name": name, "labels": labels or {"k8s-app": "kube-dns"}},
+            "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}], "volumes": volumes}}}}
+
+
+KUBEADM = deployment("coredns", "registry.k8s.io/coredns/coredns:v1.12.1",
+                     [{"name": "config-volume", "configMap": {"name": "coredns", "items": [{"key": "Corefile"}]}}])
+K3S = deployment("coredns", "rancher/mirrored-coredns-coredns:1.11.3", [
+    {"name": "config-volume", "configMap": {"name": "coredns", "items": [{"key": "Corefile"}, {"key": "NodeHosts"}]}},
+    {"name": "custom-config-volume", "configMap": {"name": "coredns-custom", "optional": True}}])
+RKE2 = deployment("rke2-coredns-rke2-coredns", "rancher/hardened-coredns:v1.12.1-build20250401", [
+    {"name": "config-volume", "configMap": {"name": "rke2-coredns-rke2-coredns", "items": [{"key": "Corefile"}]}}])
+KUBE_DNS = deployment("kube-dns", "registry.k8s.io/dns/k8s-dns-kube-dns:1.26.4",
+                      [{"name": "kube-dns-config", "configMap": {"name": "kube-dns", "optional": True}}])
+AUTOSCALER = deployment("coredns-autoscaler", "registry.k8s.io/cpa/cluster-proportional-autoscaler:1.8.5", [],
+                        labels={"k8s-app": "coredns-autoscaler"})
+
+
+@pytest.fixture(scope="module")
+def mesh_dns():
+    from ansible_collections.meshops.multicluster.plugins.modules import mesh_dns
+    return mesh_dns
+
+
+@pytest.mark.parametrize("deployments, name, configmap", [
+    ([AUTOSCALER, KUBEADM], "coredns", "coredns"),
+    ([K3S], "coredns", "coredns"),
+    ([AUTOSCALER, RKE2], "rke2-coredns-rke2-coredns", "rke2-coredns-rke2-coredns"),
+    ([KUBE_DNS, AUTOSCALER], None, None),
+])
+def test_finds_the_coredns_deployment_and_its_corefile_configmap(mesh_dns, deployments, name, configmap):
+    found = mesh_dns.coredns_deployment(deployments)
+    assert (found and found["metadata"]["name"]) == name
+    assert (found and mesh_dns.corefile_configmap(found)) == configmap
