@@ -113,8 +113,9 @@ def build_hosts(kubeconfigs, include=(), exclude=(), cluster_names=None, sanitiz
                 problems.append(_clash(name, seen[name], (path, context)))
                 continue
             seen[name] = (path, context)
-            hosts.append(dict(host_vars.get(name) or {}, mesh_cluster_name=name, mesh_kubeconfig=path,
-                              mesh_context=context))
+            extra = host_vars.get(name)
+            hosts.append(dict(extra if isinstance(extra, dict) else {}, mesh_cluster_name=name,
+                              mesh_kubeconfig=path, mesh_context=context))
     if all_read:
         problems += ["cluster_names: no kubeconfig defines the context %r" % c for c in cluster_names if c not in known]
     if problems:
@@ -128,7 +129,7 @@ def build_hosts(kubeconfigs, include=(), exclude=(), cluster_names=None, sanitiz
 def _clash(name, first, second):
     (path1, context1), (path2, context2) = first, second
     if context1 == context2:
-        fix = "rename one (kubectl config rename-context --kubeconfig %s %s NEW-NAME) or exclude it" % (path2, context2)
+        fix = "rename one (kubectl config rename-context --kubeconfig %s %s NEW-NAME) or leave one file out" % (path2, context2)
     else:
         fix = "give one of them another name in cluster_names, or exclude one"
     return ("contexts %r (%s) and %r (%s) both make the cluster %r: cluster names must be unique; %s"
