@@ -148,13 +148,29 @@ def test_host_vars_are_added_by_cluster_name_and_unknown_names_warned(tmp_path):
 # End to end: ansible-inventory with the plugin, as a user runs it.
 
 def ansible_inventory(config_dir, config, env=None):
+    """ansible-inventory --list of a plugin configuration written to config_dir."""
     path = config_dir / "kubeconfig_contexts.yml"
     path.write_text(yaml.safe_dump(dict({"plugin": "meshops.multicluster.kubeconfig_contexts"}, **config)))
+    return run_inventory(path, env)
+
+
+def run_inventory(source, env=None):
     environment = {k: v for k, v in os.environ.items() if k != "K8S_AUTH_KUBECONFIG"}
     environment.update(env or {}, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true")
-    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(path), "--list"],
-                          capture_output=True, text=True, env=environment, cwd=config_dir)
+    return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(source), "--list"],
+                          capture_output=True, text=True, env=environment, cwd=Path(source).parent)
+
+
+def contexts_by_host(proc):
+    assert proc.returncode == 0, proc.stderr
+    hostvars = json.loads(proc.stdout)["_meta"]["hostvars"]
+    return {host: unsafe(v["mesh_context"]) for host, v in hostvars.items()}
+
+
+def unsafe(value):
+    """The string of a value ansible-inventory marks as not to be templated."""
+    return value["__ansible_unsafe"] if isinstance(value, dict) else value
 
 
 def test_ansible_inventory_lists_the_fleet_with_constructed_vars_and_groups(tmp_path):
@@ -180,7 +196,7 @@ def test_ansible_inventory_lists_the_fleet_with_constructed_vars_and_groups(tmp_
     assert east["ansible_connection"] == "local"
     assert east["ansible_python_interpreter"] == "{{ ansible_playbook_python }}"  # trusted: templated at run time
     assert east["mesh_locality"] == "eu-west-1/a"
-    plain = {k: v["__ansible_unsafe"] if isinstance(v, dict) else v for k, v in east.items()}
+    plain = {k: unsafe(v) for k, v in east.items()}
     assert plain["mesh_context"] == EKS and plain["mesh_kubeconfig"] == eks
     assert plain["mesh_cluster_name"] == "east" and plain["mesh_network"] == "net-east"
 
@@ -198,3 +214,13 @@ def test_ansible_inventory_fails_naming_the_problem(tmp_path):
     proc = ansible_inventory(tmp_path, {"kubeconfigs": [path]})
     assert proc.returncode != 0
     assert "context 'Prod_East' is not a valid cluster name" in proc.stderr
+
+
+def test_the_example_fleet_is_the_same_from_hosts_yml_and_from_kubeconfig_contexts(tmp_path):
+    example = REPO / "inventory" / "example"
+    static = contexts_by_host(run_inventory(example / "hosts.yml"))
+    assert sorted(static) == ["central", "east", "west"]
+    fleet = kubeconfig(tmp_path, "fleet.yaml", *static.values(), "gke_acme-prod_us-west1_mesh-west-staging", "dev")
+    config = yaml.safe_load((example / "kubeconfig_contexts.yml").read_text())
+    config["kubeconfigs"] = [fleet]
+    assert contexts_by_host(ansible_inventory(tmp_path, config)) == static
