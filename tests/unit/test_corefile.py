@@ -184,6 +184,13 @@ def test_a_single_server_block_without_braces():
     assert corefile.remove(added, "global") == text
 
 
+def test_crlf_line_ends_survive():
+    text = read("kubeadm.Corefile").replace("\n", "\r\n")
+    added = corefile.upsert(text, "global", ["10.0.0.1"])
+    assert added.endswith(text)
+    assert corefile.remove(corefile.upsert(added, "global", ["10.0.0.2"]), "global") == text
+
+
 def test_empty_text_for_a_coredns_custom_key():
     block = corefile.upsert(None, "global", ["10.0.0.1"])
     assert block == corefile.render_block("global", ["10.0.0.1"])
