@@ -152,11 +152,11 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
 
         group = self.inventory.add_group(self.get_option("group"))
         strict = self.get_option("strict")
-        for host_vars in hosts:
-            host = self.inventory.add_host(host_vars["mesh_cluster_name"], group=group)
+        for variables in hosts:
+            host = self.inventory.add_host(variables["mesh_cluster_name"], group=group)
             for name, value in CONNECTION_VARS.items():
                 self.inventory.set_variable(host, name, trust_as_template(value))
-            for name, value in host_vars.items():
+            for name, value in variables.items():
                 self.inventory.set_variable(host, name, value)
             all_vars = self.inventory.get_host(host).get_vars()
             self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
