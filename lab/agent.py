@@ -83,11 +83,19 @@ class DnsServer:
         self.binary, self.workdir = binary, workdir
         self.proc: subprocess.Popen | None = None
         self.corefile = ""
+        self.reported = False
 
     def sync(self, corefile: str) -> None:
-        if self.proc and self.proc.poll() is None and corefile == self.corefile:
+        if corefile == self.corefile and self.proc is not None:
+            if self.proc.poll() is None:
+                return
+            if self.proc.returncode != 0 and not self.reported:  # not restarted until the Corefile changes
+                self.reported = True
+                tail = (self.workdir / "coredns.log").read_text(errors="replace").strip().splitlines()[-1:]
+                log(f"CoreDNS for {self.workdir.name} exited {self.proc.returncode}: {' '.join(tail)}")
             return
         self.stop()
+        self.reported = False
         self.workdir.mkdir(parents=True, exist_ok=True)
         conf = self.workdir / "Corefile.lab"
         conf.write_text(corefile)

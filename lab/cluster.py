@@ -22,7 +22,7 @@ from pathlib import Path
 
 from . import build, seed
 from .api import Api
-from .config import instance, load_versions, state_dir
+from .config import REPO_DIR, instance, load_versions, state_dir
 from .kubeconfig import write_kubeconfig
 from .pki import write_cluster_pki
 
@@ -94,6 +94,7 @@ class LabState:
         if not path.is_file():
             return None
         data = json.loads(path.read_text())
+        data.pop("clusters_info", None)  # derived, written for readers of the file
         data["clusters"] = [ClusterInfo(**c) for c in data["clusters"]]
         return cls(**data)
 
@@ -143,9 +144,10 @@ class Processes:
 
     def start(self, key: str, argv: list[str], log_file: Path) -> int:
         log_file.parent.mkdir(parents=True, exist_ok=True)
+        env = dict(os.environ, PYTHONPATH=str(REPO_DIR))  # the agent imports this package
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                    start_new_session=True, cwd=state_dir())
+                                    start_new_session=True, cwd=state_dir(), env=env)
         self.state.pids[key] = proc.pid
         self.state.save()
         return proc.pid
@@ -212,7 +214,7 @@ def _start_control_plane(procs: Processes, bins: dict[str, Path], cluster: Clust
         "--secure-port=0", "--leader-elect=false", "--use-service-account-credentials=true",
         f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
         f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
-        f"--service-cluster-ip-range={cluster.service_cidr}", "--controllers=*,-nodeipam,-nodelifecycle",
+        f"--service-cluster-ip-range={cluster.service_cidr}", "--controllers=*,-nodeipam",
         "--profiling=false",
     ], cdir / "logs" / "kube-controller-manager.log")
     procs.start(f"{cluster.name}/kube-scheduler", [
@@ -225,6 +227,8 @@ def _start_control_plane(procs: Processes, bins: dict[str, Path], cluster: Clust
         str(bins["kwok"]), f"--kubeconfig={cdir / 'kwok.kubeconfig'}", "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
         f"--cidr={cluster.pod_cidr}", "--node-ip=127.0.0.1", "--server-address=",
+        # A node lease keeps the node lifecycle controller from marking the node (and its pods) unready.
+        "--node-lease-duration-seconds=40",
     ], cdir / "logs" / "kwok.log")
     coredns_tag = load_versions()["coredns"]["version"]
     for obj in seed.seed_objects(cluster.dns_flavour, f"{cluster.name}-node-1", cluster.dns_ip, coredns_tag):
@@ -319,7 +323,7 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
         procs.start("agent", [sys.executable, "-m", "lab", "agent"], state_dir() / "logs" / "agent.log")
         for c in infos:
             api = Api(c.server, _cluster_dir(c.name) / "pki")
-            _wait(f"{c.name} kube-system Deployments Available", lambda: _deployments_available(api), 120,
+            _wait(f"{c.name} kube-system Deployments Available", lambda: _deployments_available(api), 60,
                   _cluster_dir(c.name) / "logs" / "kube-controller-manager.log")
         _wait("cluster DNS answering", lambda: all(_port_open_udp_dns(c.dns_ip) for c in infos), 60,
               state_dir() / "logs" / "agent.log")

@@ -35,7 +35,7 @@ KUBEADM_COREFILE = """\
     }
     loop
     reload
-    balance
+    loadbalance
 }
 """
 

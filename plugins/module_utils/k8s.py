@@ -13,20 +13,21 @@ import json
 import os
 
 try:
+    from urllib.parse import urlencode
+except ImportError:  # Python 2 is not supported; keeps sanity's import test quiet
+    from urllib import urlencode
+
+try:
     from kubernetes import client as k8s_client
     from kubernetes import config as k8s_config
-    from kubernetes.client.rest import ApiException
     from kubernetes.config.config_exception import ConfigException
+    import urllib3  # comes with kubernetes
     HAS_KUBERNETES = True
     KUBERNETES_IMPORT_ERROR = None
 except ImportError as exc:  # reported by the module through missing_required_lib
     HAS_KUBERNETES = False
     KUBERNETES_IMPORT_ERROR = exc
 
-try:
-    import urllib3
-except ImportError:  # comes with kubernetes
-    urllib3 = None
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "meshops.multicluster"
@@ -159,8 +160,9 @@ class KubeClient:
         if not HAS_KUBERNETES:
             raise KubeError("the Python library 'kubernetes' is required: %s" % KUBERNETES_IMPORT_ERROR)
         self.configuration = _configuration(params)
-        self.api = k8s_client.ApiClient(self.configuration)
-        self.api.user_agent = USER_AGENT
+        # The client library's connection pool (certificates, proxy), driven directly: the
+        # generated API layer's call signature changes between library versions.
+        self.pool = k8s_client.ApiClient(self.configuration).rest_client.pool_manager
         self.timeout = timeout
         self.requests = {"read": 0, "write": 0}
 
@@ -171,24 +173,24 @@ class KubeClient:
     def request(self, method, path, query=None, body=None, content_type="application/json"):
         """JSON response of one call; None for 404 on GET and DELETE."""
         self.requests["read" if method == "GET" else "write"] += 1
-        headers = {"Accept": "application/json"}
+        url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        # Bearer tokens (static, or refreshed by a kubeconfig exec/OIDC plugin) come from here.
+        for auth in self.configuration.auth_settings().values():
+            if auth.get("in") == "header" and auth.get("value"):
+                headers[auth["key"]] = auth["value"]
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            response = self.api.call_api(
-                path, method, query_params=list((query or {}).items()), header_params=headers,
-                body=body, auth_settings=["BearerToken"], _preload_content=False,
-                _request_timeout=self.timeout, _return_http_data_only=True)
-        except ApiException as exc:
-            if exc.status == 404 and method in ("GET", "DELETE"):
-                return None
-            raise KubeError(_status_message(method, path, exc), status=exc.status, reason=exc.reason)
-        except Exception as exc:  # connection refused, TLS, timeouts: urllib3 raises many types
-            if urllib3 is not None and isinstance(exc, urllib3.exceptions.HTTPError):
-                raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
-            raise
-        data = response.data
-        return json.loads(data) if data else None
+            response = self.pool.request(method, url, body=body, headers=headers, timeout=self.timeout,
+                                         retries=urllib3.Retry(total=2, connect=2, read=0, redirect=0, status=0))
+        except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts
+            raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
+        if response.status == 404 and method in ("GET", "DELETE"):
+            return None
+        if response.status >= 400:
+            raise KubeError(_status_message(method, path, response), status=response.status, reason=response.reason)
+        return json.loads(response.data) if response.data else None
 
     def get(self, kind, name, namespace=None):
         return self.request("GET", resource_path(kind, namespace, name))
@@ -216,11 +218,10 @@ def _short(exc):
     return str(reason or exc)
 
 
-def _status_message(method, path, exc):
-    detail = exc.reason
+def _status_message(method, path, response):
+    detail = response.reason
     try:
-        status = json.loads(exc.body)
-        detail = status.get("message") or detail
-    except (TypeError, ValueError):
+        detail = json.loads(response.data).get("message") or detail
+    except (TypeError, ValueError, AttributeError):
         pass
-    return "%s %s: %s %s" % (method, path, exc.status, detail)
+    return "%s %s: %s %s" % (method, path, response.status, detail)
