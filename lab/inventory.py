@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from .build import ensure_binaries, ensure_istio_charts
-from .config import inventory_dir, load_versions
+from .config import inventory_dir, load_versions, state_dir
 
 
 
@@ -29,6 +29,8 @@ def write_inventory(state) -> None:
                 "mesh_istio_chart_source": str(ensure_istio_charts()),
                 "mesh_istio_version": load_versions()["istio"]["release"],
                 "mesh_helm_binary": str(ensure_binaries()["helm"]),
+                # The lab's root CA lives and dies with the lab, outside the repository.
+                "mesh_ca_root_dir": str(state_dir() / "mesh-ca"),
                 # No istiod really runs in the lab (kwok simulates its pod), so nothing would answer
                 # the sidecar injection webhook and every gateway pod would be refused: leave it out.
                 "mesh_istio_values": {"global": {"operatorManageWebhooks": True}},
