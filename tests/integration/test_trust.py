@@ -73,6 +73,13 @@ def writes(lab):
     return {name: lab.write_requests(name) for name in lab.names}
 
 
+def unchanged(result):
+    """True when no host reports a change; else prints the run, which pytest shows with the failure."""
+    if result.changed:
+        print(result.stdout[-6000:])
+    return result.changed == 0
+
+
 def expect_changed(result, lab, changed_hosts):
     """Only changed_hosts report a change (the root on the controller stays as it is)."""
     recap = result.recap
@@ -103,7 +110,7 @@ def test_trust_issues_one_intermediate_per_cluster_under_one_root(lab, trust, ro
 def test_second_run_changes_nothing_and_writes_nothing(lab, trust):
     before = writes(lab)
     result = trust()
-    assert result.changed == 0, result.stdout[-5000:]
+    assert unchanged(result)
     assert writes(lab) == before
 
 
@@ -128,6 +135,7 @@ def break_cluster(lab, name, how, root_dir):
 @pytest.mark.parametrize("index, how", [(0, "missing"), (1, "wrong root"), (2, "expiring")])
 def test_broken_cacerts_is_repaired_only_there(lab, trust, root_dir, tmp_path, index, how):
     name = lab.names[index % len(lab.names)]
+    trust()
     break_cluster(lab, name, how, root_dir)
     broken = cacerts(lab, name)[0]
 
@@ -144,7 +152,7 @@ def test_broken_cacerts_is_repaired_only_there(lab, trust, root_dir, tmp_path, i
     data = cacerts(lab, name)[1]
     assert openssl_verify(data, tmp_path)
     assert fingerprints(data[pki.ROOT_CERT]) == [root_fingerprint(root_dir)]
-    assert trust().changed == 0
+    assert unchanged(trust())
 
 
 def test_foreign_cacerts_is_refused_then_adopted(lab, trust, root_dir, tmp_path):
@@ -165,7 +173,7 @@ def test_foreign_cacerts_is_refused_then_adopted(lab, trust, root_dir, tmp_path)
     secret, data = cacerts(lab, name)
     assert secret["metadata"]["labels"].items() >= managed_labels().items()
     assert openssl_verify(data, tmp_path)
-    assert trust().changed == 0
+    assert unchanged(trust())
 
 
 # --- secrecy ---------------------------------------------------------------------------------
@@ -183,7 +191,8 @@ def test_verbose_diff_output_shows_no_key(lab, trust, root_dir):
 
 # --- the fleet report ------------------------------------------------------------------------
 
-def test_info_reports_every_cluster_side_by_side(lab, ansible_playbook, root_dir, tmp_path):
+def test_info_reports_every_cluster_side_by_side(lab, trust, ansible_playbook, root_dir, tmp_path):
+    trust()
     playbook = tmp_path / "report.yml"
     playbook.write_text("""
 - hosts: mesh_clusters
@@ -229,6 +238,7 @@ def test_rotate_needs_a_phase(trust):
 
 
 def test_rotate_intermediates_reissues_everywhere(lab, trust, root_dir):
+    trust()
     before = {name: pki.summary(cacerts(lab, name)[1]) for name in lab.names}
     rotate(trust, "intermediates")
     for name in lab.names:
@@ -238,9 +248,10 @@ def test_rotate_intermediates_reissues_everywhere(lab, trust, root_dir):
 
 
 def test_root_rotation_by_bundle(lab, trust, root_dir, tmp_path):
+    trust()
     old = root_fingerprint(root_dir)
     old_cacerts = {name: cacerts(lab, name)[1] for name in lab.names}
-    assert rotate(trust, "drop-old-root").changed == 0  # nothing to drop yet
+    assert unchanged(rotate(trust, "drop-old-root"))  # nothing to drop yet
 
     # 1. add-root: every cluster trusts old and new, intermediates stay
     rotate(trust, "add-root")
@@ -251,7 +262,7 @@ def test_root_rotation_by_bundle(lab, trust, root_dir, tmp_path):
         assert data[pki.CA_CERT] == old_cacerts[name][pki.CA_CERT]
         assert sorted(fingerprints(data[pki.ROOT_CERT])) == sorted([old, new])
         assert openssl_verify(data, tmp_path / "added" / name)
-    assert rotate(trust, "add-root").changed == 0
+    assert unchanged(rotate(trust, "add-root"))
     refused = rotate(trust, "drop-old-root", ok=False)
     assert refused.rc != 0 and "run mesh_ca_rotate_phase=switch-root" in flat(refused)
 
@@ -268,8 +279,8 @@ def test_root_rotation_by_bundle(lab, trust, root_dir, tmp_path):
         mixed = dict(data, **{"old-cert.pem": old_cacerts[name][pki.CA_CERT],
                               "old-chain.pem": old_cacerts[name][pki.CERT_CHAIN]})
         assert openssl_verify(mixed, tmp_path / "mixed" / name, cert="old-cert.pem", chain="old-chain.pem")
-    assert rotate(trust, "switch-root").changed == 0
-    assert trust().changed == 0  # a regular run in the middle of a rotation keeps it where it is
+    assert unchanged(rotate(trust, "switch-root"))
+    assert unchanged(trust())  # a regular run in the middle of a rotation keeps it where it is
 
     # 3. drop-old-root: only the new root is trusted; intermediates stay
     switched = {name: cacerts(lab, name)[1] for name in lab.names}
@@ -283,4 +294,4 @@ def test_root_rotation_by_bundle(lab, trust, root_dir, tmp_path):
         stale = dict(data, **{"old-cert.pem": old_cacerts[name][pki.CA_CERT],
                               "old-chain.pem": old_cacerts[name][pki.CERT_CHAIN]})
         assert not openssl_verify(stale, tmp_path / "stale" / name, cert="old-cert.pem", chain="old-chain.pem")
-    assert trust().changed == 0
+    assert unchanged(trust())
