@@ -295,3 +295,15 @@ def test_root_rotation_by_bundle(lab, trust, root_dir, tmp_path):
                               "old-chain.pem": old_cacerts[name][pki.CERT_CHAIN]})
         assert not openssl_verify(stale, tmp_path / "stale" / name, cert="old-cert.pem", chain="old-chain.pem")
     assert unchanged(trust())
+
+
+# --- removal ---------------------------------------------------------------------------------
+
+def test_state_absent_removes_every_cacerts(lab, trust):
+    trust()
+    check = trust("--check", mesh_ca_state="absent")
+    assert all(cacerts(lab, name)[0] is not None for name in lab.names)
+    expect_changed(check, lab, lab.names)
+    trust(mesh_ca_state="absent")
+    assert all(cacerts(lab, name)[0] is None for name in lab.names)
+    assert unchanged(trust(mesh_ca_state="absent"))
