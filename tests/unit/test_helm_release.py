@@ -1,0 +1,23 @@
+import base64
+import gzip
+import json
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
+
+
+def helm_secret(name, revision, status, version, values):
+    release = {"name": name, "version": revision, "info": {"status": status},
+               "chart": {"metadata": {"name": name, "version": version, "appVersion": version}}, "config": values}
+    payload = base64.b64encode(gzip.compress(json.dumps(release).encode()))
+    return {"metadata": {"name": "sh.helm.release.v1.%s.v%d" % (name, revision),
+                         "labels": {"owner": "helm", "name": name, "status": status}},
+            "data": {"release": base64.b64encode(payload).decode()}}
+
+
+def test_the_deployed_revision_is_read():
+    secrets = [helm_secret("istiod", 1, "superseded", "1.28.0", {"a": 1}),
+               helm_secret("istiod", 2, "deployed", "1.29.0", {"global": {"meshID": "mesh1"}}),
+               {"metadata": {"name": "other", "labels": {}}, "data": {}}]
+    releases = deployed_releases(secrets)
+    assert releases == {"istiod": {"chart": "istiod", "version": "1.29.0", "app_version": "1.29.0", "revision": 2,
+                                   "values": {"global": {"meshID": "mesh1"}}}}
