@@ -25,6 +25,7 @@ from .api import Api
 from .config import REPO_DIR, instance, load_versions, state_dir
 from .kubeconfig import write_kubeconfig
 from .pki import write_cluster_pki
+from plugins.module_utils.dns_query import DnsError, query_a
 
 MAX_CLUSTERS = 6
 DNS_FLAVOURS = ("coredns", "kube-dns")
@@ -325,7 +326,7 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
             api = Api(c.server, _cluster_dir(c.name) / "pki")
             _wait(f"{c.name} kube-system Deployments Available", lambda: _deployments_available(api), 60,
                   _cluster_dir(c.name) / "logs" / "kube-controller-manager.log")
-        _wait("cluster DNS answering", lambda: all(_port_open_udp_dns(c.dns_ip) for c in infos), 60,
+        _wait("cluster DNS answering", lambda: all(_cluster_dns_answers(c.dns_ip) for c in infos), 60,
               state_dir() / "logs" / "agent.log")
         from .inventory import write_inventory
         write_inventory(state)
@@ -345,21 +346,11 @@ def _port_open(port: int, host: str = "127.0.0.1") -> bool:
         return False
 
 
-def _port_open_udp_dns(ip: str) -> bool:
-    """A DNS query for kubernetes.default.svc.cluster.local gets an answer."""
-    query = (b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00" +
-             b"".join(bytes([len(p)]) + p.encode() for p in "kubernetes.default.svc.cluster.local".split(".")) +
-             b"\x00\x00\x01\x00\x01")
-    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    sock.settimeout(1)
+def _cluster_dns_answers(ip: str) -> bool:
     try:
-        sock.sendto(query, (ip, 53))
-        reply = sock.recv(512)
-        return reply[:2] == b"\x12\x34" and (reply[3] & 0x0F) == 0
-    except OSError:
+        return bool(query_a(ip, "kubernetes.default.svc.cluster.local", timeout=1))
+    except DnsError:
         return False
-    finally:
-        sock.close()
 
 
 def down() -> bool:

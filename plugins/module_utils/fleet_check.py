@@ -1,0 +1,186 @@
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+"""Judge what the verify role read from every cluster: one report model for the fleet.
+
+Each check of each cluster gets a status (pass, warn, fail, skip), a detail, and for anything
+not passing the object concerned and the fix. The model is what report.py renders.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import identity
+
+CHECKS = [
+    {"id": "root", "title": "Same root CA"},
+    {"id": "intermediate", "title": "Intermediate CA"},
+    {"id": "control_plane", "title": "Control plane"},
+    {"id": "gateway", "title": "Gateway address"},
+    {"id": "dns", "title": ".global DNS"},
+    {"id": "service_entries", "title": "ServiceEntries"},
+]
+CACERTS = "Secret istio-system/cacerts"
+# Values the collection sets per cluster: not part of what must be identical.
+PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
+
+
+def result(status, detail, obj=None, fix=None):
+    out = {"status": status, "detail": detail}
+    if obj:
+        out["object"] = obj
+    if fix:
+        out["fix"] = fix
+    return out
+
+
+def _short(fingerprint):
+    return (fingerprint or "none")[:23]
+
+
+def check_root(trust, root_fingerprint):
+    if not trust.get("exists"):
+        return result("fail", "no cacerts Secret", CACERTS, "run playbooks/trust.yml")
+    signer = trust.get("root_fingerprint")
+    if root_fingerprint and signer != root_fingerprint:
+        return result("fail", "intermediate signed by root %s, the mesh's root is %s" % (
+            _short(signer), _short(root_fingerprint)), CACERTS, "run playbooks/trust.yml")
+    return result("pass", "root %s" % _short(signer))
+
+
+def check_intermediate(trust, warn_days):
+    if not trust.get("exists"):
+        return result("fail", "no intermediate CA", CACERTS, "run playbooks/trust.yml")
+    if not trust.get("valid"):
+        return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), CACERTS,
+                      "run playbooks/trust.yml")
+    days = (trust.get("intermediate") or {}).get("days_left")
+    if days is not None and days < warn_days:
+        return result("warn", "expires in %d days" % days, CACERTS,
+                      "run playbooks/rotate.yml -e mesh_ca_rotate_phase=intermediates")
+    return result("pass", "%s days left" % days)
+
+
+def _without(values, paths):
+    values = _copy(values)
+    for path in paths:
+        node = values
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return values
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def control_plane_identity(check, istiod_release="istiod"):
+    release = (check.get("releases") or {}).get(istiod_release) or {}
+    return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
+
+
+def check_control_plane(check, chart_version, releases, majority_identity):
+    present = check.get("releases") or {}
+    missing = [name for name in releases if name not in present]
+    if missing:
+        return result("fail", "Helm release(s) %s not installed" % ", ".join(missing),
+                      "istio-system/" + missing[0], "run playbooks/control_plane.yml")
+    wrong = ["%s %s" % (name, present[name]["version"]) for name in releases
+             if str(present[name]["version"]) != str(chart_version)]
+    if wrong:
+        return result("fail", "chart version differs from %s: %s" % (chart_version, ", ".join(wrong)),
+                      "Helm releases in istio-system", "run playbooks/control_plane.yml")
+    if check.get("not_ready"):
+        name, why = sorted(check["not_ready"].items())[0]
+        return result("fail", "%s: %s" % (name, why), "Deployment istio-system/" + name,
+                      "check the Deployment's events and pods (kubectl -n istio-system describe deploy %s)" % name)
+    if majority_identity and control_plane_identity(check) != majority_identity:
+        return result("warn", "istiod values differ from the rest of the fleet", "Helm release istio-system/istiod",
+                      "align mesh_istio_values_override, then run playbooks/control_plane.yml")
+    return result("pass", "Istio %s, ready" % chart_version)
+
+
+def check_gateway(check):
+    gateway = check.get("gateway")
+    if not gateway:
+        return result("fail", "the gateway Service has no address", "Service istio-system/istio-eastwestgateway",
+                      "fix the cluster's load balancer, or set mesh_gateway_address_override")
+    return result("pass", "%s:%s (%s)" % (gateway["address"], gateway["port"], gateway["source"]))
+
+
+def check_dns(check, delegated, expected):
+    if delegated is False:
+        return result("fail", "the cluster DNS does not delegate zone global to the zone server",
+                      "cluster DNS ConfigMap in kube-system", "run playbooks/dns.yml")
+    records = check.get("zone_records")
+    if records is None and expected:
+        return result("fail", "the zone server has no records", "ConfigMap istio-system/istiocoredns-records",
+                      "run playbooks/services.yml")
+    wrong = sorted(host for host, vip in expected.items() if (records or {}).get(host) != vip)
+    if wrong:
+        return result("fail", "%d of %d records missing or wrong (%s)" % (len(wrong), len(expected), wrong[0]),
+                      "ConfigMap istio-system/istiocoredns-records", "run playbooks/services.yml")
+    answers = check.get("dns_answers") or {}
+    bad = sorted(host for host, got in answers.items() if got != [expected.get(host)])
+    if bad:
+        got = answers[bad[0]]
+        return result("fail", "%d of %d names answered wrong: %s -> %s" % (len(bad), len(answers), bad[0], got),
+                      "cluster DNS", "run playbooks/dns.yml, then check the zone server's pods")
+    if delegated is None:
+        return result("skip", "DNS served by the sidecar proxy")
+    how = "answered by the cluster DNS" if answers else "in the zone server's records"
+    return result("pass", "%d names %s" % (len(expected), how))
+
+
+def check_service_entries(counts):
+    if counts is None:
+        return result("skip", "not checked")
+    missing, different, extra = counts.get("created", 0), counts.get("updated", 0), counts.get("deleted", 0)
+    if missing or different or extra:
+        return result("fail", "%d missing, %d different, %d stale" % (missing, different, extra),
+                      "ServiceEntries labelled app.kubernetes.io/managed-by=meshops.multicluster",
+                      "run playbooks/services.yml")
+    return result("pass", "%d as desired" % counts.get("unchanged", 0))
+
+
+def evaluate(clusters, fleet, now=None):
+    """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")]
+    majority = max(set(identities), key=identities.count) if identities else None
+    out = []
+    for c in clusters:
+        entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
+                 "gateway": (c.get("check") or {}).get("gateway"), "exports": c.get("exports") or [],
+                 "imports": c.get("imports") or []}
+        if not c.get("reachable"):
+            failure = result("fail", "cluster unreachable: %s" % (c.get("error") or "no answer"), "Kubernetes API",
+                             "check the cluster's API server and the credentials in the inventory")
+            entry["results"] = {check["id"]: failure for check in CHECKS}
+        else:
+            check = c.get("check") or {}
+            trust = c.get("trust") or {}
+            entry["results"] = {
+                "root": check_root(trust, fleet.get("root_fingerprint")),
+                "intermediate": check_intermediate(trust, fleet.get("warn_days", 30)),
+                "control_plane": check_control_plane(check, fleet.get("chart_version"),
+                                                     fleet.get("releases", ["istio-base", "istiod"]), majority),
+                "gateway": check_gateway(check),
+                "dns": check_dns(check, c.get("dns_delegated"), c.get("expected_records") or {}),
+                "service_entries": check_service_entries(c.get("service_entries")),
+            }
+        out.append(entry)
+    failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")
+    return {
+        "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mesh": {"mesh_id": fleet.get("mesh_id"), "trust_domain": fleet.get("trust_domain")},
+        "ok": failed == 0,
+        "checks": CHECKS,
+        "clusters": out,
+    }

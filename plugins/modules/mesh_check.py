@@ -1,0 +1,154 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_check
+short_description: Read what the fleet check needs from one cluster
+version_added: 0.1.0
+description:
+  - Reads, in one call and without writing anything, the Helm releases of the control plane
+    (chart version and values, from Helm's release Secrets), whether istiod and the gateway are
+    Available, the gateway's address, and the records of the C(global) zone server.
+  - With O(dns_server), asks that DNS server for every host of O(expected_records), as a workload of
+    the cluster would (the cluster DNS address must be reachable from the controller).
+  - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
+options:
+  namespace:
+    description: Namespace of the control plane.
+    type: str
+    default: istio-system
+  deployments:
+    description: Deployments in O(namespace) that must be Available.
+    type: list
+    elements: str
+    default: [istiod, istio-eastwestgateway]
+  gateway_service:
+    description: Name of the east-west gateway Service.
+    type: str
+    default: istio-eastwestgateway
+  expected_records:
+    description: C(.global) host name to VIP, as the ServiceEntries of this cluster hold them.
+    type: dict
+    default: {}
+  dns_server:
+    description: Address of the cluster's DNS to query for O(expected_records); empty to skip the queries.
+    type: str
+    default: ""
+  dns_port:
+    description: Port of O(dns_server).
+    type: int
+    default: 53
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Only reads; the same in check mode.
+  diff_mode:
+    support: none
+    description: Nothing is changed.
+  idempotent:
+    support: full
+    description: Never changes anything.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Read this cluster's state for the fleet report
+  meshops.multicluster.mesh_check:
+    expected_records: {httpbin.bar.global: 240.0.10.1}
+    dns_server: 10.96.0.10
+  register: check
+"""
+
+RETURN = r"""
+releases:
+  description: Deployed Helm releases in O(namespace), by name, with chart version, revision and values.
+  returned: always
+  type: dict
+not_ready:
+  description: Deployment name to why it is not Available (absent when all are).
+  returned: always
+  type: dict
+gateway:
+  description: Address, port and source of the gateway address; null when it has none.
+  returned: always
+  type: dict
+zone_records:
+  description: Host to IP records the C(global) zone server serves; null when it has no records ConfigMap.
+  returned: always
+  type: dict
+dns_answers:
+  description: Host to the addresses the cluster's DNS answered, or to the error; empty without O(dns_server).
+  returned: always
+  type: dict
+"""
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils import zone_records
+
+
+def read_cluster(client, p):
+    namespace = p["namespace"]
+    releases = deployed_releases(client.list("Secret", namespace, "owner=helm"))
+    for release in releases.values():
+        release["values"] = _without_secrets(release["values"])
+    not_ready = {name: why for name in p["deployments"]
+                 for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why}
+    service = client.get("Service", p["gateway_service"], namespace)
+    gateway = None
+    if service:
+        found = gateway_address(service, client.list("Node") if service["spec"].get("type") != "ClusterIP" else [])
+        if found:
+            gateway = {"address": found[0], "port": found[1], "source": found[2]}
+    records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, zone_records.NAMESPACE)
+    records = None
+    if records_cm is not None:
+        records = zone_records.parse_hosts((records_cm.get("data") or {}).get(zone_records.RECORDS_KEY, ""))
+    answers = {}
+    if p["dns_server"]:
+        for host in sorted(p["expected_records"]):
+            try:
+                answers[host] = query_a(p["dns_server"], host, port=p["dns_port"])
+            except DnsError as exc:
+                answers[host] = str(exc)
+    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers)
+
+
+def _without_secrets(values):
+    """Helm values as the report shows them: nothing that looks like a credential."""
+    if isinstance(values, dict):
+        return {k: ("<redacted>" if any(w in k.lower() for w in ("password", "token", "key", "secret")) and
+                    not isinstance(v, (dict, list)) else _without_secrets(v)) for k, v in values.items()}
+    if isinstance(values, list):
+        return [_without_secrets(v) for v in values]
+    return values
+
+
+def main():
+    module = k8s_module(dict(
+        namespace=dict(type="str", default="istio-system"),
+        deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
+        gateway_service=dict(type="str", default="istio-eastwestgateway"),
+        expected_records=dict(type="dict", default={}),
+        dns_server=dict(type="str", default=""),
+        dns_port=dict(type="int", default=53),
+    ), supports_check_mode=True)
+    client = k8s_client(module)
+    try:
+        result = read_cluster(client, module.params)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))
+    module.exit_json(changed=False, **result)
+
+
+if __name__ == "__main__":
+    main()

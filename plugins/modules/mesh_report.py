@@ -1,0 +1,120 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# Apache License 2.0 (see LICENSE)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_report
+short_description: Judge the fleet check and write the fleet report
+version_added: 0.1.0
+description:
+  - Runs once, on the controller, with what the C(verify) role read from every cluster.
+  - Decides pass, warn or fail for every check of every cluster (same root, intermediate CA, control
+    plane, gateway address, C(.global) DNS, ServiceEntries), each failure naming the object and the fix.
+  - Writes a self-contained HTML page (a table of clusters and checks, and a diagram of the mesh as
+    inline SVG) and the same model as JSON, and returns a console table.
+  - Talks to no cluster.
+options:
+  clusters:
+    description: One entry per cluster, as the C(verify) role builds it.
+    type: list
+    elements: dict
+    required: true
+  fleet:
+    description: Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases).
+    type: dict
+    required: true
+  report_dir:
+    description: Directory for C(mesh-report.html) and C(mesh-report.json); created if needed. Empty to write nothing.
+    type: path
+    default: ""
+  fail_on_error:
+    description: Fail (after writing the report) when any check fails.
+    type: bool
+    default: true
+attributes:
+  check_mode:
+    support: full
+    description: Writes the report files in check mode too (they describe the clusters, they change none).
+  diff_mode:
+    support: none
+    description: Nothing in a cluster is changed.
+  idempotent:
+    support: full
+    description: Reports changed=false; the files are rewritten with the current state.
+author:
+  - meshops developers
+"""
+
+EXAMPLES = r"""
+- name: Judge the fleet and write the report
+  meshops.multicluster.mesh_report:
+    clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_verify_cluster') | list }}"
+    fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+    report_dir: "{{ playbook_dir }}/../reports"
+  run_once: true
+"""
+
+RETURN = r"""
+ok:
+  description: Whether every check of every cluster passed (warnings allowed).
+  returned: always
+  type: bool
+report:
+  description: The report model (clusters, checks, results with detail, object and fix).
+  returned: always
+  type: dict
+text:
+  description: The report as a console table, one line a list element.
+  returned: always
+  type: list
+  elements: str
+files:
+  description: Paths of the written HTML and JSON reports.
+  returned: always
+  type: list
+  elements: str
+"""
+
+import json
+import os
+
+from ansible.module_utils.basic import AnsibleModule
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import evaluate
+from ansible_collections.meshops.multicluster.plugins.module_utils.report import render_html, render_text
+
+
+def write_reports(report_dir, model):
+    os.makedirs(report_dir, exist_ok=True)
+    files = []
+    for name, text in (("mesh-report.html", render_html(model)), ("mesh-report.json", json.dumps(model, indent=2))):
+        path = os.path.join(report_dir, name)
+        with open(path + ".tmp", "w") as f:
+            f.write(text)
+        os.replace(path + ".tmp", path)
+        files.append(path)
+    return files
+
+
+def main():
+    module = AnsibleModule(argument_spec=dict(
+        clusters=dict(type="list", elements="dict", required=True),
+        fleet=dict(type="dict", required=True),
+        report_dir=dict(type="path", default=""),
+        fail_on_error=dict(type="bool", default=True),
+    ), supports_check_mode=True)
+    model = evaluate(module.params["clusters"], module.params["fleet"])
+    files = write_reports(module.params["report_dir"], model) if module.params["report_dir"] else []
+    text = render_text(model).splitlines()
+    result = dict(changed=False, ok=model["ok"], report=model, text=text, files=files)
+    if not model["ok"] and module.params["fail_on_error"]:
+        failed = ["%s: %s (%s)" % (c["name"], check_id, r.get("detail")) for c in model["clusters"]
+                  for check_id, r in c["results"].items() if r["status"] == "fail"]
+        module.fail_json(msg="the fleet check failed %d check(s): %s" % (len(failed), "; ".join(failed)), **result)
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()
