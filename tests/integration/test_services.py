@@ -7,6 +7,8 @@ cluster exports what, runs playbooks/services.yml and looks at every cluster.
 
 from __future__ import annotations
 
+import time
+
 import pytest
 import yaml
 
@@ -38,12 +40,21 @@ def records(client):
     return {name: ip for ip, name in lines}
 
 
+def ensure_namespace(client):
+    """The test namespace, once a deletion left by an earlier session has finished."""
+    deadline = time.monotonic() + 120
+    while ((client.get("Namespace", NS) or {}).get("status") or {}).get("phase") == "Terminating":
+        assert time.monotonic() < deadline, "namespace %s is still being deleted" % NS
+        time.sleep(1)
+    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+
+
 def set_exports(lab, exported):
     """exported: {cluster: [service names]}; every test Service exists in every cluster, only
     those listed carry the export label (server-side apply drops the label from the others)."""
     for name in lab.names:
         client = lab.client(name)
-        client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+        ensure_namespace(client)
         for service in SERVICES:
             labels = {"app": service}
             if service in exported.get(name, ()):
@@ -91,7 +102,7 @@ def fleet(lab, ansible_playbook):
     for name in lab.names:
         if name not in FOREIGN:
             client = lab.client(name)
-            client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+            ensure_namespace(client)
             FOREIGN[name] = client.apply({
                 "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                 "metadata": {"name": "theirs", "namespace": NS, "labels": {"team": "payments"}},
@@ -238,6 +249,63 @@ def test_serviceentry_of_someone_else_with_our_host_is_reported_not_overwritten(
             theirs["metadata"]["resourceVersion"]
     finally:
         client.delete("ServiceEntry", "echo-by-hand", NS)
+
+
+def test_bad_service_port_fails_before_any_write(lab, fleet, ansible_playbook):
+    first = lab.names[0]
+    set_exports(lab, {first: ["echo"]})
+    run_services(ansible_playbook)
+    lab.client(first).apply({"apiVersion": "v1", "kind": "Service",
+                             "metadata": {"name": "unnamed", "namespace": NS, "labels": {EXPORT_LABEL: "true"}},
+                             "spec": {"selector": {"app": "unnamed"}, "ports": [{"port": 7000}]}})
+    set_exports(lab, {first: ["keep"]})
+    before = writes(lab)
+    try:
+        result = ansible_playbook("services.yml")
+        assert result.rc != 0
+        assert "Service %s/unnamed port 7000 has no name" % NS in result.stdout
+        assert writes(lab) == before
+    finally:
+        lab.client(first).delete("Service", "unnamed", NS)
+
+
+def test_gateway_host_name_from_the_inventory(lab, fleet, ansible_playbook):
+    first, second = lab.names[0], lab.names[1]
+    set_exports(lab, {first: ["echo"]})
+    run_services(ansible_playbook, extra_vars={"mesh_gateway_address_override": "gateway.example.com"})
+    endpoint = entries(lab.client(second))[host("echo")]["spec"]["endpoints"][0]
+    assert endpoint["address"] == "gateway.example.com" and endpoint["ports"] == {"http": 15443, "grpc-api": 15443}
+
+
+def test_a_concurrent_change_of_the_vip_store_is_detected(lab, fleet, ansible_playbook, tmp_path):
+    first = lab.names[0]
+    set_exports(lab, {first: ["echo"]})
+    run_services(ansible_playbook)
+    client = lab.client(first)
+    read = client.get("ConfigMap", "meshops-vips", "istio-system")
+    generation = int(read["metadata"]["annotations"]["multicluster.meshops.io/vip-generation"])
+    # another run writes the store after this one read it
+    client.apply({"apiVersion": "v1", "kind": "ConfigMap",
+                  "metadata": {"name": "meshops-vips", "namespace": "istio-system",
+                               "annotations": {"multicluster.meshops.io/vip-generation": str(generation + 1)}},
+                  "data": dict(read["data"], **{host("keep"): "240.10.0.200"})})
+    playbook = tmp_path / "stale.yml"
+    playbook.write_text(yaml.safe_dump([{
+        "name": "A run that planned from the store as it was", "hosts": first, "gather_facts": False,
+        "tasks": [{"meshops.multicluster.service_entry": {
+            "kubeconfig": lab.kubeconfig, "context": first, "entries": [],
+            "vip_store": {"allocations": {}, "generation": generation + 1,
+                          "resource_version": read["metadata"]["resourceVersion"]}}}],
+    }]))
+    before = lab.write_requests(first)
+    result = ansible_playbook(str(playbook))
+    assert result.rc != 0 and "another run changed the VIP allocation" in result.stdout
+    assert lab.write_requests(first) == before
+    # the next full run converges on the newest allocation
+    run_services(ansible_playbook)
+    stores = [vip_store(lab.client(name)) for name in lab.names]
+    assert all(store == stores[0] for store in stores)
+    assert stores[0][host("echo")] == read["data"][host("echo")] and host("keep") not in stores[0]
 
 
 def test_objects_of_others_are_never_touched(lab, fleet):
