@@ -311,9 +311,9 @@ def upsert(text, zone, targets, plugin="forward", what="the Corefile"):
         if span and span[0] < server.line - 1 < span[1]:
             continue
         if (zone, 53) in server.zones():
-            raise CorefileError("%s already serves zone %s on port 53 (server block %s, outside the marked "
-                                "lines): remove that block, or leave this zone to it"
-                                % (what, zone, " ".join(server.keys)), server.line)
+            raise CorefileError("%s already serves zone %s on port 53 (server block %s at line %d, outside the "
+                                "marked lines): remove that block, or leave this zone to it"
+                                % (what, zone, " ".join(server.keys), server.line))
     if span:
         result = "".join(lines[:span[0]]) + block + "".join(lines[span[1] + 1:])
     else:

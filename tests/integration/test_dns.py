@@ -1,7 +1,8 @@
 """playbooks/dns.yml against the lab: .global names resolve through each cluster's DNS, a second run
 changes nothing, and uninstalling gives the cluster DNS ConfigMap back exactly as it was.
 
-The tests of this file run in order and share one installation (module-scoped fixture).
+One test walks the whole life cycle (check mode, install, second run, uninstall, second uninstall):
+each step starts from the state the previous one left.
 """
 
 from __future__ import annotations
@@ -10,9 +11,9 @@ import time
 
 import dns.exception
 import dns.resolver
-import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import corefile, kubedns
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
     NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
 
@@ -68,31 +69,16 @@ def total_writes(lab):
     return {c["name"]: lab.write_requests(c["name"]) for c in lab.clusters}
 
 
-@pytest.fixture(scope="module")
-def installed(lab, ansible_playbook):
-    """Originals, a check-mode run, then the real run and this test's records in every cluster."""
-    originals = {c["name"]: snapshot(lab, c) for c in lab.clusters}
-    records_before = {c["name"]: lab.client(c["name"]).get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE)
-                      for c in lab.clusters}
-
-    writes = total_writes(lab)
-    check = ansible_playbook("dns.yml", "--check", "--diff")
-    assert check.rc == 0, check.stdout[-3000:]
-    assert total_writes(lab) == writes, "check mode wrote to a cluster"
-    assert {c["name"]: snapshot(lab, c) for c in lab.clusters} == originals
-
-    run = ansible_playbook("dns.yml", "--diff")
-    assert run.rc == 0, run.stdout[-3000:]
+def ensure_namespace(lab):
+    """The control plane step's namespace, when that step has not run in this lab."""
     for c in lab.clusters:
-        lab.client(c["name"]).apply(records_configmap(RECORDS))
-    yield {"originals": originals, "run": run}
-    for name, obj in records_before.items():  # hand the records back to the services step's tests
-        if obj is not None:
-            lab.client(name).apply(records_configmap({}) | {"data": obj.get("data") or {}})
+        client = lab.client(c["name"])
+        if client.get("Namespace", NAMESPACE) is None:
+            client.apply({"apiVersion": "v1", "kind": "Namespace",
+                          "metadata": {"name": NAMESPACE, "labels": managed_labels()}})
 
 
-def test_global_names_resolve_and_cluster_names_still_do(lab, installed):
-    assert installed["run"].changed > 0
+def check_resolution(lab):
     for c in lab.clusters:
         ip = c["dns_ip"]
         eventually(lambda: assert_answer(lookup(ip, "dnscheck.meshtest.global"), ["240.0.0.77"]))
@@ -101,11 +87,12 @@ def test_global_names_resolve_and_cluster_names_still_do(lab, installed):
         assert lookup(ip, "kubernetes.default.svc.cluster.local") == [kubernetes_ip]
 
 
-def test_the_delegation_is_our_block_or_key_only(lab, installed):
+def check_delegation(lab, originals):
+    """The cluster DNS ConfigMap is the original plus our block (CoreDNS) or our key (kube-dns)."""
     for c in lab.clusters:
         client = lab.client(c["name"])
         zone_ip = client.get("Service", ZONE_SERVER_NAME, NAMESPACE)["spec"]["clusterIP"]
-        original = (installed["originals"][c["name"]] or {}).get("data") or {}
+        original = (originals[c["name"]] or {}).get("data") or {}
         data = client.get("ConfigMap", dns_configmap_name(c), "kube-system")["data"]
         if c["dns_provider"] == "coredns":
             assert data["Corefile"].startswith("# BEGIN meshops.multicluster global\nglobal:53 {\n")
@@ -115,30 +102,56 @@ def test_the_delegation_is_our_block_or_key_only(lab, installed):
         else:
             assert kubedns.load(data["stubDomains"])["global"] == [zone_ip]
             assert kubedns.unmerge(data["stubDomains"], "global") == original.get("stubDomains")
-        assert {k: v for k, v in data.items() if k not in ("Corefile", "stubDomains")} == \
-            {k: v for k, v in original.items() if k not in ("Corefile", "stubDomains")}
+        others = ("Corefile", "stubDomains")
+        assert {k: v for k, v in data.items() if k not in others} == \
+            {k: v for k, v in original.items() if k not in others}
 
 
-def test_second_run_changes_nothing_and_writes_nothing(lab, installed, ansible_playbook):
-    writes = total_writes(lab)
-    again = ansible_playbook("dns.yml")
-    assert again.rc == 0, again.stdout[-3000:]
-    assert again.changed == 0, again.stdout[-3000:]
-    assert total_writes(lab) == writes
-
-
-def test_uninstall_restores_the_original_configmap_exactly(lab, installed, ansible_playbook):
-    removed = ansible_playbook("dns.yml", extra_vars=ABSENT)
-    assert removed.rc == 0, removed.stdout[-3000:]
+def check_removed(lab, originals):
     for c in lab.clusters:
-        assert snapshot(lab, c) == installed["originals"][c["name"]]
+        assert snapshot(lab, c) == originals[c["name"]]
         client = lab.client(c["name"])
         for kind in ("Deployment", "Service", "ConfigMap"):
             assert client.get(kind, ZONE_SERVER_NAME, NAMESPACE) is None
         assert client.get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE) is None
         eventually(lambda: assert_gone(c["dns_ip"], "dnscheck.meshtest.global"))
 
+
+def run_unchanged(lab, ansible_playbook, *args, **kwargs):
+    """A run that must change nothing and write nothing."""
     writes = total_writes(lab)
-    again = ansible_playbook("dns.yml", extra_vars=ABSENT)
-    assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
-    assert total_writes(lab) == writes
+    run = ansible_playbook("dns.yml", *args, **kwargs)
+    assert run.rc == 0, run.stdout[-3000:]
+    assert run.changed == 0, run.stdout[-3000:]
+    assert total_writes(lab) == writes, "a run without changes wrote to a cluster"
+
+
+def test_dns_life_cycle(lab, ansible_playbook):
+    ensure_namespace(lab)
+    originals = {c["name"]: snapshot(lab, c) for c in lab.clusters}
+    records_before = {c["name"]: lab.client(c["name"]).get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE)
+                      for c in lab.clusters}
+
+    writes = total_writes(lab)
+    check = ansible_playbook("dns.yml", "--check", "--diff")
+    assert check.rc == 0 and check.changed > 0, check.stdout[-3000:]
+    assert total_writes(lab) == writes, "check mode wrote to a cluster"
+    assert {c["name"]: snapshot(lab, c) for c in lab.clusters} == originals
+
+    run = ansible_playbook("dns.yml", "--diff")
+    assert run.rc == 0 and run.changed > 0, run.stdout[-3000:]
+    for c in lab.clusters:  # what the services step writes
+        lab.client(c["name"]).apply(records_configmap(RECORDS))
+    try:
+        check_resolution(lab)
+        check_delegation(lab, originals)
+        run_unchanged(lab, ansible_playbook)
+    finally:
+        removed = ansible_playbook("dns.yml", extra_vars=ABSENT)
+    assert removed.rc == 0 and removed.changed > 0, removed.stdout[-3000:]
+    check_removed(lab, originals)
+    run_unchanged(lab, ansible_playbook, extra_vars=ABSENT)
+
+    for name, obj in records_before.items():  # hand the records back to the services step's tests
+        if obj is not None:
+            lab.client(name).apply(dict(records_configmap({}), data=obj.get("data") or {}))
