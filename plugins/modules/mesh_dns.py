@@ -206,9 +206,11 @@ def plan_edit(params, client, zone, targets):
     if provider == "kube-dns":
         name, key = params["configmap_name"] or "kube-dns", params["configmap_key"] or kubedns.KEY
         what = "stubDomains of ConfigMap %s/%s" % (namespace, name)
-        if present:
-            return facts, name, key, lambda text: kubedns.merge(text, zone, targets, what), True
-        return facts, name, key, lambda text: kubedns.unmerge(text, zone, what), True
+
+        def edit_stub_domains(text):
+            return kubedns.merge(text, zone, targets, what) if present else kubedns.unmerge(text, zone, what)
+
+        return facts, name, key, edit_stub_domains, True
     version = corefile.coredns_version(coredns_image(deployment)) if deployment else None
     facts.update(plugin=corefile.forward_plugin(version),
                  coredns_version=".".join(map(str, version)) if version else None)
@@ -220,12 +222,12 @@ def plan_edit(params, client, zone, targets):
         key = params["configmap_key"] or "Corefile"
     what = "ConfigMap %s/%s key %s" % (namespace, name, key)
 
-    def edit(text):
+    def edit_corefile(text):
         if present:
             return corefile.upsert(text, zone, targets, facts["plugin"], what)
         return corefile.remove(text, zone, what) or (None if custom else "")  # an emptied custom key goes
 
-    return facts, name, key, edit, custom
+    return facts, name, key, edit_corefile, custom
 
 
 def check_configmap(configmap, namespace, name, present, may_create):
