@@ -129,14 +129,15 @@ def summarize(obj):
     return out
 
 
-def diff(the_plan):
-    """Ansible diff (before/after lists) of the objects a plan changes."""
-    before, after = [], []
-    for obj in the_plan.create:
-        after.append(summarize(obj))
-    for obj, live in the_plan.update:
-        before.append(summarize(live))
-        after.append(summarize(obj))
-    for live in the_plan.delete:
-        before.append(summarize(live))
-    return {"before": before, "after": after}
+def object_diff(before, after):
+    """One Ansible diff entry for one object (the callback renders a list of these)."""
+    header = key_name(object_key(after or before))
+    return {"before_header": header, "after_header": header,
+            "before": summarize(before) if before else "", "after": summarize(after) if after else ""}
+
+
+def diff(*plans):
+    """Ansible diff entries, one per object the plans change."""
+    return [object_diff(None, obj) for the_plan in plans for obj in the_plan.create] \
+        + [object_diff(live, obj) for the_plan in plans for obj, live in the_plan.update] \
+        + [object_diff(live, None) for the_plan in plans for live in the_plan.delete]

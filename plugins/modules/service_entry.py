@@ -187,19 +187,6 @@ def _write_store(client, store, current):
         raise
 
 
-def _diff(before, after):
-    """One Ansible diff entry (the callback renders a list of these, one per object)."""
-    header = reconcile.key_name(reconcile.object_key(after or before))
-    return {"before_header": header, "after_header": header,
-            "before": reconcile.summarize(before) if before else "", "after": reconcile.summarize(after) if after else ""}
-
-
-def _diffs(*plans):
-    return [_diff(None, obj) for the_plan in plans for obj in the_plan.create] \
-        + [_diff(live, obj) for the_plan in plans for obj, live in the_plan.update] \
-        + [_diff(live, None) for the_plan in plans for live in the_plan.delete]
-
-
 def _present(module, client):
     params = module.params
     _validate(module, params["entries"])
@@ -241,9 +228,9 @@ def _present(module, client):
                               "kept": [ns["metadata"]["name"] for ns in kept]})
     result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
     if module._diff:
-        result["diff"] = _diffs(namespaces, entries, records)
+        result["diff"] = reconcile.diff(namespaces, entries, records)
         if write_store:
-            result["diff"].append(_diff(current_store, dict(store_configmap(store), kind="ConfigMap")))
+            result["diff"].append(reconcile.object_diff(current_store, dict(store_configmap(store), kind="ConfigMap")))
     return result
 
 
@@ -268,7 +255,7 @@ def _absent(module, client):
                               "kept": [ns["metadata"]["name"] for ns in kept]},
                   changed=the_plan.changed or namespaces.changed)
     if module._diff:
-        result["diff"] = _diffs(the_plan, namespaces)
+        result["diff"] = reconcile.diff(the_plan, namespaces)
     return result
 
 
