@@ -43,6 +43,9 @@ rules:
 """
 
 
+_SAVE_LOCK = threading.Lock()
+
+
 class LabError(RuntimeError):
     pass
 
@@ -100,6 +103,10 @@ class LabState:
         return cls(**data)
 
     def save(self) -> None:
+        with _SAVE_LOCK:  # clusters start in parallel threads
+            self._save()
+
+    def _save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
         data = asdict(self)
         data["clusters_info"] = [dict(asdict(c), server=c.server, dns_ip=c.dns_ip, service_cidr=c.service_cidr)
@@ -324,9 +331,9 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
         procs.start("agent", [sys.executable, "-m", "lab", "agent"], state_dir() / "logs" / "agent.log")
         for c in infos:
             api = Api(c.server, _cluster_dir(c.name) / "pki")
-            _wait(f"{c.name} kube-system Deployments Available", lambda: _deployments_available(api), 60,
+            _wait(f"{c.name} kube-system Deployments Available", lambda: _deployments_available(api), 180,
                   _cluster_dir(c.name) / "logs" / "kube-controller-manager.log")
-        _wait("cluster DNS answering", lambda: all(_cluster_dns_answers(c.dns_ip) for c in infos), 60,
+        _wait("cluster DNS answering", lambda: all(_cluster_dns_answers(c.dns_ip) for c in infos), 120,
               state_dir() / "logs" / "agent.log")
         from .inventory import write_inventory
         write_inventory(state)
