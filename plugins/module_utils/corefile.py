@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Corefiles: a parser that reads them as CoreDNS does, and the one edit the collection makes.
 
 The edit is a server block that forwards one zone to the zone server, between marker lines:

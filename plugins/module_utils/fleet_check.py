@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Judge what the verify role read from every cluster: one report model for the fleet.
 
 Each check of each cluster gets a status (pass, warn, fail, skip), a detail, and for anything

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small Kubernetes client for the collection's modules.
 
 Only the handful of kinds the collection manages, addressed by their REST paths: no API

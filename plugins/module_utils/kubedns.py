@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """kube-dns stub domains: our one key in the `stubDomains` JSON of ConfigMap kube-system/kube-dns.
 
 kube-dns (dnsmasq) sends every name under a stub domain to the listed servers. The collection

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The mesh's PKI: a root CA and one Istio plug-in CA (intermediate) per cluster.
 
 Pure functions over the cryptography library, importable without Ansible or Kubernetes. The

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bring a set of objects in one cluster to a desired state, writing only the difference.
 
 plan() is pure: it compares the desired objects with what one list call returned and sorts them

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """ServiceEntry distribution: which Services are exported, what every cluster must hold, and
 what a cluster has to change to get there.
 

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Stable virtual IPs for the mesh's `.global` hosts.
 
 One VIP per host, the same in every cluster, from a range inside 240.0.0.0/4 that stays clear of

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
 
 The contract other steps rely on: a CoreDNS Deployment + Service `istio-system/istiocoredns`

@@ -1,5 +1,5 @@
 # Copyright: meshops developers
-# Apache License 2.0 (see LICENSE)
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Hosts of the mesh from the contexts of kubeconfig files: reading, filtering and naming.
 
 Pure logic for the inventory plugin meshops.multicluster.kubeconfig_contexts, testable without
