@@ -91,26 +91,25 @@ def _comparable(obj):
 
 
 def execute(client, the_plan, workers=WRITE_WORKERS):
-    """Apply creates and updates, delete what is pruned; requests run in parallel."""
-    writes = [obj for obj in the_plan.create] + [obj for obj, _ in the_plan.update]
-    deletes = list(the_plan.delete)
+    """Apply creates and updates, delete what is pruned; requests run in parallel.
 
-    def apply(obj):
-        return client.apply(obj)
+    Returns the objects as the server stored them, by object_key, for the applied ones.
+    """
+    writes = the_plan.create + [obj for obj, live in the_plan.update]
 
     def delete(obj):
         meta = obj["metadata"]
         return client.delete(obj["kind"], meta["name"], meta.get("namespace"))
 
-    if len(writes) + len(deletes) <= 1:
-        for obj in writes:
-            apply(obj)
-        for obj in deletes:
+    if len(writes) + len(the_plan.delete) <= 1:
+        applied = [client.apply(obj) for obj in writes]
+        for obj in the_plan.delete:
             delete(obj)
-        return
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        list(pool.map(apply, writes))
-        list(pool.map(delete, deletes))
+    else:
+        with ThreadPoolExecutor(max_workers=workers) as pool:
+            applied = list(pool.map(client.apply, writes))
+            list(pool.map(delete, the_plan.delete))
+    return {object_key(obj): stored for obj, stored in zip(writes, applied)}
 
 
 def summarize(obj):

@@ -32,6 +32,15 @@ options:
     type: str
     choices: [present, absent]
     default: present
+  wait:
+    description:
+      - Wait until every Deployment of O(objects) is Available (after applying; in check mode, as it is).
+    type: bool
+    default: false
+  wait_timeout:
+    description: Seconds to wait with O(wait).
+    type: int
+    default: 120
   prune_label:
     description:
       - A label C(key=value) that marks this set. It is added to every object; objects of ours
@@ -89,6 +98,13 @@ unchanged:
   description: Number of objects already as desired.
   returned: always
   type: int
+resources:
+  description:
+    - The desired objects as they are in the cluster (after the write), in the order of O(objects),
+      for example to read a Service's C(spec.clusterIP). Null for an object not (yet) in the cluster.
+  returned: when O(state=present)
+  type: list
+  elements: dict
 api_requests:
   description: Read and write requests this run made to the API server.
   returned: always
@@ -96,6 +112,9 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
+import time
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KINDS, KubeError, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
@@ -145,7 +164,9 @@ def main():
     module = k8s_module(
         dict(objects=dict(type="list", elements="dict", default=[]),
              state=dict(type="str", choices=["present", "absent"], default="present"),
-             prune_label=dict(type="str")),
+             prune_label=dict(type="str"),
+             wait=dict(type="bool", default=False),
+             wait_timeout=dict(type="int", default=120)),
         supports_check_mode=True)
     objects = module.params["objects"]
     _validate(module, objects)
@@ -168,8 +189,9 @@ def main():
             module.fail_json(msg="%s already exist(s) without the label app.kubernetes.io/managed-by="
                                  "meshops.multicluster: not ours, so not changed. Remove or rename it, "
                                  "or label it to hand it over." % names, api_requests=client.requests)
-        if not module.check_mode:
-            reconcile.execute(client, the_plan)
+        stored = {} if module.check_mode else reconcile.execute(client, the_plan)
+        if module.params["wait"] and not module.check_mode:
+            _wait_available(module, client, desired)
     except KubeError as exc:
         module.fail_json(msg=str(exc), api_requests=client.requests)
     result = dict(
@@ -180,9 +202,27 @@ def main():
         unchanged=len(the_plan.unchanged),
         api_requests=client.requests,
     )
+    if module.params["state"] == "present":
+        by_key = {reconcile.object_key(obj): obj for obj in live}
+        by_key.update(stored)
+        result["resources"] = [by_key.get(reconcile.object_key(obj)) for obj in desired]
     if module._diff:
         result["diff"] = reconcile.diff(the_plan)
     module.exit_json(**result)
+
+
+def _wait_available(module, client, desired):
+    deployments = [obj["metadata"] for obj in desired if obj["kind"] == "Deployment"]
+    deadline = time.monotonic() + module.params["wait_timeout"]
+    while True:
+        waiting = ["Deployment %s/%s: %s" % (meta["namespace"], meta["name"], why) for meta in deployments
+                   for why in [deployment_not_ready(client.get("Deployment", meta["name"], meta["namespace"]))] if why]
+        if not waiting:
+            return
+        if time.monotonic() > deadline:
+            module.fail_json(msg="not Available after %ds: %s" % (module.params["wait_timeout"], "; ".join(waiting)),
+                             api_requests=client.requests)
+        time.sleep(2)
 
 
 if __name__ == "__main__":
