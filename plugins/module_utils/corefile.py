@@ -266,7 +266,7 @@ def check(text, what="the Corefile"):
 def coredns_version(image):
     """(major, minor, patch) from a CoreDNS image tag, e.g. registry.k8s.io/coredns/coredns:v1.11.1; None if no tag says."""
     reference = (image or "").split("@", 1)[0]
-    name, _, tag = reference.rpartition(":")
+    name, _colon, tag = reference.rpartition(":")
     match = _IMAGE_VERSION.match(tag) if name and "/" not in tag else None
     return tuple(int(part or 0) for part in match.groups()) if match else None
 

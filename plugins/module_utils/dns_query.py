@@ -49,10 +49,10 @@ def query_a(server, name, port=53, timeout=2.0):
     if rcode:
         raise DnsError("%s from %s:%d for %s" % (RCODES.get(rcode, "rcode %d" % rcode), server, port, name))
     offset = 12
-    for _ in range(questions):
+    for _question_index in range(questions):
         offset = _skip_name(data, offset) + 4
     addresses = []
-    for _ in range(answers):
+    for _answer_index in range(answers):
         offset = _skip_name(data, offset)
         rtype, _cls, _ttl, length = struct.unpack(">HHIH", data[offset:offset + 10])
         offset += 10

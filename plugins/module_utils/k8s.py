@@ -48,7 +48,7 @@ KINDS = {
     "Gateway": ("apis/networking.istio.io/v1", "gateways", True),
     "DestinationRule": ("apis/networking.istio.io/v1", "destinationrules", True),
 }
-API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _, _) in KINDS.items()}
+API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _resource, _namespaced) in KINDS.items()}
 
 # Each option of kubernetes.core's auth with its environment fallback (AWX credentials).
 AUTH_ENV = {

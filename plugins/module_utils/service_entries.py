@@ -110,7 +110,7 @@ def parse_exported(items):
     """Inventory entries "namespace/name" as (namespace, name) pairs; PlanError for bad ones."""
     pairs, problems = [], []
     for item in items or []:
-        namespace, _, name = str(item).partition("/")
+        namespace, _slash, name = str(item).partition("/")
         if not (DNS_LABEL.match(namespace) and DNS_LABEL.match(name)) or len(namespace) > 63 or len(name) > 63:
             problems.append("mesh_services_exported entry %r is not <namespace>/<service name> (DNS labels)" % (item,))
         else:

@@ -71,7 +71,7 @@ def merge_stores(stores):
     current = [(name, store.get("allocations") or {}) for name, store in sorted(present.items())
                if int(store["generation"]) == generation]
     vips_of = {}
-    for _, allocations in current:
+    for _cluster, allocations in current:
         for host, vip in allocations.items():
             vips_of.setdefault(host, set()).add(vip)
     hosts_of = {}
@@ -88,7 +88,7 @@ def merge_stores(stores):
     warnings = []
     if dropped:
         warnings.append("the VIP stores of generation %d (clusters %s) disagree about %s, left by two runs at once; "
-                        "these hosts get a VIP again" % (generation, ", ".join(name for name, _ in current), ", ".join(dropped)))
+                        "these hosts get a VIP again" % (generation, ", ".join(name for name, _allocations in current), ", ".join(dropped)))
     return merged, generation, warnings
 
 

@@ -60,7 +60,7 @@ attributes:
     support: full
     description: A second run reports no change and makes no write request.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
@@ -185,7 +185,7 @@ def main():
                                           obj["metadata"].get("labels", {}).get(k) == v
                                           for k, v in (prune_labels or {}).items()))
         if the_plan.conflicts:
-            names = ", ".join(reconcile.key_name(reconcile.object_key(live)) for _, live in the_plan.conflicts)
+            names = ", ".join(reconcile.key_name(reconcile.object_key(live)) for _desired, live in the_plan.conflicts)
             module.fail_json(msg="%s already exist(s) without the label app.kubernetes.io/managed-by="
                                  "meshops.multicluster: not ours, so not changed. Remove or rename it, "
                                  "or label it to hand it over." % names, api_requests=client.requests)
@@ -197,7 +197,7 @@ def main():
     result = dict(
         changed=the_plan.changed,
         created=[reconcile.key_name(reconcile.object_key(o)) for o in the_plan.create],
-        updated=[reconcile.key_name(reconcile.object_key(o)) for o, _ in the_plan.update],
+        updated=[reconcile.key_name(reconcile.object_key(o)) for o, _live in the_plan.update],
         deleted=[reconcile.key_name(reconcile.object_key(o)) for o in the_plan.delete],
         unchanged=len(the_plan.unchanged),
         api_requests=client.requests,
