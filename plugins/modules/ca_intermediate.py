@@ -73,17 +73,20 @@ extends_documentation_fragment:
   - meshops.multicluster.cacerts
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Fingerprints, subjects, serials and dates of the certificates; never keys or Secret data.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 seealso:
   - module: meshops.multicluster.ca_root
   - module: meshops.multicluster.ca_intermediate_info
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

@@ -73,18 +73,21 @@ options:
     default: false
 attributes:
   check_mode:
+    description: Can run in check_mode and return changed status prediction without modifying target.
     support: full
   diff_mode:
+    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
     support: full
     details: Fingerprints and dates of the root, never the key.
   idempotent:
+    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
     support: full
 requirements:
   - cryptography >= 40.0
 seealso:
   - module: meshops.multicluster.ca_intermediate
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

@@ -54,7 +54,7 @@ attributes:
     support: full
     description: Never changes anything.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

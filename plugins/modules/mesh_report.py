@@ -44,7 +44,7 @@ attributes:
     support: full
     description: Reports changed=false; the files are rewritten with the current state.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

@@ -44,7 +44,7 @@ attributes:
     support: full
     description: Only reads.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

@@ -68,7 +68,7 @@ attributes:
     support: full
     description: A second run reports no change and makes no write request.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""

@@ -85,7 +85,7 @@ attributes:
     support: full
     description: The same input gives the same plan.
 author:
-  - meshops developers
+  - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
