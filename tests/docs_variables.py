@@ -139,7 +139,7 @@ def render(repo=REPO):
                 description += " (entry point `%s`)" % spec["entry_point"]
             kind = spec.get("type", "str") + (" of %s" % spec["elements"] if spec.get("elements") else "")
             lines.append("| `%s` | %s | %s | %s | %s |" % (var, kind, default_text(spec, defaults, var),
-                                                          "cluster" if var in per_cluster else "fleet", description))
+                                                           "cluster" if var in per_cluster else "fleet", description))
     return "\n".join(lines) + "\n"
 
 

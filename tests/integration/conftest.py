@@ -104,7 +104,7 @@ def ansible_playbook(lab):
         cmd = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", inventory or lab.inventory, path, *args]
         if extra_vars:
             cmd += ["-e", json.dumps(extra_vars)]
-        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True,
+        proc = subprocess.run(cmd, cwd=REPO, capture_output=True, text=True, check=False,
                               env={**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"),
                                    "ANSIBLE_FORCE_COLOR": "0", "ANSIBLE_NOCOLOR": "1", **(env or {})})
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)

@@ -237,7 +237,6 @@ def test_at_least_one_target_and_a_known_plugin():
         corefile.render_block("global", ["10.0.0.1"], "grpc")
 
 
-
 def deployment(name, image, volumes, labels=None):
     return {"metadata": {"name": name, "labels": labels or {"k8s-app": "kube-dns"}},
             "spec": {"template": {"spec": {"containers": [{"name": "main", "image": image}], "volumes": volumes}}}}

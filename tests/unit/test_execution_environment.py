@@ -37,7 +37,7 @@ def test_ansible_builder_creates_the_build_context(tmp_path):
     context = tmp_path / "context"
     proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-builder"), "create", "-f",
                            str(source / "execution-environment.yml"), "--context", str(context)],
-                          capture_output=True, text=True)
+                          capture_output=True, text=True, check=False)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     for name in DEPENDENCY_FILES:
         assert (context / "_build" / name).read_text() == (REPO / name).read_text()

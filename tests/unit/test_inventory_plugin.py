@@ -61,7 +61,7 @@ def test_every_context_of_every_file_becomes_a_host_in_order(tmp_path):
 ])
 def test_include_and_exclude_take_globs_and_regexes(tmp_path, include, exclude, expected):
     path = kubeconfig(tmp_path, "k", "prod-east", "prod-west", "prod-canary", "dev-east")
-    hosts, _ = build_hosts([path], include, exclude)
+    hosts, _warnings = build_hosts([path], include, exclude)
     assert [h["mesh_context"] for h in hosts] == expected
 
 
@@ -88,7 +88,7 @@ def test_invalid_names_are_errors_naming_the_context_unless_sanitized(tmp_path):
     assert "context %r is not a valid cluster name: it must be lowercase letters" % EKS in message
     assert "context %r is not a valid cluster name" % GKE in message
     assert "name it in cluster_names or set sanitize_names: true" in message
-    hosts, _ = build_hosts([path], sanitize=True)
+    hosts, _warnings = build_hosts([path], sanitize=True)
     assert [h["mesh_cluster_name"] for h in hosts] == [sanitize_name(EKS), sanitize_name(GKE), "west"]
 
 
@@ -99,7 +99,7 @@ def test_a_context_that_sanitizes_to_nothing_is_an_error(tmp_path):
 
 def test_cluster_names_map_contexts_and_are_checked(tmp_path):
     path = kubeconfig(tmp_path, "k", EKS, GKE)
-    hosts, _ = build_hosts([path], cluster_names={EKS: "east", GKE: "central"})
+    hosts, _warnings = build_hosts([path], cluster_names={EKS: "east", GKE: "central"})
     assert names(hosts) == [("east", EKS), ("central", GKE)]
     message = problems([path], cluster_names={EKS: "East_1", GKE: "central", "gone": "x"})
     assert "cluster_names: context %r maps to 'East_1', which must be lowercase" % EKS in message
@@ -159,7 +159,7 @@ def run_inventory(source, env=None):
     environment.update(env or {}, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
                        ANSIBLE_INVENTORY_ANY_UNPARSED_IS_FAILED="true")
     return subprocess.run([str(REPO / ".venv" / "bin" / "ansible-inventory"), "-i", str(source), "--list"],
-                          capture_output=True, text=True, env=environment, cwd=Path(source).parent)
+                          capture_output=True, text=True, env=environment, cwd=Path(source).parent, check=False)
 
 
 def contexts_by_host(proc):

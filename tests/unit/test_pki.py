@@ -56,7 +56,7 @@ def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_le
 
 
 def openssl(*args, cwd):
-    return subprocess.run(["/usr/bin/openssl", *args], cwd=cwd, capture_output=True, text=True)
+    return subprocess.run(["/usr/bin/openssl", *args], cwd=cwd, capture_output=True, text=True, check=False)
 
 
 def write_cacerts(data, directory):

@@ -91,7 +91,7 @@ def test_no_store_anywhere():
 def test_plan_stores_noop_keeps_generation_and_preconditions():
     allocations = {"a.n.global": "240.10.0.1"}
     stores = {"c1": store(allocations, 2, "11"), "c2": store(allocations, 2, "22")}
-    result, generation, planned, _ = plan_stores(stores, ["a.n.global"], RANGE)
+    result, generation, planned, _warnings = plan_stores(stores, ["a.n.global"], RANGE)
     assert (result, generation) == (allocations, 2)
     assert planned == {"c1": store(allocations, 2, "11"), "c2": store(allocations, 2, "22")}
 
@@ -99,7 +99,7 @@ def test_plan_stores_noop_keeps_generation_and_preconditions():
 def test_plan_stores_bumps_generation_on_change_and_rewrites_stale_clusters():
     stores = {"c1": store({"a.n.global": "240.10.0.1"}, 2, "11"), "c2": store({}, 0, ""),
               "c3": store({"gone.n.global": "240.10.0.1"}, 1, "33")}
-    result, generation, planned, _ = plan_stores(stores, ["a.n.global", "b.n.global"], RANGE)
+    result, generation, planned, _warnings = plan_stores(stores, ["a.n.global", "b.n.global"], RANGE)
     assert result == {"a.n.global": "240.10.0.1", "b.n.global": "240.10.0.2"}
     assert generation == 3
     assert {name: s["resource_version"] for name, s in planned.items()} == {"c1": "11", "c2": "", "c3": "33"}
@@ -112,7 +112,7 @@ def test_plan_stores_from_nothing():
 
 
 def test_last_host_removed_empties_the_store():
-    result, generation, planned, _ = plan_stores({"c1": store({"a.n.global": "240.10.0.1"}, 5)}, [], RANGE)
+    result, generation, planned, _warnings = plan_stores({"c1": store({"a.n.global": "240.10.0.1"}, 5)}, [], RANGE)
     assert (result, generation, planned["c1"]["allocations"]) == ({}, 6, {})
 
 

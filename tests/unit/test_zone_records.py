@@ -79,7 +79,7 @@ def test_zone_server_template_keeps_the_contract():
     volumes = {volume["name"]: volume["configMap"] for volume in pod["spec"]["volumes"]}
     mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in container["volumeMounts"]}
     conf = container["args"][container["args"].index("-conf") + 1]
-    config_dir, _, config_file = conf.rpartition("/")
+    config_dir, _slash, config_file = conf.rpartition("/")
     assert mounts[config_dir] == {"name": zr.ZONE_SERVER_NAME, "items": [{"key": "Corefile", "path": config_file}]}
     assert mounts[zr.RECORDS_DIR] == {"name": zr.RECORDS_CONFIGMAP, "optional": True,
                                       "items": [{"key": zr.RECORDS_KEY, "path": zr.RECORDS_KEY}]}
