@@ -11,8 +11,11 @@ DEMO_CLUSTERS ?= 3
 
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
+	$(PY) -m lab demo-app
 	ansible-playbook -i inventory/lab playbooks/site.yml
-	ansible-playbook -i inventory/lab playbooks/demo_summary.yml
+	@echo; echo "== what the other clusters received for httpbin (exported by cluster1):"
+	@$(PY) -m lab show httpbin.bar.global
+	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"
 
 test: venv binaries unit integration sanity lint build-collection
 

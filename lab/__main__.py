@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|build|lb|agent"""
+"""python -m lab up|down|status|build|lb|demo-app|show"""
 
 from __future__ import annotations
 
@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     p_lb = sub.add_parser("lb", help="switch one cluster's load balancer off or on (for failure tests)")
     p_lb.add_argument("cluster")
     p_lb.add_argument("switch", choices=["on", "off"])
+    sub.add_parser("demo-app", help="deploy the demo's httpbin in the first cluster, exported to the mesh")
+    p_show = sub.add_parser("show", help="show one .global host's ServiceEntry in every cluster")
+    p_show.add_argument("host", nargs="?", default="httpbin.bar.global")
     sub.add_parser("agent", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     try:
@@ -57,6 +60,12 @@ def main(argv: list[str] | None = None) -> int:
                 flag.touch()
             else:
                 flag.unlink(missing_ok=True)
+        elif args.command == "demo-app":
+            from .demo import deploy_sample
+            print(deploy_sample())
+        elif args.command == "show":
+            from .demo import show_service_entries
+            print(show_service_entries(args.host))
         elif args.command == "agent":
             from .agent import run
             run()

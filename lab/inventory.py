@@ -15,6 +15,8 @@ def write_inventory(state) -> None:
             "mesh_context": c.name,
             "mesh_network": f"network{c.index}",
             "mesh_locality": f"lab/zone{c.index}",
+            # The lab's cluster DNS listens on a loopback ClusterIP the controller can query.
+            "mesh_verify_dns_server": c.dns_ip,
         }
         for c in state.clusters
     }
@@ -31,6 +33,7 @@ def write_inventory(state) -> None:
                 "mesh_helm_binary": str(ensure_binaries()["helm"]),
                 # The lab's root CA lives and dies with the lab, outside the repository.
                 "mesh_ca_root_dir": str(state_dir() / "mesh-ca"),
+                "mesh_verify_report_dir": str(state_dir() / "reports"),
                 # No istiod really runs in the lab (kwok simulates its pod), so nothing would answer
                 # the sidecar injection webhook and every gateway pod would be refused: leave it out.
                 "mesh_istio_values": {"global": {"operatorManageWebhooks": True}},

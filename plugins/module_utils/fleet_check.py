@@ -154,11 +154,14 @@ def evaluate(clusters, fleet, now=None):
     now = now or datetime.datetime.now(datetime.timezone.utc)
     identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")]
     majority = max(set(identities), key=identities.count) if identities else None
+    services = fleet.get("services") or []
     out = []
     for c in clusters:
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
-                 "gateway": (c.get("check") or {}).get("gateway"), "exports": c.get("exports") or [],
-                 "imports": c.get("imports") or []}
+                 "gateway": (c.get("check") or {}).get("gateway"),
+                 "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
+                 "imports": [{"host": s["host"], "from": s["clusters"]} for s in services
+                             if c["name"] not in s["clusters"]]}
         if not c.get("reachable"):
             failure = result("fail", "cluster unreachable: %s" % (c.get("error") or "no answer"), "Kubernetes API",
                              "check the cluster's API server and the credentials in the inventory")

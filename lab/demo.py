@@ -1,0 +1,72 @@
+"""The demo's sample workload: httpbin in cluster1, exported to the mesh."""
+
+from __future__ import annotations
+
+import yaml
+
+from .api import Api
+from .cluster import LabError, LabState
+from .config import state_dir
+
+SAMPLE = yaml.safe_load("""
+- apiVersion: v1
+  kind: Namespace
+  metadata: {name: bar}
+- apiVersion: apps/v1
+  kind: Deployment
+  metadata: {name: httpbin, namespace: bar, labels: {app: httpbin}}
+  spec:
+    selector: {matchLabels: {app: httpbin}}
+    template:
+      metadata: {labels: {app: httpbin}}
+      spec:
+        containers:
+        - name: httpbin
+          image: docker.io/kennethreitz/httpbin
+          ports: [{containerPort: 80}]
+- apiVersion: v1
+  kind: Service
+  metadata:
+    name: httpbin
+    namespace: bar
+    labels: {app: httpbin, multicluster.meshops.io/export: "true"}
+  spec:
+    selector: {app: httpbin}
+    ports: [{name: http, port: 8000, targetPort: 80}]
+""")
+HOST = "httpbin.bar.global"
+
+
+def _api(state: LabState, cluster) -> Api:
+    return Api(cluster.server, state_dir() / cluster.name / "pki")
+
+
+def deploy_sample() -> str:
+    state = LabState.load()
+    if state is None:
+        raise LabError("no lab running; start one with `python -m lab up`")
+    first = state.clusters[0]
+    api = _api(state, first)
+    for obj in SAMPLE:
+        api.apply(obj, "lab-demo")
+    return f"httpbin deployed in {first.name} (namespace bar), exported as {HOST}"
+
+
+def show_service_entries(host: str = HOST) -> str:
+    state = LabState.load()
+    if state is None:
+        raise LabError("no lab running")
+    out = []
+    for cluster in state.clusters:
+        name, _, rest = host.partition(".")
+        namespace = rest.split(".", 1)[0]
+        entry = _api(state, cluster).request(
+            "GET", f"/apis/networking.istio.io/v1/namespaces/{namespace}/serviceentries/{host}")
+        if entry is None:
+            out.append(f"# {cluster.name}: no ServiceEntry {host}")
+            continue
+        meta = entry["metadata"]
+        shown = {"metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels")},
+                 "spec": entry["spec"]}
+        out.append(f"# {cluster.name}: ServiceEntry {namespace}/{host}\n" + yaml.safe_dump(shown, sort_keys=False))
+    return "\n".join(out)
