@@ -2,8 +2,8 @@
 
 Every address a cluster hands out is on loopback, so nothing in the lab can send a packet off
 the machine: cluster i serves its API on 127.0.0.1:<base+10+i>, gives Services ClusterIPs from
-127.(100+o+i).0.0/16, Pods IPs from 127.(120+o+i).0.0/16 and load balancers from
-127.(140+o+i).0.0/16, where o = 10 x LAB_INSTANCE keeps side-by-side labs apart.
+127.(100+o+i).0.0/16, Pods IPs from 127.(140+o+i).0.0/16 and load balancers from
+127.(180+o+i).0.0/16, where o = 10 x LAB_INSTANCE keeps side-by-side labs apart.
 """
 
 from __future__ import annotations
@@ -76,11 +76,11 @@ class ClusterInfo:
 
     @property
     def pod_cidr(self) -> str:
-        return f"127.{120 + self.octet + self.index}.0.1/16"
+        return f"127.{140 + self.octet + self.index}.0.1/16"
 
     @property
     def lb_prefix(self) -> str:
-        return f"127.{140 + self.octet + self.index}.0"
+        return f"127.{180 + self.octet + self.index}.0"
 
 
 @dataclass
