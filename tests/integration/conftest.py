@@ -31,7 +31,7 @@ def lab():
         lab_command("down", check=False)
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def ansible_playbook(lab):
     def run(playbook: str, *args: str, extra_vars: dict | None = None, inventory: str | None = None,
             env: dict | None = None) -> PlaybookRun:

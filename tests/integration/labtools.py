@@ -77,5 +77,10 @@ class PlaybookRun:
         return {m.group(1): dict(zip(keys, map(int, m.groups()[1:]))) for m in RECAP.finditer(self.stdout)}
 
     @property
+    def text(self) -> str:
+        """stdout with whitespace folded: messages wrapped by the YAML callback read as one line."""
+        return " ".join(self.stdout.split())
+
+    @property
     def changed(self) -> int:
         return sum(h["changed"] for h in self.recap.values())
