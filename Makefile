@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 COLLECTION_LINK := .cache/collections/ansible_collections/meshops/multicluster
 DEMO_CLUSTERS ?= 3
 
-.PHONY: demo test venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection bench clean
+.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection bench clean
 
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
@@ -17,7 +17,12 @@ demo: venv binaries
 	@$(PY) -m lab show httpbin.bar.global
 	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"
 
-test: venv binaries unit integration sanity lint build-collection
+test: venv binaries system-deps unit integration sanity lint build-collection
+
+# Debian packages the tests use: Chromium opens the fleet report page and takes a screenshot.
+system-deps:
+	@command -v chromium >/dev/null || { apt-get update -qq && apt-get install -y -qq chromium >/dev/null; } \
+		|| { echo "make test needs Chromium: apt-get install chromium" >&2; exit 2; }
 
 venv: $(VENV)/.installed $(COLLECTION_LINK)
 $(VENV)/.installed: requirements.txt requirements-dev.txt

@@ -1,0 +1,321 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet report: one self-contained HTML page and a console table. Pure rendering, no cluster.
+
+The model (built by the fleet check; every key below is read, nothing else)::
+
+    {"generated": "2026-11-21T23:00:00Z",                      # shown as given
+     "mesh": {"mesh_id": "mesh1", "trust_domain": "cluster.local"},
+     "ok": false,                                             # the checker's overall verdict
+     "checks": [{"id": "root", "title": "Same root CA"}, ...],  # columns, in this order
+     "clusters": [{"name": "cluster1", "network": "network1", "reachable": true,
+                   "gateway": {"address": "127.141.0.1", "port": 15443},   # or null when unknown
+                   "exports": ["httpbin.bar", "web.shop"],                # <name>.<namespace>
+                   "imports": [{"host": "reviews.shop.global", "from": ["cluster2"]}],
+                   "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "skip",
+                                              "detail": "...", "object": "...", "fix": "..."}}}]}
+                                              # detail, object and fix are optional
+
+A check missing from a cluster's results shows as skip ("not run"). An unreachable cluster is
+drawn grey and counts as failed. Every string from the model is HTML-escaped: names come from clusters.
+"""
+
+from __future__ import annotations
+
+import math
+from html import escape
+
+STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "skip": "\u2013"}
+HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "unreachable": "unreachable"}
+FIRST_NAMES = 3                  # names shown before "+N more"
+BOX_W, BOX_H = 240, 128          # one cluster in the diagram
+
+CSS = """
+:root{--pass:#1a7f37;--pass-bg:#e6f6ea;--warn:#9a6700;--warn-bg:#fff5d6;--fail:#c62828;--fail-bg:#fdecec;
+--skip:#6b7280;--skip-bg:#f3f4f6;--unreachable:#6b7280;--ink:#1f2933;--muted:#5f6b7a;--line:#e3e7ed}
+*{box-sizing:border-box}
+body{margin:0;background:#f5f7fa;color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif}
+main{max-width:1320px;margin:0 auto;padding:24px 28px 40px}
+header{display:flex;align-items:center;gap:18px;background:#fff;border:1px solid var(--line);
+border-left:6px solid var(--v);border-radius:10px;padding:16px 22px;margin-bottom:20px}
+header .mark{width:44px;height:44px;border-radius:50%;background:var(--v);color:#fff;font-size:24px;
+font-weight:700;display:flex;align-items:center;justify-content:center;flex:none}
+h1{margin:0;font-size:22px}
+h2{margin:0 0 12px;font-size:16px}
+.meta{color:var(--muted);margin-top:2px}.meta b{color:var(--ink);font-weight:600}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin-bottom:20px}
+table{border-collapse:collapse;width:100%}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600}
+td.c{white-space:nowrap;font-weight:600}
+td.c small{display:block;font-weight:400;color:var(--muted)}
+.s{display:inline-block;min-width:64px;padding:2px 9px;border-radius:999px;font-weight:600;font-size:13px;
+color:var(--k);background:var(--k-bg);text-decoration:none;white-space:nowrap}
+.pass{--k:var(--pass);--k-bg:var(--pass-bg);--v:var(--pass)}
+.warn{--k:var(--warn);--k-bg:var(--warn-bg);--v:#d4a72c}
+.fail{--k:var(--fail);--k-bg:var(--fail-bg);--v:var(--fail)}
+.skip,.unreachable{--k:var(--skip);--k-bg:var(--skip-bg);--v:var(--skip)}
+details{margin-top:16px}
+summary{cursor:pointer;font-weight:600}
+.issues td{font-size:13px}.issues code{font-size:12px;background:#f3f4f6;padding:1px 5px;border-radius:4px}
+.fix{color:var(--ink)}.fix::before{content:"Fix: ";font-weight:600}
+svg{display:block;width:100%;height:auto;max-height:760px}
+svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--ink)}
+.legend{display:flex;gap:18px;flex-wrap:wrap;color:var(--muted);font-size:13px;margin-top:8px}
+.legend span::before{content:"";display:inline-block;width:11px;height:11px;border-radius:3px;
+background:var(--v);margin-right:6px;vertical-align:-1px}
+.none{color:var(--muted)}
+"""
+
+
+def _e(value) -> str:
+    return escape("" if value is None else str(value), quote=True)
+
+
+def _plural(n: int, word: str) -> str:
+    return "%d %s%s" % (n, word, "" if n == 1 else "s")
+
+
+def _first(names, n=FIRST_NAMES) -> str:
+    names = list(names)
+    more = " +%d more" % (len(names) - n) if len(names) > n else ""
+    return ", ".join(names[:n]) + more
+
+
+def _result(cluster: dict, check_id: str) -> dict:
+    r = (cluster.get("results") or {}).get(check_id) or {"status": "skip", "detail": "not run"}
+    return r if r.get("status") in STATUSES else {**r, "status": "fail"}
+
+
+def _health(cluster: dict) -> str:
+    if not cluster.get("reachable", True):
+        return "unreachable"
+    statuses = {r.get("status") for r in (cluster.get("results") or {}).values()}
+    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+
+
+def _problems(model: dict) -> list[tuple[dict, dict, dict]]:
+    """(cluster, check, result) for every failed or warned check, failures first."""
+    found = [(c, k, _result(c, k["id"])) for c in model.get("clusters", []) for k in model.get("checks", [])]
+    found = [p for p in found if p[2]["status"] in ("fail", "warn")]
+    return sorted(found, key=lambda p: p[2]["status"] != "fail")
+
+
+def _verdict(model: dict) -> tuple[str, str]:
+    problems = _problems(model)
+    failed = sum(1 for p in problems if p[2]["status"] == "fail")
+    warned = len(problems) - failed
+    unreachable = sum(1 for c in model.get("clusters", []) if not c.get("reachable", True))
+    if not failed and not warned and not unreachable and model.get("ok", True):
+        return "pass", "All checks pass"
+    parts = ["%d failed" % failed, _plural(warned, "warning")]
+    if unreachable:
+        parts.append(_plural(unreachable, "cluster") + " unreachable")
+    return ("fail" if failed or unreachable or not model.get("ok", True) else "warn"), ", ".join(parts)
+
+
+def _gateway(cluster: dict) -> str:
+    gw = cluster.get("gateway") or {}
+    if not gw.get("address"):
+        return "gateway unknown"
+    address = str(gw["address"])
+    address = "[%s]" % address if ":" in address else address
+    return "%s:%s" % (address, gw.get("port", 15443))
+
+
+def _flows(model: dict) -> dict[tuple[str, str], list[str]]:
+    """(exporting cluster, importing cluster) -> service hosts (without .global), in model order."""
+    flows: dict[tuple[str, str], list[str]] = {}
+    for c in model.get("clusters", []):
+        for imp in c.get("imports") or []:
+            host = str(imp.get("host", ""))
+            host = host[:-len(".global")] if host.endswith(".global") else host
+            for source in imp.get("from") or []:
+                flows.setdefault((str(source), str(c.get("name"))), []).append(host)
+    return flows
+
+
+# ---------------------------------------------------------------------------- HTML
+
+def _badge(status: str, title: str = "", href: str = "") -> str:
+    tag = 'a href="#%s"' % _e(href) if href else "span"
+    return '<%s class="s %s" title="%s">%s %s</%s>' % (
+        tag, status, _e(title), STATUSES[status], status, tag.split()[0])
+
+
+def _issue_id(cluster: dict, check: dict) -> str:
+    return "issue-%s-%s" % (cluster.get("name"), check["id"])
+
+
+def _checks_table(model: dict) -> str:
+    head = "".join("<th>%s</th>" % _e(k.get("title", k["id"])) for k in model.get("checks", []))
+    rows = []
+    for c in model.get("clusters", []):
+        cells = []
+        for k in model.get("checks", []):
+            r = _result(c, k["id"])
+            tip = "; ".join(_e(x) for x in (r.get("detail"), r.get("object")) if x)
+            href = _issue_id(c, k) if r["status"] in ("fail", "warn") else ""
+            cells.append("<td>%s</td>" % _badge(r["status"], tip, href))
+        reach = "" if c.get("reachable", True) else " &middot; unreachable"
+        rows.append('<tr><td class="c">%s<small>%s%s</small></td>%s</tr>'
+                    % (_e(c.get("name")), _e(c.get("network")), reach, "".join(cells)))
+    return "<table><thead><tr><th>Cluster</th>%s</tr></thead><tbody>%s</tbody></table>" % (
+        head, "".join(rows))
+
+
+def _problems_section(model: dict) -> str:
+    problems = _problems(model)
+    if not problems:
+        return '<p class="none">Nothing to fix.</p>'
+    rows = []
+    for c, k, r in problems:
+        obj = "<code>%s</code>" % _e(r["object"]) if r.get("object") else ""
+        fix = '<div class="fix">%s</div>' % _e(r["fix"]) if r.get("fix") else ""
+        rows.append('<tr id="%s"><td>%s</td><td class="c">%s</td><td>%s</td><td>%s</td><td>%s%s</td></tr>' % (
+            _e(_issue_id(c, k)), _badge(r["status"]), _e(c.get("name")), _e(k.get("title", k["id"])),
+            obj, _e(r.get("detail")), fix))
+    return ('<details open><summary>%s to fix</summary><table class="issues"><thead><tr><th>Status</th>'
+            "<th>Cluster</th><th>Check</th><th>Object</th><th>Detail and fix</th></tr></thead>"
+            "<tbody>%s</tbody></table></details>" % (_plural(len(problems), "problem"), "".join(rows)))
+
+
+def _layout(n: int) -> tuple[int, int, list[tuple[float, float]]]:
+    """Canvas size and box centres: a row for 1-2 clusters, an ellipse beyond."""
+    if n <= 2:
+        width = 380 * n + 120
+        return width, BOX_H + 80, [(width / 2 + (i - (n - 1) / 2) * 460, BOX_H / 2 + 40) for i in range(n)]
+    rx, ry = (330, 170) if n <= 4 else (300 + 22 * n, 150 + 22 * n)
+    width, height = 2 * rx + BOX_W + 60, 2 * ry + BOX_H + 60
+    return width, height, [(width / 2 + rx * math.sin(2 * math.pi * i / n),
+                            height / 2 - ry * math.cos(2 * math.pi * i / n)) for i in range(n)]
+
+
+def _to_border(centre, towards, pad=6.0):
+    """Where the line from a box centre towards a point leaves the box (plus pad)."""
+    (x, y), (tx, ty) = centre, towards
+    dx, dy = tx - x, ty - y
+    scale = min((BOX_W / 2 + pad) / abs(dx) if dx else math.inf, (BOX_H / 2 + pad) / abs(dy) if dy else math.inf)
+    return x + dx * scale, y + dy * scale
+
+
+def _svg_text(x, y, text, cls="", size=12, weight=400, anchor="start", width=None) -> str:
+    text = str(text)
+    limit = int(width / (size * 0.56)) if width else 0
+    shown = text if not limit or len(text) <= limit else text[:limit - 1] + "\u2026"
+    return '<text x="%.0f" y="%.0f" font-size="%d" font-weight="%d" text-anchor="%s"%s>%s%s</text>' % (
+        x, y, size, weight, anchor, ' class="%s"' % cls if cls else "", _e(shown),
+        "<title>%s</title>" % _e(text) if shown != text else "")
+
+
+def _cluster_box(c: dict, x: float, y: float) -> str:
+    health = _health(c)
+    left, top, w = x - BOX_W / 2, y - BOX_H / 2, BOX_W - 28
+    exports = list(c.get("exports") or [])
+    label = "%s: %s" % (_plural(len(exports), "export"), _first(exports)) if exports else "no exports"
+    return "".join([
+        '<g class="%s"><title>%s (%s)\nexports: %s</title>' % (
+            health, _e(c.get("name")), HEALTH[health], _e(", ".join(exports) or "none")),
+        '<rect x="%.0f" y="%.0f" width="%d" height="%d" rx="10" fill="#fff" stroke="var(--v)" '
+        'stroke-width="2"/>' % (left, top, BOX_W, BOX_H),
+        '<rect x="%.0f" y="%.0f" width="%d" height="8" rx="4" fill="var(--v)"/>' % (left + 1, top + 1, BOX_W - 2),
+        _svg_text(left + 14, top + 32, c.get("name"), size=15, weight=700, width=w - 40),
+        '<circle cx="%.0f" cy="%.0f" r="7" fill="var(--v)"/>' % (left + BOX_W - 20, top + 27),
+        _svg_text(left + 14, top + 52, "%s \u00b7 %s" % (c.get("network"), HEALTH[health]), "m", width=w),
+        _svg_text(left + 14, top + 72, _gateway(c), size=12, width=w),
+        _svg_text(left + 14, top + 98, label.split(": ", maxsplit=1)[0], "m", size=11, weight=600, width=w),
+        _svg_text(left + 14, top + 114, ": ".join(label.split(": ")[1:]), size=11, width=w),
+        "</g>"])
+
+
+def _diagram(model: dict) -> str:
+    clusters = model.get("clusters", [])
+    if not clusters:
+        return '<p class="none">No clusters.</p>'
+    width, height, centres = _layout(len(clusters))
+    at = {str(c.get("name")): centres[i] for i, c in enumerate(clusters)}
+    edges = []
+    for (source, target), services in sorted(_flows(model).items()):
+        if source not in at or target not in at or source == target:
+            continue
+        (x1, y1), (x2, y2) = at[source], at[target]
+        # Bend each arrow to its right, so A->B and B->A are two separate curves.
+        length = math.hypot(x2 - x1, y2 - y1) or 1
+        bend = min(60.0, length / 5)
+        cx, cy = (x1 + x2) / 2 - (y2 - y1) / length * bend, (y1 + y2) / 2 + (x2 - x1) / length * bend
+        sx, sy = _to_border((x1, y1), (cx, cy), 4)
+        ex, ey = _to_border((x2, y2), (cx, cy), 10)
+        mx, my = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
+        label = services[0] if len(services) == 1 else _plural(len(services), "service")
+        pill_w = min(len(label), 24) * 6.6 + 16
+        edges.append(
+            '<g class="flow"><title>%s \u2192 %s: %s</title>'
+            '<path d="M%.0f,%.0f Q%.0f,%.0f %.0f,%.0f" fill="none" stroke="#5b7db1" stroke-width="1.6" '
+            'marker-end="url(#arrow)"/>'
+            '<rect x="%.0f" y="%.0f" width="%.0f" height="20" rx="10" fill="#eef3fb" stroke="#b9cbe6"/>%s</g>'
+            % (_e(source), _e(target), _e(", ".join(services)), sx, sy, cx, cy, ex, ey,
+               mx - pill_w / 2, my - 10, pill_w, _svg_text(mx, my + 4, label, size=11, anchor="middle",
+                                                           width=pill_w - 10)))
+    boxes = "".join(_cluster_box(c, *centres[i]) for i, c in enumerate(clusters))
+    return ('<svg viewBox="0 0 %d %d" role="img" aria-label="Mesh diagram: clusters and imported services">'
+            '<style>.m{fill:var(--muted)}</style>'
+            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
+            'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b7db1"/></marker></defs>'
+            "%s%s</svg>" % (width, height, "".join(edges), boxes))
+
+
+def _flows_section(model: dict) -> str:
+    flows = _flows(model)
+    if not flows:
+        return '<p class="none">No imported services.</p>'
+    rows = "".join("<tr><td class=\"c\">%s \u2192 %s</td><td>%d</td><td>%s</td></tr>" % (
+        _e(s), _e(t), len(hosts), _e(_first(hosts, 8))) for (s, t), hosts in sorted(flows.items()))
+    return ("<details><summary>Imported services by route (%d)</summary><table><thead><tr><th>Exporting "
+            "\u2192 importing cluster</th><th>Count</th><th>Services</th></tr></thead><tbody>%s</tbody>"
+            "</table></details>" % (sum(len(h) for h in flows.values()), rows))
+
+
+def render_html(model: dict) -> str:
+    """The whole report as one HTML page that fetches nothing."""
+    verdict, headline = _verdict(model)
+    mesh = model.get("mesh") or {}
+    legend = "".join('<span class="%s">%s</span>' % (k, v.capitalize()) for k, v in HEALTH.items())
+    return (
+        '<!DOCTYPE html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        "<title>Mesh %s: %s</title><style>%s</style></head><body><main>"
+        '<header class="%s"><div class="mark">%s</div><div><h1>%s</h1><div class="meta">mesh <b>%s</b> '
+        "&middot; trust domain <b>%s</b> &middot; %s &middot; generated <b>%s</b></div></div></header>"
+        "<section><h2>Checks</h2>%s%s</section>"
+        '<section><h2>Mesh</h2>%s<div class="legend">%s<span style="--v:#5b7db1">Exporting \u2192 '
+        "importing cluster</span></div>%s</section></main></body></html>\n"
+    ) % (_e(mesh.get("mesh_id")), _e(headline), CSS, verdict, STATUSES[verdict], _e(headline),
+         _e(mesh.get("mesh_id")), _e(mesh.get("trust_domain")), _plural(len(model.get("clusters", [])), "cluster"),
+         _e(model.get("generated")), _checks_table(model), _problems_section(model), _diagram(model), legend,
+         _flows_section(model))
+
+
+# ---------------------------------------------------------------------------- text
+
+def render_text(model: dict) -> str:
+    """Clusters x checks as an aligned console table, then every problem with its fix."""
+    checks = model.get("checks", [])
+    header = ["cluster"] + [k.get("title", k["id"]) for k in checks]
+    shown = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "skip": "-"}
+    rows = [[str(c.get("name")) + ("" if c.get("reachable", True) else " (unreachable)")]
+            + [shown[_result(c, k["id"])["status"]] for k in checks] for c in model.get("clusters", [])]
+    widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]
+
+    def line(cells):
+        return "  ".join(cell.ljust(w) for cell, w in zip(cells, widths)).rstrip()
+
+    mesh = model.get("mesh") or {}
+    out = ["mesh %s (trust domain %s), %s: %s" % (mesh.get("mesh_id"), mesh.get("trust_domain"),
+                                                  model.get("generated"), _verdict(model)[1]),
+           line(header), line(["-" * w for w in widths])] + [line(r) for r in rows]
+    for c, k, r in _problems(model):
+        out.append("%s %s / %s: %s" % (r["status"].upper(), c.get("name"), k.get("title", k["id"]),
+                                       r.get("detail") or r["status"]))
+        out += ["    %s: %s" % (key, r[key]) for key in ("object", "fix") if r.get(key)]
+    return "\n".join(out) + "\n"
