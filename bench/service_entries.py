@@ -8,8 +8,9 @@ the bench lab (instance 2), against baselines run on the same lab and the same r
       cluster into a scratch namespace, the 3 clusters in parallel as Ansible's forks do:
       goal first run <= 1.5x (b), no-op run faster than (b)'s re-apply.
 Requests come from the API servers' audit logs (user agent meshops.multicluster); the module's
-own time and peak memory per cluster from /usr/bin/time around each module process (the play
-runs with an interpreter wrapper). SE_BENCH_REUSE=1 reuses (and keeps) a running bench lab.
+own time, CPU and peak memory per cluster from /usr/bin/time around each module process (the play
+runs with an interpreter wrapper); CPU of the API servers and etcd from /proc, as the machine is
+shared and wall times are noisy. SE_BENCH_REUSE=1 reuses (and keeps) a running bench lab.
 """
 
 from __future__ import annotations
@@ -209,12 +210,12 @@ def services_run(label: str) -> dict:
     """services.yml once: wall time, task times, per-module time and memory, API requests."""
     (WORK / "modules.log").unlink(missing_ok=True)
     mark = audit_mark()
-    cpu_before = cpu_children()
+    cpu_before, server_before = cpu_children(), server_cpu()
     started = time.monotonic()
     proc = subprocess.run([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"),
                            "-e", f"ansible_python_interpreter={interpreter_wrapper()}"],
                           env=ansible_env(), capture_output=True, text=True)
-    seconds, cpu = time.monotonic() - started, cpu_children() - cpu_before
+    seconds, cpu, server = time.monotonic() - started, cpu_children() - cpu_before, server_cpu() - server_before
     if proc.returncode:
         raise SystemExit(f"services.yml ({label}) failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
     counts = request_counts(audit_since(mark))
@@ -229,9 +230,20 @@ def services_run(label: str) -> dict:
     (WORK / f"services-{label}.log").write_text(proc.stdout)
     module_cpu = sum(m["cpu_s"] for m in modules.values())
     return {"label": label, "seconds": round(seconds, 2), "load": load(),
-            "cpu_s": {"modules": round(module_cpu, 1), "ansible_controller": round(cpu - module_cpu, 1)},
+            "cpu_s": {"modules": round(module_cpu, 1), "ansible_controller": round(cpu - module_cpu, 1),
+                      "api_servers_etcd": round(server, 1)},
             "changed": sum(map(int, CHANGED.findall(proc.stdout.split("PLAY RECAP")[-1]))),
             "entries_written": total(counts, "writes"), "requests": counts, "modules": modules, "tasks": tasks}
+
+
+def server_cpu() -> float:
+    """CPU seconds the bench lab's API servers and etcd have used so far."""
+    total = 0
+    for name, pid in lab_state()["pids"].items():
+        if name == "etcd" or name.endswith("/kube-apiserver"):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(") ", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / os.sysconf("SC_CLK_TCK")
 
 
 def cpu_children() -> float:
@@ -258,11 +270,13 @@ def baseline_kubectl(entries: dict[str, list[dict]]) -> dict:
         kubectl(cluster, "get", "serviceentries", "-n", SCRATCH_KUBECTL)  # discovery cached, as in daily use
     result = {"load": load()}
     for step in ("apply", "reapply"):
-        mark = audit_mark()
+        mark, cpu_before, server_before = audit_mark(), cpu_children(), server_cpu()
         wall, per = parallel(lambda c: kubectl(c, "apply", "--server-side", "-f", str(files[c])), CLUSTERS)
+        cpu, server = cpu_children() - cpu_before, server_cpu() - server_before
         counts = request_counts(audit_since(mark, user_agent="kubectl"))
         result[step] = {"seconds": round(wall, 2), "per_cluster": {c: round(s, 2) for c, (s, _) in per.items()},
-                        "entries_written": total(counts, "writes")}
+                        "entries_written": total(counts, "writes"),
+                        "cpu_s": {"kubectl": round(cpu, 1), "api_servers_etcd": round(server, 1)}}
     parallel(lambda c: kubectl(c, "delete", "namespace", SCRATCH_KUBECTL, "--wait=true"), CLUSTERS)
     return result
 
@@ -353,7 +367,8 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       f"written -> {ours_rate:.1f} objects/s; load {first['load']}")
     p("   service_entry module process per cluster: " + ", ".join(
         f"{c} {s} s ({module_rate[c]:.0f} obj/s)" for c, s in sorted(module_first.items())))
-    p(f"   CPU: modules {first['cpu_s']['modules']} s, Ansible controller {first['cpu_s']['ansible_controller']} s")
+    p(f"   CPU: modules {first['cpu_s']['modules']} s, Ansible controller {first['cpu_s']['ansible_controller']} s, "
+      f"API servers + etcd {first['cpu_s']['api_servers_etcd']} s")
     p("   task times (profile_tasks): " + ", ".join(f"{k[:40]} {v}" for k, v in first["tasks"].items() if v >= 0.5))
     p("")
     p(f"2. baseline (a) kubernetes.core.k8s loop, server-side apply, {k8s['objects']} objects on cluster1: "
@@ -369,6 +384,9 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       f"parallel: {kube['seconds']} s (all runs {[c['kubectl']['apply']['seconds'] for c in main]}; "
       f"{kube['entries_written']} written; per cluster "
       f"{', '.join(f'{c} {s}' for c, s in sorted(kube['per_cluster'].items()))})")
+    p(f"   CPU: kubectl {kube['cpu_s']['kubectl']} s, API servers + etcd {kube['cpu_s']['api_servers_etcd']} s "
+      f"(ours: client {first['cpu_s']['modules'] + first['cpu_s']['ansible_controller']:.1f} s, "
+      f"servers {first['cpu_s']['api_servers_etcd']} s)")
     p(f"   whole step: first run {first['seconds']} s vs kubectl {kube['seconds']} s -> "
       f"{ratio(first['seconds'], kube['seconds'])}x (goal <= 1.5x: {meets(first['seconds'] <= 1.5 * kube['seconds'])})")
     worst_module, worst_kubectl = max(module_first.values()), max(kube["per_cluster"].values())
@@ -378,14 +396,16 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
     p(f"4. no-op run: {noop['seconds']} s (all runs {all_runs('noop')}), changed={noop['changed']}, write requests "
       f"{total(noop['requests'], 'writes', '')} (goal 0: {meets(total(noop['requests'], 'writes', '') == 0)}); "
       f"load {noop['load']}")
-    p(f"   CPU: modules {noop['cpu_s']['modules']} s, Ansible controller {noop['cpu_s']['ansible_controller']} s; "
+    p(f"   CPU: modules {noop['cpu_s']['modules']} s, Ansible controller {noop['cpu_s']['ansible_controller']} s, "
+      f"API servers + etcd {noop['cpu_s']['api_servers_etcd']} s; "
       "task times: " + ", ".join(f"{k[:40]} {v}" for k, v in noop["tasks"].items() if v >= 0.5))
     for cluster, c in sorted(noop["requests"].items()):
         p(f"   {cluster} reads: " + ", ".join(f"{k} {n}" for k, n in sorted(c["reads"].items())))
     lists = {c: noop["requests"][c]["reads"].get("list serviceentries", 0) for c in CLUSTERS}
     p(f"   ServiceEntry lists per cluster: {lists} (goal 1 each: {meets(set(lists.values()) == {1})})")
     p(f"   vs kubectl re-apply {rekube['seconds']} s (all runs {[c['kubectl']['reapply']['seconds'] for c in main]}; "
-      f"{rekube['entries_written']} write requests) -> {ratio(noop['seconds'], rekube['seconds'])}x "
+      f"{rekube['entries_written']} write requests; CPU kubectl {rekube['cpu_s']['kubectl']} s, API servers + etcd "
+      f"{rekube['cpu_s']['api_servers_etcd']} s) -> {ratio(noop['seconds'], rekube['seconds'])}x "
       f"(goal < 1: {meets(noop['seconds'] < rekube['seconds'])}); module per cluster: "
       + ", ".join(f"{c} {s} s" for c, s in sorted(module_seconds(noop).items())))
     p("")
@@ -399,9 +419,9 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       f"and change runs; /usr/bin/time %M via an interpreter wrapper): {peak} MiB (goal < 200: {meets(peak < 200)})")
     p("")
     p("7. scaling: services.yml whole step (best of the repeats), module = slowest cluster's service_entry process;")
-    p("   writes/SE = (first-run module - no-op module) / ServiceEntries per cluster")
+    p("   writes/SE = (first-run module - no-op module) / ServiceEntries per cluster; no-op CPU = modules + Ansible")
     p(f"   {'svc/cl':>6} {'SE/cl':>5} {'first (s)':>9} {'x50':>5} {'module':>6} {'writes/SE':>9} "
-      f"{'no-op (s)':>9} {'x50':>5} {'module':>6}  all first / no-op runs")
+      f"{'no-op (s)':>9} {'x50':>5} {'module':>6} {'no-op CPU':>9}  all first / no-op runs")
     base = None
     for count in SIZES:
         f, n = best([c["first"] for c in cycles[count]]), best([c["noop"] for c in cycles[count]])
@@ -409,7 +429,8 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
         per_entry = (slowest_module(f) - slowest_module(n)) / (count * len(CLUSTERS)) * 1000
         p(f"   {count:>6} {count * len(CLUSTERS):>5} {f['seconds']:>9} {ratio(f['seconds'], base[0]['seconds']):>4}x "
           f"{slowest_module(f):>6} {per_entry:>6.1f} ms {n['seconds']:>9} {ratio(n['seconds'], base[1]['seconds']):>4}x "
-          f"{slowest_module(n):>6}  {[c['first']['seconds'] for c in cycles[count]]} / "
+          f"{slowest_module(n):>6} {n['cpu_s']['modules'] + n['cpu_s']['ansible_controller']:>7.1f} s  "
+          f"{[c['first']['seconds'] for c in cycles[count]]} / "
           f"{[c['noop']['seconds'] for c in cycles[count]]}")
     print("\n".join(out))
     return out
