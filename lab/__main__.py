@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|build|lb|demo-app|show"""
+"""python -m lab up|down|status|build|lb|apiserver|demo-app|show"""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import sys
 import time
 
 from . import build
-from .cluster import MAX_CLUSTERS, LabError, down, status, up
+from .cluster import MAX_CLUSTERS, LabError, apiserver, down, status, up
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,10 +25,13 @@ def main(argv: list[str] | None = None) -> int:
     p_lb = sub.add_parser("lb", help="switch one cluster's load balancer off or on (for failure tests)")
     p_lb.add_argument("cluster")
     p_lb.add_argument("switch", choices=["on", "off"])
+    p_api = sub.add_parser("apiserver", help="stop or start one cluster's API server (for failure tests)")
+    p_api.add_argument("cluster")
+    p_api.add_argument("action", choices=["stop", "start"])
     sub.add_parser("demo-app", help="deploy the demo's httpbin in the first cluster, exported to the mesh")
     p_show = sub.add_parser("show", help="show one .global host's ServiceEntry in every cluster")
     p_show.add_argument("host", nargs="?", default="httpbin.bar.global")
-    sub.add_parser("agent", help=argparse.SUPPRESS)
+    sub.add_parser("agent", help="(internal) the background agent `up` starts")
     args = parser.parse_args(argv)
     try:
         if args.command == "up":
@@ -60,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
                 flag.touch()
             else:
                 flag.unlink(missing_ok=True)
+        elif args.command == "apiserver":
+            print(apiserver(args.cluster, args.action))
         elif args.command == "demo-app":
             from .demo import deploy_sample
             print(deploy_sample())

@@ -91,6 +91,8 @@ class LabState:
     kubeconfig: str
     istio_dir: str = ""
     pids: dict[str, int] = field(default_factory=dict)
+    # How each process was started (argv, log file), so one can be stopped and started again.
+    commands: dict[str, list] = field(default_factory=dict)
 
     @classmethod
     def load(cls) -> "LabState | None":
@@ -157,10 +159,12 @@ class Processes:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=state_dir(), env=env)
         self.state.pids[key] = proc.pid
+        self.state.commands[key] = [argv, str(log_file)]
         self.state.save()
         return proc.pid
 
     def stop_all(self, timeout: float = 10) -> None:
+        """SIGTERM, then SIGKILL for what is still running after the timeout. Does not save the state."""
         for pid in self.state.pids.values():
             try:
                 os.killpg(pid, signal.SIGTERM)
@@ -360,6 +364,28 @@ def _cluster_dns_answers(ip: str) -> bool:
         return False
 
 
+def apiserver(cluster: str, action: str) -> str:
+    """Stop or start one cluster's API server (failure tests: an unreachable cluster)."""
+    state = LabState.load()
+    if state is None:
+        raise LabError("no lab running")
+    key = f"{cluster}/kube-apiserver"
+    if key not in state.pids:
+        raise LabError(f"no cluster {cluster!r}: the lab has {', '.join(c.name for c in state.clusters)}")
+    pid = state.pids[key]
+    if action == "stop":
+        state.pids = {key: pid}
+        Processes(state).stop_all()
+        return f"{cluster}: kube-apiserver stopped"
+    if _alive(pid):
+        return f"{cluster}: kube-apiserver already running"
+    argv, log_file = state.commands[key]
+    Processes(state).start(key, argv, Path(log_file))
+    info = next(c for c in state.clusters if c.name == cluster)
+    _wait(f"{cluster} kube-apiserver", Api(info.server, _cluster_dir(cluster) / "pki").healthy, 90, Path(log_file))
+    return f"{cluster}: kube-apiserver started"
+
+
 def down() -> bool:
     state = LabState.load()
     if state is None:
@@ -384,4 +410,4 @@ def status() -> list[dict]:
     return rows
 
 
-__all__ = ["up", "down", "status", "LabError", "LabState"]
+__all__ = ["up", "down", "status", "apiserver", "LabError", "LabState"]

@@ -15,7 +15,11 @@ REPO = Path(__file__).resolve().parents[2]
 STATE = REPO / ".lab-test"
 
 
-def lab_env(instance: int = 1) -> dict[str, str]:
+# The session's lab; LAB_TEST_INSTANCE picks another while a CI run holds instance 1.
+SESSION_INSTANCE = int(os.environ.get("LAB_TEST_INSTANCE", "1"))
+
+
+def lab_env(instance: int = SESSION_INSTANCE) -> dict[str, str]:
     """Instance 1 is the session's lab; 3 a second one some tests start (0 is the demo's, 2 the benchmarks')."""
     state = STATE if instance == 1 else REPO / f".lab-test{instance}"
     return {"LAB_INSTANCE": str(instance), "LAB_STATE_DIR": str(state), "LAB_INVENTORY_DIR": str(state / "inventory")}
@@ -26,13 +30,13 @@ RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s
                    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
 
 
-def lab_command(*args: str, check: bool = True, instance: int = 1) -> subprocess.CompletedProcess:
+def lab_command(*args: str, check: bool = True, instance: int = SESSION_INSTANCE) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "lab", *args], cwd=REPO, env={**os.environ, **lab_env(instance)},
                           capture_output=True, text=True, check=check)
 
 
 class Lab:
-    def __init__(self, instance: int = 1):
+    def __init__(self, instance: int = SESSION_INSTANCE):
         self.instance = instance
         self.dir = Path(lab_env(instance)["LAB_STATE_DIR"])
         self.state = json.loads((self.dir / "state.json").read_text())
