@@ -227,6 +227,9 @@ def _start_control_plane(procs: Processes, bins: dict[str, Path], cluster: Clust
         f"--service-account-private-key-file={pki / 'sa.key'}", f"--root-ca-file={pki / 'ca.crt'}",
         f"--cluster-signing-cert-file={pki / 'ca.crt'}", f"--cluster-signing-key-file={pki / 'ca.key'}",
         f"--service-cluster-ip-range={cluster.service_cidr}", "--controllers=*,-nodeipam",
+        # kwok marks pods Ready once: a node marked NotReady while its API server was stopped (a
+        # failure test) or the machine was busy would leave every pod unready for good.
+        "--node-monitor-grace-period=5m",
         "--profiling=false",
     ], cdir / "logs" / "kube-controller-manager.log")
     procs.start(f"{cluster.name}/kube-scheduler", [

@@ -1,0 +1,86 @@
+"""The fleet check: a converged mesh passes; each kind of breakage fails with the right cluster
+and fix named; the next site.yml repairs what it can while a stopped cluster is reported."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from labtools import lab_command
+
+from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
+
+
+def report(lab):
+    return json.loads((lab.dir / "reports" / "mesh-report.json").read_text())
+
+
+def failures(lab):
+    """{(cluster, check): fix} of every failed check in the last report."""
+    return {(c["name"], check): r.get("fix") for c in report(lab)["clusters"]
+            for check, r in c["results"].items() if r["status"] == "fail"}
+
+
+@pytest.fixture(scope="module")
+def converged(lab, ansible_playbook):
+    lab_command("demo-app")  # httpbin exported from the first cluster
+    run = ansible_playbook("site.yml")
+    assert run.rc == 0, run.stdout[-4000:]
+    return run
+
+
+def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
+    run = ansible_playbook("verify.yml")
+    assert run.rc == 0, run.stdout[-3000:]
+    assert "All checks pass" in run.stdout and run.changed == 0
+    model = report(lab)
+    assert model["ok"] and {c["name"] for c in model["clusters"]} == set(lab.names)
+    assert all(r["status"] == "pass" for c in model["clusters"] for r in c["results"].values())
+    assert (lab.dir / "reports" / "mesh-report.html").read_text().startswith("<!DOCTYPE html>")
+    first = next(c for c in model["clusters"] if c["name"] == lab.names[0])
+    assert "httpbin.bar" in first["exports"]
+
+
+def test_breakages_are_named_with_their_fix_and_site_repairs_them(lab, converged, ansible_playbook):
+    first, second, third = lab.names[:3]
+    lab.client(first).delete("Secret", "cacerts", "istio-system")
+    other_root = lab.client(second).get("Secret", "cacerts", "istio-system")
+    other_root["data"]["root-cert.pem"] = other_root["data"]["ca-cert.pem"]  # a chain to another root
+    lab.client(second).request("PUT", "/api/v1/namespaces/istio-system/secrets/cacerts", body=json.dumps(other_root))
+    dns = lab.client(third).get("ConfigMap", "coredns", "kube-system")
+    dns["data"]["Corefile"] = corefile.remove(dns["data"]["Corefile"], "global")
+    lab.client(third).request("PUT", "/api/v1/namespaces/kube-system/configmaps/coredns", body=json.dumps(dns))
+    lab.client(second).delete("ServiceEntry", "httpbin.bar.global", "bar")
+
+    run = ansible_playbook("verify.yml")
+    assert run.rc != 0
+    found = failures(lab)
+    assert found[(first, "root")] == "run playbooks/trust.yml"
+    assert found[(second, "root")] == "run playbooks/trust.yml"
+    assert found[(third, "dns")] == "run playbooks/dns.yml"
+    assert found[(second, "service_entries")] == "run playbooks/services.yml"
+    assert (first, "dns") not in found and (third, "root") not in found
+
+    repair = ansible_playbook("site.yml")
+    assert repair.rc == 0, repair.stdout[-3000:]
+    assert ansible_playbook("verify.yml").rc == 0 and failures(lab) == {}
+
+
+def test_a_stopped_cluster_is_reported_and_the_others_are_still_repaired(lab, converged, ansible_playbook):
+    first, third = lab.names[0], lab.names[2]
+    lab.client(first).delete("Secret", "cacerts", "istio-system")
+    lab_command("apiserver", third, "stop")
+    try:
+        run = ansible_playbook("verify.yml")
+        assert run.rc != 0
+        found = failures(lab)
+        assert found[(third, "root")] == "check the cluster's API server and the credentials in the inventory"
+        assert found[(first, "root")] == "run playbooks/trust.yml"
+        site = ansible_playbook("site.yml")
+        assert site.rc != 0 and site.recap[third]["failed"] == 1
+        assert lab.client(first).get("Secret", "cacerts", "istio-system") is not None  # repaired meanwhile
+    finally:
+        lab_command("apiserver", third, "start")
+    assert ansible_playbook("site.yml").rc == 0
+    assert ansible_playbook("verify.yml").rc == 0
