@@ -389,6 +389,8 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       f"servers {first['cpu_s']['api_servers_etcd']} s)")
     p(f"   whole step: first run {first['seconds']} s vs kubectl {kube['seconds']} s -> "
       f"{ratio(first['seconds'], kube['seconds'])}x (goal <= 1.5x: {meets(first['seconds'] <= 1.5 * kube['seconds'])})")
+    p("   paired per repeat (same cycle, same load): first run / kubectl = "
+      + str([ratio(c["first"]["seconds"], c["kubectl"]["apply"]["seconds"]) for c in main]))
     worst_module, worst_kubectl = max(module_first.values()), max(kube["per_cluster"].values())
     p(f"   module write step: slowest cluster {worst_module} s vs kubectl slowest cluster {worst_kubectl} s -> "
       f"{ratio(worst_module, worst_kubectl)}x (goal <= 1.5x: {meets(worst_module <= 1.5 * worst_kubectl)})")
@@ -408,6 +410,8 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       f"{rekube['cpu_s']['api_servers_etcd']} s) -> {ratio(noop['seconds'], rekube['seconds'])}x "
       f"(goal < 1: {meets(noop['seconds'] < rekube['seconds'])}); module per cluster: "
       + ", ".join(f"{c} {s} s" for c, s in sorted(module_seconds(noop).items())))
+    p("   paired per repeat: no-op / kubectl re-apply = "
+      + str([ratio(c["noop"]["seconds"], c["kubectl"]["reapply"]["seconds"]) for c in main]))
     p("")
     p(f"5. one Service changed (port added to cluster1 sebench-c1-0/svc-000): {change['seconds']} s, writes:")
     for cluster, c in sorted(change["requests"].items()):
