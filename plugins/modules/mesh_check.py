@@ -29,6 +29,10 @@ options:
     description: Name of the east-west gateway Service.
     type: str
     default: istio-eastwestgateway
+  gateway_address_override:
+    description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
+    type: str
+    default: ""
   expected_records:
     description: C(.global) host name to VIP, as the ServiceEntries of this cluster hold them.
     type: dict
@@ -89,7 +93,8 @@ dns_answers:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
+    GATEWAY_PORT, deployment_not_ready, gateway_address)
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
@@ -105,7 +110,10 @@ def read_cluster(client, p):
                  for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why}
     service = client.get("Service", p["gateway_service"], namespace)
     gateway = None
-    if service:
+    if p["gateway_address_override"]:
+        gateway = {"address": p["gateway_address_override"], "port": GATEWAY_PORT,
+                   "source": "mesh_gateway_address_override"}
+    elif service:
         found = gateway_address(service, client.list("Node") if service["spec"].get("type") != "ClusterIP" else [])
         if found:
             gateway = {"address": found[0], "port": found[1], "source": found[2]}
@@ -138,6 +146,7 @@ def main():
         namespace=dict(type="str", default="istio-system"),
         deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
         gateway_service=dict(type="str", default="istio-eastwestgateway"),
+        gateway_address_override=dict(type="str", default=""),
         expected_records=dict(type="dict", default={}),
         dns_server=dict(type="str", default=""),
         dns_port=dict(type="int", default=53),
