@@ -36,17 +36,17 @@ CSS = """
 *{box-sizing:border-box}
 body{margin:0;background:#f5f7fa;color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif}
-main{max-width:1320px;margin:0 auto;padding:24px 28px 40px}
+main{max-width:1320px;margin:0 auto;padding:18px 28px 28px}
 header{display:flex;align-items:center;gap:18px;background:#fff;border:1px solid var(--line);
-border-left:6px solid var(--v);border-radius:10px;padding:16px 22px;margin-bottom:20px}
+border-left:6px solid var(--v);border-radius:10px;padding:12px 22px;margin-bottom:16px}
 header .mark{width:44px;height:44px;border-radius:50%;background:var(--v);color:#fff;font-size:24px;
 font-weight:700;display:flex;align-items:center;justify-content:center;flex:none}
 h1{margin:0;font-size:22px}
 h2{margin:0 0 12px;font-size:16px}
 .meta{color:var(--muted);margin-top:2px}.meta b{color:var(--ink);font-weight:600}
-section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:18px 22px;margin-bottom:20px}
+section{background:#fff;border:1px solid var(--line);border-radius:10px;padding:14px 22px;margin-bottom:16px}
 table{border-collapse:collapse;width:100%}
-th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th,td{text-align:left;padding:6px 10px;border-bottom:1px solid var(--line);vertical-align:top}
 th{font-size:12px;text-transform:uppercase;letter-spacing:.04em;color:var(--muted);font-weight:600}
 td.c{white-space:nowrap;font-weight:600}
 td.c small{display:block;font-weight:400;color:var(--muted)}
@@ -56,13 +56,14 @@ color:var(--k);background:var(--k-bg);text-decoration:none;white-space:nowrap}
 .warn{--k:var(--warn);--k-bg:var(--warn-bg);--v:#d4a72c}
 .fail{--k:var(--fail);--k-bg:var(--fail-bg);--v:var(--fail)}
 .skip,.unreachable{--k:var(--skip);--k-bg:var(--skip-bg);--v:var(--skip)}
-details{margin-top:16px}
+details{margin-top:12px}
 summary{cursor:pointer;font-weight:600}
 .issues td{font-size:13px}.issues code{font-size:12px;background:#f3f4f6;padding:1px 5px;border-radius:4px}
 .fix{color:var(--ink)}.fix::before{content:"Fix: ";font-weight:600}
-svg{display:block;width:100%;height:auto;max-height:760px}
+svg{display:block;max-width:100%;height:auto;margin:0 auto}
 svg text{font-family:system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif;fill:var(--ink)}
-.legend{display:flex;gap:18px;flex-wrap:wrap;color:var(--muted);font-size:13px;margin-top:8px}
+.bar{display:flex;justify-content:space-between;align-items:baseline;flex-wrap:wrap;gap:8px}
+.legend{display:flex;gap:18px;flex-wrap:wrap;color:var(--muted);font-size:13px}
 .legend span::before{content:"";display:inline-block;width:11px;height:11px;border-radius:3px;
 background:var(--v);margin-right:6px;vertical-align:-1px}
 .none{color:var(--muted)}
@@ -184,12 +185,15 @@ def _problems_section(model: dict) -> str:
 def _layout(n: int) -> tuple[int, int, list[tuple[float, float]]]:
     """Canvas size and box centres: a row for 1-2 clusters, an ellipse beyond."""
     if n <= 2:
-        width = 380 * n + 120
-        return width, BOX_H + 80, [(width / 2 + (i - (n - 1) / 2) * 460, BOX_H / 2 + 40) for i in range(n)]
-    rx, ry = (330, 170) if n <= 4 else (300 + 22 * n, 150 + 22 * n)
-    width, height = 2 * rx + BOX_W + 60, 2 * ry + BOX_H + 60
-    return width, height, [(width / 2 + rx * math.sin(2 * math.pi * i / n),
-                            height / 2 - ry * math.cos(2 * math.pi * i / n)) for i in range(n)]
+        points = [(i * 470.0, 0.0) for i in range(n)]
+    else:
+        rx, ry = (330, 130) if n == 3 else (290 + 24 * n, 110 + 24 * n)
+        points = [(rx * math.sin(2 * math.pi * i / n), -ry * math.cos(2 * math.pi * i / n)) for i in range(n)]
+    margin = 16
+    left, top = min(x for x, _ in points) - BOX_W / 2 - margin, min(y for _, y in points) - BOX_H / 2 - margin
+    width = max(x for x, _ in points) - left + BOX_W / 2 + margin
+    height = max(y for _, y in points) - top + BOX_H / 2 + margin
+    return int(width), int(height), [(x - left, y - top) for x, y in points]
 
 
 def _to_border(centre, towards, pad=6.0):
@@ -209,24 +213,58 @@ def _svg_text(x, y, text, cls="", size=12, weight=400, anchor="start", width=Non
         "<title>%s</title>" % _e(text) if shown != text else "")
 
 
-def _cluster_box(c: dict, x: float, y: float) -> str:
+def _fit(names: list[str], chars: int) -> str:
+    """As many names as fit in chars, then "+N more"."""
+    shown = []
+    for i, name in enumerate(names):
+        rest = len(names) - i - 1
+        more = " +%d more" % rest if rest else ""
+        if shown and len(", ".join(shown + [name]) + more) > chars:
+            break
+        shown.append(name)
+    text = ", ".join(shown)
+    return text + (" +%d more" % (len(names) - len(shown)) if len(names) > len(shown) else "")
+
+
+def _cluster_box(c: dict, x: float, y: float, imported: int) -> str:
     health = _health(c)
     left, top, w = x - BOX_W / 2, y - BOX_H / 2, BOX_W - 28
-    exports = list(c.get("exports") or [])
-    label = "%s: %s" % (_plural(len(exports), "export"), _first(exports)) if exports else "no exports"
+    exports = [str(e) for e in c.get("exports") or []]
+    counts = "%s \u00b7 %d imported" % (_plural(len(exports), "export"), imported)
     return "".join([
         '<g class="%s"><title>%s (%s)\nexports: %s</title>' % (
             health, _e(c.get("name")), HEALTH[health], _e(", ".join(exports) or "none")),
         '<rect x="%.0f" y="%.0f" width="%d" height="%d" rx="10" fill="#fff" stroke="var(--v)" '
         'stroke-width="2"/>' % (left, top, BOX_W, BOX_H),
         '<rect x="%.0f" y="%.0f" width="%d" height="8" rx="4" fill="var(--v)"/>' % (left + 1, top + 1, BOX_W - 2),
-        _svg_text(left + 14, top + 32, c.get("name"), size=15, weight=700, width=w - 40),
+        _svg_text(left + 14, top + 32, c.get("name"), size=15, weight=700, width=w - 24),
         '<circle cx="%.0f" cy="%.0f" r="7" fill="var(--v)"/>' % (left + BOX_W - 20, top + 27),
         _svg_text(left + 14, top + 52, "%s \u00b7 %s" % (c.get("network"), HEALTH[health]), "m", width=w),
-        _svg_text(left + 14, top + 72, _gateway(c), size=12, width=w),
-        _svg_text(left + 14, top + 98, label.split(": ", maxsplit=1)[0], "m", size=11, weight=600, width=w),
-        _svg_text(left + 14, top + 114, ": ".join(label.split(": ")[1:]), size=11, width=w),
+        _svg_text(left + 14, top + 71, _gateway(c), size=12, width=w),
+        _svg_text(left + 14, top + 96, counts, "m", size=11, weight=600, width=w),
+        _svg_text(left + 14, top + 112, _fit(exports, int(w / 6.2)) or "\u2013", size=11, width=w),
         "</g>"])
+
+
+def _edge(a, b, bend: float, title: str, label: str, both: bool) -> str:
+    """An arrow from box centre a to box centre b, bent to its right by bend, with an optional label."""
+    (x1, y1), (x2, y2) = a, b
+    length = math.hypot(x2 - x1, y2 - y1) or 1
+    bend = min(bend, length / 5)
+    cx, cy = (x1 + x2) / 2 - (y2 - y1) / length * bend, (y1 + y2) / 2 + (x2 - x1) / length * bend
+    sx, sy = _to_border(a, (cx, cy), 10 if both else 4)
+    ex, ey = _to_border(b, (cx, cy), 10)
+    out = ['<g><title>%s</title><path d="M%.0f,%.0f Q%.0f,%.0f %.0f,%.0f" fill="none" stroke="#5b7db1" '
+           'stroke-width="%s" marker-end="url(#arrow)"%s/>' % (
+               _e(title), sx, sy, cx, cy, ex, ey, "1.6" if label else "1.1",
+               ' marker-start="url(#arrow)" opacity=".55"' if both else "")]
+    if label:
+        mx, my = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
+        pill = min(len(label), 24) * 6.6 + 16
+        out.append('<rect x="%.0f" y="%.0f" width="%.0f" height="20" rx="10" fill="#eef3fb" stroke="#b9cbe6"/>%s'
+                   % (mx - pill / 2, my - 10, pill, _svg_text(mx, my + 4, label, size=11, anchor="middle",
+                                                              width=pill - 10)))
+    return "".join(out) + "</g>"
 
 
 def _diagram(model: dict) -> str:
@@ -235,34 +273,33 @@ def _diagram(model: dict) -> str:
         return '<p class="none">No clusters.</p>'
     width, height, centres = _layout(len(clusters))
     at = {str(c.get("name")): centres[i] for i, c in enumerate(clusters)}
+    flows = {k: v for k, v in _flows(model).items() if k[0] in at and k[1] in at and k[0] != k[1]}
     edges = []
-    for (source, target), services in sorted(_flows(model).items()):
-        if source not in at or target not in at or source == target:
-            continue
-        (x1, y1), (x2, y2) = at[source], at[target]
-        # Bend each arrow to its right, so A->B and B->A are two separate curves.
-        length = math.hypot(x2 - x1, y2 - y1) or 1
-        bend = min(60.0, length / 5)
-        cx, cy = (x1 + x2) / 2 - (y2 - y1) / length * bend, (y1 + y2) / 2 + (x2 - x1) / length * bend
-        sx, sy = _to_border((x1, y1), (cx, cy), 4)
-        ex, ey = _to_border((x2, y2), (cx, cy), 10)
-        mx, my = (sx + 2 * cx + ex) / 4, (sy + 2 * cy + ey) / 4
-        label = services[0] if len(services) == 1 else _plural(len(services), "service")
-        pill_w = min(len(label), 24) * 6.6 + 16
-        edges.append(
-            '<g class="flow"><title>%s \u2192 %s: %s</title>'
-            '<path d="M%.0f,%.0f Q%.0f,%.0f %.0f,%.0f" fill="none" stroke="#5b7db1" stroke-width="1.6" '
-            'marker-end="url(#arrow)"/>'
-            '<rect x="%.0f" y="%.0f" width="%.0f" height="20" rx="10" fill="#eef3fb" stroke="#b9cbe6"/>%s</g>'
-            % (_e(source), _e(target), _e(", ".join(services)), sx, sy, cx, cy, ex, ey,
-               mx - pill_w / 2, my - 10, pill_w, _svg_text(mx, my + 4, label, size=11, anchor="middle",
-                                                           width=pill_w - 10)))
-    boxes = "".join(_cluster_box(c, *centres[i]) for i, c in enumerate(clusters))
-    return ('<svg viewBox="0 0 %d %d" role="img" aria-label="Mesh diagram: clusters and imported services">'
-            '<style>.m{fill:var(--muted)}</style>'
+    dense = len(flows) > 2 * len(clusters)
+    if not dense:
+        # Few routes: one labelled arrow per route, A->B and B->A bent apart.
+        for (source, target), hosts in sorted(flows.items()):
+            edges.append(_edge(at[source], at[target], 60, "%s \u2192 %s: %s" % (source, target, ", ".join(hosts)),
+                               _first(hosts, 1), False))
+    else:
+        # Many routes: one plain line per pair of clusters (arrowheads at the importers); counts in the boxes.
+        for (source, target), hosts in sorted(flows.items()):
+            back = flows.get((target, source))
+            if back and source > target:
+                continue
+            title = "%s \u2192 %s: %s" % (source, target, _first(hosts, 10))
+            if back:
+                title += "\n%s \u2192 %s: %s" % (target, source, _first(back, 10))
+            edges.append(_edge(at[source], at[target], 0, title, "", bool(back)))
+    imported = {name: sum(len(h) for (_, t), h in flows.items() if t == name) for name in at}
+    boxes = "".join(_cluster_box(c, *centres[i], imported[str(c.get("name"))]) for i, c in enumerate(clusters))
+    return ('<svg viewBox="0 0 %d %d" width="%d" role="img" aria-label="Mesh diagram: clusters and imported '
+            'services"><style>.m{fill:var(--muted)}</style>'
             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b7db1"/></marker></defs>'
-            "%s%s</svg>" % (width, height, "".join(edges), boxes))
+            "%s%s</svg>%s" % (width, height, width, "".join(edges), boxes, '<p class="none">%d routes: one line '
+                               "per pair of clusters, arrowheads at the importers; hover a line for its services."
+                               "</p>" % len(flows) if dense else ""))
 
 
 def _flows_section(model: dict) -> str:
@@ -288,11 +325,11 @@ def render_html(model: dict) -> str:
         '<header class="%s"><div class="mark">%s</div><div><h1>%s</h1><div class="meta">mesh <b>%s</b> '
         "&middot; trust domain <b>%s</b> &middot; %s &middot; generated <b>%s</b></div></div></header>"
         "<section><h2>Checks</h2>%s%s</section>"
-        '<section><h2>Mesh</h2>%s<div class="legend">%s<span style="--v:#5b7db1">Exporting \u2192 '
-        "importing cluster</span></div>%s</section></main></body></html>\n"
+        '<section><div class="bar"><h2>Mesh</h2><div class="legend">%s<span style="--v:#5b7db1">Exporting '
+        "\u2192 importing cluster</span></div></div>%s%s</section></main></body></html>\n"
     ) % (_e(mesh.get("mesh_id")), _e(headline), CSS, verdict, STATUSES[verdict], _e(headline),
          _e(mesh.get("mesh_id")), _e(mesh.get("trust_domain")), _plural(len(model.get("clusters", [])), "cluster"),
-         _e(model.get("generated")), _checks_table(model), _problems_section(model), _diagram(model), legend,
+         _e(model.get("generated")), _checks_table(model), _problems_section(model), legend, _diagram(model),
          _flows_section(model))
 
 
