@@ -16,8 +16,8 @@ The model (built by the fleet check; every key below is read, nothing else)::
                                               "detail": "...", "object": "...", "fix": "..."}}}]}
                                               # detail, object and fix are optional
 
-A check missing from a cluster's results shows as skip ("not run"). An unreachable cluster is
-drawn grey and counts as failed. Every string from the model is HTML-escaped: names come from clusters.
+A check missing from a cluster's results shows as skip ("not run"), an unknown status as fail. An
+unreachable cluster is drawn grey and counts as failed. Every string from the model is HTML-escaped: names come from clusters.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ def _result(cluster: dict, check_id: str) -> dict:
 def _health(cluster: dict) -> str:
     if not cluster.get("reachable", True):
         return "unreachable"
-    statuses = {r.get("status") for r in (cluster.get("results") or {}).values()}
+    statuses = {_result(cluster, check_id)["status"] for check_id in cluster.get("results") or {}}
     return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
 
 
@@ -156,7 +156,7 @@ def _checks_table(model: dict) -> str:
         cells = []
         for k in model.get("checks", []):
             r = _result(c, k["id"])
-            tip = "; ".join(_e(x) for x in (r.get("detail"), r.get("object")) if x)
+            tip = "; ".join(str(x) for x in (r.get("detail"), r.get("object")) if x)
             href = _issue_id(c, k) if r["status"] in ("fail", "warn") else ""
             cells.append("<td>%s</td>" % _badge(r["status"], tip, href))
         reach = "" if c.get("reachable", True) else " &middot; unreachable"
@@ -187,12 +187,11 @@ def _layout(n: int) -> tuple[int, int, list[tuple[float, float]]]:
     if n <= 2:
         points = [(i * 470.0, 0.0) for i in range(n)]
     else:
-        rx, ry = (330, 130) if n == 3 else (290 + 24 * n, 110 + 24 * n)
+        rx, ry = (380, 135) if n == 3 else (290 + 24 * n, 110 + 24 * n)
         points = [(rx * math.sin(2 * math.pi * i / n), -ry * math.cos(2 * math.pi * i / n)) for i in range(n)]
-    margin = 16
-    left, top = min(x for x, _ in points) - BOX_W / 2 - margin, min(y for _, y in points) - BOX_H / 2 - margin
-    width = max(x for x, _ in points) - left + BOX_W / 2 + margin
-    height = max(y for _, y in points) - top + BOX_H / 2 + margin
+    xs, ys, margin = [p[0] for p in points], [p[1] for p in points], 16
+    left, top = min(xs) - BOX_W / 2 - margin, min(ys) - BOX_H / 2 - margin
+    width, height = max(xs) - left + BOX_W / 2 + margin, max(ys) - top + BOX_H / 2 + margin
     return int(width), int(height), [(x - left, y - top) for x, y in points]
 
 
@@ -280,7 +279,7 @@ def _diagram(model: dict) -> str:
         # Few routes: one labelled arrow per route, A->B and B->A bent apart.
         for (source, target), hosts in sorted(flows.items()):
             edges.append(_edge(at[source], at[target], 60, "%s \u2192 %s: %s" % (source, target, ", ".join(hosts)),
-                               _first(hosts, 1), False))
+                               hosts[0] + (" +%d" % (len(hosts) - 1) if len(hosts) > 1 else ""), False))
     else:
         # Many routes: one plain line per pair of clusters (arrowheads at the importers); counts in the boxes.
         for (source, target), hosts in sorted(flows.items()):
@@ -291,23 +290,25 @@ def _diagram(model: dict) -> str:
             if back:
                 title += "\n%s \u2192 %s: %s" % (target, source, _first(back, 10))
             edges.append(_edge(at[source], at[target], 0, title, "", bool(back)))
-    imported = {name: sum(len(h) for (_, t), h in flows.items() if t == name) for name in at}
+    imported = {name: sum(len(hosts) for route, hosts in flows.items() if route[1] == name) for name in at}
+    note = ('<p class="none">%d routes: one line per pair of clusters, arrowheads at the importers; hover a line '
+            "for its services.</p>" % len(flows)) if dense else ""
     boxes = "".join(_cluster_box(c, *centres[i], imported[str(c.get("name"))]) for i, c in enumerate(clusters))
     return ('<svg viewBox="0 0 %d %d" width="%d" role="img" aria-label="Mesh diagram: clusters and imported '
             'services"><style>.m{fill:var(--muted)}</style>'
             '<defs><marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" '
             'orient="auto-start-reverse"><path d="M0,0 L10,5 L0,10 z" fill="#5b7db1"/></marker></defs>'
-            "%s%s</svg>%s" % (width, height, width, "".join(edges), boxes, '<p class="none">%d routes: one line '
-                               "per pair of clusters, arrowheads at the importers; hover a line for its services."
-                               "</p>" % len(flows) if dense else ""))
+            "%s%s</svg>%s" % (width, height, width, "".join(edges), boxes, note))
 
 
 def _flows_section(model: dict) -> str:
     flows = _flows(model)
     if not flows:
         return '<p class="none">No imported services.</p>'
-    rows = "".join("<tr><td class=\"c\">%s \u2192 %s</td><td>%d</td><td>%s</td></tr>" % (
-        _e(s), _e(t), len(hosts), _e(_first(hosts, 8))) for (s, t), hosts in sorted(flows.items()))
+    rank = {str(c.get("name")): i for i, c in enumerate(model.get("clusters", []))}
+    routes = sorted(flows, key=lambda route: [(rank.get(name, len(rank)), name) for name in route])
+    rows = "".join('<tr><td class="c">%s \u2192 %s</td><td>%d</td><td>%s</td></tr>' % (
+        _e(s), _e(t), len(flows[s, t]), _e(_first(flows[s, t], 8))) for s, t in routes)
     return ("<details><summary>Imported services by route (%d)</summary><table><thead><tr><th>Exporting "
             "\u2192 importing cluster</th><th>Count</th><th>Services</th></tr></thead><tbody>%s</tbody>"
             "</table></details>" % (sum(len(h) for h in flows.values()), rows))
