@@ -21,7 +21,6 @@ import re
 import resource
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import Counter
