@@ -59,8 +59,11 @@ lint: venv
 build-collection: venv
 	$(PY) tests/build_collection.py
 
+# Each prints ratios against a baseline measured in the same run; results in bench/results/.
 bench: venv binaries
 	$(PY) -m bench.lab_startup
+	$(PY) -m bench.service_entries
+	$(PY) -m bench.site
 
 clean: lab-down
 	rm -rf .cache .pytest_cache tests/output meshops-multicluster-*.tar.gz
