@@ -96,6 +96,12 @@ def test_bad_input_fails_before_anything_is_installed(lab, installed, ansible_pl
     assert {name: lab.all_write_requests(name) for name in lab.names} == writes
 
 
+def ours(client):
+    """Every object of the collection's kinds that carries its label."""
+    return [(kind, item["metadata"]["name"]) for kind in KINDS if kind != "Lease"
+            for item in client.list(kind, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")]
+
+
 @pytest.fixture(scope="module")
 def hostname_lab():
     """A second lab whose load balancers hand out hostnames (as on AWS); cluster2's never answers."""
@@ -126,11 +132,8 @@ def test_uninstall_leaves_nothing_of_ours_and_the_original_dns(hostname_lab, ans
     for name in hostname_lab.names:
         client = hostname_lab.client(name)
         assert deployed_releases(client.list("Secret", "istio-system", "owner=helm")) == {}
-        def ours():
-            return [(kind, item["metadata"]["name"]) for kind in KINDS if kind != "Lease"
-                    for item in client.list(kind, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")]
         deadline = time.monotonic() + 60  # the namespace controller finishes deleting istio-system
-        while ours() and time.monotonic() < deadline:
+        while ours(client) and time.monotonic() < deadline:
             time.sleep(2)
-        assert ours() == []
+        assert ours(client) == []
         assert client.get("ConfigMap", "coredns", "kube-system")["data"]["Corefile"] == KUBEADM_COREFILE
