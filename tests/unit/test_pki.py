@@ -165,8 +165,13 @@ def test_wrong_passphrase(root):
     assert "its passphrase in root_passphrase" in error(pki.load_root, pem(root.cert_pem), key, None, "root_passphrase")
 
 
+def truncated_key_pem():
+    """A key PEM cut after its first line: made at test time, never committed."""
+    return pki.key_pem(pki.generate_key("ec")).decode().splitlines()[0] + "\nxx\n"
+
+
 def test_garbage_key():
-    assert "is not a PEM private key" in error(pki.load_key, pem("-----BEGIN PRIVATE KEY-----\nxx\n", "root_key"))
+    assert "is not a PEM private key" in error(pki.load_key, pem(truncated_key_pem(), "root_key"))
 
 
 def test_expired_and_not_yet_valid_root():
