@@ -123,7 +123,8 @@ def test_import_content_into_path(tmp_path, capsys):
 @pytest.mark.parametrize("args, message", [
     (dict(cert_file="/nonexistent/root.pem", key_file="/nonexistent/key.pem"),
      "cert_file '/nonexistent/root.pem' cannot be read"),
-    (dict(cert_content="-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n", key_content=pki.key_pem(pki.generate_key("ec")).decode().splitlines()[0] + "\nxx\n",
+    (dict(cert_content="-----BEGIN CERTIFICATE-----\nxx\n-----END CERTIFICATE-----\n",
+          key_content=pki.key_pem(pki.generate_key("ec")).decode().splitlines()[0] + "\nxx\n",
           path="/tmp"), "cert_content '(PEM content)' is not a PEM certificate"),
     (dict(cert_file="/etc/hostname", path="/nonexistent"), "key_file None is missing"),
     (dict(), "path None is missing"),
