@@ -42,16 +42,7 @@ options:
     default: this cluster
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
-attributes:
-  check_mode:
-    support: full
-    description: Only reads; the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-  idempotent:
-    support: full
-    description: Never changes anything.
+  - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
 """

@@ -33,16 +33,7 @@ options:
     default: multicluster.meshops.io/export
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
-attributes:
-  check_mode:
-    support: full
-    description: Only reads.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-  idempotent:
-    support: full
-    description: Only reads.
+  - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
 """
