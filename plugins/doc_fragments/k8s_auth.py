@@ -55,6 +55,10 @@ options:
     aliases: [key_file]
 requirements:
   - python >= 3.9
-  - kubernetes >= 24.2.0
   - PyYAML >= 5.4
+  - urllib3 >= 1.26 (installed with kubernetes)
+  - kubernetes >= 24.2.0, only for kubeconfig users with a legacy C(auth-provider)
+notes:
+  - The kubeconfig is read as kubectl reads it; client certificates, tokens, token files and exec
+    credential plugins (C(client.authentication.k8s.io)) work without the kubernetes library.
 """

@@ -17,16 +17,18 @@ try:
 except ImportError:  # Python 2 is not supported; keeps sanity's import test quiet
     from urllib import urlencode
 
+import ssl
+import tempfile
+
 try:
-    from kubernetes import client as k8s_client
-    from kubernetes import config as k8s_config
-    from kubernetes.config.config_exception import ConfigException
-    import urllib3  # comes with kubernetes
-    HAS_KUBERNETES = True
-    KUBERNETES_IMPORT_ERROR = None
+    import urllib3
+    HAS_URLLIB3 = True
+    URLLIB3_IMPORT_ERROR = None
 except ImportError as exc:  # reported by the module through missing_required_lib
-    HAS_KUBERNETES = False
-    KUBERNETES_IMPORT_ERROR = exc
+    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR = exc
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import KubeconfigError, resolve
 
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -110,33 +112,36 @@ def auth_params(params):
     return resolved
 
 
-def _configuration(params):
-    auth = auth_params(params)
-    cfg = k8s_client.Configuration()
-    if auth["host"]:
-        cfg.host = auth["host"]
-        if auth["api_key"]:
-            cfg.api_key = {"authorization": "Bearer " + auth["api_key"]}
-    else:
-        kubeconfig = auth["kubeconfig"] or os.path.expanduser("~/.kube/config")
-        try:
-            k8s_config.load_kube_config(config_file=kubeconfig, context=auth["context"],
-                                        client_configuration=cfg, persist_config=False)
-        except (ConfigException, OSError) as exc:
-            raise KubeError("cannot load kubeconfig %s (context %s): %s" % (kubeconfig, auth["context"] or "current", exc))
-        if auth["api_key"]:
-            cfg.api_key = {"authorization": "Bearer " + auth["api_key"]}
-    if auth["ca_cert"]:
-        cfg.ssl_ca_cert = auth["ca_cert"]
-    if auth["client_cert"]:
-        cfg.cert_file = auth["client_cert"]
-    if auth["client_key"]:
-        cfg.key_file = auth["client_key"]
-    if auth["validate_certs"] is not None:
-        cfg.verify_ssl = auth["validate_certs"]
-    # A stopped API server should fail the cluster at once, not after urllib3's default retries.
-    cfg.retries = 1
-    return cfg
+def _ssl_context(conn):
+    """TLS settings of a connection; client certificates given as data pass through a private
+    temporary directory only while they are loaded."""
+    context = ssl.create_default_context(cafile=conn.ca_file, cadata=conn.ca_data)
+    if not conn.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if conn.cert_data or conn.cert_file:
+        with tempfile.TemporaryDirectory(prefix="meshops-") as private:
+            cert_file, key_file = conn.cert_file, conn.key_file
+            if conn.cert_data:
+                cert_file = os.path.join(private, "cert.pem")
+                with open(cert_file, "w") as f:
+                    f.write(conn.cert_data)
+            if conn.key_data:
+                key_file = os.path.join(private, "key.pem")
+                with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                    f.write(conn.key_data)
+            context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _pool(conn):
+    options = dict(ssl_context=_ssl_context(conn), cert_reqs="CERT_REQUIRED" if conn.verify else "CERT_NONE",
+                   server_hostname=conn.tls_server_name)
+    if not conn.verify:
+        options["assert_hostname"] = False
+    if conn.proxy_url:
+        return urllib3.ProxyManager(conn.proxy_url, **options)
+    return urllib3.PoolManager(**options)
 
 
 def resource_path(kind, namespace=None, name=None):
@@ -157,28 +162,25 @@ class KubeClient:
     """REST calls for the kinds in KINDS; counts requests so modules can report them."""
 
     def __init__(self, params, timeout=30):
-        if not HAS_KUBERNETES:
-            raise KubeError("the Python library 'kubernetes' is required: %s" % KUBERNETES_IMPORT_ERROR)
-        self.configuration = _configuration(params)
-        # The client library's connection pool (certificates, proxy), driven directly: the
-        # generated API layer's call signature changes between library versions.
-        self.pool = k8s_client.ApiClient(self.configuration).rest_client.pool_manager
+        try:
+            self.connection = resolve(auth_params(params))
+        except KubeconfigError as exc:
+            raise KubeError(str(exc))
+        try:
+            self.pool = _pool(self.connection)
+        except (ssl.SSLError, OSError) as exc:  # unreadable or mismatched CA, certificate or key files
+            raise KubeError("cannot set up TLS for %s: %s" % (self.connection.server, exc))
+        self.host = self.connection.server
         self.timeout = timeout
         self.requests = {"read": 0, "write": 0}
-
-    @property
-    def host(self):
-        return self.configuration.host
 
     def request(self, method, path, query=None, body=None, content_type="application/json"):
         """JSON response of one call; None for 404 on GET and DELETE."""
         self.requests["read" if method == "GET" else "write"] += 1
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        # Bearer tokens (static, or refreshed by a kubeconfig exec/OIDC plugin) come from here.
-        for auth in self.configuration.auth_settings().values():
-            if auth.get("in") == "header" and auth.get("value"):
-                headers[auth["key"]] = auth["value"]
+        if self.connection.token:
+            headers["Authorization"] = "Bearer " + self.connection.token
         if body is not None:
             headers["Content-Type"] = content_type
         try:

@@ -7,7 +7,8 @@ from __future__ import annotations
 from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
-    HAS_KUBERNETES, KUBERNETES_IMPORT_ERROR, KubeClient, KubeError)
+    HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
+from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
 
 # Documented once in the doc fragment meshops.multicluster.k8s_auth.
 AUTH_ARG_SPEC = dict(
@@ -30,8 +31,9 @@ def k8s_module(argument_spec, **kwargs):
 
 def k8s_client(module):
     """A client for the module's cluster, or fail_json saying what is missing."""
-    if not HAS_KUBERNETES:
-        module.fail_json(msg=missing_required_lib("kubernetes"), exception=str(KUBERNETES_IMPORT_ERROR))
+    for has, library, error in ((HAS_URLLIB3, "urllib3", URLLIB3_IMPORT_ERROR), (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR)):
+        if not has:
+            module.fail_json(msg=missing_required_lib(library), exception=str(error))
     try:
         return KubeClient(module.params)
     except KubeError as exc:

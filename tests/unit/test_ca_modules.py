@@ -207,7 +207,7 @@ def test_ca_intermediate_absent_checks_name_only(capsys):
     result = run(ca_intermediate, capsys, **dict(NO_CLUSTER, cluster_name="-bad", state="absent"))
     assert result["msg"].startswith("cluster_name '-bad'")
     result = run(ca_intermediate, capsys, **dict(NO_CLUSTER, cluster_name="east", state="absent"))
-    assert result["msg"].startswith("cannot load kubeconfig /nonexistent/kubeconfig")
+    assert result["msg"].startswith("cannot read kubeconfig /nonexistent/kubeconfig")
 
 
 def test_ca_intermediate_info_bad_input(capsys):

@@ -1,0 +1,222 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""How to reach one cluster: a kubeconfig context (or explicit options) made into connection settings.
+
+Reads what kubectl reads for a context: the server, its CA, TLS server name and proxy, and the
+user's client certificate, token, token file or exec credential plugin
+(client.authentication.k8s.io). Importing the kubernetes library costs about 0.4 s of CPU in every
+module run, so it is used only for the legacy ``auth-provider`` users it alone understands.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import subprocess
+
+try:
+    import yaml
+    HAS_YAML = True
+    YAML_IMPORT_ERROR = None
+except ImportError as exc:  # reported by the module through missing_required_lib
+    HAS_YAML = False
+    YAML_IMPORT_ERROR = exc
+
+EXEC_TIMEOUT = 60
+
+
+class KubeconfigError(Exception):
+    pass
+
+
+class Connection:
+    """Everything needed to open TLS connections to one API server and authenticate."""
+
+    def __init__(self, server, ca_file=None, ca_data=None, verify=True, tls_server_name=None, proxy_url=None,
+                 cert_file=None, key_file=None, cert_data=None, key_data=None, token=None):
+        self.server = server
+        self.ca_file, self.ca_data = ca_file, ca_data
+        self.verify = verify
+        self.tls_server_name = tls_server_name
+        self.proxy_url = proxy_url
+        self.cert_file, self.key_file = cert_file, key_file
+        self.cert_data, self.key_data = cert_data, key_data
+        self.token = token
+
+    def __repr__(self):  # never shows a token or a key
+        return "Connection(%s)" % self.server
+
+
+def _named(doc, section, name, path):
+    for entry in doc.get(section + "s") or []:
+        if isinstance(entry, dict) and entry.get("name") == name:
+            return entry.get(section) or {}
+    raise KubeconfigError("kubeconfig %s has no %s named %r" % (path, section, name))
+
+
+def _local_path(value, base_dir):
+    """kubectl reads relative paths in a kubeconfig relative to the file's directory."""
+    return value if os.path.isabs(value) else os.path.join(base_dir, value)
+
+
+def _pem(entry, key, path):
+    """PEM text of a base64 `<key>-data` field, or None."""
+    value = entry.get(key + "-data")
+    if not value:
+        return None
+    try:
+        return base64.b64decode(value, validate=True).decode("ascii")
+    except (ValueError, UnicodeDecodeError):
+        raise KubeconfigError("kubeconfig %s: %s-data is not base64 of PEM text" % (path, key))
+
+
+def _file(entry, key, base_dir):
+    value = entry.get(key)
+    return _local_path(value, base_dir) if value else None
+
+
+def read_kubeconfig(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as exc:
+        raise KubeconfigError("cannot read kubeconfig %s: %s" % (path, exc.strerror or exc))
+    except yaml.YAMLError as exc:
+        raise KubeconfigError("kubeconfig %s is not YAML: %s" % (path, exc))
+    if not isinstance(doc, dict):
+        raise KubeconfigError("kubeconfig %s is not a kubeconfig (expected a mapping with clusters, users, contexts)"
+                              % path)
+    return doc
+
+
+def user_of(doc, path, context=None):
+    """(context name, cluster, user) entries of a context, the current one by default."""
+    name = context or doc.get("current-context")
+    if not name:
+        raise KubeconfigError("kubeconfig %s has no current-context: name one with the context option" % path)
+    ctx = _named(doc, "context", name, path)
+    user = _named(doc, "user", ctx["user"], path) if ctx.get("user") else {}
+    return name, _named(doc, "cluster", ctx.get("cluster"), path), user
+
+
+def connection_from_kubeconfig(path, context=None, run=subprocess.run):
+    """Connection settings of a context; KubeconfigError for what cannot be used."""
+    doc = read_kubeconfig(path)
+    name, cluster, user = user_of(doc, path, context)
+    base_dir = os.path.dirname(os.path.abspath(path))
+    if not cluster.get("server"):
+        raise KubeconfigError("kubeconfig %s: the cluster of context %r has no server" % (path, name))
+    conn = Connection(cluster["server"], ca_file=_file(cluster, "certificate-authority", base_dir),
+                      ca_data=_pem(cluster, "certificate-authority", path),
+                      verify=not cluster.get("insecure-skip-tls-verify", False),
+                      tls_server_name=cluster.get("tls-server-name"), proxy_url=cluster.get("proxy-url"),
+                      cert_file=_file(user, "client-certificate", base_dir),
+                      key_file=_file(user, "client-key", base_dir),
+                      cert_data=_pem(user, "client-certificate", path), key_data=_pem(user, "client-key", path),
+                      token=user.get("token"))
+    if not conn.token and user.get("tokenFile"):
+        conn.token = _read_token(_local_path(user["tokenFile"], base_dir))
+    if user.get("exec"):
+        status = exec_credential(user["exec"], base_dir, cluster, path, run)
+        conn.token = status.get("token") or conn.token
+        conn.cert_data = status.get("clientCertificateData") or conn.cert_data
+        conn.key_data = status.get("clientKeyData") or conn.key_data
+    if user.get("username") or user.get("password"):
+        raise KubeconfigError("kubeconfig %s: user of context %r uses basic authentication, which Kubernetes "
+                              "no longer offers; use a token or a client certificate" % (path, name))
+    return conn
+
+
+def uses_auth_provider(path, context=None):
+    """Whether the context's user is a legacy auth-provider (gcp, azure, oidc)."""
+    doc = read_kubeconfig(path)
+    return bool(user_of(doc, path, context)[2].get("auth-provider"))
+
+
+def _read_token(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read().strip()
+    except OSError as exc:
+        raise KubeconfigError("cannot read the token file %s: %s" % (path, exc.strerror or exc))
+
+
+def exec_credential(spec, base_dir, cluster, path, run=subprocess.run):
+    """status of the ExecCredential that a credential plugin prints (token or client certificate)."""
+    command = spec.get("command")
+    if not command:
+        raise KubeconfigError("kubeconfig %s: exec credential plugin without a command" % path)
+    if os.sep in command:  # as kubectl: a relative path is relative to the kubeconfig, a bare name is on PATH
+        command = _local_path(command, base_dir)
+    api_version = spec.get("apiVersion") or "client.authentication.k8s.io/v1"
+    info = {"apiVersion": api_version, "kind": "ExecCredential", "spec": {"interactive": False}}
+    if spec.get("provideClusterInfo"):
+        info["spec"]["cluster"] = {k: cluster[k] for k in ("server", "certificate-authority-data",
+                                                           "tls-server-name", "insecure-skip-tls-verify",
+                                                           "proxy-url") if k in cluster}
+    env = dict(os.environ)
+    env.update({item["name"]: item["value"] for item in spec.get("env") or []})
+    env["KUBERNETES_EXEC_INFO"] = json.dumps(info)
+    hint = spec.get("installHint") or ""
+    try:
+        done = run([command] + list(spec.get("args") or []), env=env, capture_output=True, text=True,
+                   timeout=EXEC_TIMEOUT, stdin=subprocess.DEVNULL, check=False)
+    except FileNotFoundError:
+        raise KubeconfigError("kubeconfig %s: exec credential plugin %s not found. %s" % (path, command, hint))
+    except subprocess.TimeoutExpired:
+        raise KubeconfigError("kubeconfig %s: exec credential plugin %s gave no credential within %d s"
+                              % (path, command, EXEC_TIMEOUT))
+    if done.returncode != 0:
+        raise KubeconfigError("kubeconfig %s: exec credential plugin %s exited with %d: %s"
+                              % (path, command, done.returncode, done.stderr.strip()[-500:]))
+    try:
+        status = json.loads(done.stdout).get("status") or {}
+    except (ValueError, AttributeError):
+        raise KubeconfigError("kubeconfig %s: exec credential plugin %s did not print an ExecCredential"
+                              % (path, command))
+    if not status.get("token") and not (status.get("clientCertificateData") and status.get("clientKeyData")):
+        raise KubeconfigError("kubeconfig %s: the ExecCredential of %s has neither a token nor a client "
+                              "certificate and key" % (path, command))
+    return status
+
+
+def connection_from_kubernetes_library(path, context):
+    """Connection settings that the kubernetes library computes (its auth-provider plugins refresh tokens)."""
+    from kubernetes import client, config  # only here: see the module docstring
+
+    cfg = client.Configuration()
+    try:
+        config.load_kube_config(config_file=path, context=context, client_configuration=cfg, persist_config=False)
+    except (config.ConfigException, OSError) as exc:
+        raise KubeconfigError("cannot load kubeconfig %s (context %s): %s" % (path, context or "current", exc))
+    # The key is "BearerToken" in recent library versions and "authorization" in older ones.
+    token = next((value for value in (cfg.api_key or {}).values() if value), "")
+    return Connection(cfg.host, ca_file=cfg.ssl_ca_cert, verify=cfg.verify_ssl,
+                      tls_server_name=getattr(cfg, "tls_server_name", None), proxy_url=cfg.proxy,
+                      cert_file=cfg.cert_file, key_file=cfg.key_file,
+                      token=token[len("Bearer "):] if token.startswith("Bearer ") else token or None)
+
+
+def resolve(auth, run=subprocess.run):
+    """Connection for resolved auth options (see k8s.auth_params): host, or a kubeconfig context,
+    with the explicit options on top."""
+    if auth["host"]:
+        conn = Connection(auth["host"])
+    else:
+        path = auth["kubeconfig"] or os.path.expanduser("~/.kube/config")
+        if uses_auth_provider(path, auth["context"]):
+            conn = connection_from_kubernetes_library(path, auth["context"])
+        else:
+            conn = connection_from_kubeconfig(path, auth["context"], run)
+    if auth["api_key"]:
+        conn.token = auth["api_key"]
+    if auth["ca_cert"]:
+        conn.ca_file, conn.ca_data = auth["ca_cert"], None
+    if auth["client_cert"]:
+        conn.cert_file, conn.cert_data = auth["client_cert"], None
+    if auth["client_key"]:
+        conn.key_file, conn.key_data = auth["client_key"], None
+    if auth["validate_certs"] is not None:
+        conn.verify = auth["validate_certs"]
+    return conn
