@@ -39,3 +39,17 @@ def deployed_releases(secrets):
             "values": release.get("config") or {},
         }
     return releases
+
+
+def compare_release(deployed, chart_version, values):
+    """{up_to_date, chart, version, revision, differences} of a deployed release (or None) against
+    the desired chart version and user-supplied values."""
+    if deployed is None:
+        return {"up_to_date": False, "chart": None, "version": None, "revision": 0, "differences": ["not installed"]}
+    differences = []
+    if str(deployed["version"]) != str(chart_version):
+        differences.append("chart version %s, expected %s" % (deployed["version"], chart_version))
+    if deployed["values"] != (values or {}):
+        differences.append("values differ")
+    return {"up_to_date": not differences, "chart": deployed["chart"], "version": deployed["version"],
+            "revision": deployed["revision"], "differences": differences}

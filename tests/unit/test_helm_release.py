@@ -2,7 +2,7 @@ import base64
 import gzip
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
+from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases
 
 
 def helm_secret(name, revision, status, version, values):
@@ -21,3 +21,14 @@ def test_the_deployed_revision_is_read():
     releases = deployed_releases(secrets)
     assert releases == {"istiod": {"chart": "istiod", "version": "1.29.0", "app_version": "1.29.0", "revision": 2,
                                    "values": {"global": {"meshID": "mesh1"}}}}
+
+
+def test_a_release_is_up_to_date_only_with_the_same_chart_version_and_values():
+    deployed = deployed_releases([helm_secret("istiod", 3, "deployed", "1.29.0", {"global": {"meshID": "mesh1"}})])
+    istiod = deployed["istiod"]
+    assert compare_release(istiod, "1.29.0", {"global": {"meshID": "mesh1"}}) == {
+        "up_to_date": True, "chart": "istiod", "version": "1.29.0", "revision": 3, "differences": []}
+    assert compare_release(istiod, "1.30.0", {"global": {"meshID": "mesh2"}})["differences"] == [
+        "chart version 1.29.0, expected 1.30.0", "values differ"]
+    assert compare_release(None, "1.29.0", {}) == {
+        "up_to_date": False, "chart": None, "version": None, "revision": 0, "differences": ["not installed"]}
