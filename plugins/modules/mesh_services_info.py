@@ -31,6 +31,15 @@ options:
       - The label that marks a Service as exported when its value is C("true").
     type: str
     default: multicluster.meshops.io/export
+  gateway_service:
+    description:
+      - Also find the address of this east-west gateway Service when the cluster exports something
+        (RV(gateway)); the lookup of M(meshops.multicluster.mesh_gateway_info), without waiting.
+    type: str
+  gateway_namespace:
+    description: Namespace of O(gateway_service).
+    type: str
+    default: istio-system
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.attributes.read_only
@@ -65,6 +74,13 @@ vip_store:
   returned: success
   type: dict
   sample: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 3, resource_version: "4711"}
+gateway:
+  description:
+    - Address, port and source of the gateway's address; null without O(gateway_service), when the
+      cluster exports nothing, or when the Service has no address yet.
+  returned: success
+  type: dict
+  sample: {address: 203.0.113.10, port: 15443, source: load balancer IP}
 api_requests:
   description: Read and write requests this run made to the API server.
   returned: always
@@ -72,6 +88,7 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
@@ -80,10 +97,23 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocatio
     STORE_NAME, STORE_NAMESPACE, store_from_configmap)
 
 
+def find_gateway(client, params):
+    if not params["gateway_service"]:
+        return None
+    service = client.get("Service", params["gateway_service"], params["gateway_namespace"])
+    if service is None:
+        return None
+    nodes = client.list("Node") if service["spec"].get("type") in ("NodePort", "LoadBalancer") else []
+    found = gateway_address(service, nodes)
+    return dict(zip(("address", "port", "source"), found)) if found else None
+
+
 def main():
     module = k8s_module(
         dict(exported=dict(type="list", elements="str", default=[]),
-             export_label=dict(type="str", default=EXPORT_LABEL)),
+             export_label=dict(type="str", default=EXPORT_LABEL),
+             gateway_service=dict(type="str"),
+             gateway_namespace=dict(type="str", default="istio-system")),
         supports_check_mode=True)
     exported, label = module.params["exported"], module.params["export_label"]
     try:
@@ -96,11 +126,13 @@ def main():
         services = client.list("Service", label_selector=None if exported else "%s=true" % label)
         exports, missing = select_exports(services, exported, label)
         store = store_from_configmap(client.get("ConfigMap", STORE_NAME, STORE_NAMESPACE))
+        gateway = find_gateway(client, module.params) if exports else None
     except (KubeError, PlanError) as exc:
         module.fail_json(msg=str(exc), api_requests=client.requests)
     for name in missing:
         module.warn("mesh_services_exported names %s, but the cluster has no such Service: not exported" % name)
-    module.exit_json(changed=False, exports=exports, missing=missing, vip_store=store, api_requests=client.requests)
+    module.exit_json(changed=False, exports=exports, missing=missing, vip_store=store, gateway=gateway,
+                     api_requests=client.requests)
 
 
 if __name__ == "__main__":
