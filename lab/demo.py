@@ -60,8 +60,12 @@ def show_service_entries(host: str = HOST) -> str:
     for cluster in state.clusters:
         name, _, rest = host.partition(".")
         namespace = rest.split(".", 1)[0]
-        entry = _api(state, cluster).request(
-            "GET", f"/apis/networking.istio.io/v1/namespaces/{namespace}/serviceentries/{host}")
+        try:
+            entry = _api(state, cluster).request(
+                "GET", f"/apis/networking.istio.io/v1/namespaces/{namespace}/serviceentries/{host}")
+        except OSError as exc:  # e.g. its API server stopped by `lab apiserver <cluster> stop`
+            out.append(f"# {cluster.name}: API server unreachable ({exc})")
+            continue
         if entry is None:
             out.append(f"# {cluster.name}: no ServiceEntry {host}")
             continue

@@ -249,16 +249,22 @@ def render_entry(host, service, vip, endpoints, namespace):
 
 
 def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
-         cluster_domain="cluster.local"):
+         cluster_domain="cluster.local", unavailable=()):
     """The desired state of the whole fleet, computed once.
 
     clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
     (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap)}].
-    Returns {"allocations": {host: vip}, "generation", "warnings", "services": [...],
+    unavailable: names of the fleet's clusters that could not be read: what they export is
+    unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
+    from them (see reconcile_entries).
+    Returns {"allocations": {host: vip}, "generation", "warnings", "services": [...], "unavailable",
     "clusters": {name: {"entries": [ServiceEntry], "dns_records": {host: vip}, "vip_store": {...}}}}.
     Raises PlanError (every problem at once) before anything could be written.
     """
     problems = []
+    both = sorted(set(unavailable) & {c.get("name") for c in clusters})
+    if both:
+        problems.append("cluster(s) %s are both read and unavailable" % ", ".join(both))
     if namespace_mode not in NAMESPACE_MODES:
         problems.append("mesh_services_namespace_mode %r is not one of %s" % (namespace_mode, ", ".join(NAMESPACE_MODES)))
     if namespace_mode == "single" and not DNS_LABEL.match(str(namespace or "")):
@@ -274,11 +280,15 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         raise PlanError("\n".join(problems))
     try:
         allocations, generation, stores, warnings = plan_stores(
-            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range)
+            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable))
     except AllocationError as exc:
         raise PlanError(str(exc))
     by_name = {cluster["name"]: cluster for cluster in clusters}
+    if unavailable:
+        warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
+                        "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
     result = {"allocations": allocations, "generation": generation, "warnings": warnings, "clusters": {},
+              "unavailable": sorted(unavailable),
               "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())]}
     for cluster in clusters:
         entries = []
@@ -330,16 +340,29 @@ def _clashes(desired, live):
     return sorted(messages)
 
 
-def reconcile_entries(desired, live, prune=True):
+def exported_from(obj):
+    annotations = (obj.get("metadata") or {}).get("annotations") or {}
+    return set(filter(None, (annotations.get(EXPORTED_FROM_ANNOTATION) or "").split(",")))
+
+
+def reconcile_entries(desired, live, prune=True, keep_exported_from=()):
     """What a cluster must do to hold exactly `desired` of our ServiceEntries.
 
     live: every ServiceEntry of the cluster (ours and others', one list). Returns a reconcile.Plan
     whose conflicts are messages: others' ServiceEntries that hold one of our names, hosts or
-    VIPs (reported, never overwritten). Only this step's own entries are pruned.
+    VIPs (reported, never overwritten). Only this step's own entries are pruned. Our entries
+    exported from a cluster in keep_exported_from (one that could not be read) are left as they
+    are, neither updated nor pruned: they are the plan's `kept`.
     """
     for obj in live:
         obj.setdefault("kind", "ServiceEntry")
+    keep = set(keep_exported_from)
+    kept = [obj for obj in live if keep and is_owned(obj) and exported_from(obj) & keep]
+    kept_keys = {reconcile.object_key(obj) for obj in kept}
+    desired = [obj for obj in desired if reconcile.object_key(obj) not in kept_keys]
+    live = [obj for obj in live if reconcile.object_key(obj) not in kept_keys]
     changes = reconcile.plan(desired, live, prune=prune, prune_match=is_owned)
+    changes.kept = kept
     live_by_key = {reconcile.object_key(obj): obj for obj in live}
     for obj in list(changes.unchanged):
         current = live_by_key[reconcile.object_key(obj)]

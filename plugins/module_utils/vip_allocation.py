@@ -124,8 +124,11 @@ def allocate(current, hosts, network):
     return allocation
 
 
-def plan_stores(stores, hosts, vip_range):
+def plan_stores(stores, hosts, vip_range, keep_allocated=False):
     """Allocate for `hosts` and say what each cluster's store must hold.
+
+    keep_allocated: also keep every host of the current allocation (while some cluster cannot be
+    read, a host it exports must not lose its VIP).
 
     Returns (allocations, generation, {cluster: store}, warnings) where each store is
     {"allocations", "generation", "resource_version"}: the content to write, and the version read
@@ -133,7 +136,7 @@ def plan_stores(stores, hosts, vip_range):
     """
     network = parse_range(vip_range)
     current, generation, warnings = merge_stores(stores)
-    allocations = allocate(current, hosts, network)
+    allocations = allocate(current, set(hosts) | (set(current) if keep_allocated else set()), network)
     authoritative = [store for store in stores.values()
                      if generation and store and int(store.get("generation") or 0) == generation]
     if any((store.get("allocations") or {}) != allocations for store in authoritative) or (allocations and not authoritative):

@@ -39,6 +39,14 @@ options:
     description: Delete this step's ServiceEntries (and namespaces) that are not in O(entries).
     type: bool
     default: true
+  keep_exported_from:
+    description:
+      - Clusters that could not be read in this run. This step's ServiceEntries exported from one of
+        them (annotation C(multicluster.meshops.io/exported-from)) are left exactly as they are, neither
+        updated nor pruned, with their namespaces.
+    type: list
+    elements: str
+    default: []
   vip_store:
     description:
       - The VIP store to hold, from the plan - C(allocations) (host to VIP), C(generation) and
@@ -98,6 +106,10 @@ deleted:
   type: int
 unchanged:
   description: Number of ServiceEntries already as desired.
+  returned: success
+  type: int
+kept:
+  description: Number of ServiceEntries left as they are because O(keep_exported_from) names a cluster they come from.
   returned: success
   type: int
 namespaces:
@@ -192,8 +204,10 @@ def _present(module, client):
     _validate(module, params["entries"])
     desired = [reconcile.owned(dict(obj, kind="ServiceEntry"), {COMPONENT_LABEL: COMPONENT}) for obj in params["entries"]]
     live_namespaces = client.list("Namespace")
-    entries = reconcile_entries(desired, client.list("ServiceEntry"), prune=params["prune"])
-    namespaces = reconcile_namespaces(desired, live_namespaces, prune=params["prune"])
+    entries = reconcile_entries(desired, client.list("ServiceEntry"), prune=params["prune"],
+                                keep_exported_from=params["keep_exported_from"])
+    # A kept entry's namespace stays too.
+    namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=params["prune"])
     problems = entries.conflicts + namespaces.conflicts
     store, write_store, records = params["vip_store"], False, reconcile.Plan()
     if (store is not None or params["dns_records"] is not None) \
@@ -222,7 +236,7 @@ def _present(module, client):
             _write_store(client, store, current_store)
         for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
             reconcile.execute(client, the_plan)
-    result = dict(entries.counts(), vip_store_changed=write_store, dns_records_changed=records.changed,
+    result = dict(entries.counts(), kept=len(entries.kept), vip_store_changed=write_store, dns_records_changed=records.changed,
                   namespaces={"created": [ns["metadata"]["name"] for ns in namespaces.create],
                               "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
                               "kept": [ns["metadata"]["name"] for ns in kept]})
@@ -249,7 +263,7 @@ def _absent(module, client):
         reconcile.execute(client, the_plan)
         reconcile.execute(client, namespaces)
     configmaps = {obj["metadata"]["name"] for obj in the_plan.delete if obj["kind"] == "ConfigMap"}
-    result = dict(created=0, updated=0, unchanged=0, deleted=len(the_plan.delete) - len(configmaps),
+    result = dict(created=0, updated=0, unchanged=0, kept=0, deleted=len(the_plan.delete) - len(configmaps),
                   vip_store_changed=STORE_NAME in configmaps, dns_records_changed=RECORDS_CONFIGMAP in configmaps,
                   namespaces={"created": [], "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
                               "kept": [ns["metadata"]["name"] for ns in kept]},
@@ -263,6 +277,7 @@ def main():
     module = k8s_module(
         dict(entries=dict(type="list", elements="dict", default=[]),
              prune=dict(type="bool", default=True),
+             keep_exported_from=dict(type="list", elements="str", default=[]),
              vip_store=dict(type="dict"),
              dns_records=dict(type="dict"),
              state=dict(type="str", choices=["present", "absent"], default="present")),

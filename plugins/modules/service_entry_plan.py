@@ -53,6 +53,14 @@ options:
       vip_store:
         description: RV(meshops.multicluster.mesh_services_info#module:vip_store) of the cluster.
         type: dict
+  unavailable:
+    description:
+      - Names of the mesh's clusters that could not be read in this run (failed earlier, unreachable,
+        or left out by C(--limit)). While any is listed, no VIP is freed, and RV(unavailable) tells
+        M(meshops.multicluster.service_entry) which ServiceEntries to keep as they are.
+    type: list
+    elements: str
+    default: []
   vip_range:
     description:
       - The range VIPs are taken from. Must lie inside C(240.0.0.0/4) and must not overlap C(240.240.0.0/16),
@@ -115,6 +123,11 @@ services:
   sample:
     - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
        ports: [{name: http, number: 8000, protocol: HTTP}]}
+unavailable:
+  description: O(unavailable), for M(meshops.multicluster.service_entry)'s O(meshops.multicluster.service_entry#module:keep_exported_from).
+  returned: success
+  type: list
+  elements: str
 clusters:
   description:
     - Per cluster name, the input of M(meshops.multicluster.service_entry) - C(entries) (ServiceEntry
@@ -147,12 +160,14 @@ def main():
             namespace_mode=dict(type="str", choices=["replicate", "single"], default="replicate"),
             namespace=dict(type="str", default="istio-system"),
             cluster_domain=dict(type="str", default="cluster.local"),
+            unavailable=dict(type="list", elements="str", default=[]),
         ),
         supports_check_mode=True)
     params = module.params
     try:
         result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
-                      namespace=params["namespace"], cluster_domain=params["cluster_domain"])
+                      namespace=params["namespace"], cluster_domain=params["cluster_domain"],
+                      unavailable=params["unavailable"])
     except PlanError as exc:
         module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
                              + str(exc).replace("\n", "\n- "))

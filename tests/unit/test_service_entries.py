@@ -268,3 +268,39 @@ def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
     assert reconcile_namespaces(desired, live, prune=False).delete == []
     terminating = [{"metadata": {"name": "bar", "labels": ours}, "status": {"phase": "Terminating"}}]
     assert reconcile_namespaces(desired, terminating).conflicts == ["namespace bar is being deleted; re-run when it is gone"]
+
+
+# --- a cluster that cannot be read ----------------------------------------------------------------
+
+def test_unavailable_cluster_keeps_every_vip_and_is_named_in_a_warning():
+    fleet = [cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("b")], "10.0.0.2"), cluster("c3")]
+    first = plan(fleet)
+    # c2 cannot be read: b is not seen, but keeps its VIP; a new export still gets one
+    readable = next_run(first, [cluster("c1", [export("a"), export("n")], "10.0.0.1"), fleet[2]])
+    second = plan(readable, unavailable=["c2"])
+    assert second["allocations"]["b.bar.global"] == first["allocations"]["b.bar.global"]
+    assert second["allocations"]["a.bar.global"] == first["allocations"]["a.bar.global"]
+    assert "n.bar.global" in second["allocations"] and second["unavailable"] == ["c2"]
+    assert any("c2 could not be read" in w for w in second["warnings"])
+    # once c2 is read again without b, b's VIP is freed
+    third = plan(next_run(second, [readable[0], cluster("c2", address="10.0.0.2"), fleet[2]]))
+    assert "b.bar.global" not in third["allocations"]
+
+
+def test_a_cluster_cannot_be_both_read_and_unavailable():
+    with pytest.raises(PlanError, match="c1 are both read and unavailable"):
+        plan([cluster("c1")], unavailable=["c1"])
+
+
+def test_entries_exported_from_an_unavailable_cluster_are_kept_as_they_are():
+    fleet = [cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("b"), export("a")], "10.0.0.2"),
+             cluster("c3")]
+    live = [as_live(obj) for obj in plan(fleet)["clusters"]["c3"]["entries"]]
+    # c2 unreadable: the plan no longer has b, and a only from c1; both stay as they are in c3
+    desired = plan(next_run(plan(fleet), [fleet[0], fleet[2]]), unavailable=["c2"])["clusters"]["c3"]["entries"]
+    changes = reconcile_entries(desired, live, keep_exported_from=["c2"])
+    assert sorted(obj["metadata"]["name"] for obj in changes.kept) == ["a.bar.global", "b.bar.global"]
+    assert (changes.create, changes.update, changes.delete) == ([], [], [])
+    # without the policy, b would be pruned and a's c2 endpoint dropped
+    changes = reconcile_entries(desired, live)
+    assert [obj["metadata"]["name"] for obj in changes.delete] == ["b.bar.global"] and len(changes.update) == 1

@@ -1,0 +1,106 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: mesh_summary
+type: aggregate
+short_description: End a rollout with which clusters converged, which failed and why
+version_added: 0.2.0
+description:
+  - After the play recap, lists every host the playbook targeted as converged (every play that
+    targeted it ran to its end on it), failed (with the play, the task and the message of the
+    failure that stopped it), or not reached (a batch before it failed, or a fleet-wide task failed).
+  - Failures of fleet-wide tasks (C(run_once), such as the inventory check or the fleet check's
+    verdict) are listed on their own, not charged to the host that happened to run them.
+  - Works beside any stdout callback; in AWX/Automation Platform the summary is the end of the job output.
+  - Enable it with C(callbacks_enabled = meshops.multicluster.mesh_summary) in C(ansible.cfg), or
+    E(ANSIBLE_CALLBACKS_ENABLED).
+requirements:
+  - enable in configuration
+"""
+
+from ansible.plugins.callback import CallbackBase
+
+MESSAGE_CHARS = 300
+
+
+def _message(result):
+    data = result._result
+    text = data.get("msg") or data.get("stderr") or data.get("reason") or "failed"
+    text = " ".join(str(text).split())
+    return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 3] + "..."
+
+
+class CallbackModule(CallbackBase):
+    CALLBACK_VERSION = 2.0
+    CALLBACK_TYPE = "aggregate"
+    CALLBACK_NAME = "meshops.multicluster.mesh_summary"
+    CALLBACK_NEEDS_ENABLED = True
+
+    def __init__(self):
+        super().__init__()
+        self.targeted = {}   # host -> names of the plays that targeted it, in order
+        self.ran = {}        # host -> names of the plays in which it ran a task
+        self.failure = {}    # host -> (play, task, message) of its latest failure
+        self.fleet_failures = []  # (play, task, message) of failed run_once tasks
+        self.play = None
+
+    def v2_playbook_on_play_start(self, play):
+        # Called once per serial batch; the play's hosts are all of its batches.
+        self.play = play.get_name().strip()
+        inventory = play.get_variable_manager()._inventory
+        for host in inventory.get_hosts(play.hosts, order=play.order, ignore_restrictions=False):
+            plays = self.targeted.setdefault(host.name, [])
+            if self.play not in plays:
+                plays.append(self.play)
+
+    def _ran(self, result):
+        plays = self.ran.setdefault(result._host.get_name(), [])
+        if self.play not in plays:
+            plays.append(self.play)
+
+    def v2_runner_on_ok(self, result):
+        self._ran(result)
+
+    def v2_runner_on_skipped(self, result):
+        self._ran(result)
+
+    def v2_runner_on_failed(self, result, ignore_errors=False):
+        self._ran(result)
+        if ignore_errors:
+            return
+        failure = (self.play, result._task.get_name().strip(), _message(result))
+        if result._task.run_once:
+            self.fleet_failures.append(failure)
+        else:
+            self.failure[result._host.get_name()] = failure
+
+    def v2_runner_on_unreachable(self, result):
+        self._ran(result)
+        self.failure[result._host.get_name()] = (self.play, result._task.get_name().strip(),
+                                                 "unreachable: " + _message(result))
+
+    def v2_playbook_on_stats(self, stats):
+        if not self.targeted:
+            return
+        converged, failed, not_reached = [], [], []
+        for host, plays in self.targeted.items():
+            summary = stats.summarize(host)
+            missed = [play for play in plays if play not in self.ran.get(host, [])]
+            if (summary["failures"] or summary["unreachable"]) and host in self.failure:
+                failed.append("%s - %s / %s: %s" % ((host,) + self.failure[host]))
+            elif missed:
+                not_reached.append("%s - did not run %s (a batch before it, or a fleet-wide task, failed)"
+                                   % (host, ", ".join(missed)))
+            else:
+                converged.append(host)
+        self._display.banner("MESH ROLLOUT SUMMARY")
+        self._display.display("converged (%d): %s" % (len(converged), ", ".join(converged) or "none"))
+        fleet = ["%s / %s: %s" % failure for failure in self.fleet_failures]
+        for title, lines in (("failed", failed), ("not reached", not_reached), ("fleet-wide failures", fleet)):
+            if lines:
+                self._display.display("%s (%d):" % (title, len(lines)))
+                for line in lines:
+                    self._display.display("  " + line)
