@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cluster_names
 short_description: The mesh cluster names of inventory hosts
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Each host's C(mesh_cluster_name), or the host's inventory name when it has none; works for
     hosts that did not run in the play (left out by C(--limit), or failed earlier).

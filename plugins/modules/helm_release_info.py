@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: helm_release_info
 short_description: Tell which Helm releases of a namespace already have the desired chart version and values
-version_added: 0.2.0
+version_added: 0.1.0
 description:
   - Reads the deployed revision of each release from Helm's storage Secrets (one list request, no
     helm binary) and compares its chart version and user-supplied values with the desired ones.

@@ -222,9 +222,22 @@ def test_removed_cluster_is_pruned_elsewhere(lab, fleet, ansible_playbook, tmp_p
     assert set(entries(lab.client(removed))) == {host("keep"), host("third")}
 
 
-def test_limit_is_refused(lab, fleet, ansible_playbook):
-    result = ansible_playbook("services.yml", "--limit", lab.names[0])
-    assert result.rc != 0 and "plans every cluster at once" in result.stdout
+def test_limit_converges_the_limited_clusters_and_keeps_what_the_others_export(lab, fleet, ansible_playbook):
+    first, second = lab.names[:2]
+    set_exports(lab, {first: ["keep"], second: ["third"]})
+    run_services(ansible_playbook)
+    third_vip = vip_store(lab.client(first))[host("third")]
+    # the second cluster stops exporting `third`, the first starts exporting `echo`; only the first runs
+    set_exports(lab, {first: ["keep", "echo"]})
+    before = writes(lab)
+    run = run_services(ansible_playbook, "--limit", first)
+    assert "%s, %s could not be read" % (second, lab.names[2]) in run.stdout
+    held = entries(lab.client(first))
+    assert set(held) == {host("keep"), host("echo"), host("third")}
+    assert held[host("third")]["spec"]["addresses"] == [third_vip]
+    assert all(lab.write_requests(name) == before[name] for name in lab.names if name != first)
+    run_services(ansible_playbook)
+    assert set(entries(lab.client(first))) == {host("keep"), host("echo")}
 
 
 def test_serviceentry_of_someone_else_with_our_host_is_reported_not_overwritten(lab, fleet, ansible_playbook):

@@ -67,8 +67,18 @@ def test_breakages_are_named_with_their_fix_and_site_repairs_them(lab, converged
     assert ansible_playbook("verify.yml").rc == 0 and failures(lab) == {}
 
 
+def exporters(client, host):
+    entry = client.get("ServiceEntry", host, host.split(".")[1])
+    return entry and entry["metadata"]["annotations"]["multicluster.meshops.io/exported-from"]
+
+
 def test_a_stopped_cluster_is_reported_and_the_others_are_still_repaired(lab, converged, ansible_playbook):
-    first, third = lab.names[0], lab.names[2]
+    first, second, third = lab.names[:3]
+    lab.client(third).apply({"apiVersion": "v1", "kind": "Service", "metadata": {
+        "name": "cart", "namespace": "default", "labels": {"multicluster.meshops.io/export": "true"}},
+        "spec": {"ports": [{"name": "http", "port": 8080}]}})
+    assert ansible_playbook("services.yml").rc == 0
+    cart_vip = lab.client(first).get("ServiceEntry", "cart.default.global", "default")["spec"]["addresses"]
     lab.client(first).delete("Secret", "cacerts", "istio-system")
     lab_command("apiserver", third, "stop")
     try:
@@ -77,10 +87,30 @@ def test_a_stopped_cluster_is_reported_and_the_others_are_still_repaired(lab, co
         found = failures(lab)
         assert found[(third, "root")] == "check the cluster's API server and the credentials in the inventory"
         assert found[(first, "root")] == "run playbooks/trust.yml"
+        # a canary that fails stops the rollout before any other cluster
+        canary = ansible_playbook("trust.yml", "-e", "mesh_rollout_canary=" + third)
+        summary = canary.stdout.split("MESH ROLLOUT SUMMARY")[-1]
+        assert canary.rc != 0 and "converged (0)" in summary and "failed (1):\n  %s - Trust" % third in summary
+        assert "not reached (2)" in summary
+        assert lab.client(first).get("Secret", "cacerts", "istio-system") is None
+        # the next site.yml repairs the others and converges what they export, and keeps what the
+        # stopped cluster exports everywhere with its VIP
+        lab.client(first).apply({"apiVersion": "v1", "kind": "Service", "metadata": {
+            "name": "orders", "namespace": "default", "labels": {"multicluster.meshops.io/export": "true"}},
+            "spec": {"ports": [{"name": "grpc", "port": 9090}]}})
         site = ansible_playbook("site.yml")
         assert site.rc != 0 and site.recap[third]["failed"] == 1
+        summary = site.stdout.split("MESH ROLLOUT SUMMARY")[-1]
+        assert "converged (2): %s, %s" % (first, second) in summary and "cannot reach the Kubernetes API" in summary
         assert lab.client(first).get("Secret", "cacerts", "istio-system") is not None  # repaired meanwhile
+        assert exporters(lab.client(second), "orders.default.global") == first
+        assert exporters(lab.client(second), "cart.default.global") == third
+        assert lab.client(first).get("ServiceEntry", "cart.default.global", "default")["spec"]["addresses"] == cart_vip
+        assert (third, "root") in failures(lab)
     finally:
         lab_command("apiserver", third, "start")
     assert ansible_playbook("site.yml").rc == 0
+    assert exporters(lab.client(third), "orders.default.global") == first
     assert ansible_playbook("verify.yml").rc == 0
+    for name in (first, third):
+        lab.client(name).delete("Service", {first: "orders", third: "cart"}[name], "default")
