@@ -34,7 +34,7 @@ sys.path.insert(0, str(REPO / ".cache" / "collections"))
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (  # noqa: E402
-    EXPORT_LABEL, plan, select_exports)
+    EXPORT_LABEL, plan, render_entries, select_exports)
 
 CLUSTERS = ("cluster1", "cluster2", "cluster3")
 SIZES = (50, 100, 200)          # exported Services per cluster; the last is the main measurement
@@ -150,7 +150,8 @@ def rendered_entries() -> dict[str, list[dict]]:
         address, port, _ = gateway_address(client.get("Service", "istio-eastwestgateway", "istio-system"))
         clusters.append({"name": name, "exports": exports, "gateway_address": address, "gateway_port": port,
                          "locality": f"lab/zone{index}"})
-    return {name: c["entries"] for name, c in plan(clusters)["clusters"].items()}
+    fleet_plan = plan(clusters)
+    return {name: render_entries(fleet_plan, name) for name in fleet_plan["gateways"]}
 
 
 # --- audit log ---------------------------------------------------------------------------------

@@ -225,8 +225,9 @@ def _endpoint(address, ports, locality, port=None):
     return endpoint
 
 
-def render_entry(host, service, vip, endpoints, namespace):
-    """The ServiceEntry object for one host in one cluster."""
+def render_entry(service, endpoints, namespace):
+    """The ServiceEntry object for one planned service (host, vip, ...) in one cluster."""
+    host = service["host"]
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "ServiceEntry",
@@ -242,7 +243,7 @@ def render_entry(host, service, vip, endpoints, namespace):
             "location": "MESH_INTERNAL",
             "ports": [dict(port) for port in service["ports"]],
             "resolution": "DNS",
-            "addresses": [vip],
+            "addresses": [service["vip"]],
             "endpoints": endpoints,
         },
     }
@@ -250,15 +251,18 @@ def render_entry(host, service, vip, endpoints, namespace):
 
 def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
          cluster_domain="cluster.local", unavailable=()):
-    """The desired state of the whole fleet, computed once.
+    """The desired state of the whole fleet, computed once, in compact form (render_entries makes
+    one cluster's ServiceEntries from it).
 
     clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
     (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap)}].
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).
-    Returns {"allocations": {host: vip}, "generation", "warnings", "services": [...], "unavailable",
-    "clusters": {name: {"entries": [ServiceEntry], "dns_records": {host: vip}, "vip_store": {...}}}}.
+    Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
+    "services": [{"host", "vip", "name", "namespace", "ports", "clusters"}],
+    "gateways": {cluster: {"address", "port", "locality"}}, "layout": {"namespace_mode",
+    "namespace", "cluster_domain"}, "clusters": {name: {"vip_store": {...}}}}.
     Raises PlanError (every problem at once) before anything could be written.
     """
     problems = []
@@ -283,27 +287,35 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
             {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable))
     except AllocationError as exc:
         raise PlanError(str(exc))
-    by_name = {cluster["name"]: cluster for cluster in clusters}
     if unavailable:
         warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
                         "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
-    result = {"allocations": allocations, "generation": generation, "warnings": warnings, "clusters": {},
-              "unavailable": sorted(unavailable),
-              "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())]}
-    for cluster in clusters:
-        entries = []
-        for host, service in sorted(services.items()):
-            local = cluster["name"] in service["clusters"]
-            endpoints = [_endpoint("%s.%s.svc.%s" % (service["name"], service["namespace"], cluster_domain),
-                                   service["ports"], cluster.get("locality"))] if local else []
-            endpoints += [_endpoint(by_name[other]["gateway_address"], service["ports"], by_name[other].get("locality"),
-                                    by_name[other].get("gateway_port") or GATEWAY_PORT)
-                          for other in service["clusters"] if other != cluster["name"]]
-            target = service["namespace"] if namespace_mode == "replicate" else namespace
-            entries.append(render_entry(host, service, allocations[host], endpoints, target))
-        result["clusters"][cluster["name"]] = {"entries": entries, "dns_records": allocations,
-                                               "vip_store": stores[cluster["name"]]}
-    return result
+    return {
+        "allocations": allocations, "generation": generation, "warnings": warnings, "unavailable": sorted(unavailable),
+        "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())],
+        "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
+                                 "locality": c.get("locality") or ""} for c in clusters},
+        "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
+        "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},
+    }
+
+
+def render_entries(fleet_plan, cluster):
+    """The ServiceEntries that `cluster` must hold according to a plan() result."""
+    gateways, layout = fleet_plan["gateways"], fleet_plan["layout"]
+    if cluster not in gateways:
+        raise PlanError("cluster %s is not in the plan (planned: %s)" % (cluster, ", ".join(sorted(gateways))))
+    entries = []
+    for service in fleet_plan["services"]:
+        local = cluster in service["clusters"]
+        endpoints = [_endpoint("%s.%s.svc.%s" % (service["name"], service["namespace"], layout["cluster_domain"]),
+                               service["ports"], gateways[cluster]["locality"])] if local else []
+        endpoints += [_endpoint(gateways[other]["address"], service["ports"], gateways[other]["locality"],
+                                gateways[other]["port"])
+                      for other in service["clusters"] if other != cluster]
+        target = service["namespace"] if layout["namespace_mode"] == "replicate" else layout["namespace"]
+        entries.append(render_entry(service, endpoints, target))
+    return entries
 
 
 # --- what one cluster must change ------------------------------------------------------------

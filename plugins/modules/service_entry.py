@@ -9,9 +9,9 @@ module: service_entry
 short_description: Keep one cluster's whole set of mesh ServiceEntries, VIP store and C(.global) DNS records
 version_added: 0.1.0
 description:
-  - One call per cluster takes the whole desired set of ServiceEntries (usually from
-    M(meshops.multicluster.service_entry_plan)), lists the cluster's ServiceEntries and Namespaces
-    once, applies (server-side apply, field manager C(meshops.multicluster)) only the entries that
+  - One call per cluster takes the fleet's plan from M(meshops.multicluster.service_entry_plan),
+    renders this cluster's whole desired set of ServiceEntries from it, lists the cluster's
+    ServiceEntries and Namespaces once, applies (server-side apply, field manager C(meshops.multicluster)) only the entries that
     differ, and deletes the entries of this step that are no longer desired.
   - Everything it writes is labelled C(app.kubernetes.io/managed-by=meshops.multicluster) and
     C(multicluster.meshops.io/component=services); only objects with both labels are ever updated
@@ -19,43 +19,33 @@ description:
   - Namespaces of the entries are created when missing (labelled as ours) and deleted again when
     no entry needs them, unless they hold Services or Deployments. Namespaces made by others are
     used as they are.
-  - With O(vip_store), writes the cluster's copy of the VIP store (ConfigMap
-    C(istio-system/meshops-vips)) first, only if the store still has the resourceVersion the plan was
-    computed from; otherwise another run changed the allocation meanwhile and the module fails
-    before writing anything.
+  - Writes the cluster's copy of the VIP store (ConfigMap C(istio-system/meshops-vips)) first, only
+    if the store still has the resourceVersion the plan was computed from; otherwise another run
+    changed the allocation meanwhile and the module fails before writing anything.
   - With O(dns_records), keeps ConfigMap C(istio-system/istiocoredns-records) (key C(global.hosts)),
     served by the C(global) zone server, in step with the VIPs.
+  - Entries exported from a cluster the plan lists as unavailable (it could not be read) are left
+    exactly as they are, neither updated nor pruned, with their namespaces.
   - Everything is checked before the first write; the module fails, naming each, on a
     ServiceEntry of someone else that holds one of the names, hosts or VIPs of the set.
 options:
-  entries:
+  plan:
     description:
-      - The desired ServiceEntries, complete objects with C(metadata.name), C(metadata.namespace)
-        and C(spec.hosts).
-    type: list
-    elements: dict
-    default: []
+      - The fleet's plan from M(meshops.multicluster.service_entry_plan) (its C(services), C(gateways)
+        and C(layout) are used); this cluster's ServiceEntries are rendered from it. Required with
+        O(state=present).
+    type: dict
+  cluster_name:
+    description: This cluster's name in O(plan). Required with O(state=present).
+    type: str
   prune:
-    description: Delete this step's ServiceEntries (and namespaces) that are not in O(entries).
+    description: Delete this step's ServiceEntries (and namespaces) that are not in the plan for this cluster.
     type: bool
     default: true
-  keep_exported_from:
-    description:
-      - Clusters that could not be read in this run. This step's ServiceEntries exported from one of
-        them (annotation C(multicluster.meshops.io/exported-from)) are left exactly as they are, neither
-        updated nor pruned, with their namespaces.
-    type: list
-    elements: str
-    default: []
-  vip_store:
-    description:
-      - The VIP store to hold, from the plan - C(allocations) (host to VIP), C(generation) and
-        C(resource_version) (as read before planning; empty if there was none).
-      - Omit to leave the store alone.
-    type: dict
   dns_records:
-    description: Host to VIP records of the C(global) zone. Omit to leave the records alone.
-    type: dict
+    description: Keep ConfigMap C(istio-system/istiocoredns-records) (host to VIP, for the C(global) zone server) in step with the plan.
+    type: bool
+    default: true
   state:
     description:
       - V(absent) deletes all of this step's ServiceEntries and namespaces, the VIP store and the DNS
@@ -82,9 +72,8 @@ author:
 EXAMPLES = r"""
 - name: ServiceEntries of this cluster
   meshops.multicluster.service_entry:
-    entries: "{{ plan.clusters[mesh_cluster_name].entries }}"
-    vip_store: "{{ plan.clusters[mesh_cluster_name].vip_store }}"
-    dns_records: "{{ plan.clusters[mesh_cluster_name].dns_records }}"
+    plan: "{{ fleet.plan }}"  # registered from service_entry_plan
+    cluster_name: "{{ mesh_cluster_name }}"
 
 - name: Remove them all
   meshops.multicluster.service_entry:
@@ -109,7 +98,7 @@ unchanged:
   returned: success
   type: int
 kept:
-  description: Number of ServiceEntries left as they are because O(keep_exported_from) names a cluster they come from.
+  description: Number of ServiceEntries left as they are because they come from a cluster the plan lists as unavailable.
   returned: success
   type: int
 namespaces:
@@ -139,7 +128,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     FIELD_MANAGER, MANAGED_BY, KubeError, is_ours, resource_path)
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, reconcile_entries, reconcile_namespaces)
+    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, PlanError, reconcile_entries, reconcile_namespaces, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
 from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
@@ -147,15 +136,6 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records 
 
 CONCURRENT_RUN = ("another run changed the VIP allocation in this cluster since it was read "
                   "(ConfigMap %s/%s): nothing was written here; re-run" % (STORE_NAMESPACE, STORE_NAME))
-
-
-def _validate(module, entries):
-    for index, obj in enumerate(entries):
-        meta, spec = obj.get("metadata") or {}, obj.get("spec") or {}
-        if obj.get("kind", "ServiceEntry") != "ServiceEntry" or not meta.get("name") or not meta.get("namespace") \
-                or not spec.get("hosts"):
-            module.fail_json(msg="entries[%d] is not a ServiceEntry with kind, metadata.name, metadata.namespace "
-                                 "and spec.hosts: %s" % (index, json.dumps(obj)[:300]))
 
 
 def _get(client, kind, name, namespace):
@@ -201,25 +181,27 @@ def _write_store(client, store, current):
 
 def _present(module, client):
     params = module.params
-    _validate(module, params["entries"])
-    desired = [reconcile.owned(dict(obj, kind="ServiceEntry"), {COMPONENT_LABEL: COMPONENT}) for obj in params["entries"]]
+    fleet_plan, cluster = params["plan"], params["cluster_name"]
+    try:
+        rendered = render_entries(fleet_plan, cluster)
+        store, unavailable = fleet_plan["clusters"][cluster]["vip_store"], fleet_plan["unavailable"]
+    except (KeyError, TypeError) as exc:
+        module.fail_json(msg="plan is not a plan of service_entry_plan (no %s)" % exc)
+    except PlanError as exc:
+        module.fail_json(msg="cluster_name: %s" % exc)
+    desired = [reconcile.owned(dict(obj, kind="ServiceEntry"), {COMPONENT_LABEL: COMPONENT}) for obj in rendered]
     live_namespaces = client.list("Namespace")
     entries = reconcile_entries(desired, client.list("ServiceEntry"), prune=params["prune"],
-                                keep_exported_from=params["keep_exported_from"])
+                                keep_exported_from=unavailable)
     # A kept entry's namespace stays too.
     namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=params["prune"])
     problems = entries.conflicts + namespaces.conflicts
-    store, write_store, records = params["vip_store"], False, reconcile.Plan()
-    if (store is not None or params["dns_records"] is not None) \
-            and STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces}:
+    records = reconcile.Plan()
+    if STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces}:
         problems.append("namespace %s does not exist: run the control plane step first" % STORE_NAMESPACE)
-    if store is not None:
-        current_store, write_store = _store_plan(client, store, problems)
-    if params["dns_records"] is not None:
-        try:
-            wanted = records_configmap(params["dns_records"])
-        except ValueError as exc:
-            module.fail_json(msg="dns_records: %s" % exc, api_requests=client.requests)
+    current_store, write_store = _store_plan(client, store, problems)
+    if params["dns_records"]:
+        wanted = records_configmap(fleet_plan["allocations"])
         current = _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE)
         records = reconcile.plan([wanted], [current] if current else [], prune=False)
         problems += _not_ours(current)
@@ -275,12 +257,12 @@ def _absent(module, client):
 
 def main():
     module = k8s_module(
-        dict(entries=dict(type="list", elements="dict", default=[]),
+        dict(plan=dict(type="dict"),
+             cluster_name=dict(type="str"),
              prune=dict(type="bool", default=True),
-             keep_exported_from=dict(type="list", elements="str", default=[]),
-             vip_store=dict(type="dict"),
-             dns_records=dict(type="dict"),
+             dns_records=dict(type="bool", default=True),
              state=dict(type="str", choices=["present", "absent"], default="present")),
+        required_if=[("state", "present", ("plan", "cluster_name"))],
         supports_check_mode=True)
     client = k8s_client(module)
     try:

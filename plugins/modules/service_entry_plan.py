@@ -10,8 +10,10 @@ short_description: Compute the ServiceEntries and VIPs of the whole mesh, once
 version_added: 0.1.0
 description:
   - Takes what every cluster exports (from M(meshops.multicluster.mesh_services_info)), its gateway
-    address and locality, and the VIP stores read from every cluster, and returns for each cluster
-    the full set of ServiceEntries it must hold, its DNS records, and the VIP store to write.
+    address and locality, and the VIP stores read from every cluster, and returns the fleet's plan
+    in compact form - every host with its VIP, ports and exporters, every gateway, and each
+    cluster's VIP store to write; M(meshops.multicluster.service_entry) renders each cluster's
+    ServiceEntries from it.
   - Every exported Service C(<name>.<namespace>) becomes the host C(<name>.<namespace>.global)
     with one VIP, the same in every cluster. Clusters that do not run the Service get one endpoint
     per exporting cluster, its gateway address with every port mapped to the gateway port; a cluster
@@ -56,7 +58,7 @@ options:
   unavailable:
     description:
       - Names of the mesh's clusters that could not be read in this run (failed earlier, unreachable,
-        or left out by C(--limit)). While any is listed, no VIP is freed, and RV(unavailable) tells
+        or left out by C(--limit)). While any is listed, no VIP is freed, and the plan tells
         M(meshops.multicluster.service_entry) which ServiceEntries to keep as they are.
     type: list
     elements: str
@@ -106,35 +108,27 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-allocations:
-  description: Host to VIP, for the whole mesh.
-  returned: success
-  type: dict
-  sample: {httpbin.bar.global: 240.10.0.1}
-generation:
-  description: Generation of the allocation; goes up each time it changes.
-  returned: success
-  type: int
-services:
-  description: Each exported host with its VIP, ports and the clusters that export it.
-  returned: success
-  type: list
-  elements: dict
-  sample:
-    - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
-       ports: [{name: http, number: 8000, protocol: HTTP}]}
-unavailable:
-  description: O(unavailable), for M(meshops.multicluster.service_entry)'s O(meshops.multicluster.service_entry#module:keep_exported_from).
-  returned: success
-  type: list
-  elements: str
-clusters:
+plan:
   description:
-    - Per cluster name, the input of M(meshops.multicluster.service_entry) - C(entries) (ServiceEntry
-      objects), C(dns_records) (host to VIP) and C(vip_store) (allocation, generation and the
-      resourceVersion read, the precondition of the write).
+    - The fleet's plan, the input of M(meshops.multicluster.service_entry) (one call per cluster).
+    - C(allocations) (host to VIP for the whole mesh, also the C(global) zone's records),
+      C(generation) of the allocation (it goes up each time the allocation changes), C(services)
+      (each exported host with its VIP, ports and exporting clusters), C(gateways) (per cluster,
+      its gateway address, port and locality), C(layout) (namespace mode, namespace, cluster
+      domain), C(unavailable) (O(unavailable)) and C(clusters) (per cluster, C(vip_store) - the
+      store to write and the resourceVersion read, the precondition of the write).
   returned: success
   type: dict
+  sample:
+    allocations: {httpbin.bar.global: 240.10.0.1}
+    generation: 1
+    services:
+      - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
+         ports: [{name: http, number: 8000, protocol: HTTP}]}
+    gateways: {c1: {address: 203.0.113.10, port: 15443, locality: eu-west-1/a}}
+    layout: {namespace_mode: replicate, namespace: istio-system, cluster_domain: cluster.local}
+    unavailable: []
+    clusters: {c1: {vip_store: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 1, resource_version: "4711"}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -173,7 +167,7 @@ def main():
                              + str(exc).replace("\n", "\n- "))
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=False, **result)
+    module.exit_json(changed=False, plan=result)
 
 
 if __name__ == "__main__":

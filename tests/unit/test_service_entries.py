@@ -5,7 +5,7 @@ import copy
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, select_exports)
+    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, render_entries, select_exports)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_from_configmap
 
 HTTPBIN = "httpbin.bar.global"
@@ -27,7 +27,7 @@ def cluster(name, exports=(), address=None, **extra):
 
 
 def entry(result, cluster_name, host=HTTPBIN):
-    return next(e for e in result["clusters"][cluster_name]["entries"] if e["metadata"]["name"] == host)
+    return next(e for e in render_entries(result, cluster_name) if e["metadata"]["name"] == host)
 
 
 def next_run(result, clusters):
@@ -98,7 +98,7 @@ def test_exported_from_one_cluster():
     assert local["spec"]["addresses"] == [vip]
     assert local["metadata"]["namespace"] == remote["metadata"]["namespace"] == "bar"
     assert remote["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "meshops.multicluster"
-    assert result["clusters"]["c2"]["dns_records"] == {HTTPBIN: vip}
+    assert result["allocations"] == {HTTPBIN: vip}
 
 
 def test_exported_from_several_clusters_local_first():
@@ -132,7 +132,7 @@ def test_exporting_cluster_without_gateway_fails_naming_it():
     with pytest.raises(PlanError, match="cluster c1 exports bar/httpbin but has no gateway address"):
         plan([cluster("c1", [export()]), cluster("c2", address="10.0.0.2")])
     # a cluster that exports nothing needs no gateway
-    assert plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2")])["clusters"]["c2"]["entries"]
+    assert render_entries(plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2")]), "c2")
 
 
 @pytest.mark.parametrize("clusters, kwargs, message", [
@@ -199,7 +199,7 @@ def test_vip_store_read_back_feeds_the_next_plan():
 
 def desired_entries():
     result = plan([cluster("c1", [export("a"), export("b")], "10.0.0.1", locality="eu/z1"), cluster("c2", address="x")])
-    return result["clusters"]["c2"]["entries"]
+    return render_entries(result, "c2")
 
 
 def as_live(obj, **extra_labels):
@@ -295,9 +295,9 @@ def test_a_cluster_cannot_be_both_read_and_unavailable():
 def test_entries_exported_from_an_unavailable_cluster_are_kept_as_they_are():
     fleet = [cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("b"), export("a")], "10.0.0.2"),
              cluster("c3")]
-    live = [as_live(obj) for obj in plan(fleet)["clusters"]["c3"]["entries"]]
+    live = [as_live(obj) for obj in render_entries(plan(fleet), "c3")]
     # c2 unreadable: the plan no longer has b, and a only from c1; both stay as they are in c3
-    desired = plan(next_run(plan(fleet), [fleet[0], fleet[2]]), unavailable=["c2"])["clusters"]["c3"]["entries"]
+    desired = render_entries(plan(next_run(plan(fleet), [fleet[0], fleet[2]]), unavailable=["c2"]), "c3")
     changes = reconcile_entries(desired, live, keep_exported_from=["c2"])
     assert sorted(obj["metadata"]["name"] for obj in changes.kept) == ["a.bar.global", "b.bar.global"]
     assert (changes.create, changes.update, changes.delete) == ([], [], [])
