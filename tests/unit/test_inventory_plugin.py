@@ -224,4 +224,3 @@ def test_the_example_fleet_is_the_same_from_hosts_yml_and_from_kubeconfig_contex
     config = yaml.safe_load((example / "kubeconfig_contexts.yml").read_text())
     config["kubeconfigs"] = [fleet]
     assert contexts_by_host(ansible_inventory(tmp_path, config)) == static
-
