@@ -48,10 +48,10 @@ class CallbackModule(CallbackBase):
         self.play = None
 
     def v2_playbook_on_play_start(self, play):
-        # Called once per serial batch; the play's hosts are all of its batches.
+        # Called once per serial batch; ignore_restrictions: every batch's hosts (--limit still applies).
         self.play = play.get_name().strip()
         inventory = play.get_variable_manager()._inventory
-        for host in inventory.get_hosts(play.hosts, order=play.order, ignore_restrictions=False):
+        for host in inventory.get_hosts(play.hosts, order=play.order, ignore_restrictions=True):
             plays = self.targeted.setdefault(host.name, [])
             if self.play not in plays:
                 plays.append(self.play)
