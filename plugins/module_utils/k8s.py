@@ -144,6 +144,14 @@ def _pool(conn):
     return urllib3.PoolManager(**options)
 
 
+# A refused connection is retried twice; 429 (the API server asks to come back: overloaded, or the
+# storage of CRDs just created still initialising) is retried after its Retry-After, as client-go
+# does. A 429 request was not processed, so retrying writes is safe.
+RETRIES = urllib3.Retry(total=None, connect=2, read=0, redirect=0, status=6, other=0, status_forcelist=(429,),
+                        allowed_methods=None, backoff_factor=0.25, respect_retry_after_header=True,
+                        raise_on_status=False) if HAS_URLLIB3 else None
+
+
 def resource_path(kind, namespace=None, name=None):
     try:
         prefix, resource, namespaced = KINDS[kind]
@@ -185,7 +193,7 @@ class KubeClient:
             headers["Content-Type"] = content_type
         try:
             response = self.pool.request(method, url, body=body, headers=headers, timeout=self.timeout,
-                                         retries=urllib3.Retry(total=2, connect=2, read=0, redirect=0, status=0))
+                                         retries=RETRIES)
         except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts
             raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
         if response.status == 404 and method in ("GET", "DELETE"):

@@ -34,7 +34,7 @@ def trust(ansible_playbook, root_dir, tmp_path):
     """
     def run(*args, playbook="trust.yml", ok=True, **extra):
         variables = tmp_path / "trust-vars.json"
-        variables.write_text(json.dumps(dict(mesh_ca_root_dir=str(root_dir), mesh_ca_root_passphrase=PASSPHRASE,
+        variables.write_text(json.dumps(dict({"mesh_ca_root_dir": str(root_dir), "mesh_ca_root_passphrase": PASSPHRASE},
                                              **extra)))
         result = ansible_playbook(playbook, "-e", "@%s" % variables, *args)
         if ok:
@@ -97,7 +97,8 @@ def expect_changed(result, lab, changed_hosts):
 # --- issue and keep --------------------------------------------------------------------------
 
 def test_trust_issues_one_intermediate_per_cluster_under_one_root(lab, trust, root_dir, tmp_path):
-    trust()
+    # earlier tests may have left intermediates of the lab's own root: replacing it is on purpose here
+    trust(mesh_ca_allow_new_root=True)
     assert os.stat(root_dir / "root-key.pem").st_mode & 0o777 == 0o600
     assert b"ENCRYPTED PRIVATE KEY" in (root_dir / "root-key.pem").read_bytes()
     root = root_fingerprint(root_dir)
@@ -121,6 +122,15 @@ def test_second_run_changes_nothing_and_writes_nothing(lab, trust):
     result = trust()
     assert unchanged(result)
     assert writes(lab) == before
+
+
+def test_a_controller_without_the_root_refuses_to_make_another(lab, trust, root_dir, tmp_path):
+    before = writes(lab)
+    result = trust(ok=False, mesh_ca_root_dir=str(tmp_path / "empty"))
+    assert result.rc != 0
+    assert "There is no root CA in mesh_ca_root_dir=%s, but %s hold intermediate CAs signed by root %s" % (
+        tmp_path / "empty", ", ".join(lab.names), root_fingerprint(root_dir)) in flat(result)
+    assert writes(lab) == before and not (tmp_path / "empty").exists()
 
 
 # --- repair only what is broken --------------------------------------------------------------
