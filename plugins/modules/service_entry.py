@@ -197,7 +197,8 @@ def _present(module, client):
     namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=params["prune"])
     problems = entries.conflicts + namespaces.conflicts
     records = reconcile.Plan()
-    if STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces}:
+    # In check mode of a whole site.yml the control plane step would have created it.
+    if STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces} and not module.check_mode:
         problems.append("namespace %s does not exist: run the control plane step first" % STORE_NAMESPACE)
     current_store, write_store = _store_plan(client, store, problems)
     if params["dns_records"]:
