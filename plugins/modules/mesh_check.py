@@ -45,6 +45,13 @@ options:
     description: Port of O(dns_server).
     type: int
     default: 53
+  dns_wait:
+    description:
+      - Seconds to keep asking while a name whose zone record is right is answered wrong. A cluster
+        DNS picks up a changed configuration only after its reload interval (30 s in kubeadm's
+        Corefile) and the ConfigMap's propagation to its pods (up to a minute).
+    type: int
+    default: 0
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.attributes.read_only
@@ -83,6 +90,8 @@ dns_answers:
   type: dict
 """
 
+import time
+
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
     GATEWAY_PORT, deployment_not_ready, gateway_address)
@@ -90,6 +99,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils import zone_records
+
+
+DNS_POLL_SECONDS = 3
 
 
 def read_cluster(client, p):
@@ -112,14 +124,28 @@ def read_cluster(client, p):
     records = None
     if records_cm is not None:
         records = zone_records.parse_hosts((records_cm.get("data") or {}).get(zone_records.RECORDS_KEY, ""))
-    answers = {}
-    if p["dns_server"]:
-        for host in sorted(p["expected_records"]):
+    answers = dns_answers(p, records or {})
+    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers)
+
+
+def dns_answers(p, records):
+    """What the cluster DNS answers for every expected host; asked again, up to dns_wait seconds,
+    while a name the zone server holds right is answered wrong (a configuration still propagating)."""
+    if not p["dns_server"]:
+        return {}
+    deadline = time.monotonic() + p["dns_wait"]
+    answers, pending = {}, sorted(p["expected_records"])
+    while True:
+        for host in pending:
             try:
                 answers[host] = query_a(p["dns_server"], host, port=p["dns_port"])
             except DnsError as exc:
                 answers[host] = str(exc)
-    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers)
+        pending = [host for host in pending if answers[host] != [p["expected_records"][host]]
+                   and records.get(host) == p["expected_records"][host]]
+        if not pending or time.monotonic() >= deadline:
+            return answers
+        time.sleep(DNS_POLL_SECONDS)
 
 
 def _without_secrets(values):
@@ -141,6 +167,7 @@ def main():
         expected_records=dict(type="dict", default={}),
         dns_server=dict(type="str", default=""),
         dns_port=dict(type="int", default=53),
+        dns_wait=dict(type="int", default=0),
     ), supports_check_mode=True)
     client = k8s_client(module)
     try:
