@@ -43,6 +43,18 @@ Scope:
 The inventory itself gives every host `mesh_kubeconfig`, `mesh_context` and `ansible_connection: local`
 (see `inventory/example/` and the inventory plugin `meshops.multicluster.kubeconfig_contexts`).
 `inventory/example/group_vars/mesh_clusters.yml` shows the fleet-wide ones in use.
+
+## Rollout (playbook) variables
+
+Read by the playbooks `trust`, `control_plane` and `dns` (and so `site`) as play keywords, so only
+extra variables set them (`-e`, or a job template's extra variables or survey); see
+[rollouts](operations.md#rollouts).
+
+| variable | type | default | what it does |
+| --- | --- | --- | --- |
+| `mesh_rollout_canary` | str | none | This cluster (a host of `mesh_clusters`) goes first, alone; when it fails, the run stops before any other cluster. |
+| `mesh_rollout_serial` | list | `["100%"]`, `[1, "100%"]` with a canary | Batch sizes, as Ansible's `serial` (numbers or percentages; the last one repeats). |
+| `mesh_rollout_max_fail_percentage` | int | `100` | Stop when more than this share of a batch failed; a batch that fails entirely always stops the run. |
 """
 
 

@@ -26,6 +26,29 @@ from ansible.plugins.callback import CallbackBase
 MESSAGE_CHARS = 300
 
 
+def summarize(targeted, ran, failure, fleet_failures, counts):
+    """The summary's sections: {"converged": [host], "failed": [line], "not reached": [line],
+    "fleet-wide failures": [line]}.
+
+    targeted/ran: host -> names of the plays that targeted it / in which it ran a task;
+    failure: host -> (play, task, message) of its latest failure of its own;
+    counts: host -> the recap's counts (failures, unreachable).
+    """
+    sections = {"converged": [], "failed": [], "not reached": [],
+                "fleet-wide failures": ["%s / %s: %s" % failure for failure in fleet_failures]}
+    for host, plays in targeted.items():
+        missed = [play for play in plays if play not in ran.get(host, [])]
+        count = counts.get(host) or {}
+        if (count.get("failures") or count.get("unreachable")) and host in failure:
+            sections["failed"].append("%s - %s / %s: %s" % ((host,) + failure[host]))
+        elif missed:
+            sections["not reached"].append("%s - did not run %s (a batch before it, or a fleet-wide task, failed)"
+                                           % (host, ", ".join(missed)))
+        else:
+            sections["converged"].append(host)
+    return sections
+
+
 def _message(result):
     data = result._result
     text = data.get("msg") or data.get("stderr") or data.get("reason") or "failed"
@@ -85,21 +108,12 @@ class CallbackModule(CallbackBase):
     def v2_playbook_on_stats(self, stats):
         if not self.targeted:
             return
-        converged, failed, not_reached = [], [], []
-        for host, plays in self.targeted.items():
-            summary = stats.summarize(host)
-            missed = [play for play in plays if play not in self.ran.get(host, [])]
-            if (summary["failures"] or summary["unreachable"]) and host in self.failure:
-                failed.append("%s - %s / %s: %s" % ((host,) + self.failure[host]))
-            elif missed:
-                not_reached.append("%s - did not run %s (a batch before it, or a fleet-wide task, failed)"
-                                   % (host, ", ".join(missed)))
-            else:
-                converged.append(host)
+        sections = summarize(self.targeted, self.ran, self.failure, self.fleet_failures,
+                             {host: stats.summarize(host) for host in self.targeted})
         self._display.banner("MESH ROLLOUT SUMMARY")
+        converged = sections.pop("converged")
         self._display.display("converged (%d): %s" % (len(converged), ", ".join(converged) or "none"))
-        fleet = ["%s / %s: %s" % failure for failure in self.fleet_failures]
-        for title, lines in (("failed", failed), ("not reached", not_reached), ("fleet-wide failures", fleet)):
+        for title, lines in sections.items():
             if lines:
                 self._display.display("%s (%d):" % (title, len(lines)))
                 for line in lines:
