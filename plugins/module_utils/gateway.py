@@ -32,6 +32,18 @@ def gateway_address(service, nodes=()):
     return None
 
 
+def read_gateway(client, namespace, name):
+    """(Service, {"address", "port", "source"}) of a cluster's gateway Service; (None, None) when the
+    Service does not exist, (Service, None) when it has no address yet. Nodes are listed only when
+    the Service has node ports."""
+    service = client.get("Service", name, namespace)
+    if service is None:
+        return None, None
+    nodes = client.list("Node") if (service.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer") else []
+    found = gateway_address(service, nodes)
+    return service, dict(zip(("address", "port", "source"), found)) if found else None
+
+
 def deployment_not_ready(deployment):
     """Why a Deployment is not Available with all replicas updated, or None when it is."""
     if deployment is None:

@@ -104,6 +104,8 @@ def connection_from_kubeconfig(path, context=None, run=subprocess.run):
     """Connection settings of a context; KubeconfigError for what cannot be used."""
     doc = read_kubeconfig(path)
     name, cluster, user = user_of(doc, path, context)
+    if user.get("auth-provider"):  # legacy gcp, azure, oidc: only the kubernetes library refreshes them
+        return connection_from_kubernetes_library(path, context)
     base_dir = os.path.dirname(os.path.abspath(path))
     if not cluster.get("server"):
         raise KubeconfigError("kubeconfig %s: the cluster of context %r has no server" % (path, name))
@@ -126,12 +128,6 @@ def connection_from_kubeconfig(path, context=None, run=subprocess.run):
         raise KubeconfigError("kubeconfig %s: user of context %r uses basic authentication, which Kubernetes "
                               "no longer offers; use a token or a client certificate" % (path, name))
     return conn
-
-
-def uses_auth_provider(path, context=None):
-    """Whether the context's user is a legacy auth-provider (gcp, azure, oidc)."""
-    doc = read_kubeconfig(path)
-    return bool(user_of(doc, path, context)[2].get("auth-provider"))
 
 
 def _read_token(path):
@@ -204,11 +200,8 @@ def resolve(auth, run=subprocess.run):
     if auth["host"]:
         conn = Connection(auth["host"])
     else:
-        path = auth["kubeconfig"] or os.path.expanduser("~/.kube/config")
-        if uses_auth_provider(path, auth["context"]):
-            conn = connection_from_kubernetes_library(path, auth["context"])
-        else:
-            conn = connection_from_kubeconfig(path, auth["context"], run)
+        conn = connection_from_kubeconfig(auth["kubeconfig"] or os.path.expanduser("~/.kube/config"),
+                                          auth["context"], run)
     if auth["api_key"]:
         conn.token = auth["api_key"]
     if auth["ca_cert"]:

@@ -94,7 +94,7 @@ import time
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
-    GATEWAY_PORT, deployment_not_ready, gateway_address)
+    GATEWAY_PORT, deployment_not_ready, read_gateway)
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
@@ -111,15 +111,11 @@ def read_cluster(client, p):
         release["values"] = _without_secrets(release["values"])
     not_ready = {name: why for name in p["deployments"]
                  for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why}
-    service = client.get("Service", p["gateway_service"], namespace)
-    gateway = None
     if p["gateway_address_override"]:
         gateway = {"address": p["gateway_address_override"], "port": GATEWAY_PORT,
                    "source": "mesh_gateway_address_override"}
-    elif service:
-        found = gateway_address(service, client.list("Node") if service["spec"].get("type") != "ClusterIP" else [])
-        if found:
-            gateway = {"address": found[0], "port": found[1], "source": found[2]}
+    else:
+        gateway = read_gateway(client, namespace, p["gateway_service"])[1]
     records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, zone_records.NAMESPACE)
     records = None
     if records_cm is not None:

@@ -79,7 +79,7 @@ waited:
 import time
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
-    GATEWAY_PORT, deployment_not_ready, gateway_address)
+    GATEWAY_PORT, deployment_not_ready, read_gateway)
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 
@@ -105,23 +105,20 @@ def main():
                 for name in p["deployments"]) if why]
             found = None
             if p["address_override"]:
-                found = (p["address_override"], GATEWAY_PORT, "mesh_gateway_address_override")
+                found = {"address": p["address_override"], "port": GATEWAY_PORT, "source": "mesh_gateway_address_override"}
             else:
-                service = client.get("Service", p["service"], p["namespace"])
+                service, found = read_gateway(client, p["namespace"], p["service"])
                 if service is None:
                     waiting.append("Service %s/%s does not exist" % (p["namespace"], p["service"]))
-                else:
-                    nodes = client.list("Node") if service["spec"].get("type") in ("NodePort", "LoadBalancer") else []
-                    found = gateway_address(service, nodes)
-                    if found is None:
-                        waiting.append("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, "
-                                       "no node ExternalIP with a NodePort for %d)" % (p["namespace"], p["service"],
-                                                                                       GATEWAY_PORT))
+                elif found is None:
+                    waiting.append("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, "
+                                   "no node ExternalIP with a NodePort for %d)" % (p["namespace"], p["service"],
+                                                                                   GATEWAY_PORT))
         except KubeError as exc:
             module.fail_json(msg="%s: %s" % (p["cluster_name"], exc), waited=time.monotonic() - started)
         waited = time.monotonic() - started
         if not waiting:
-            module.exit_json(changed=False, address=found[0], port=found[1], source=found[2], waited=round(waited, 1))
+            module.exit_json(changed=False, waited=round(waited, 1), **found)
         if waited >= p["timeout"]:
             module.fail_json(msg="cluster %s: after %ds, %s. Fix the cluster's load balancer, or set "
                                  "mesh_gateway_address_override for it." % (p["cluster_name"], p["timeout"],

@@ -88,24 +88,13 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import read_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
     EXPORT_LABEL, PlanError, parse_exported, select_exports)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     STORE_NAME, STORE_NAMESPACE, store_from_configmap)
-
-
-def find_gateway(client, params):
-    if not params["gateway_service"]:
-        return None
-    service = client.get("Service", params["gateway_service"], params["gateway_namespace"])
-    if service is None:
-        return None
-    nodes = client.list("Node") if service["spec"].get("type") in ("NodePort", "LoadBalancer") else []
-    found = gateway_address(service, nodes)
-    return dict(zip(("address", "port", "source"), found)) if found else None
 
 
 def main():
@@ -126,7 +115,9 @@ def main():
         services = client.list("Service", label_selector=None if exported else "%s=true" % label)
         exports, missing = select_exports(services, exported, label)
         store = store_from_configmap(client.get("ConfigMap", STORE_NAME, STORE_NAMESPACE))
-        gateway = find_gateway(client, module.params) if exports else None
+        gateway = None
+        if exports and module.params["gateway_service"]:
+            gateway = read_gateway(client, module.params["gateway_namespace"], module.params["gateway_service"])[1]
     except (KubeError, PlanError) as exc:
         module.fail_json(msg=str(exc), api_requests=client.requests)
     for name in missing:
