@@ -6,6 +6,7 @@
   (or kube-dns) the agent runs a real CoreDNS process with that Deployment's ConfigMaps as its
   files, listening on the Service's ClusterIP (a loopback address in the lab). The Corefile in the
   cluster stays exactly as in production; only the agent's runtime copy is adapted (see corefile_for_lab).
+- Kubelet for istiod: for the pod of every istiod Deployment a real pilot-discovery (lab/istiod.py).
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import time
 from pathlib import Path
 
 from .api import Api, ApiError
-from .build import components, locate
 from .cluster import LabState, log
 from .config import state_dir
+from .istiod import Istiod, is_istiod, newest_pod
+from .kubelet import Volumes
 
 TICK = 1.0
 # Where upstream lookups go in the lab: a loopback port nothing listens on (answers SERVFAIL at once).
@@ -115,12 +117,6 @@ class DnsServer:
         self.proc = None
 
 
-def _write_if_changed(path: Path, text: str) -> None:
-    if not path.is_file() or path.read_text() != text:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-
-
 def _is_dns_deployment(deploy: dict) -> str | None:
     for c in deploy["spec"]["template"]["spec"].get("containers", []):
         image = c.get("image", "")
@@ -141,18 +137,21 @@ def _service_ip(services: list[dict], namespace: str, pod_labels: dict) -> str |
 
 
 class ClusterAgent:
-    def __init__(self, state: LabState, cluster, coredns_binary: Path):
+    def __init__(self, state: LabState, cluster, coredns_binary: Path, istiod_binary: Path | None):
         self.cluster = cluster
         self.state = state
         self.dir = state_dir() / cluster.name
         self.api = Api(cluster.server, self.dir / "pki")
-        self.coredns_binary = coredns_binary
+        self.coredns_binary, self.istiod_binary = coredns_binary, istiod_binary
         self.servers: dict[str, DnsServer] = {}
+        self.istiods: dict[str, Istiod] = {}
 
     def tick(self) -> None:
         services = self.api.list("v1", "Service")
         self.assign_load_balancers(services)
-        self.run_dns_servers(services)
+        deployments = self.api.list("apps/v1", "Deployment")
+        self.run_dns_servers(services, deployments)
+        self.run_istiods(services, deployments)
 
     def assign_load_balancers(self, services: list[dict]) -> None:
         if lb_disabled_flag(self.cluster.name).exists():
@@ -173,9 +172,9 @@ class ClusterAgent:
                              content_type="application/merge-patch+json")
             log(f"{self.cluster.name}: load balancer {meta['namespace']}/{meta['name']} -> {ingress}")
 
-    def run_dns_servers(self, services: list[dict]) -> None:
+    def run_dns_servers(self, services: list[dict], deployments: list[dict]) -> None:
         wanted: dict[str, str] = {}
-        for deploy in self.api.list("apps/v1", "Deployment"):
+        for deploy in deployments:
             kind = _is_dns_deployment(deploy)
             meta = deploy["metadata"]
             pod = deploy["spec"]["template"]
@@ -185,13 +184,13 @@ class ClusterAgent:
             key = f"{meta['namespace']}.{meta['name']}"
             workdir = self.dir / "dns" / key
             kubeconfig = self.dir / "coredns.kubeconfig"
-            volumes = {v["name"]: v for v in pod["spec"].get("volumes", [])}
             if kind == "kube-dns":
-                cm_name = next((v["configMap"]["name"] for v in volumes.values() if "configMap" in v), "kube-dns")
+                volumes = pod["spec"].get("volumes", [])
+                cm_name = next((v["configMap"]["name"] for v in volumes if "configMap" in v), "kube-dns")
                 corefile = corefile_for_kube_dns(self.api.get("v1", "ConfigMap", cm_name, meta["namespace"]), ip,
                                                  kubeconfig, self.cluster.name)
             else:
-                corefile = self._materialize_coredns(pod, volumes, meta["namespace"], workdir, ip, kubeconfig)
+                corefile = self._materialize_coredns(pod, meta["namespace"], workdir, ip, kubeconfig)
             if corefile is not None:
                 wanted[key] = corefile
                 self.servers.setdefault(key, DnsServer(self.coredns_binary, workdir)).sync(corefile)
@@ -200,24 +199,12 @@ class ClusterAgent:
                 self.servers.pop(key).stop()
                 log(f"{self.cluster.name}: stopped CoreDNS for {key} (Deployment or Service gone)")
 
-    def _materialize_coredns(self, pod, volumes, namespace, workdir, ip, kubeconfig) -> str | None:
-        """Write the container's ConfigMap volumes as files, as the kubelet would, and adapt the Corefile."""
+    def _materialize_coredns(self, pod, namespace, workdir, ip, kubeconfig) -> str | None:
+        """Mount the container's volumes as the kubelet would, and adapt the Corefile."""
         container = pod["spec"]["containers"][0]
         args = container.get("args") or []
         conf_path = args[args.index("-conf") + 1] if "-conf" in args else "/etc/coredns/Corefile"
-        mounts: dict[str, Path] = {}
-        for mount in container.get("volumeMounts", []):
-            volume = volumes.get(mount["name"], {})
-            if "configMap" not in volume:
-                continue
-            local = workdir / "files" / mount["mountPath"].strip("/")
-            mounts[mount["mountPath"]] = local
-            cm = self.api.get("v1", "ConfigMap", volume["configMap"]["name"], namespace)
-            data = (cm or {}).get("data") or {}
-            items = volume["configMap"].get("items") or [{"key": k, "path": k} for k in data]
-            for item in items:
-                if item["key"] in data:
-                    _write_if_changed(local / item["path"], data[item["key"]])
+        mounts, _changed = Volumes(self.api, namespace, pod["spec"], workdir / "files").sync(container)
         mount = next((m for m in sorted(mounts, key=len, reverse=True) if conf_path.startswith(m.rstrip("/") + "/")), None)
         if mount is None:
             return None
@@ -226,8 +213,30 @@ class ClusterAgent:
             return None
         return corefile_for_lab(conf.read_text(), ip, mounts, kubeconfig, self.cluster.name)
 
+    def run_istiods(self, services: list[dict], deployments: list[dict]) -> None:
+        wanted = set()
+        for deploy in deployments if self.istiod_binary else []:
+            meta = deploy["metadata"]
+            if not is_istiod(deploy):
+                continue
+            pod = newest_pod(self.api, deploy)
+            labels = (pod or {}).get("metadata", {}).get("labels") or {}
+            service = next((s for s in services if _service_ip([s], meta["namespace"], labels)), None)
+            if pod is None or service is None:
+                continue
+            key = f"{meta['namespace']}.{meta['name']}"
+            wanted.add(key)
+            if key not in self.istiods:
+                self.istiods[key] = Istiod(self.istiod_binary, self.dir / "istiod" / key, self.dir / "logs" / f"{key}.log",
+                                           self.api, self.cluster.server, self.dir / "pki" / "ca.crt")
+            self.istiods[key].sync(pod, service)
+        for key in list(self.istiods):
+            if key not in wanted:
+                self.istiods.pop(key).stop()
+                log(f"{self.cluster.name}: stopped istiod {key} (Deployment, pod or Service gone)")
+
     def stop(self) -> None:
-        for server in self.servers.values():
+        for server in [*self.servers.values(), *self.istiods.values()]:
             server.stop()
 
 
@@ -235,9 +244,11 @@ def run() -> None:
     state = LabState.load()
     if state is None:
         raise SystemExit("no lab state; start one with `python -m lab up`")
-    coredns = next(c for c in components() if c.name == "coredns")
-    binary = locate(coredns, "coredns")
-    agents = [ClusterAgent(state, c, binary) for c in state.clusters]
+    coredns = Path(state.binaries["coredns"])
+    istiod = Path(state.binaries["pilot-discovery"]) if "pilot-discovery" in state.binaries else None
+    if istiod is None:
+        log("no pilot-discovery binary (python -m lab build): istiod pods stay simulated")
+    agents = [ClusterAgent(state, c, coredns, istiod) for c in state.clusters]
     stopping = []
     signal.signal(signal.SIGTERM, lambda *_: stopping.append(True))
     log(f"agent running for {', '.join(c.name for c in state.clusters)}")

@@ -17,6 +17,7 @@ RESOURCES = {
     ("v1", "Namespace"): ("/api/v1", "namespaces", False),
     ("v1", "Node"): ("/api/v1", "nodes", False),
     ("v1", "ConfigMap"): ("/api/v1", "configmaps", True),
+    ("v1", "Secret"): ("/api/v1", "secrets", True),
     ("v1", "Service"): ("/api/v1", "services", True),
     ("v1", "ServiceAccount"): ("/api/v1", "serviceaccounts", True),
     ("apps/v1", "Deployment"): ("/apis/apps/v1", "deployments", True),

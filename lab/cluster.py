@@ -89,7 +89,10 @@ class LabState:
     etcd_port: int
     lb_mode: str
     kubeconfig: str
-    istio_dir: str = ""
+    # The Istio release the lab resolved (lab/versions.toml) and the binaries it runs.
+    istio_version: str = ""
+    istio_release: str = ""
+    binaries: dict[str, str] = field(default_factory=dict)
     pids: dict[str, int] = field(default_factory=dict)
     # How each process was started (argv, log file), so one can be stopped and started again.
     commands: dict[str, list] = field(default_factory=dict)
@@ -295,12 +298,13 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
 
     started = time.monotonic()
     bins = build.ensure_binaries()
-    istio_dir = build.ensure_istio_source()
+    istio = build.resolve_istio()
     log(f"binaries ready in {time.monotonic() - started:.1f}s")
 
     state_dir().mkdir(parents=True, exist_ok=True)
     kubeconfig = state_dir() / "kubeconfig"
-    state = LabState(infos, port_base, lb_mode, str(kubeconfig), str(istio_dir))
+    state = LabState(infos, port_base, lb_mode, str(kubeconfig), istio.version, istio.release,
+                     {name: str(path) for name, path in bins.items()})
     state.save()
     procs = Processes(state)
     try:

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import yaml
 
-from .build import ensure_binaries, ensure_istio_charts
-from .config import inventory_dir, load_versions, state_dir
-
+from .build import ensure_istio_charts
+from .config import inventory_dir, state_dir
 
 
 def write_inventory(state) -> None:
@@ -29,14 +28,12 @@ def write_inventory(state) -> None:
                 "mesh_kubeconfig": state.kubeconfig,
                 # The lab installs Istio from a local chart directory, as an air-gapped site would.
                 "mesh_istio_chart_source": str(ensure_istio_charts()),
-                "mesh_istio_version": load_versions()["istio"]["release"],
-                "mesh_helm_binary": str(ensure_binaries()["helm"]),
+                # The release the lab resolved among the served candidates (lab/versions.toml).
+                "mesh_istio_version": state.istio_release,
+                "mesh_helm_binary": state.binaries["helm"],
                 # The lab's root CA lives and dies with the lab, outside the repository.
                 "mesh_ca_root_dir": str(state_dir() / "mesh-ca"),
                 "mesh_verify_report_dir": str(state_dir() / "reports"),
-                # No istiod really runs in the lab (kwok simulates its pod), so nothing would answer
-                # the sidecar injection webhook and every gateway pod would be refused: leave it out.
-                "mesh_istio_values": {"global": {"operatorManageWebhooks": True}},
             },
         }
     }
