@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|build|lb|apiserver|demo-app|show"""
+"""python -m lab up|down|status|build|lb|apiserver|demo-app|show|xds|istiod|istioctl"""
 
 from __future__ import annotations
 
@@ -31,6 +31,16 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo-app", help="deploy the demo's httpbin in the first cluster, exported to the mesh")
     p_show = sub.add_parser("show", help="show one .global host's ServiceEntry in every cluster")
     p_show.add_argument("host", nargs="?", default="httpbin.bar.global")
+    p_xds = sub.add_parser("xds", help="what a cluster's istiod tells a sidecar (or the east-west gateway), as JSON")
+    p_xds.add_argument("cluster")
+    p_xds.add_argument("--namespace", default="default", help="namespace of the sidecar (default: default)")
+    p_xds.add_argument("--gateway", action="store_true", help="ask as the east-west gateway instead")
+    p_debug = sub.add_parser("istiod", help="GET one of a cluster's istiod debug endpoints")
+    p_debug.add_argument("cluster")
+    p_debug.add_argument("path", nargs="?", default="/debug/registryz")
+    p_ctl = sub.add_parser("istioctl", help="run the lab's istioctl against one cluster")
+    p_ctl.add_argument("cluster")
+    p_ctl.add_argument("args", nargs=argparse.REMAINDER)
     sub.add_parser("agent", help="(internal) the background agent `up` starts")
     args = parser.parse_args(argv)
     try:
@@ -71,10 +81,20 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             from .demo import show_service_entries
             print(show_service_entries(args.host))
+        elif args.command in ("xds", "istiod", "istioctl"):
+            from . import istio_tools
+            if args.command == "istioctl":
+                proc = istio_tools.istioctl(args.cluster, *args.args)
+                print(proc.stdout, end="")
+                print(proc.stderr, end="", file=sys.stderr)
+                return proc.returncode
+            answer = (istio_tools.xds(args.cluster, args.namespace, args.gateway) if args.command == "xds"
+                      else istio_tools.istiod_debug(args.cluster, args.path))
+            print(answer if isinstance(answer, str) else json.dumps(answer, indent=2))
         elif args.command == "agent":
             from .agent import run
             run()
-    except (LabError, build.BuildError) as exc:
+    except (LabError, build.BuildError, OSError) as exc:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
     return 0

@@ -82,6 +82,12 @@ class ClusterInfo:
     def lb_prefix(self) -> str:
         return f"127.{180 + self.octet + self.index}.0"
 
+    @property
+    def locality(self) -> str:
+        """region/zone of the cluster's node: odd clusters east, even ones west, one zone each, so
+        that locality failover has a region to prefer (cluster3 is nearer cluster1 than cluster2)."""
+        return f"lab-{'east' if self.index % 2 else 'west'}/zone{self.index}"
+
 
 @dataclass
 class LabState:
@@ -114,7 +120,8 @@ class LabState:
     def _save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        data["clusters_info"] = [dict(asdict(c), server=c.server, dns_ip=c.dns_ip, service_cidr=c.service_cidr)
+        data["clusters_info"] = [dict(asdict(c), server=c.server, dns_ip=c.dns_ip, service_cidr=c.service_cidr,
+                                      locality=c.locality)
                                  for c in self.clusters]
         tmp = state_dir() / "state.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))
@@ -249,7 +256,8 @@ def _start_control_plane(procs: Processes, bins: dict[str, Path], cluster: Clust
         "--node-lease-duration-seconds=40",
     ], cdir / "logs" / "kwok.log")
     coredns_tag = load_versions()["coredns"]["version"]
-    for obj in seed.seed_objects(cluster.dns_flavour, f"{cluster.name}-node-1", cluster.dns_ip, coredns_tag):
+    for obj in seed.seed_objects(cluster.dns_flavour, f"{cluster.name}-node-1", cluster.dns_ip, coredns_tag,
+                                 cluster.locality):
         _apply_with_retry(api, obj)
 
 

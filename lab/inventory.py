@@ -13,7 +13,7 @@ def write_inventory(state) -> None:
         c.name: {
             "mesh_context": c.name,
             "mesh_network": f"network{c.index}",
-            "mesh_locality": f"lab/zone{c.index}",
+            "mesh_locality": c.locality,
             # The lab's cluster DNS listens on a loopback ClusterIP the controller can query.
             "mesh_verify_dns_server": c.dns_ip,
         }

@@ -44,7 +44,8 @@ _COMMON = Template("""
   kind: Node
   metadata:
     name: ${node}
-    labels: {kubernetes.io/hostname: ${node}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok}
+    labels: {kubernetes.io/hostname: ${node}, kubernetes.io/os: linux, kubernetes.io/arch: amd64, type: kwok,
+             topology.kubernetes.io/region: ${region}, topology.kubernetes.io/zone: ${zone}}
     annotations: {kwok.x-k8s.io/node: fake, node.alpha.kubernetes.io/ttl: "0"}
   status:
     allocatable: {cpu: "32", memory: 256Gi, pods: "250"}
@@ -156,8 +157,9 @@ _KUBE_DNS = Template("""
 """)
 
 
-def seed_objects(flavour: str, node: str, dns_ip: str, coredns_tag: str) -> list[dict]:
-    objects = yaml.safe_load(_COMMON.substitute(node=node, dns_ip=dns_ip))
+def seed_objects(flavour: str, node: str, dns_ip: str, coredns_tag: str, locality: str) -> list[dict]:
+    region, zone = locality.split("/")
+    objects = yaml.safe_load(_COMMON.substitute(node=node, dns_ip=dns_ip, region=region, zone=zone))
     if flavour == "coredns":
         objects += yaml.safe_load(_COREDNS.substitute(coredns_tag=coredns_tag))
         for obj in objects:

@@ -47,14 +47,18 @@ class Plan:
         self.unchanged = []  # desired objects
         self.delete = []     # live objects
         self.conflicts = []  # (desired, live) where live is not ours
+        self.kept = []       # live objects left as they are on purpose
 
     @property
     def changed(self):
         return bool(self.create or self.update or self.delete)
 
-    def counts(self):
-        return {"created": len(self.create), "updated": len(self.update), "unchanged": len(self.unchanged),
-                "deleted": len(self.delete)}
+    def counts(self, kind=None):
+        """How many objects (of `kind`, or all) are created, updated, unchanged and deleted."""
+        def count(objects):
+            return sum(1 for obj in objects if kind is None or obj["kind"] == kind)
+        return {"created": count(self.create), "updated": count(obj for obj, live in self.update),
+                "unchanged": count(self.unchanged), "deleted": count(self.delete)}
 
 
 def plan(desired, live, prune=True, prune_match=None):

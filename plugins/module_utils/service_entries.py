@@ -6,7 +6,8 @@ what a cluster has to change to get there.
 Every exported Service `<name>.<namespace>` becomes the host `<name>.<namespace>.global` with one
 stable VIP. Clusters that do not run it reach it through the exporting clusters' gateways (every
 port mapped to the gateway's 15443); a cluster that runs it points the host at its local Service,
-so that its gateway can route the `.global` SNI (Admiral's approach).
+so that its gateway can route the `.global` SNI (Admiral's approach). Beside each ServiceEntry a
+DestinationRule of the same name sets Istio mutual TLS, outlier detection and locality failover.
 
 Pure functions: no cluster access, no Ansible.
 """
@@ -29,6 +30,18 @@ TLS_MODE_LABEL = "security.istio.io/tlsMode"
 HOST_SUFFIX = "global"
 GATEWAY_PORT = 15443
 NAMESPACE_MODES = ("replicate", "single")
+# How calls to a host exported from several clusters are spread (mesh_services_failover):
+# locality - Istio's locality load balancing: endpoints of the client's own locality first, then
+# its region, then the rest; it acts only with outlier detection, which every rule sets.
+# none - no priorities: calls are spread over every endpoint; outlier detection still ejects.
+FAILOVER_MODES = ("locality", "none")
+# Outlier detection of every rule (mesh_services_outlier_*), as a platform engineer would start:
+# eject an endpoint after 5 consecutive errors (connection failures count for TCP), checked every
+# 10 s, for 30 s times the number of ejections; all endpoints of a priority may be ejected, which is
+# what lets the calls fail over to the next one.
+OUTLIER_DEFAULTS = {"consecutive_errors": 5, "interval": "10s", "base_ejection_time": "30s",
+                    "max_ejection_percent": 100}
+DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
 # What this step owns: only these objects are ever updated or pruned.
 OWNED_SELECTOR = "%s=%s,%s=%s" % (MANAGED_BY_LABEL, MANAGED_BY, COMPONENT_LABEL, COMPONENT)
 
@@ -216,6 +229,29 @@ def _collect(clusters):
     return services, problems
 
 
+def traffic_policy(failover="locality", **outlier):
+    """The DestinationRules' policy from the mesh_services_failover / mesh_services_outlier_* values.
+
+    Raises PlanError naming each variable with a bad value.
+    """
+    values = dict(OUTLIER_DEFAULTS, **{k: v for k, v in outlier.items() if v is not None})
+    problems = []
+    if failover not in FAILOVER_MODES:
+        problems.append("mesh_services_failover %r is not one of %s" % (failover, ", ".join(FAILOVER_MODES)))
+    for key, low, high in (("consecutive_errors", 1, 1000), ("max_ejection_percent", 0, 100)):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append("mesh_services_outlier_%s %r is not a whole number from %d to %d" % (key, value, low, high))
+    for key in ("interval", "base_ejection_time"):
+        match = DURATION.match(str(values[key]))
+        if not match or int(match.group(1)) == 0:
+            problems.append("mesh_services_outlier_%s %r is not a duration such as 10s, 500ms, 5m or 1h"
+                            % (key, values[key]))
+    if problems:
+        raise PlanError("\n".join(problems))
+    return dict(values, failover=failover)
+
+
 def _endpoint(address, ports, locality, port=None):
     endpoint = {"address": address,
                 "ports": {p["name"]: port or p["number"] for p in ports},
@@ -250,7 +286,7 @@ def render_entry(service, endpoints, namespace):
 
 
 def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
-         cluster_domain="cluster.local", unavailable=()):
+         cluster_domain="cluster.local", unavailable=(), policy=None):
     """The desired state of the whole fleet, computed once, in compact form (render_entries makes
     one cluster's ServiceEntries from it).
 
@@ -259,10 +295,11 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).
+    policy: traffic_policy() of the DestinationRules (the defaults when None).
     Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
     "services": [{"host", "vip", "name", "namespace", "ports", "clusters"}],
     "gateways": {cluster: {"address", "port", "locality"}}, "layout": {"namespace_mode",
-    "namespace", "cluster_domain"}, "clusters": {name: {"vip_store": {...}}}}.
+    "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store": {...}}}}.
     Raises PlanError (every problem at once) before anything could be written.
     """
     problems = []
@@ -296,15 +333,47 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
                                  "locality": c.get("locality") or ""} for c in clusters},
         "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
+        "policy": policy or traffic_policy(),
         "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},
     }
 
 
+def render_destination_rule(service, namespace, policy):
+    """The DestinationRule beside a service's ServiceEntry: mutual TLS, outlier detection, failover."""
+    entry = render_entry(service, [], namespace)
+    return {
+        "apiVersion": "networking.istio.io/v1",
+        "kind": "DestinationRule",
+        "metadata": entry["metadata"],
+        "spec": {
+            "host": service["host"],
+            "trafficPolicy": {
+                "tls": {"mode": "ISTIO_MUTUAL"},
+                "loadBalancer": {"localityLbSetting": {"enabled": policy["failover"] == "locality"}},
+                "outlierDetection": {
+                    "consecutive5xxErrors": policy["consecutive_errors"],
+                    "interval": policy["interval"],
+                    "baseEjectionTime": policy["base_ejection_time"],
+                    "maxEjectionPercent": policy["max_ejection_percent"],
+                },
+            },
+        },
+    }
+
+
+def _check_cluster(fleet_plan, cluster):
+    if cluster not in fleet_plan["gateways"]:
+        raise PlanError("cluster %s is not in the plan (planned: %s)" % (cluster, ", ".join(sorted(fleet_plan["gateways"]))))
+
+
+def _target_namespace(service, layout):
+    return service["namespace"] if layout["namespace_mode"] == "replicate" else layout["namespace"]
+
+
 def render_entries(fleet_plan, cluster):
     """The ServiceEntries that `cluster` must hold according to a plan() result."""
+    _check_cluster(fleet_plan, cluster)
     gateways, layout = fleet_plan["gateways"], fleet_plan["layout"]
-    if cluster not in gateways:
-        raise PlanError("cluster %s is not in the plan (planned: %s)" % (cluster, ", ".join(sorted(gateways))))
     entries = []
     for service in fleet_plan["services"]:
         local = cluster in service["clusters"]
@@ -313,9 +382,16 @@ def render_entries(fleet_plan, cluster):
         endpoints += [_endpoint(gateways[other]["address"], service["ports"], gateways[other]["locality"],
                                 gateways[other]["port"])
                       for other in service["clusters"] if other != cluster]
-        target = service["namespace"] if layout["namespace_mode"] == "replicate" else layout["namespace"]
-        entries.append(render_entry(service, endpoints, target))
+        entries.append(render_entry(service, endpoints, _target_namespace(service, layout)))
     return entries
+
+
+def render_destination_rules(fleet_plan, cluster):
+    """The DestinationRules that `cluster` must hold: one beside each of its ServiceEntries."""
+    _check_cluster(fleet_plan, cluster)
+    policy = fleet_plan.get("policy") or traffic_policy()
+    return [render_destination_rule(service, _target_namespace(service, fleet_plan["layout"]), policy)
+            for service in fleet_plan["services"]]
 
 
 # --- what one cluster must change ------------------------------------------------------------
@@ -334,13 +410,19 @@ def spec_differs(desired, live):
 
 
 def _clashes(desired, live):
-    """Messages for others' ServiceEntries that hold one of our names, hosts or VIPs."""
+    """Messages for others' ServiceEntries that hold one of our names, hosts or VIPs, and others'
+    DestinationRules that hold one of our names."""
     wanted = {reconcile.object_key(obj) for obj in desired}
-    hosts = {host for obj in desired for host in obj["spec"]["hosts"]}
+    hosts = {host for obj in desired for host in obj["spec"].get("hosts") or []}
     vips = {vip for obj in desired for vip in obj["spec"].get("addresses") or []}
     messages = []
     for obj in live:
         if is_owned(obj):
+            continue
+        if obj["kind"] == "DestinationRule":
+            if reconcile.object_key(obj) in wanted:
+                messages.append("%s is not managed by %s but has the name this step needs; remove it or stop "
+                                "exporting that service" % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY))
             continue
         spec, key = obj.get("spec") or {}, reconcile.object_key(obj)
         clash = (["its name"] if key in wanted else []) \
@@ -357,14 +439,27 @@ def exported_from(obj):
     return set(filter(None, (annotations.get(EXPORTED_FROM_ANNOTATION) or "").split(",")))
 
 
-def reconcile_entries(desired, live, prune=True, keep_exported_from=()):
-    """What a cluster must do to hold exactly `desired` of our ServiceEntries.
+def shadowing_rules(desired, live):
+    """Warnings for others' DestinationRules on one of our hosts: Istio applies only one rule per
+    host (the oldest), so theirs or ours is silently ignored."""
+    hosts = {obj["spec"]["host"]: obj for obj in desired if obj["kind"] == "DestinationRule"}
+    return sorted("%s of someone else also sets host %s: Istio applies only one of it and %s"
+                  % (reconcile.key_name(reconcile.object_key(obj)), obj["spec"]["host"],
+                     reconcile.key_name(reconcile.object_key(hosts[obj["spec"]["host"]])))
+                  for obj in live if obj["kind"] == "DestinationRule" and not is_owned(obj)
+                  and (obj.get("spec") or {}).get("host") in hosts
+                  and reconcile.object_key(obj) != reconcile.object_key(hosts[obj["spec"]["host"]]))
 
-    live: every ServiceEntry of the cluster (ours and others', one list). Returns a reconcile.Plan
-    whose conflicts are messages: others' ServiceEntries that hold one of our names, hosts or
-    VIPs (reported, never overwritten). Only this step's own entries are pruned. Our entries
-    exported from a cluster in keep_exported_from (one that could not be read) are left as they
-    are, neither updated nor pruned: they are the plan's `kept`.
+
+def reconcile_entries(desired, live, prune=True, keep_exported_from=()):
+    """What a cluster must do to hold exactly `desired` of our ServiceEntries and DestinationRules.
+
+    live: every ServiceEntry and DestinationRule of the cluster (ours and others', one list per
+    kind; a live object without kind is a ServiceEntry). Returns a reconcile.Plan whose conflicts
+    are messages: others' ServiceEntries that hold one of our names, hosts or VIPs, others'
+    DestinationRules of one of our names (reported, never overwritten). Only this step's own
+    objects are pruned. Ours exported from a cluster in keep_exported_from (one that could not be
+    read) are left as they are, neither updated nor pruned: they are the plan's `kept`.
     """
     for obj in live:
         obj.setdefault("kind", "ServiceEntry")

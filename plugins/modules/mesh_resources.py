@@ -47,6 +47,12 @@ options:
         with this label that are not in O(objects) are deleted.
       - Without it nothing is pruned.
     type: str
+  prune_kinds:
+    description:
+      - The kinds searched for objects to prune; by default the kinds of O(objects). Name a kind the
+        set no longer has to remove its last objects.
+    type: list
+    elements: str
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
 attributes:
@@ -67,6 +73,7 @@ EXAMPLES = r"""
 - name: The *.global routing of this cluster's east-west gateway
   meshops.multicluster.mesh_resources:
     prune_label: multicluster.meshops.io/component=global-routing
+    prune_kinds: [Gateway, DestinationRule]
     objects:
       - kind: Gateway
         metadata: {name: meshops-global, namespace: istio-system}
@@ -121,6 +128,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils import reconc
 
 
 def _validate(module, objects):
+    for kind in module.params["prune_kinds"] or []:
+        if kind not in KINDS:
+            module.fail_json(msg="prune_kinds has %r: expected kinds among %s" % (kind, ", ".join(sorted(KINDS))))
     for index, obj in enumerate(objects):
         where = "objects[%d]" % index
         kind = obj.get("kind")
@@ -143,7 +153,7 @@ def _parse_label(module, value):
     return {key: label_value}
 
 
-def _live_objects(client, desired, prune_labels):
+def _live_objects(client, desired, prune_labels, prune_kinds):
     """One list per (kind, namespace) of the desired objects; one labelled list per kind to prune."""
     live = {}
     scopes = {(obj["kind"], obj["metadata"].get("namespace") if KINDS[obj["kind"]][2] else None) for obj in desired}
@@ -153,7 +163,7 @@ def _live_objects(client, desired, prune_labels):
             live[reconcile.object_key(item)] = item
     if prune_labels:
         selector = ",".join("%s=%s" % kv for kv in prune_labels.items())
-        for kind in sorted({obj["kind"] for obj in desired} or KINDS):
+        for kind in sorted(prune_kinds or {obj["kind"] for obj in desired} or KINDS):
             for item in client.list(kind, label_selector=selector):
                 item.setdefault("kind", kind)
                 live[reconcile.object_key(item)] = item
@@ -165,6 +175,7 @@ def main():
         dict(objects=dict(type="list", elements="dict", default=[]),
              state=dict(type="str", choices=["present", "absent"], default="present"),
              prune_label=dict(type="str"),
+             prune_kinds=dict(type="list", elements="str"),
              wait=dict(type="bool", default=False),
              wait_timeout=dict(type="int", default=120)),
         supports_check_mode=True)
@@ -179,7 +190,7 @@ def main():
             the_plan = reconcile.Plan()
             the_plan.delete = [dict(obj, kind=o["kind"]) for obj, o in zip(live, desired) if obj and is_ours(obj)]
         else:
-            live = _live_objects(client, desired, prune_labels)
+            live = _live_objects(client, desired, prune_labels, module.params["prune_kinds"])
             the_plan = reconcile.plan(desired, live, prune=bool(prune_labels),
                                       prune_match=lambda obj: all(
                                           obj["metadata"].get("labels", {}).get(k) == v

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 DOCUMENTATION = r"""
 module: service_entry
-short_description: Keep one cluster's whole set of mesh ServiceEntries, VIP store and C(.global) DNS records
+short_description: Keep one cluster's whole set of mesh ServiceEntries and DestinationRules, VIP store and C(.global) DNS records
 version_added: 0.1.0
 description:
   - One call per cluster takes the fleet's plan from M(meshops.multicluster.service_entry_plan),
-    renders this cluster's whole desired set of ServiceEntries from it, lists the cluster's
-    ServiceEntries and Namespaces once, applies (server-side apply, field manager C(meshops.multicluster)) only the entries that
-    differ, and deletes the entries of this step that are no longer desired.
+    renders this cluster's whole desired set of ServiceEntries from it, each with a DestinationRule
+    of the same name (Istio mutual TLS, outlier detection, locality failover as the plan's
+    C(policy) says), lists the cluster's ServiceEntries, DestinationRules and Namespaces once each,
+    applies (server-side apply, field manager C(meshops.multicluster)) only the objects that
+    differ, and deletes the objects of this step that are no longer desired.
   - Everything it writes is labelled C(app.kubernetes.io/managed-by=meshops.multicluster) and
     C(multicluster.meshops.io/component=services); only objects with both labels are ever updated
     or pruned.
@@ -27,7 +29,9 @@ description:
   - Entries exported from a cluster the plan lists as unavailable (it could not be read) are left
     exactly as they are, neither updated nor pruned, with their namespaces.
   - Everything is checked before the first write; the module fails, naming each, on a
-    ServiceEntry of someone else that holds one of the names, hosts or VIPs of the set.
+    ServiceEntry of someone else that holds one of the names, hosts or VIPs of the set, or a
+    DestinationRule of someone else with one of the names. It warns about a DestinationRule of
+    someone else for one of the hosts (Istio applies only one rule per host).
 options:
   plan:
     description:
@@ -101,6 +105,11 @@ kept:
   description: Number of ServiceEntries left as they are because they come from a cluster the plan lists as unavailable.
   returned: success
   type: int
+destination_rules:
+  description: The DestinationRules beside the ServiceEntries, counted like them.
+  returned: success
+  type: dict
+  sample: {created: 1, updated: 0, deleted: 0, unchanged: 4, kept: 0}
 namespaces:
   description: Namespaces created and deleted, and obsolete ones kept because they hold workloads.
   returned: success
@@ -128,12 +137,15 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     FIELD_MANAGER, MANAGED_BY, KubeError, is_ours, resource_path)
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, PlanError, reconcile_entries, reconcile_namespaces, render_entries)
+    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, PlanError, reconcile_entries, reconcile_namespaces,
+    render_destination_rules, render_entries, shadowing_rules)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
 from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
     NAMESPACE as RECORDS_NAMESPACE, RECORDS_CONFIGMAP, records_configmap)
 
+# What this step writes beside the VIP store and the records, one list call per kind.
+KINDS = ("ServiceEntry", "DestinationRule")
 CONCURRENT_RUN = ("another run changed the VIP allocation in this cluster since it was read "
                   "(ConfigMap %s/%s): nothing was written here; re-run" % (STORE_NAMESPACE, STORE_NAME))
 
@@ -183,16 +195,18 @@ def _present(module, client):
     params = module.params
     fleet_plan, cluster = params["plan"], params["cluster_name"]
     try:
-        rendered = render_entries(fleet_plan, cluster)
+        rendered = render_entries(fleet_plan, cluster) + render_destination_rules(fleet_plan, cluster)
         store, unavailable = fleet_plan["clusters"][cluster]["vip_store"], fleet_plan["unavailable"]
     except (KeyError, TypeError) as exc:
         module.fail_json(msg="plan is not a plan of service_entry_plan (no %s)" % exc)
     except PlanError as exc:
         module.fail_json(msg="cluster_name: %s" % exc)
-    desired = [reconcile.owned(dict(obj, kind="ServiceEntry"), {COMPONENT_LABEL: COMPONENT}) for obj in rendered]
+    desired = [reconcile.owned(obj, {COMPONENT_LABEL: COMPONENT}) for obj in rendered]
     live_namespaces = client.list("Namespace")
-    entries = reconcile_entries(desired, client.list("ServiceEntry"), prune=params["prune"],
-                                keep_exported_from=unavailable)
+    live = [dict(obj, kind=kind) for kind in KINDS for obj in client.list(kind)]
+    entries = reconcile_entries(desired, live, prune=params["prune"], keep_exported_from=unavailable)
+    for warning in shadowing_rules(desired, live):
+        module.warn(warning)
     # A kept entry's namespace stays too.
     namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=params["prune"])
     problems = entries.conflicts + namespaces.conflicts
@@ -219,7 +233,8 @@ def _present(module, client):
             _write_store(client, store, current_store)
         for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
             reconcile.execute(client, the_plan)
-    result = dict(entries.counts(), kept=len(entries.kept), vip_store_changed=write_store, dns_records_changed=records.changed,
+    result = dict(_counts(entries, "ServiceEntry"), destination_rules=_counts(entries, "DestinationRule"),
+                  vip_store_changed=write_store, dns_records_changed=records.changed,
                   namespaces={"created": [ns["metadata"]["name"] for ns in namespaces.create],
                               "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
                               "kept": [ns["metadata"]["name"] for ns in kept]})
@@ -231,10 +246,16 @@ def _present(module, client):
     return result
 
 
+def _counts(the_plan, kind):
+    counts = the_plan.counts(kind)
+    counts["kept"] = sum(1 for obj in the_plan.kept if obj["kind"] == kind)
+    return counts
+
+
 def _absent(module, client):
     """Delete everything this step made in the cluster."""
     the_plan = reconcile.Plan()
-    the_plan.delete = [dict(obj, kind="ServiceEntry") for obj in client.list("ServiceEntry", label_selector=OWNED_SELECTOR)]
+    the_plan.delete = [dict(obj, kind=kind) for kind in KINDS for obj in client.list(kind, label_selector=OWNED_SELECTOR)]
     the_plan.delete += [obj for obj in (_get(client, "ConfigMap", STORE_NAME, STORE_NAMESPACE),
                                         _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE))
                         if obj and is_ours(obj)]
@@ -246,7 +267,7 @@ def _absent(module, client):
         reconcile.execute(client, the_plan)
         reconcile.execute(client, namespaces)
     configmaps = {obj["metadata"]["name"] for obj in the_plan.delete if obj["kind"] == "ConfigMap"}
-    result = dict(created=0, updated=0, unchanged=0, kept=0, deleted=len(the_plan.delete) - len(configmaps),
+    result = dict(_counts(the_plan, "ServiceEntry"), destination_rules=_counts(the_plan, "DestinationRule"),
                   vip_store_changed=STORE_NAME in configmaps, dns_records_changed=RECORDS_CONFIGMAP in configmaps,
                   namespaces={"created": [], "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
                               "kept": [ns["metadata"]["name"] for ns in kept]},

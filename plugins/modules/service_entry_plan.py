@@ -84,6 +84,36 @@ options:
     description: The clusters' DNS domain, in the local endpoint C(<name>.<namespace>.svc.<cluster_domain>).
     type: str
     default: cluster.local
+  policy:
+    description:
+      - The traffic policy of the DestinationRule written beside every ServiceEntry (mutual TLS is
+        always on). Each value is checked and a bad one named by its role variable.
+    type: dict
+    default: {}
+    suboptions:
+      failover:
+        description:
+          - V(locality) turns on Istio's locality load balancing - endpoints of the client's own locality
+            first, then its region, then the rest (C(mesh_services_failover)); V(none) spreads calls over
+            every endpoint.
+        type: str
+        default: locality
+      consecutive_errors:
+        description: Consecutive errors that eject an endpoint (1 to 1000; C(mesh_services_outlier_consecutive_errors)).
+        type: int
+        default: 5
+      interval:
+        description: How often endpoints are checked, a duration such as C(10s) (C(mesh_services_outlier_interval)).
+        type: str
+        default: 10s
+      base_ejection_time:
+        description: How long an ejected endpoint stays out, times its ejections (C(mesh_services_outlier_base_ejection_time)).
+        type: str
+        default: 30s
+      max_ejection_percent:
+        description: The share of a service's endpoints that may be ejected at once (0 to 100; C(mesh_services_outlier_max_ejection_percent)).
+        type: int
+        default: 100
 attributes:
   check_mode:
     support: full
@@ -115,7 +145,7 @@ plan:
       C(generation) of the allocation (it goes up each time the allocation changes), C(services)
       (each exported host with its VIP, ports and exporting clusters), C(gateways) (per cluster,
       its gateway address, port and locality), C(layout) (namespace mode, namespace, cluster
-      domain), C(unavailable) (O(unavailable)) and C(clusters) (per cluster, C(vip_store) - the
+      domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster, C(vip_store) - the
       store to write and the resourceVersion read, the precondition of the write).
   returned: success
   type: dict
@@ -127,13 +157,15 @@ plan:
          ports: [{name: http, number: 8000, protocol: HTTP}]}
     gateways: {c1: {address: 203.0.113.10, port: 15443, locality: eu-west-1/a}}
     layout: {namespace_mode: replicate, namespace: istio-system, cluster_domain: cluster.local}
+    policy: {failover: locality, consecutive_errors: 5, interval: 10s, base_ejection_time: 30s, max_ejection_percent: 100}
     unavailable: []
     clusters: {c1: {vip_store: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 1, resource_version: "4711"}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import PlanError, plan
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+    OUTLIER_DEFAULTS, PlanError, plan, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
 
 CLUSTER_SPEC = dict(
@@ -155,13 +187,19 @@ def main():
             namespace=dict(type="str", default="istio-system"),
             cluster_domain=dict(type="str", default="cluster.local"),
             unavailable=dict(type="list", elements="str", default=[]),
+            policy=dict(type="dict", default={}, options=dict(
+                failover=dict(type="str", default="locality"),
+                consecutive_errors=dict(type="int", default=OUTLIER_DEFAULTS["consecutive_errors"]),
+                interval=dict(type="str", default=OUTLIER_DEFAULTS["interval"]),
+                base_ejection_time=dict(type="str", default=OUTLIER_DEFAULTS["base_ejection_time"]),
+                max_ejection_percent=dict(type="int", default=OUTLIER_DEFAULTS["max_ejection_percent"]))),
         ),
         supports_check_mode=True)
     params = module.params
     try:
         result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
                       namespace=params["namespace"], cluster_domain=params["cluster_domain"],
-                      unavailable=params["unavailable"])
+                      unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]))
     except PlanError as exc:
         module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
                              + str(exc).replace("\n", "\n- "))

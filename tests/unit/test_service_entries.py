@@ -5,7 +5,8 @@ import copy
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, render_entries, select_exports)
+    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, render_destination_rules, render_entries,
+    select_exports, shadowing_rules, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_from_configmap
 
 HTTPBIN = "httpbin.bar.global"
@@ -304,3 +305,69 @@ def test_entries_exported_from_an_unavailable_cluster_are_kept_as_they_are():
     # without the policy, b would be pruned and a's c2 endpoint dropped
     changes = reconcile_entries(desired, live)
     assert [obj["metadata"]["name"] for obj in changes.delete] == ["b.bar.global"] and len(changes.update) == 1
+
+
+# --- DestinationRules: mutual TLS, outlier detection, failover ----------------------------------------
+
+def test_every_serviceentry_gets_a_destination_rule_of_its_name_with_failover_by_default():
+    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("a")], "10.0.0.2"), cluster("c3")])
+    entries, rules = render_entries(result, "c3"), render_destination_rules(result, "c3")
+    assert [(r["kind"], r["metadata"]["name"], r["metadata"]["namespace"]) for r in rules] == \
+        [("DestinationRule", e["metadata"]["name"], e["metadata"]["namespace"]) for e in entries]
+    assert rules[0]["metadata"]["labels"] == entries[0]["metadata"]["labels"]
+    assert rules[0]["metadata"]["annotations"] == {"multicluster.meshops.io/exported-from": "c1,c2"}
+    assert rules[0]["spec"] == {"host": "a.bar.global", "trafficPolicy": {
+        "tls": {"mode": "ISTIO_MUTUAL"},
+        "loadBalancer": {"localityLbSetting": {"enabled": True}},
+        "outlierDetection": {"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s",
+                             "maxEjectionPercent": 100}}}
+
+
+def test_failover_none_and_outlier_settings_come_from_the_policy():
+    policy = traffic_policy("none", consecutive_errors=3, interval="2s", base_ejection_time="1m", max_ejection_percent=50)
+    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")], policy=policy)
+    spec = render_destination_rules(result, "c2")[0]["spec"]["trafficPolicy"]
+    assert spec["loadBalancer"] == {"localityLbSetting": {"enabled": False}}
+    assert spec["outlierDetection"] == {"consecutive5xxErrors": 3, "interval": "2s", "baseEjectionTime": "1m",
+                                        "maxEjectionPercent": 50}
+
+
+@pytest.mark.parametrize("values, variable", [
+    ({"failover": "nearest"}, "mesh_services_failover 'nearest' is not one of locality, none"),
+    ({"consecutive_errors": 0}, "mesh_services_outlier_consecutive_errors 0"),
+    ({"consecutive_errors": True}, "mesh_services_outlier_consecutive_errors True"),
+    ({"max_ejection_percent": 101}, "mesh_services_outlier_max_ejection_percent 101"),
+    ({"interval": "10"}, "mesh_services_outlier_interval '10'"),
+    ({"base_ejection_time": "0s"}, "mesh_services_outlier_base_ejection_time '0s'"),
+])
+def test_bad_traffic_policy_names_the_variable(values, variable):
+    with pytest.raises(PlanError, match=variable.replace("(", r"\(")):
+        traffic_policy(**values)
+
+
+def test_rules_are_reconciled_with_the_entries_and_pruned_with_them():
+    result = plan([cluster("c1", [export("a"), export("b")], "10.0.0.1"), cluster("c2")])
+    desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
+    live = [as_live(obj) for obj in desired]
+    assert not reconcile_entries(desired, live).changed
+    stale_rule = dict(as_live(desired[3]), metadata=dict(as_live(desired[3])["metadata"], name="gone.bar.global"))
+    changes = reconcile_entries(desired, live[:3] + [stale_rule])
+    assert [(obj["kind"], obj["metadata"]["name"]) for obj in changes.create] == [("DestinationRule", "b.bar.global")]
+    assert changes.delete == [stale_rule]
+    assert changes.counts("DestinationRule") == {"created": 1, "updated": 0, "unchanged": 1, "deleted": 1}
+    assert changes.counts("ServiceEntry") == {"created": 0, "updated": 0, "unchanged": 2, "deleted": 0}
+
+
+def test_others_rules_with_our_name_conflict_and_on_our_host_are_warned_about():
+    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")])
+    desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
+    theirs = {"kind": "DestinationRule", "metadata": {"name": "a.bar.global", "namespace": "bar"},
+              "spec": {"host": "a.bar.global"}}
+    other_name = {"kind": "DestinationRule", "metadata": {"name": "subsets", "namespace": "bar"},
+                  "spec": {"host": "a.bar.global"}}
+    changes = reconcile_entries(desired, [theirs, other_name])
+    assert changes.conflicts == ["DestinationRule bar/a.bar.global is not managed by meshops.multicluster but has the "
+                                 "name this step needs; remove it or stop exporting that service"]
+    assert shadowing_rules(desired, [theirs, other_name]) == [
+        "DestinationRule bar/subsets of someone else also sets host a.bar.global: Istio applies only one of it and "
+        "DestinationRule bar/a.bar.global"]

@@ -73,7 +73,11 @@ def test_zone_server_template_keeps_the_contract():
     assert "fallthrough" not in corefile_text and "errors" in corefile_text and "cache" in corefile_text
 
     pod = deployment["spec"]["template"]
-    assert pod["metadata"]["labels"] == deployment["spec"]["selector"]["matchLabels"] == service["spec"]["selector"]
+    selector = deployment["spec"]["selector"]["matchLabels"]
+    assert selector == service["spec"]["selector"] == {"app": zr.ZONE_SERVER_NAME}
+    # No sidecar, said with the label (the annotation is deprecated: istioctl analyze IST0135).
+    assert pod["metadata"]["labels"] == dict(selector, **{"sidecar.istio.io/inject": "false"})
+    assert "annotations" not in pod["metadata"]
     container = pod["spec"]["containers"][0]
     assert container["image"] == "coredns/coredns:1.11.3"
     volumes = {volume["name"]: volume["configMap"] for volume in pod["spec"]["volumes"]}
