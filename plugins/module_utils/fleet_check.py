@@ -19,6 +19,7 @@ CHECKS = [
     {"id": "gateway", "title": "Gateway address"},
     {"id": "dns", "title": ".global DNS"},
     {"id": "service_entries", "title": "ServiceEntries"},
+    {"id": "destination_rules", "title": "DestinationRules"},
 ]
 CACERTS = "Secret istio-system/cacerts"
 # Values the collection sets per cluster: not part of what must be identical.
@@ -138,15 +139,46 @@ def check_dns(check, delegated, expected):
     return result("pass", "%d names %s" % (len(expected), how))
 
 
-def check_service_entries(counts):
+def check_services_set(counts, kind):
+    """The service step's check-mode counts of one kind (ServiceEntries, DestinationRules) as a result."""
     if counts is None:
         return result("skip", "not checked")
     missing, different, extra = counts.get("created", 0), counts.get("updated", 0), counts.get("deleted", 0)
     if missing or different or extra:
         return result("fail", "%d missing, %d different, %d stale" % (missing, different, extra),
-                      "ServiceEntries labelled app.kubernetes.io/managed-by=meshops.multicluster",
+                      "%s labelled app.kubernetes.io/managed-by=meshops.multicluster" % kind,
                       "run playbooks/services.yml")
     return result("pass", "%d as desired" % counts.get("unchanged", 0))
+
+
+def _locality_priority(client, endpoint):
+    """Istio's locality priority of an endpoint for a client: 0 same region/zone/subzone, 1 same
+    region/zone, 2 same region, 3 none (pilot's LbPriority)."""
+    mine, theirs = (client.split("/") + ["", ""])[:3], (endpoint.split("/") + ["", ""])[:3]
+    for priority, depth in ((0, 3), (1, 2), (2, 1)):
+        if mine[:depth] == theirs[:depth]:
+            return priority
+    return 3
+
+
+def failover_order(client, exporters, localities, mode="locality"):
+    """The order in which a client cluster's calls to a host move between its exporting clusters:
+    a list of tiers (clusters of equal priority), as istiod orders the endpoints by locality. In an
+    exporting cluster its own (local) endpoint has the cluster's locality. Without locality failover,
+    or without a locality for the client, every exporter is one tier."""
+    own = localities.get(client) or ""
+    if mode != "locality" or not own:
+        return [sorted(exporters)]
+    tiers = {}
+    for name in exporters:
+        tiers.setdefault(_locality_priority(own, localities.get(name) or ""), []).append(name)
+    return [sorted(tiers[p]) for p in sorted(tiers)]
+
+
+def failover_orders(services, clusters, localities, mode="locality"):
+    """For each host exported from several clusters: {cluster: failover_order} for every cluster."""
+    return [{"host": s["host"], "orders": {c: failover_order(c, s["clusters"], localities, mode) for c in clusters}}
+            for s in services if len(s["clusters"]) > 1]
 
 
 def evaluate(clusters, fleet, now=None):
@@ -178,7 +210,10 @@ def evaluate(clusters, fleet, now=None):
                                                      fleet.get("releases", ["istio-base", "istiod"]), majority),
                 "gateway": check_gateway(check),
                 "dns": check_dns(check, c.get("dns_delegated"), c.get("expected_records") or {}),
-                "service_entries": check_service_entries(c.get("service_entries")),
+                "service_entries": check_services_set(c.get("service_entries"), "ServiceEntries"),
+                "destination_rules": check_services_set((c.get("service_entries") or {}).get("destination_rules")
+                                                        if c.get("service_entries") is not None else None,
+                                                        "DestinationRules"),
             }
         out.append(entry)
     failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")
@@ -188,4 +223,9 @@ def evaluate(clusters, fleet, now=None):
         "ok": failed == 0,
         "checks": CHECKS,
         "clusters": out,
+        "failover": {"mode": fleet.get("failover") or "locality",
+                     "services": failover_orders(services, [c["name"] for c in clusters],
+                                                 {name: (gateway or {}).get("locality") or ""
+                                                  for name, gateway in (fleet.get("gateways") or {}).items()},
+                                                 fleet.get("failover") or "locality")},
     }

@@ -13,8 +13,11 @@ The model (built by the fleet check; every key below is read, nothing else)::
                    "exports": ["httpbin.bar", "web.shop"],                # <name>.<namespace>
                    "imports": [{"host": "reviews.shop.global", "from": ["cluster2"]}],
                    "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "skip",
-                                              "detail": "...", "object": "...", "fix": "..."}}}]}
+                                              "detail": "...", "object": "...", "fix": "..."}}}],
                                               # detail, object and fix are optional
+     "failover": {"mode": "locality",                         # optional: hosts exported from several clusters
+                  "services": [{"host": "reviews.shop.global",
+                                "orders": {"cluster1": [["cluster1"], ["cluster2"]]}}]}}  # tiers, first first
 
 A check missing from a cluster's results shows as skip ("not run"), an unknown status as fail. An
 unreachable cluster is drawn grey and counts as failed. Every string from the model is HTML-escaped: names come from clusters.
@@ -314,6 +317,24 @@ def _flows_section(model: dict) -> str:
             "</table></details>" % (sum(len(h) for h in flows.values()), rows))
 
 
+def _order(tiers: list) -> str:
+    """Failover tiers as one line: cluster1 → cluster2, cluster3."""
+    return " \u2192 ".join(", ".join(tier) for tier in tiers)
+
+
+def _failover_section(model: dict) -> str:
+    failover = model.get("failover") or {}
+    services = failover.get("services") or []
+    if not services:
+        return ""
+    rows = "".join('<tr><td class="c">%s</td><td>%s</td><td>%s</td></tr>' % (
+        _e(s["host"]) if i == 0 else "", _e(cluster), _e(_order(tiers)))
+        for s in services for i, (cluster, tiers) in enumerate(sorted(s["orders"].items())))
+    return ("<details><summary>Failover order of services exported from several clusters (%d, %s)</summary>"
+            "<table><thead><tr><th>Service</th><th>Calls from</th><th>Go to, in order</th></tr></thead>"
+            "<tbody>%s</tbody></table></details>" % (len(services), _e(failover.get("mode", "locality")), rows))
+
+
 def render_html(model: dict) -> str:
     """The whole report as one HTML page that fetches nothing."""
     verdict, headline = _verdict(model)
@@ -327,11 +348,11 @@ def render_html(model: dict) -> str:
         "&middot; trust domain <b>%s</b> &middot; %s &middot; generated <b>%s</b></div></div></header>"
         "<section><h2>Checks</h2>%s%s</section>"
         '<section><div class="bar"><h2>Mesh</h2><div class="legend">%s<span style="--v:#5b7db1">Exporting '
-        "\u2192 importing cluster</span></div></div>%s%s</section></main></body></html>\n"
+        "\u2192 importing cluster</span></div></div>%s%s%s</section></main></body></html>\n"
     ) % (_e(mesh.get("mesh_id")), _e(headline), CSS, verdict, STATUSES[verdict], _e(headline),
          _e(mesh.get("mesh_id")), _e(mesh.get("trust_domain")), _plural(len(model.get("clusters", [])), "cluster"),
          _e(model.get("generated")), _checks_table(model), _problems_section(model), legend, _diagram(model),
-         _flows_section(model))
+         _flows_section(model), _failover_section(model))
 
 
 # ---------------------------------------------------------------------------- text
@@ -356,4 +377,7 @@ def render_text(model: dict) -> str:
         out.append("%s %s / %s: %s" % (r["status"].upper(), c.get("name"), k.get("title", k["id"]),
                                        r.get("detail") or r["status"]))
         out += ["    %s: %s" % (key, r[key]) for key in ("object", "fix") if r.get(key)]
+    for service in (model.get("failover") or {}).get("services") or []:
+        out.append("failover %s: %s" % (service["host"], "; ".join(
+            "%s: %s" % (cluster, _order(tiers)) for cluster, tiers in sorted(service["orders"].items()))))
     return "\n".join(out) + "\n"

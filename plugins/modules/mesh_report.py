@@ -22,7 +22,10 @@ options:
     elements: dict
     required: true
   fleet:
-    description: Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases).
+    description:
+      - Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases),
+        and from the services plan its C(services), C(gateways) (their localities) and C(failover) mode, from
+        which the report shows each multi-cluster service's failover order.
     type: dict
     required: true
   report_dir:

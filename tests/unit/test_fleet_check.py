@@ -1,0 +1,54 @@
+"""The fleet check's judgement: failover order as istiod derives it, and the services step's drift."""
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import (
+    check_services_set, evaluate, failover_order)
+from ansible_collections.meshops.multicluster.plugins.module_utils.report import render_html, render_text
+
+LOCALITIES = {"cluster1": "lab-east/zone1", "cluster2": "lab-west/zone2", "cluster3": "lab-east/zone3",
+              "cluster4": "lab-east/zone1/rack4"}
+
+
+def test_an_exporting_cluster_fails_over_from_itself_to_the_others_nearest_first():
+    assert failover_order("cluster1", ["cluster1", "cluster2", "cluster3"], LOCALITIES) == \
+        [["cluster1"], ["cluster3"], ["cluster2"]]
+
+
+def test_an_importing_cluster_prefers_its_region_then_the_rest():
+    assert failover_order("cluster3", ["cluster1", "cluster2"], LOCALITIES) == [["cluster1"], ["cluster2"]]
+    # same region and zone, other subzone: before the rest of the region
+    assert failover_order("cluster4", ["cluster1", "cluster2", "cluster3"], LOCALITIES) == \
+        [["cluster1"], ["cluster3"], ["cluster2"]]
+
+
+def test_without_locality_failover_or_a_client_locality_there_is_one_tier():
+    assert failover_order("cluster3", ["cluster2", "cluster1"], LOCALITIES, mode="none") == [["cluster1", "cluster2"]]
+    assert failover_order("cluster9", ["cluster2", "cluster1"], LOCALITIES) == [["cluster1", "cluster2"]]
+
+
+def test_drift_of_either_kind_fails_with_the_fix():
+    assert check_services_set({"created": 0, "updated": 0, "deleted": 0, "unchanged": 4}, "DestinationRules") == \
+        {"status": "pass", "detail": "4 as desired"}
+    failed = check_services_set({"created": 1, "updated": 0, "deleted": 2, "unchanged": 1}, "DestinationRules")
+    assert failed["status"] == "fail" and failed["detail"] == "1 missing, 0 different, 2 stale"
+    assert failed["object"].startswith("DestinationRules labelled") and failed["fix"] == "run playbooks/services.yml"
+    assert check_services_set(None, "ServiceEntries")["status"] == "skip"
+
+
+def test_the_report_shows_each_multi_cluster_service_failover_order():
+    services = [{"host": "db.shop.global", "clusters": ["cluster1", "cluster2"]},
+                {"host": "web.shop.global", "clusters": ["cluster1"]}]
+    counts = {"created": 0, "updated": 1, "deleted": 0, "unchanged": 1,
+              "destination_rules": {"created": 0, "updated": 0, "deleted": 0, "unchanged": 2}}
+    clusters = [{"name": name, "reachable": True, "check": {}, "trust": {}, "service_entries": counts}
+                for name in ("cluster1", "cluster2", "cluster3")]
+    model = evaluate(clusters, {"services": services, "gateways": {n: {"locality": LOCALITIES[n]} for n in LOCALITIES}})
+    assert model["failover"] == {"mode": "locality", "services": [{"host": "db.shop.global", "orders": {
+        "cluster1": [["cluster1"], ["cluster2"]], "cluster2": [["cluster2"], ["cluster1"]],
+        "cluster3": [["cluster1"], ["cluster2"]]}}]}
+    results = model["clusters"][0]["results"]
+    assert results["service_entries"]["status"] == "fail" and results["destination_rules"]["status"] == "pass"
+    assert "failover db.shop.global: cluster1: cluster1 \u2192 cluster2; cluster2: cluster2 \u2192 cluster1; " \
+           "cluster3: cluster1 \u2192 cluster2" in render_text(model)
+    page = render_html(model)
+    assert "Failover order of services exported from several clusters (1, locality)" in page
+    assert "<td>cluster3</td><td>cluster1 \u2192 cluster2</td>" in page
