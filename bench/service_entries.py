@@ -1,6 +1,7 @@
 """bench/service_entries (issue 6): services.yml on 3 lab clusters x N exported Services each.
 
-Every cluster ends with 3 x N ServiceEntries (N local, 2 x N imported). Measured in one run on
+Every cluster ends with 3 x N ServiceEntries (N local, 2 x N imported) and a DestinationRule beside
+each (6 x N objects per cluster). Measured in one run on
 the bench lab (instance 2), against baselines run on the same lab and the same rendered objects:
   (a) a loop of kubernetes.core.k8s tasks (server-side apply), one module run per object, on a
       slice of 100 objects in a scratch namespace: goal ours >= 30x its per-object rate;
@@ -34,7 +35,7 @@ sys.path.insert(0, str(REPO / ".cache" / "collections"))
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (  # noqa: E402
-    EXPORT_LABEL, plan, render_entries, select_exports)
+    EXPORT_LABEL, plan, render_destination_rules, render_entries, select_exports)
 
 CLUSTERS = ("cluster1", "cluster2", "cluster3")
 SIZES = (50, 100, 200)          # exported Services per cluster; the last is the main measurement
@@ -135,23 +136,26 @@ def clean() -> None:
                 "-l", "multicluster.meshops.io/component=services")
         kubectl(cluster, "-n", "istio-system", "delete", "configmap", "--ignore-not-found", "meshops-vips",
                 "istiocoredns-records")
-        left = kubectl(cluster, "get", "serviceentries", "-A", "-o", "name").stdout.split()
+        left = kubectl(cluster, "get", "serviceentries,destinationrules", "-A", "-o", "name").stdout.split()
         if left:
-            raise SystemExit(f"{cluster} still holds {len(left)} ServiceEntries after cleaning")
+            raise SystemExit(f"{cluster} still holds {len(left)} ServiceEntries and DestinationRules after cleaning")
     parallel(one, CLUSTERS)
 
 
 def rendered_entries() -> dict[str, list[dict]]:
-    """The desired ServiceEntries per cluster, as service_entry_plan renders them (fresh VIPs)."""
+    """The desired ServiceEntries and DestinationRules per cluster, as service_entry renders them
+    from the plan (fresh VIPs)."""
+    localities = {c["name"]: c["locality"] for c in lab_state()["clusters_info"]}
     clusters = []
-    for index, name in enumerate(CLUSTERS, 1):
+    for name in CLUSTERS:
         client = KubeClient({"kubeconfig": str(KUBECONFIG), "context": name})
         exports, _ = select_exports(client.list("Service", label_selector=f"{EXPORT_LABEL}=true"))
         address, port, _ = gateway_address(client.get("Service", "istio-eastwestgateway", "istio-system"))
         clusters.append({"name": name, "exports": exports, "gateway_address": address, "gateway_port": port,
-                         "locality": f"lab/zone{index}"})
+                         "locality": localities[name]})
     fleet_plan = plan(clusters)
-    return {name: render_entries(fleet_plan, name) for name in fleet_plan["gateways"]}
+    return {name: render_entries(fleet_plan, name) + render_destination_rules(fleet_plan, name)
+            for name in fleet_plan["gateways"]}
 
 
 # --- audit log ---------------------------------------------------------------------------------
@@ -182,8 +186,9 @@ def request_counts(events: dict[str, list[dict]]) -> dict[str, dict[str, dict[st
     return out
 
 
-def total(counts: dict, kind: str, resource: str = "serviceentries") -> int:
-    return sum(n for c in counts.values() for k, n in c[kind].items() if not resource or k.endswith(" " + resource))
+def total(counts: dict, kind: str, resources: tuple[str, ...] = ("serviceentries", "destinationrules")) -> int:
+    return sum(n for c in counts.values() for k, n in c[kind].items()
+               if not resources or k.split(" ", 1)[1] in resources)
 
 
 # --- our step ----------------------------------------------------------------------------------
@@ -354,17 +359,19 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
     all_runs = lambda step: [c[step]["seconds"] for c in main]  # noqa: E731
     ours_rate = first["entries_written"] / first["seconds"]
     module_first = module_seconds(first)
-    module_rate = {c: size * len(CLUSTERS) / s for c, s in module_first.items()}
+    objects = 2 * size * len(CLUSTERS)  # per cluster: ServiceEntries and as many DestinationRules
+    module_rate = {c: objects / s for c, s in module_first.items()}
     peak = max(v["rss_mib"] for run in [*(c[step] for c in main for step in ("first", "noop")), change]
                for k, v in run["modules"].items() if k.startswith("service_entry@"))
     out: list[str] = []
     p = out.append
     p(f"fleet: {len(CLUSTERS)} clusters x {size} exported Services (2 ports each) -> {size * len(CLUSTERS)} "
-      f"ServiceEntries per cluster; {len(main)} repeats at this size, best shown (all in the JSON)")
+      f"ServiceEntries and as many DestinationRules per cluster; {len(main)} repeats at this size, best shown "
+      "(all in the JSON)")
     p("")
     p("1. first run (services.yml, all clusters in parallel)")
     p(f"   whole step {first['seconds']} s (all runs {all_runs('first')}), {first['entries_written']} ServiceEntries "
-      f"written -> {ours_rate:.1f} objects/s; load {first['load']}")
+      f"and DestinationRules written -> {ours_rate:.1f} objects/s; load {first['load']}")
     p("   service_entry module process per cluster: " + ", ".join(
         f"{c} {s} s ({module_rate[c]:.0f} obj/s)" for c, s in sorted(module_first.items())))
     p(f"   CPU: modules {first['cpu_s']['modules']} s, Ansible controller {first['cpu_s']['ansible_controller']} s, "
@@ -380,7 +387,7 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
     p(f"   module, slowest cluster: {slowest:.0f} vs {k8s['per_object_rate']} objects/s -> "
       f"{ratio(slowest, k8s['per_object_rate'])}x")
     p("")
-    p(f"3. baseline (b) kubectl apply --server-side, one file of {size * len(CLUSTERS)} per cluster, clusters in "
+    p(f"3. baseline (b) kubectl apply --server-side, one file of {objects} per cluster, clusters in "
       f"parallel: {kube['seconds']} s (all runs {[c['kubectl']['apply']['seconds'] for c in main]}; "
       f"{kube['entries_written']} written; per cluster "
       f"{', '.join(f'{c} {s}' for c, s in sorted(kube['per_cluster'].items()))})")
@@ -403,8 +410,10 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
       "task times: " + ", ".join(f"{k[:40]} {v}" for k, v in noop["tasks"].items() if v >= 0.5))
     for cluster, c in sorted(noop["requests"].items()):
         p(f"   {cluster} reads: " + ", ".join(f"{k} {n}" for k, n in sorted(c["reads"].items())))
-    lists = {c: noop["requests"][c]["reads"].get("list serviceentries", 0) for c in CLUSTERS}
-    p(f"   ServiceEntry lists per cluster: {lists} (goal 1 each: {meets(set(lists.values()) == {1})})")
+    lists = {c: [noop["requests"][c]["reads"].get(f"list {r}", 0) for r in ("serviceentries", "destinationrules")]
+             for c in CLUSTERS}
+    p(f"   ServiceEntry, DestinationRule lists per cluster: {lists} (goal 1 per kind: "
+      f"{meets(all(n == [1, 1] for n in lists.values()))})")
     p(f"   vs kubectl re-apply {rekube['seconds']} s (all runs {[c['kubectl']['reapply']['seconds'] for c in main]}; "
       f"{rekube['entries_written']} write requests; CPU kubectl {rekube['cpu_s']['kubectl']} s, API servers + etcd "
       f"{rekube['cpu_s']['api_servers_etcd']} s) -> {ratio(noop['seconds'], rekube['seconds'])}x "
@@ -419,19 +428,19 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
     ok = all(c["writes"] == {"patch serviceentries": 1} for c in change["requests"].values())
     p(f"   goal 1 ServiceEntry per cluster, store and records untouched (the VIPs do not change): {meets(ok)}")
     p("")
-    p(f"6. peak RSS of the service_entry module process at {size * len(CLUSTERS)} entries (max over the first, no-op "
+    p(f"6. peak RSS of the service_entry module process at {objects} objects (max over the first, no-op "
       f"and change runs; /usr/bin/time %M via an interpreter wrapper): {peak} MiB (goal < 200: {meets(peak < 200)})")
     p("")
     p("7. scaling: services.yml whole step (best of the repeats), module = slowest cluster's service_entry process;")
-    p("   writes/SE = (first-run module - no-op module) / ServiceEntries per cluster; no-op CPU = modules + Ansible")
-    p(f"   {'svc/cl':>6} {'SE/cl':>5} {'first (s)':>9} {'x50':>5} {'module':>6} {'writes/SE':>9} "
+    p("   per object = (first-run module - no-op module) / objects per cluster; no-op CPU = modules + Ansible")
+    p(f"   {'svc/cl':>6} {'obj/cl':>6} {'first (s)':>9} {'x50':>5} {'module':>6} {'per obj':>9} "
       f"{'no-op (s)':>9} {'x50':>5} {'module':>6} {'no-op CPU':>9}  all first / no-op runs")
     base = None
     for count in SIZES:
         f, n = best([c["first"] for c in cycles[count]]), best([c["noop"] for c in cycles[count]])
         base = base or (f, n)
-        per_entry = (slowest_module(f) - slowest_module(n)) / (count * len(CLUSTERS)) * 1000
-        p(f"   {count:>6} {count * len(CLUSTERS):>5} {f['seconds']:>9} {ratio(f['seconds'], base[0]['seconds']):>4}x "
+        per_entry = (slowest_module(f) - slowest_module(n)) / (2 * count * len(CLUSTERS)) * 1000
+        p(f"   {count:>6} {2 * count * len(CLUSTERS):>6} {f['seconds']:>9} {ratio(f['seconds'], base[0]['seconds']):>4}x "
           f"{slowest_module(f):>6} {per_entry:>6.1f} ms {n['seconds']:>9} {ratio(n['seconds'], base[1]['seconds']):>4}x "
           f"{slowest_module(n):>6} {n['cpu_s']['modules'] + n['cpu_s']['ansible_controller']:>7.1f} s  "
           f"{[c['first']['seconds'] for c in cycles[count]]} / "

@@ -379,6 +379,15 @@ def _cluster_dns_answers(ip: str) -> bool:
         return False
 
 
+def _istiod_serving(api: Api) -> bool | None:
+    """Whether istiod answers on its Service's xDS port; None when no istiod Service exists."""
+    try:
+        service = api.get("v1", "Service", "istiod", "istio-system")
+    except Exception:
+        return None
+    return None if service is None else _port_open(15010, service["spec"]["clusterIP"])
+
+
 def apiserver(cluster: str, action: str) -> str:
     """Stop or start one cluster's API server (failure tests: an unreachable cluster)."""
     state = LabState.load()
@@ -420,7 +429,11 @@ def status() -> list[dict]:
     for c in state.clusters:
         api = Api(c.server, _cluster_dir(c.name) / "pki")
         procs = {k.split("/", 1)[1]: _alive(p) for k, p in state.pids.items() if k.startswith(c.name + "/")}
-        rows.append({"cluster": c.name, "api": c.server, "healthy": api.healthy(), "dns": c.dns_ip,
+        healthy = api.healthy()
+        istiod = _istiod_serving(api) if healthy else None
+        if istiod is not None:  # run by the agent once Istio is installed
+            procs["istiod"] = istiod
+        rows.append({"cluster": c.name, "api": c.server, "healthy": healthy, "dns": c.dns_ip,
                      "dns_flavour": c.dns_flavour, "processes": procs})
     return rows
 
