@@ -270,6 +270,10 @@ def build(component: Component) -> Path:
         component.cache_path.mkdir(parents=True, exist_ok=True)
         for binary in component.binary_names:
             shutil.move(str(staging / binary), component.cache_path / binary)
+    if component.source:  # builds of earlier versions of our own source are of no more use
+        for old in component.cache_path.parent.glob(f"{component.name}-{component.version}-*"):
+            if old != component.cache_path:
+                shutil.rmtree(old, ignore_errors=True)
     _log(f"built {component.name} in {time.monotonic() - started:.0f}s -> {component.cache_path}")
     return component.cache_path
 

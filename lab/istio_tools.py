@@ -14,6 +14,7 @@ import subprocess
 import urllib.request
 
 from .api import Api
+from .build import ensure_binaries
 from .cluster import LabError, LabState
 from .config import state_dir
 
@@ -57,7 +58,7 @@ def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: i
     state, info, api = _cluster(name)
     network = ((api.get("v1", "Namespace", ISTIO_NAMESPACE) or {}).get("metadata", {}).get("labels") or {}) \
         .get("topology.istio.io/network", "")
-    args = [state.binaries["xdsprobe"], f"-addr={istiod_ip(name)}:{XDS_PORT}", f"-cluster={name}",
+    args = [str(ensure_binaries()["xdsprobe"]), f"-addr={istiod_ip(name)}:{XDS_PORT}", f"-cluster={name}",
             f"-network={network}", f"-locality={info.locality}", f"-timeout={timeout}s"]
     if gateway:
         labels = dict(GATEWAY_LABELS, **{"topology.istio.io/network": network})

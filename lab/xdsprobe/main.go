@@ -23,6 +23,7 @@ import (
 	"istio.io/istio/pilot/pkg/model"
 	v3 "istio.io/istio/pilot/pkg/xds/v3"
 	"istio.io/istio/pkg/adsc"
+	"istio.io/istio/pkg/log"
 	"istio.io/istio/pkg/util/protomarshal"
 )
 
@@ -47,6 +48,14 @@ func main() {
 	flag.DurationVar(&o.timeout, "timeout", 30*time.Second, "how long to wait for the first complete configuration")
 	flag.DurationVar(&o.settle, "settle", time.Second, "quiet time after the last update before printing")
 	flag.Parse()
+	// Istio's logger writes to stdout by default; stdout is the JSON document.
+	logging := log.DefaultOptions()
+	logging.OutputPaths, logging.ErrorOutputPaths = []string{"stderr"}, []string{"stderr"}
+	logging.SetDefaultOutputLevel("adsc", log.WarnLevel)
+	if err := log.Configure(logging); err != nil {
+		fmt.Fprintf(os.Stderr, "xdsprobe: %v\n", err)
+		os.Exit(1)
+	}
 	if err := run(o); err != nil {
 		fmt.Fprintf(os.Stderr, "xdsprobe: %v\n", err)
 		os.Exit(1)

@@ -13,13 +13,15 @@ import subprocess
 
 import pytest
 
-from labtools import REPO, Lab, PlaybookRun, lab_command
+from labtools import REPO, Lab, PlaybookRun, lab_command, lab_env
 
 CLUSTERS = int(os.environ.get("LAB_TEST_CLUSTERS", "3"))
 
 
 @pytest.fixture(scope="session")
 def lab():
+    # In-process lab helpers (lab.istio_tools) read the lab's state like the commands do.
+    os.environ.update(lab_env())
     reuse = os.environ.get("LAB_TEST_REUSE") == "1"
     running = lab_command("status", check=False).returncode == 0
     if not running:

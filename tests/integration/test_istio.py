@@ -122,12 +122,12 @@ def test_istiod_registry_holds_every_global_host_with_its_vip_and_the_remote_gat
     gateways = gateway_addresses(lab)
     for name in lab.names:
         registry = wait_for(lambda: [s for s in istiod_debug(name, "/debug/registryz") if s["hostname"] == HTTPBIN])
-        assert vip in str(registry[0]), registry[0]
+        assert registry[0]["defaultAddress"] == vip, registry[0]
         if name == lab.names[0]:
             continue
         shards = istiod_debug(name, "/debug/endpointShardz")
         endpoints = [ep for shard in shards[HTTPBIN]["bar"]["Shards"].values() for ep in shard]
-        assert {(ep["addresses"][0], ep["EndpointPort"]) for ep in endpoints} == {(gateways[lab.names[0]], 15443)}
+        assert {(ep["Addresses"][0], ep["EndpointPort"]) for ep in endpoints} == {(gateways[lab.names[0]], 15443)}
         assert all(ep["TLSMode"] == "istio" for ep in endpoints)
 
 
@@ -138,8 +138,8 @@ def test_a_sidecar_is_sent_each_imported_host_to_the_gateway_with_istio_mtls(lab
         cluster = cluster_of(probe, f"outbound|{PORT}||{HTTPBIN}")
         assert cluster, sorted(c["name"] for c in probe["clusters"])
         assert [(a, p) for a, p, _priority in endpoints_of(cluster)] == [(gateways[lab.names[0]], 15443)]
-        matches = {m["name"]: m for m in cluster["transportSocketMatches"]}
-        tls = matches["tlsMode-istio"]["transportSocket"]["typedConfig"]
+        # Istio mTLS as the host's DestinationRule (ISTIO_MUTUAL) asks: the SNI the gateway routes on
+        tls = cluster["transportSocket"]["typedConfig"]
         assert tls["sni"] == f"outbound_.{PORT}_._.{HTTPBIN}"
         assert tls["commonTlsContext"]["alpnProtocols"][0].startswith("istio")
 
@@ -156,9 +156,10 @@ def test_the_exporting_gateway_passes_that_sni_through(lab, mesh):
 
 # Messages of `istioctl analyze -A` that are not about what the collection writes, with the reason.
 NOT_OURS = {
-    # The lab's httpbin (the demo workload) runs without a sidecar in a namespace without injection:
-    # a user's choice, reported for their namespace.
-    "IST0102": "namespace bar of the demo workload is not labelled for injection",
+    # Info: a namespace without an injection label (default; bar of the demo workload; bar in the
+    # importing clusters, which the services step replicates to hold only ServiceEntries and
+    # DestinationRules, no pods). Whether workloads get sidecars is the user's choice.
+    "IST0102": "namespace not labelled for injection",
 }
 
 
@@ -166,8 +167,9 @@ def test_istioctl_analyze_reports_nothing_caused_by_the_collection(lab, mesh):
     for name in lab.names:
         proc = istioctl(name, "analyze", "--all-namespaces", "--output", "json", "--failure-threshold", "Error")
         messages = json.loads(proc.stdout or "[]")
-        ours = [m for m in messages if m["level"] in ("Error", "Warning") and m["code"] not in NOT_OURS]
-        assert proc.returncode == 0 and ours == [], (name, proc.stderr[-1500:], ours)
+        assert proc.returncode == 0, (name, proc.stderr[-1500:])
+        assert [m for m in messages if m["code"] not in NOT_OURS] == [], name
+        assert {m["level"] for m in messages} <= {"Info"}, messages
 
 
 def restarts(lab):
