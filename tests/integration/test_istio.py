@@ -93,8 +93,10 @@ def gateway_addresses(lab):
 def test_istiod_loads_the_plugin_ca_and_serves_a_chain_of_the_shared_root(lab, mesh):
     roots = {name: cacerts(lab, name)["root-cert.pem"] for name in lab.names}
     for name in lab.names:
-        assert "Use root cert from" in wait_for(lambda: istiod_log(lab, name) if "Use root cert from"
-                                               in istiod_log(lab, name) else None)
+        log = wait_for(lambda: istiod_log(lab, name) if "Use root cert from" in istiod_log(lab, name) else None)
+        # the plug-in CA, not a self-signed one
+        assert "Use local CA certificate" in log and "Use self-signed certificate as the CA" not in log
+        assert "Use root cert from etc/cacerts/root-cert.pem" in log
         intermediate = x509.load_pem_x509_certificate(cacerts(lab, name)["ca-cert.pem"])
         for other in lab.names:  # every other cluster's root-cert.pem verifies this istiod
             leaf = x509.load_der_x509_certificate(wait_for(lambda: served_chain(lab, name, roots[other])))
