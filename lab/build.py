@@ -70,11 +70,6 @@ class IstioRelease:
     release: str
     source_dir: Path
 
-    @property
-    def revision(self) -> str:
-        """The git commit of a pseudo-version (its last 12 hex digits)."""
-        return self.version.rsplit("-", 1)[-1]
-
 
 def _log(msg: str) -> None:
     print(f"[lab] {msg}", file=sys.stderr, flush=True)
@@ -218,6 +213,7 @@ def _ldflags(component: Component) -> str:
         # What Istio's release build stamps (common/scripts/report_build_info.sh).
         pkg = "istio.io/istio/pkg/version"
         flags += [f"-X {pkg}.buildVersion={component.release}",
+                  # a pseudo-version ends with the commit
                   f"-X {pkg}.buildGitRevision={component.version.rsplit('-', 1)[-1]}",
                   f"-X {pkg}.buildTag={component.release}", f"-X {pkg}.buildStatus=Clean",
                   f"-X {pkg}.buildHub=meshops-lab", f"-X {pkg}.buildOS=linux", f"-X {pkg}.buildArch=amd64"]
