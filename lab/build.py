@@ -134,7 +134,7 @@ def _go() -> str:
     go = shutil.which("go") or ("/usr/local/go/bin/go" if Path("/usr/local/go/bin/go").is_file() else None)
     if not go:
         raise BuildError(
-            "no Go toolchain on PATH and no cached binaries: install Go (1.24 or newer), or put the "
+            "no Go toolchain on PATH and no cached binaries: install Go (1.26 or newer), or put the "
             "pinned binaries (see lab/versions.toml) in a directory and set LAB_BIN_DIR to it"
         )
     return go

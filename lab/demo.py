@@ -73,4 +73,31 @@ def show_service_entries(host: str = HOST) -> str:
         shown = {"metadata": {"name": meta["name"], "namespace": meta["namespace"], "labels": meta.get("labels")},
                  "spec": entry["spec"]}
         out.append(f"# {cluster.name}: ServiceEntry {namespace}/{host}\n" + yaml.safe_dump(shown, sort_keys=False))
+        out.append(_what_istiod_says(cluster.name, host, entry))
     return "\n".join(out)
+
+
+def _what_istiod_says(cluster: str, host: str, entry: dict) -> str:
+    """What the cluster's real istiod sends a sidecar for the host: endpoints, priorities, mTLS."""
+    from .istio_tools import xds
+    try:
+        probe = xds(cluster)
+    except (LabError, OSError) as exc:
+        return f"#   istiod of {cluster}: not asked ({exc})"
+    lines = []
+    for port in entry["spec"]["ports"]:
+        name = f"outbound|{port['number']}||{host}"
+        found = next((c for c in probe.get("clusters", []) if c["name"] == name), None)
+        if found is None:
+            lines.append(f"#   istiod of {cluster} sends a sidecar no cluster {name}")
+            continue
+        tls = (found.get("transportSocket") or {}).get("typedConfig") or {}
+        lines.append(f"#   istiod of {cluster} sends a sidecar {name}: mTLS SNI {tls.get('sni', 'none')}, "
+                     f"outlier detection {'on' if found.get('outlierDetection') else 'off'}")
+        for group in (found.get("loadAssignment") or {}).get("endpoints", []):
+            locality = "/".join(v for v in (group.get("locality") or {}).values())
+            for lb in group.get("lbEndpoints", []):
+                address = lb["endpoint"]["address"]["socketAddress"]
+                lines.append(f"#     {address['address']}:{address['portValue']}  {locality or '-'}  "
+                             f"priority {group.get('priority', 0)}")
+    return "\n".join(lines) + "\n"
