@@ -23,7 +23,7 @@ from .api import Api, ApiError
 from .cluster import LabState, log
 from .config import state_dir
 from .istiod import Istiod, is_istiod, newest_pod
-from .kubelet import Volumes
+from .kubelet import Volumes, stop_process
 
 TICK = 1.0
 # Where upstream lookups go in the lab: a loopback port nothing listens on (answers SERVFAIL at once).
@@ -108,12 +108,7 @@ class DnsServer:
         log(f"started CoreDNS for {self.workdir.name} (pid {self.proc.pid})")
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(5)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, 5)
         self.proc = None
 
 

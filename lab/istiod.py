@@ -19,7 +19,7 @@ import yaml
 
 from .api import Api
 from .cluster import log
-from .kubelet import Volumes, container_env, write_atomic
+from .kubelet import Volumes, container_env, stop_process, write_atomic
 
 # pilot-discovery's listen-address flags, by the container port the chart gives them.
 ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAddr",
@@ -121,10 +121,5 @@ class Istiod:
             path.write_text(kubeconfig)
 
     def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
+        stop_process(self.proc, 15)
         self.proc = None

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -153,3 +154,13 @@ def container_env(container: dict, pod_name: str, namespace: str, pod_spec: dict
                 limit = str(-(-int(limit[:-1]) // 1000)) if limit.endswith("m") else limit
             env[var["name"]] = limit or str(os.cpu_count() or 1)
     return env
+
+
+def stop_process(proc: subprocess.Popen | None, grace: float) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds, as a kubelet stops a container."""
+    if proc and proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()

@@ -29,7 +29,7 @@ import (
 
 type options struct {
 	addr, nodeType, namespace, workload, ip, cluster, network, meshID, labels, locality, out string
-	timeout, settle                                                                         time.Duration
+	timeout, settle                                                                          time.Duration
 }
 
 func main() {
@@ -172,32 +172,23 @@ func keys(m map[string]bool) []string {
 // snapshot is what the proxy holds, each resource in Envoy's own JSON form, sorted by name.
 func snapshot(client *adsc.ADSC) map[string][]json.RawMessage {
 	out := map[string][]json.RawMessage{}
-	add := func(kind, name string, msg proto.Message) {
-		text, err := protomarshal.ToJSON(msg)
+	addAll(out, "clusters", client.GetClusters())
+	addAll(out, "clusters", client.GetEdsClusters())
+	addAll(out, "endpoints", client.GetEndpoints())
+	addAll(out, "listeners", client.GetTCPListeners())
+	addAll(out, "listeners", client.GetHTTPListeners())
+	addAll(out, "routes", client.GetRoutes())
+	return out
+}
+
+func addAll[M proto.Message](out map[string][]json.RawMessage, kind string, resources map[string]M) {
+	for _, name := range sortedKeys(resources) {
+		text, err := protomarshal.ToJSON(resources[name])
 		if err != nil {
 			text = fmt.Sprintf(`{"name": %q, "marshal_error": %q}`, name, err.Error())
 		}
 		out[kind] = append(out[kind], json.RawMessage(text))
 	}
-	for _, name := range sortedKeys(client.GetClusters()) {
-		add("clusters", name, client.GetClusters()[name])
-	}
-	for _, name := range sortedKeys(client.GetEdsClusters()) {
-		add("clusters", name, client.GetEdsClusters()[name])
-	}
-	for _, name := range sortedKeys(client.GetEndpoints()) {
-		add("endpoints", name, client.GetEndpoints()[name])
-	}
-	for _, name := range sortedKeys(client.GetTCPListeners()) {
-		add("listeners", name, client.GetTCPListeners()[name])
-	}
-	for _, name := range sortedKeys(client.GetHTTPListeners()) {
-		add("listeners", name, client.GetHTTPListeners()[name])
-	}
-	for _, name := range sortedKeys(client.GetRoutes()) {
-		add("routes", name, client.GetRoutes()[name])
-	}
-	return out
 }
 
 func sortedKeys[V any](m map[string]V) []string {

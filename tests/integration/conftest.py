@@ -47,3 +47,12 @@ def ansible_playbook(lab):
         return PlaybookRun(proc.returncode, proc.stdout, proc.stderr)
 
     return run
+
+
+@pytest.fixture(scope="module")
+def converged(lab, ansible_playbook):
+    """The whole mesh rolled out on the lab, with the demo's httpbin exported from the first cluster."""
+    lab_command("demo-app")
+    run = ansible_playbook("site.yml")
+    assert run.rc == 0, run.stdout[-4000:]
+    return run

@@ -64,9 +64,9 @@ class Lab:
         return sum(1 for e in self.audit_events(name)
                    if e.get("verb") in WRITE_VERBS and e.get("userAgent", "").startswith(user_agent))
 
-    def all_write_requests(self, name: str) -> int:
-        """Write requests by the admin user (the collection, Helm, tests), whatever the client."""
-        return sum(1 for e in self.audit_events(name) if e.get("verb") in WRITE_VERBS)
+    def writes(self, user_agent: str = "meshops.multicluster") -> dict[str, int]:
+        """write_requests of every cluster (user_agent "" counts every client of the admin user)."""
+        return {name: self.write_requests(name, user_agent) for name in self.names}
 
 
 @dataclass

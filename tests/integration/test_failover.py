@@ -79,19 +79,19 @@ def test_an_importing_cluster_gets_both_gateways_nearest_region_first(lab, expor
 
 
 def test_a_second_run_writes_nothing(lab, exported, ansible_playbook):
-    before = {name: lab.write_requests(name) for name in lab.names}
+    before = lab.writes()
     run = ansible_playbook("services.yml")
     assert run.rc == 0 and run.changed == 0, run.stdout[-3000:]
-    assert {name: lab.write_requests(name) for name in lab.names} == before
+    assert lab.writes() == before
 
 
 def test_bad_policy_fails_before_any_write_naming_the_variable(lab, exported, ansible_playbook):
-    before = {name: lab.write_requests(name) for name in lab.names}
+    before = lab.writes()
     run = ansible_playbook("services.yml", extra_vars={"mesh_services_outlier_interval": "ten"})
     assert run.rc != 0 and "mesh_services_outlier_interval 'ten' is not a duration" in run.text
     run = ansible_playbook("services.yml", extra_vars={"mesh_services_failover": "nearest"})
     assert run.rc != 0 and "mesh_services_failover" in run.text and "nearest" in run.text
-    assert {name: lab.write_requests(name) for name in lab.names} == before
+    assert lab.writes() == before
 
 
 def test_without_failover_the_priorities_are_gone(lab, exported, ansible_playbook):

@@ -20,7 +20,6 @@ import pytest
 from cryptography import x509
 
 from lab.istio_tools import SECURE_XDS_PORT, istioctl, istiod_debug, istiod_ip, xds
-from labtools import lab_command
 
 HTTPBIN, PORT = "httpbin.bar.global", 8000
 ISTIOD_LOG = "logs/istio-system.istiod.log"
@@ -76,21 +75,13 @@ def endpoints_of(cluster):
     return sorted(found)
 
 
-@pytest.fixture(scope="module")
-def mesh(lab, ansible_playbook):
-    lab_command("demo-app")  # httpbin exported from the first cluster
-    run = ansible_playbook("site.yml")
-    assert run.rc == 0, run.stdout[-4000:]
-    return run
-
-
 def gateway_addresses(lab):
     from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
     return {name: gateway_address(lab.client(name).get("Service", "istio-eastwestgateway", "istio-system"))[0]
             for name in lab.names}
 
 
-def test_istiod_loads_the_plugin_ca_and_serves_a_chain_of_the_shared_root(lab, mesh):
+def test_istiod_loads_the_plugin_ca_and_serves_a_chain_of_the_shared_root(lab, converged):
     roots = {name: cacerts(lab, name)["root-cert.pem"] for name in lab.names}
     for name in lab.names:
         log = wait_for(lambda: istiod_log(lab, name) if "Use root cert from" in istiod_log(lab, name) else None)
@@ -103,7 +94,7 @@ def test_istiod_loads_the_plugin_ca_and_serves_a_chain_of_the_shared_root(lab, m
             assert leaf.issuer == intermediate.subject
 
 
-def test_webhooks_are_real_and_the_gateway_pods_injected(lab, mesh):
+def test_webhooks_are_real_and_the_gateway_pods_injected(lab, converged):
     for name in lab.names:
         client = lab.client(name)
         validator = client.request("GET", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/"
@@ -118,7 +109,7 @@ def test_webhooks_are_real_and_the_gateway_pods_injected(lab, mesh):
         assert all(any("proxyv2" in c["image"] for c in p["spec"]["containers"]) for p in pods)
 
 
-def test_istiod_registry_holds_every_global_host_with_its_vip_and_the_remote_gateways(lab, mesh):
+def test_istiod_registry_holds_every_global_host_with_its_vip_and_the_remote_gateways(lab, converged):
     entry = lab.client(lab.names[1]).get("ServiceEntry", HTTPBIN, "bar")
     vip = entry["spec"]["addresses"][0]
     gateways = gateway_addresses(lab)
@@ -133,7 +124,7 @@ def test_istiod_registry_holds_every_global_host_with_its_vip_and_the_remote_gat
         assert all(ep["TLSMode"] == "istio" for ep in endpoints)
 
 
-def test_a_sidecar_is_sent_each_imported_host_to_the_gateway_with_istio_mtls(lab, mesh):
+def test_a_sidecar_is_sent_each_imported_host_to_the_gateway_with_istio_mtls(lab, converged):
     gateways = gateway_addresses(lab)
     for name in lab.names[1:]:
         probe = xds(name, namespace="default")
@@ -146,7 +137,7 @@ def test_a_sidecar_is_sent_each_imported_host_to_the_gateway_with_istio_mtls(lab
         assert tls["commonTlsContext"]["alpnProtocols"][0].startswith("istio")
 
 
-def test_the_exporting_gateway_passes_that_sni_through(lab, mesh):
+def test_the_exporting_gateway_passes_that_sni_through(lab, converged):
     probe = xds(lab.names[0], gateway=True)
     sni = f"outbound_.{PORT}_._.{HTTPBIN}"
     listener = next(l for l in probe["listeners"] if l["address"]["socketAddress"]["portValue"] == 15443)
@@ -165,7 +156,7 @@ NOT_OURS = {
 }
 
 
-def test_istioctl_analyze_reports_nothing_caused_by_the_collection(lab, mesh):
+def test_istioctl_analyze_reports_nothing_caused_by_the_collection(lab, converged):
     for name in lab.names:
         proc = istioctl(name, "analyze", "--all-namespaces", "--output", "json", "--failure-threshold", "Error")
         messages = json.loads(proc.stdout or "[]")
@@ -179,7 +170,7 @@ def restarts(lab):
     return (lab.dir / "logs" / "agent.log").read_text().count("started istiod for pod")
 
 
-def test_rotation_phases_are_served_by_the_running_istiod(lab, mesh, ansible_playbook):
+def test_rotation_phases_are_served_by_the_running_istiod(lab, converged, ansible_playbook):
     root_dir = Path(re.search(r"mesh_ca_root_dir: (\S+)", Path(lab.inventory).read_text()).group(1))
     old_root = (root_dir / "root-cert.pem").read_bytes()
     started = restarts(lab)
@@ -225,7 +216,7 @@ def _foreign_intermediate():
             key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
 
 
-def test_an_intermediate_of_another_root_makes_istiod_fail_and_the_check_name_that_cluster(lab, mesh,
+def test_an_intermediate_of_another_root_makes_istiod_fail_and_the_check_name_that_cluster(lab, converged,
                                                                                            ansible_playbook):
     broken = lab.names[-1]
     client = lab.client(broken)

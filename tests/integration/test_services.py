@@ -72,10 +72,6 @@ def run_services(ansible_playbook, *args, **kwargs):
     return result
 
 
-def writes(lab):
-    return {name: lab.write_requests(name) for name in lab.names}
-
-
 FOREIGN = {}  # cluster -> resourceVersion of a ServiceEntry of someone else, made once
 
 
@@ -152,10 +148,10 @@ def test_exported_from_one_cluster(lab, fleet, ansible_playbook):
 def test_second_run_changes_nothing_and_writes_nothing(lab, fleet, ansible_playbook):
     set_exports(lab, {lab.names[0]: ["echo", "keep"]})
     run_services(ansible_playbook)
-    before = writes(lab)
+    before = lab.writes()
     result = run_services(ansible_playbook)
     assert result.changed == 0, result.stdout[-4000:]
-    assert writes(lab) == before
+    assert lab.writes() == before
 
 
 def test_exported_from_two_clusters_gets_both_gateways(lab, fleet, ansible_playbook):
@@ -229,7 +225,7 @@ def test_limit_converges_the_limited_clusters_and_keeps_what_the_others_export(l
     third_vip = vip_store(lab.client(first))[host("third")]
     # the second cluster stops exporting `third`, the first starts exporting `echo`; only the first runs
     set_exports(lab, {first: ["keep", "echo"]})
-    before = writes(lab)
+    before = lab.writes()
     run = run_services(ansible_playbook, "--limit", first)
     assert "%s, %s could not be read" % (second, lab.names[2]) in " ".join(run.stderr.split())  # a warning
     held = entries(lab.client(first))
@@ -272,12 +268,12 @@ def test_bad_service_port_fails_before_any_write(lab, fleet, ansible_playbook):
                              "metadata": {"name": "unnamed", "namespace": NS, "labels": {EXPORT_LABEL: "true"}},
                              "spec": {"selector": {"app": "unnamed"}, "ports": [{"port": 7000}]}})
     set_exports(lab, {first: ["keep"]})
-    before = writes(lab)
+    before = lab.writes()
     try:
         result = ansible_playbook("services.yml")
         assert result.rc != 0
         assert "Service %s/unnamed port 7000 has no name" % NS in result.stdout
-        assert writes(lab) == before
+        assert lab.writes() == before
     finally:
         lab.client(first).delete("Service", "unnamed", NS)
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
 from labtools import lab_command
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
@@ -20,14 +18,6 @@ def failures(lab):
     """{(cluster, check): fix} of every failed check in the last report."""
     return {(c["name"], check): r.get("fix") for c in report(lab)["clusters"]
             for check, r in c["results"].items() if r["status"] == "fail"}
-
-
-@pytest.fixture(scope="module")
-def converged(lab, ansible_playbook):
-    lab_command("demo-app")  # httpbin exported from the first cluster
-    run = ansible_playbook("site.yml")
-    assert run.rc == 0, run.stdout[-4000:]
-    return run
 
 
 def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
