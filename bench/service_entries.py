@@ -34,8 +34,10 @@ from .common import REPO, STATE, lab, lab_state, save
 sys.path.insert(0, str(REPO / ".cache" / "collections"))
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient  # noqa: E402
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (  # noqa: E402
-    EXPORT_LABEL, plan, render_destination_rules, render_entries, select_exports)
+from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (  # noqa: E402
+    render_destination_rules, render_entries)
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL, select_exports  # noqa: E402
 
 CLUSTERS = ("cluster1", "cluster2", "cluster3")
 SIZES = (50, 100, 200)          # exported Services per cluster; the last is the main measurement

@@ -34,17 +34,17 @@ def _cluster(name: str):
     return state, info, Api(info.server, state_dir() / name / "pki")
 
 
-def istiod_ip(name: str) -> str:
+def istiod_ip(name: str, namespace: str = ISTIO_NAMESPACE) -> str:
     _state, _info, api = _cluster(name)
-    service = api.get("v1", "Service", "istiod", ISTIO_NAMESPACE)
+    service = api.get("v1", "Service", "istiod", namespace)
     if service is None:
-        raise LabError(f"{name}: no Service {ISTIO_NAMESPACE}/istiod: install the control plane first")
+        raise LabError(f"{name}: no Service {namespace}/istiod: install the control plane first")
     return service["spec"]["clusterIP"]
 
 
-def istiod_debug(name: str, path: str, timeout: float = 10):
+def istiod_debug(name: str, path: str, timeout: float = 10, namespace: str = ISTIO_NAMESPACE):
     """GET a debug endpoint of the cluster's istiod; JSON decoded when it is JSON."""
-    url = f"http://{istiod_ip(name)}:{DEBUG_PORT}{path}"
+    url = f"http://{istiod_ip(name, namespace)}:{DEBUG_PORT}{path}"
     with urllib.request.urlopen(url, timeout=timeout) as answer:
         body = answer.read().decode()
     try:
@@ -53,16 +53,17 @@ def istiod_debug(name: str, path: str, timeout: float = 10):
         return body
 
 
-def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: int = 30) -> dict:
+def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: int = 30,
+        istio_namespace: str = ISTIO_NAMESPACE) -> dict:
     """What istiod of cluster `name` tells a sidecar in `namespace`, or the east-west gateway."""
     state, info, api = _cluster(name)
-    network = ((api.get("v1", "Namespace", ISTIO_NAMESPACE) or {}).get("metadata", {}).get("labels") or {}) \
+    network = ((api.get("v1", "Namespace", istio_namespace) or {}).get("metadata", {}).get("labels") or {}) \
         .get("topology.istio.io/network", "")
-    args = [str(ensure_binaries()["xdsprobe"]), f"-addr={istiod_ip(name)}:{XDS_PORT}", f"-cluster={name}",
+    args = [str(ensure_binaries()["xdsprobe"]), f"-addr={istiod_ip(name, istio_namespace)}:{XDS_PORT}", f"-cluster={name}",
             f"-network={network}", f"-locality={info.locality}", f"-timeout={timeout}s"]
     if gateway:
         labels = dict(GATEWAY_LABELS, **{"topology.istio.io/network": network})
-        args += ["-type=router", f"-namespace={ISTIO_NAMESPACE}", "-workload=istio-eastwestgateway-probe",
+        args += ["-type=router", f"-namespace={istio_namespace}", "-workload=istio-eastwestgateway-probe",
                  "-labels=" + ",".join(f"{k}={v}" for k, v in labels.items())]
     else:
         args += ["-type=sidecar", f"-namespace={namespace}", "-workload=probe", "-labels=app=probe"]

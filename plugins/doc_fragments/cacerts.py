@@ -14,7 +14,9 @@ options:
     type: int
     default: 30
   namespace:
-    description: Namespace of the Secret.
+    description:
+      - Namespace of the Secret, the control plane's (istiod's) namespace. A new intermediate gets
+        C(istiod.<namespace>.svc) as its DNS name.
     type: str
     default: istio-system
   name:

@@ -6,9 +6,8 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error
 
 # Values that must be the same in every cluster of one mesh (or are set per cluster by the
 # collection itself): an override of one of them on one cluster splits the mesh.
@@ -22,17 +21,6 @@ PROTECTED_VALUES = (
 
 class FleetError(ValueError):
     pass
-
-
-def dns1123_label_error(value):
-    """Why value is not a DNS-1123 label, or None."""
-    if not isinstance(value, str) or not value:
-        return "is empty"
-    if len(value) > 63:
-        return "is %d characters long (at most 63)" % len(value)
-    if not DNS1123_LABEL.match(value):
-        return "must be lowercase letters, digits and '-', starting and ending with a letter or digit"
-    return None
 
 
 def _lookup(values, path):
@@ -51,15 +39,17 @@ def identity(chart_version, shared_values):
 
 def check_fleet(clusters):
     """clusters: dicts with host, name, network, mesh_id, trust_domain, chart_version,
-    shared_values, values_override. Returns a summary; raises FleetError listing every problem."""
+    shared_values, values_override, istio_namespace, gateway_name. Returns a summary; raises
+    FleetError listing every problem."""
     problems = []
     if not clusters:
         raise FleetError("the inventory has no clusters: add hosts to the group mesh_clusters")
     seen = {}
     for c in clusters:
         host = c["host"]
-        for field, var in (("name", "mesh_cluster_name"), ("network", "mesh_network")):
-            why = dns1123_label_error(c.get(field))
+        for field, var in (("name", "mesh_cluster_name"), ("network", "mesh_network"),
+                           ("istio_namespace", "mesh_istio_namespace"), ("gateway_name", "mesh_istio_gateway_name")):
+            why = label_error(c.get(field))
             if why:
                 problems.append("%s: %s=%r %s (a DNS-1123 label is expected)" % (host, var, c.get(field), why))
         if c.get("name") in seen:
@@ -72,7 +62,8 @@ def check_fleet(clusters):
                                 "cluster (or is set by the collection): set it fleet-wide instead "
                                 "(mesh_id, mesh_trust_domain, mesh_cluster_name, mesh_network)"
                                 % (host, ".".join(path)))
-    for field, var in (("mesh_id", "mesh_id"), ("trust_domain", "mesh_trust_domain")):
+    for field, var in (("mesh_id", "mesh_id"), ("trust_domain", "mesh_trust_domain"),
+                       ("istio_namespace", "mesh_istio_namespace"), ("gateway_name", "mesh_istio_gateway_name")):
         values = {}
         for c in clusters:
             values.setdefault(c.get(field), []).append(c["host"])

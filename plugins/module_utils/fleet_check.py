@@ -21,7 +21,8 @@ CHECKS = [
     {"id": "service_entries", "title": "ServiceEntries"},
     {"id": "destination_rules", "title": "DestinationRules"},
 ]
-CACERTS = "Secret istio-system/cacerts"
+# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
+NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
 # Values the collection sets per cluster: not part of what must be identical.
 PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
 
@@ -39,25 +40,29 @@ def _short(fingerprint):
     return (fingerprint or "none")[:23]
 
 
-def check_root(trust, root_fingerprint):
+def _cacerts(namespace):
+    return "Secret %s/cacerts" % namespace
+
+
+def check_root(trust, root_fingerprint, namespace=NAMESPACE):
     if not trust.get("exists"):
-        return result("fail", "no cacerts Secret", CACERTS, "run playbooks/trust.yml")
+        return result("fail", "no cacerts Secret", _cacerts(namespace), "run playbooks/trust.yml")
     signer = trust.get("root_fingerprint")
     if root_fingerprint and signer != root_fingerprint:
         return result("fail", "intermediate signed by root %s, the mesh's root is %s" % (
-            _short(signer), _short(root_fingerprint)), CACERTS, "run playbooks/trust.yml")
+            _short(signer), _short(root_fingerprint)), _cacerts(namespace), "run playbooks/trust.yml")
     return result("pass", "root %s" % _short(signer))
 
 
-def check_intermediate(trust, warn_days):
+def check_intermediate(trust, warn_days, namespace=NAMESPACE):
     if not trust.get("exists"):
-        return result("fail", "no intermediate CA", CACERTS, "run playbooks/trust.yml")
+        return result("fail", "no intermediate CA", _cacerts(namespace), "run playbooks/trust.yml")
     if not trust.get("valid"):
-        return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), CACERTS,
+        return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), _cacerts(namespace),
                       "run playbooks/trust.yml")
     days = (trust.get("intermediate") or {}).get("days_left")
     if days is not None and days < warn_days:
-        return result("warn", "expires in %d days" % days, CACERTS,
+        return result("warn", "expires in %d days" % days, _cacerts(namespace),
                       "run playbooks/rotate.yml -e mesh_ca_rotate_phase=intermediates")
     return result("pass", "%s days left" % days)
 
@@ -86,47 +91,47 @@ def control_plane_identity(check, istiod_release="istiod"):
     return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
 
 
-def check_control_plane(check, chart_version, releases, majority_identity):
+def check_control_plane(check, chart_version, releases, majority_identity, namespace=NAMESPACE):
     present = check.get("releases") or {}
     missing = [name for name in releases if name not in present]
     if missing:
         return result("fail", "Helm release(s) %s not installed" % ", ".join(missing),
-                      "istio-system/" + missing[0], "run playbooks/control_plane.yml")
+                      "%s/%s" % (namespace, missing[0]), "run playbooks/control_plane.yml")
     wrong = ["%s %s" % (name, present[name]["version"]) for name in releases
              if str(present[name]["version"]) != str(chart_version)]
     if wrong:
         return result("fail", "chart version differs from %s: %s" % (chart_version, ", ".join(wrong)),
-                      "Helm releases in istio-system", "run playbooks/control_plane.yml")
+                      "Helm releases in " + namespace, "run playbooks/control_plane.yml")
     if check.get("not_ready"):
         name, why = sorted(check["not_ready"].items())[0]
-        return result("fail", "%s: %s" % (name, why), "Deployment istio-system/" + name,
-                      "check the Deployment's events and pods (kubectl -n istio-system describe deploy %s)" % name)
+        return result("fail", "%s: %s" % (name, why), "Deployment %s/%s" % (namespace, name),
+                      "check the Deployment's events and pods (kubectl -n %s describe deploy %s)" % (namespace, name))
     if majority_identity and control_plane_identity(check) != majority_identity:
-        return result("warn", "istiod values differ from the rest of the fleet", "Helm release istio-system/istiod",
+        return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/istiod" % namespace,
                       "align mesh_istio_values_override, then run playbooks/control_plane.yml")
     return result("pass", "Istio %s, ready" % chart_version)
 
 
-def check_gateway(check):
+def check_gateway(check, namespace=NAMESPACE, service=GATEWAY):
     gateway = check.get("gateway")
     if not gateway:
-        return result("fail", "the gateway Service has no address", "Service istio-system/istio-eastwestgateway",
+        return result("fail", "the gateway Service has no address", "Service %s/%s" % (namespace, service),
                       "fix the cluster's load balancer, or set mesh_gateway_address_override")
     return result("pass", "%s:%s (%s)" % (gateway["address"], gateway["port"], gateway["source"]))
 
 
-def check_dns(check, delegated, expected):
+def check_dns(check, delegated, expected, namespace=NAMESPACE):
+    records_configmap = "ConfigMap %s/istiocoredns-records" % namespace
     if delegated is False:
         return result("fail", "the cluster DNS does not delegate zone global to the zone server",
                       "cluster DNS ConfigMap in kube-system", "run playbooks/dns.yml")
     records = check.get("zone_records")
     if records is None and expected:
-        return result("fail", "the zone server has no records", "ConfigMap istio-system/istiocoredns-records",
-                      "run playbooks/services.yml")
+        return result("fail", "the zone server has no records", records_configmap, "run playbooks/services.yml")
     wrong = sorted(host for host, vip in expected.items() if (records or {}).get(host) != vip)
     if wrong:
         return result("fail", "%d of %d records missing or wrong (%s)" % (len(wrong), len(expected), wrong[0]),
-                      "ConfigMap istio-system/istiocoredns-records", "run playbooks/services.yml")
+                      records_configmap, "run playbooks/services.yml")
     answers = check.get("dns_answers") or {}
     bad = sorted(host for host, got in answers.items() if got != [expected.get(host)])
     if bad:
@@ -187,6 +192,7 @@ def evaluate(clusters, fleet, now=None):
     identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")]
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
+    namespace = fleet.get("istio_namespace") or NAMESPACE
     out = []
     for c in clusters:
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
@@ -204,12 +210,12 @@ def evaluate(clusters, fleet, now=None):
             check = c.get("check") or {}
             trust = c.get("trust") or {}
             entry["results"] = {
-                "root": check_root(trust, fleet.get("root_fingerprint")),
-                "intermediate": check_intermediate(trust, fleet.get("warn_days", 30)),
+                "root": check_root(trust, fleet.get("root_fingerprint"), namespace),
+                "intermediate": check_intermediate(trust, fleet.get("warn_days", 30), namespace),
                 "control_plane": check_control_plane(check, fleet.get("chart_version"),
-                                                     fleet.get("releases", ["istio-base", "istiod"]), majority),
-                "gateway": check_gateway(check),
-                "dns": check_dns(check, c.get("dns_delegated"), c.get("expected_records") or {}),
+                                                     fleet.get("releases", ["istio-base", "istiod"]), majority, namespace),
+                "gateway": check_gateway(check, namespace, fleet.get("gateway_name") or GATEWAY),
+                "dns": check_dns(check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace),
                 "service_entries": check_services_set(c.get("service_entries"), "ServiceEntries"),
                 "destination_rules": check_services_set((c.get("service_entries") or {}).get("destination_rules")
                                                         if c.get("service_entries") is not None else None,

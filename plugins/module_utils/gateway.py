@@ -44,6 +44,32 @@ def read_gateway(client, namespace, name):
     return service, dict(zip(("address", "port", "source"), found)) if found else None
 
 
+OVERRIDE_SOURCE = "mesh_gateway_address_override"
+
+
+def resolve_gateway(client, namespace, name, address_override=""):
+    """The one answer to "where do other clusters reach this gateway": (found, problem).
+
+    found is {"address", "port", "source"}: the override when one is given (nothing is read),
+    else what read_gateway discovers; problem says why there is none ("" when found).
+    """
+    if address_override:
+        return {"address": address_override, "port": GATEWAY_PORT, "source": OVERRIDE_SOURCE}, ""
+    service, found = read_gateway(client, namespace, name)
+    if service is None:
+        return None, "Service %s/%s does not exist" % (namespace, name)
+    if found is None:
+        return None, ("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, no node "
+                      "ExternalIP with a NodePort for %d)" % (namespace, name, GATEWAY_PORT))
+    return found, ""
+
+
+def deployments_waiting(client, deployments):
+    """["Deployment <namespace>/<name>: why"] for each (namespace, name) not Available yet."""
+    return ["Deployment %s/%s: %s" % (namespace, name, why) for namespace, name in deployments
+            for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why]
+
+
 def deployment_not_ready(deployment):
     """Why a Deployment is not Available with all replicas updated, or None when it is."""
     if deployment is None:

@@ -45,7 +45,6 @@ KINDS = {
     "ServiceAccount": ("api/v1", "serviceaccounts", True),
     "Node": ("api/v1", "nodes", False),
     "Deployment": ("apis/apps/v1", "deployments", True),
-    "Lease": ("apis/coordination.k8s.io/v1", "leases", True),
     "ServiceEntry": ("apis/networking.istio.io/v1", "serviceentries", True),
     "Gateway": ("apis/networking.istio.io/v1", "gateways", True),
     "DestinationRule": ("apis/networking.istio.io/v1", "destinationrules", True),
@@ -210,14 +209,30 @@ class KubeClient:
         result = self.request("GET", resource_path(kind, namespace), query=query)
         return (result or {}).get("items") or []
 
-    def apply(self, obj, dry_run=False):
+    def apply(self, obj):
         """Server-side apply of one whole object with the collection's field manager."""
         meta = obj["metadata"]
-        query = {"fieldManager": FIELD_MANAGER, "force": "true"}
-        if dry_run:
-            query["dryRun"] = "All"
         return self.request("PATCH", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
-                            query=query, body=json.dumps(obj), content_type="application/apply-patch+yaml")
+                            query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=json.dumps(obj),
+                            content_type="application/apply-patch+yaml")
+
+    def create(self, obj):
+        """Create an object; 409 (KubeError) when one of that name exists."""
+        meta = obj["metadata"]
+        return self.request("POST", resource_path(obj["kind"], meta.get("namespace")),
+                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+
+    def replace(self, obj):
+        """Replace an object whole. With metadata.resourceVersion set this is conditional: 409
+        (KubeError) when someone changed the object since that version was read."""
+        meta = obj["metadata"]
+        return self.request("PUT", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
+                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+
+    def merge_patch(self, kind, name, namespace, patch):
+        """JSON merge patch (RFC 7386): set the given fields, None removes one."""
+        return self.request("PATCH", resource_path(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+                            body=json.dumps(patch), content_type="application/merge-patch+json")
 
     def delete(self, kind, name, namespace=None):
         return self.request("DELETE", resource_path(kind, namespace, name), query={"propagationPolicy": "Background"})

@@ -5,7 +5,7 @@
 Pure functions over the cryptography library, importable without Ansible or Kubernetes. The
 recipe is upstream Istio's (tools/certs/Makefile.selfsigned.mk): root O=Istio, CN=Root CA,
 CA:true critical; intermediate O=Istio, CN=Intermediate CA, L=<cluster>, CA:true, pathlen:0,
-keyCertSign, SAN DNS:istiod.istio-system.svc. Bad input raises PkiError naming the field, the
+keyCertSign, SAN DNS:istiod.<namespace>.svc. Bad input raises PkiError naming the field, the
 value and what is expected; no message, summary or reason ever carries key material.
 """
 
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import base64
 import datetime
-import re
 
 try:
     from cryptography import x509
@@ -27,18 +26,18 @@ except ImportError as exc:  # reported by the module through missing_required_li
     HAS_CRYPTOGRAPHY = False
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import LABEL_RULE, label_error
+
 CACERTS_NAMESPACE = "istio-system"
 CACERTS_NAME = "cacerts"
 CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN = "ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"
 CACERTS_KEYS = (CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN)
-ISTIOD_SAN = "istiod.istio-system.svc"
 KEY_TYPES = ("rsa", "ec")
 RSA_BITS = 4096
 ROOT_VALIDITY_DAYS = 3650
 INTERMEDIATE_VALIDITY_DAYS = 730
 RENEW_BEFORE_DAYS = 30
 CLOCK_SKEW = datetime.timedelta(minutes=5)
-DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 PEM_CONTENT = "(PEM content)"
 
 # Reasons that keep the intermediate: only root-cert.pem, cert-chain.pem or the labels are rewritten.
@@ -309,9 +308,8 @@ def generate_root(key_type="rsa", validity_days=ROOT_VALIDITY_DAYS, common_name=
 # --- intermediates ---------------------------------------------------------------------------
 
 def check_cluster_name(name):
-    if not isinstance(name, str) or not DNS1123_LABEL.match(name):
-        raise PkiError("cluster_name", name, "is not a DNS-1123 label",
-                       "at most 63 lower-case letters, digits and '-', starting and ending with a letter or digit")
+    if label_error(name):
+        raise PkiError("cluster_name", name, "is not a DNS-1123 label", LABEL_RULE)
 
 
 def check_intermediate_input(root, cluster_name, validity_days, renew_before_days, now=None):
@@ -339,8 +337,15 @@ def cacerts_data(cert, key_text, root):
     }
 
 
-def issue_intermediate(root, cluster_name, key_type="rsa", validity_days=INTERMEDIATE_VALIDITY_DAYS, now=None):
-    """cacerts data for one cluster: a fresh key (in memory only) signed by root.key."""
+def istiod_san(namespace=CACERTS_NAMESPACE):
+    """The DNS name of istiod in its namespace, the intermediate's SAN (Istio's recipe)."""
+    return "istiod.%s.svc" % namespace
+
+
+def issue_intermediate(root, cluster_name, key_type="rsa", validity_days=INTERMEDIATE_VALIDITY_DAYS, now=None,
+                       namespace=CACERTS_NAMESPACE):
+    """cacerts data for one cluster: a fresh key (in memory only) signed by root.key, for the
+    istiod of `namespace`."""
     check_cluster_name(cluster_name)
     now = now or utcnow()
     key = generate_key(key_type)
@@ -348,7 +353,7 @@ def issue_intermediate(root, cluster_name, key_type="rsa", validity_days=INTERME
                     (NameOID.LOCALITY_NAME, cluster_name))
     not_before = max(now - CLOCK_SKEW, root.cert.not_valid_before_utc)
     cert = _ca_certificate(subject, key.public_key(), root.cert, root.key, not_before,
-                           now + datetime.timedelta(days=validity_days), 0, san=ISTIOD_SAN)
+                           now + datetime.timedelta(days=validity_days), 0, san=istiod_san(namespace))
     if not issued_by(cert, root.cert):
         raise PkiError("root_key", "********", "produced a signature that the root certificate does not verify",
                        "a consistent private key of the root certificate")
@@ -411,13 +416,13 @@ def inspect_cacerts(data, root=None, cluster_name=None, renew_before_days=RENEW_
 
 
 def renew_cacerts(data, reasons, root, cluster_name, key_type="rsa", validity_days=INTERMEDIATE_VALIDITY_DAYS,
-                  now=None):
+                  now=None, namespace=CACERTS_NAMESPACE):
     """The data to write for these reasons: the same intermediate with fresh root files when only
     those are off, else a new intermediate."""
     if reasons and set(reasons) <= KEEP_INTERMEDIATE:
         cert = load_certs((CA_CERT, CA_CERT, data[CA_CERT].encode()))[0]
         return cacerts_data(cert, data[CA_KEY], root)
-    return issue_intermediate(root, cluster_name, key_type, validity_days, now)
+    return issue_intermediate(root, cluster_name, key_type, validity_days, now, namespace)
 
 
 def explain(reasons):

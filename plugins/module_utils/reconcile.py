@@ -48,6 +48,7 @@ class Plan:
         self.delete = []     # live objects
         self.conflicts = []  # (desired, live) where live is not ours
         self.kept = []       # live objects left as they are on purpose
+        self.waiting = []    # names of objects being deleted that are created again once gone
 
     @property
     def changed(self):

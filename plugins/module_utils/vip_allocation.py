@@ -160,14 +160,14 @@ def store_from_configmap(configmap):
             "resource_version": meta.get("resourceVersion") or ""}
 
 
-def store_configmap(store):
-    """The ConfigMap that holds a store (without resourceVersion)."""
+def store_configmap(store, namespace=STORE_NAMESPACE):
+    """The ConfigMap that holds a store (without resourceVersion), in the control plane's namespace."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
             "name": STORE_NAME,
-            "namespace": STORE_NAMESPACE,
+            "namespace": namespace,
             "labels": managed_labels({COMPONENT_LABEL: COMPONENT}),
             "annotations": {GENERATION_ANNOTATION: str(int(store["generation"]))},
         },

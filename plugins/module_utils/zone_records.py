@@ -2,10 +2,11 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
 
-The contract other steps rely on: a CoreDNS Deployment + Service `istio-system/istiocoredns`
-serves zone `global` with the `hosts` plugin from RECORDS_PATH (no fallthrough: a name without a
-record gets SERVFAIL). The Corefile is ConfigMap `istio-system/istiocoredns` (key `Corefile`); the
-records are ConfigMap `istio-system/istiocoredns-records` (key `global.hosts`), written by the
+The contract other steps rely on: a CoreDNS Deployment + Service `istiocoredns` in the control
+plane's namespace (NAMESPACE by default, mesh_istio_namespace) serves zone `global` with the
+`hosts` plugin from RECORDS_PATH (no fallthrough: a name without a record gets SERVFAIL). The
+Corefile is ConfigMap `istiocoredns` (key `Corefile`); the records are ConfigMap
+`istiocoredns-records` (key `global.hosts`) beside it, written by the
 ServiceEntry step with render_hosts() and mounted at RECORDS_DIR. CoreDNS re-reads the file every
 2 seconds: a records update needs no restart. The objects themselves are the template
 roles/dns/templates/zone-server.yml.j2, checked against these names by the unit tests.
@@ -14,10 +15,11 @@ roles/dns/templates/zone-server.yml.j2, checked against these names by the unit 
 from __future__ import annotations
 
 import ipaddress
-import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import name_errors
 
+# The control plane's namespace unless mesh_istio_namespace says otherwise.
 NAMESPACE = "istio-system"
 ZONE = "global"
 ZONE_SERVER_NAME = "istiocoredns"
@@ -30,14 +32,12 @@ HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a 
                 "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
                 % (ZONE, ZONE, NAMESPACE, ZONE_SERVER_NAME))
 
-_LABEL = re.compile(r"^(?!-)[a-z0-9-]{1,63}(?<!-)$")
-
 
 def check_dns_name(name, field="zone"):
     """name in lower case without a final dot; ValueError naming the field if it is not a DNS name."""
     text = str(name).strip().lower()
     bare = text[:-1] if text.endswith(".") else text
-    if not bare or len(bare) > 253 or not all(_LABEL.match(label) for label in bare.split(".")):
+    if not bare or name_errors(bare):
         raise ValueError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "
                          "e.g. 'global')" % (field, name))
     return bare
@@ -77,9 +77,9 @@ def parse_hosts(text) -> dict:
     return records
 
 
-def records_configmap(records: dict[str, str]) -> dict:
-    """ConfigMap istio-system/istiocoredns-records holding render_hosts(records)."""
+def records_configmap(records: dict[str, str], namespace: str = NAMESPACE) -> dict:
+    """ConfigMap <namespace>/istiocoredns-records holding render_hosts(records)."""
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": RECORDS_CONFIGMAP, "namespace": NAMESPACE,
+            "metadata": {"name": RECORDS_CONFIGMAP, "namespace": namespace,
                          "labels": managed_labels({"app": ZONE_SERVER_NAME})},
             "data": {RECORDS_KEY: render_hosts(records)}}

@@ -203,7 +203,7 @@ def present(module, client, secret, root):
     new = data
     if reasons:
         new = pki.renew_cacerts(data, reasons, root, params["cluster_name"], params["key_type"],
-                                params["validity_days"])
+                                params["validity_days"], namespace=params["namespace"])
         if not module.check_mode:
             if client.get("Namespace", params["namespace"]) is None:
                 client.apply(_namespace(params["namespace"]))

@@ -29,8 +29,9 @@ options:
     description: Name of the east-west gateway Service.
     type: str
     default: istio-eastwestgateway
-  gateway_address_override:
+  address_override:
     description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
+    aliases: [gateway_address_override]
     type: str
     default: ""
   expected_records:
@@ -90,14 +91,12 @@ dns_answers:
   type: dict
 """
 
-import time
-
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
-    GATEWAY_PORT, deployment_not_ready, read_gateway)
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
 from ansible_collections.meshops.multicluster.plugins.module_utils import zone_records
 
 
@@ -111,12 +110,8 @@ def read_cluster(client, p):
         release["values"] = _without_secrets(release["values"])
     not_ready = {name: why for name in p["deployments"]
                  for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why}
-    if p["gateway_address_override"]:
-        gateway = {"address": p["gateway_address_override"], "port": GATEWAY_PORT,
-                   "source": "mesh_gateway_address_override"}
-    else:
-        gateway = read_gateway(client, namespace, p["gateway_service"])[1]
-    records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, zone_records.NAMESPACE)
+    gateway = resolve_gateway(client, namespace, p["gateway_service"], p["address_override"])[0]
+    records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, p["namespace"])
     records = None
     if records_cm is not None:
         records = zone_records.parse_hosts((records_cm.get("data") or {}).get(zone_records.RECORDS_KEY, ""))
@@ -129,19 +124,19 @@ def dns_answers(p, records):
     while a name the zone server holds right is answered wrong (a configuration still propagating)."""
     if not p["dns_server"]:
         return {}
-    deadline = time.monotonic() + p["dns_wait"]
-    answers, pending = {}, sorted(p["expected_records"])
-    while True:
-        for host in pending:
+    expected, answers, todo = p["expected_records"], {}, sorted(p["expected_records"])
+
+    def pending():
+        for host in todo:
             try:
                 answers[host] = query_a(p["dns_server"], host, port=p["dns_port"])
             except DnsError as exc:
                 answers[host] = str(exc)
-        pending = [host for host in pending if answers[host] != [p["expected_records"][host]]
-                   and records.get(host) == p["expected_records"][host]]
-        if not pending or time.monotonic() >= deadline:
-            return answers
-        time.sleep(DNS_POLL_SECONDS)
+        todo[:] = [host for host in todo if answers[host] != [expected[host]] and records.get(host) == expected[host]]
+        return todo
+
+    wait(pending, p["dns_wait"], DNS_POLL_SECONDS)
+    return answers
 
 
 def _without_secrets(values):
@@ -159,7 +154,7 @@ def main():
         namespace=dict(type="str", default="istio-system"),
         deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
         gateway_service=dict(type="str", default="istio-eastwestgateway"),
-        gateway_address_override=dict(type="str", default=""),
+        address_override=dict(type="str", default="", aliases=["gateway_address_override"]),
         expected_records=dict(type="dict", default={}),
         dns_server=dict(type="str", default=""),
         dns_port=dict(type="int", default=53),

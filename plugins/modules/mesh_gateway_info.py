@@ -76,12 +76,11 @@ waited:
   type: float
 """
 
-import time
-
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
-    GATEWAY_PORT, deployment_not_ready, read_gateway)
+    deployments_waiting, resolve_gateway)
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
 
 POLL_SECONDS = 2
 
@@ -97,35 +96,24 @@ def main():
     ), supports_check_mode=True)
     p = module.params
     client = k8s_client(module)
-    started = time.monotonic()
-    while True:
-        try:
-            waiting = ["Deployment %s/%s: %s" % (p["namespace"], name, why) for name, why in (
-                (name, deployment_not_ready(client.get("Deployment", name, p["namespace"])))
-                for name in p["deployments"]) if why]
-            found = None
-            if p["address_override"]:
-                found = {"address": p["address_override"], "port": GATEWAY_PORT, "source": "mesh_gateway_address_override"}
-            else:
-                service, found = read_gateway(client, p["namespace"], p["service"])
-                if service is None:
-                    waiting.append("Service %s/%s does not exist" % (p["namespace"], p["service"]))
-                elif found is None:
-                    waiting.append("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, "
-                                   "no node ExternalIP with a NodePort for %d)" % (p["namespace"], p["service"],
-                                                                                   GATEWAY_PORT))
-        except KubeError as exc:
-            module.fail_json(msg="%s: %s" % (p["cluster_name"], exc), waited=time.monotonic() - started)
-        waited = time.monotonic() - started
-        if not waiting:
-            module.exit_json(changed=False, waited=round(waited, 1), **found)
-        if waited >= p["timeout"]:
-            module.fail_json(msg="cluster %s: after %ds, %s. Fix the cluster's load balancer, or set "
-                                 "mesh_gateway_address_override for it." % (p["cluster_name"], p["timeout"],
-                                                                            "; ".join(waiting)),
-                             waited=round(waited, 1))
-        time.sleep(POLL_SECONDS)
+    found = {}
 
+    def waiting():
+        found.clear()
+        why = deployments_waiting(client, [(p["namespace"], name) for name in p["deployments"]])
+        gateway, problem = resolve_gateway(client, p["namespace"], p["service"], p["address_override"])
+        found.update(gateway or {})
+        return why + ([problem] if problem else [])
+
+    try:
+        left, waited = wait(waiting, p["timeout"], POLL_SECONDS)
+    except KubeError as exc:
+        module.fail_json(msg="%s: %s" % (p["cluster_name"], exc))
+    if left:
+        module.fail_json(msg="cluster %s: after %ds, %s. Fix the cluster's load balancer, or set "
+                             "mesh_gateway_address_override for it." % (p["cluster_name"], p["timeout"], "; ".join(left)),
+                         waited=round(waited, 1))
+    module.exit_json(changed=False, waited=round(waited, 1), **found)
 
 if __name__ == "__main__":
     main()

@@ -85,6 +85,7 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.files import write_atomic
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import evaluate
 from ansible_collections.meshops.multicluster.plugins.module_utils.report import render_html, render_text
 
@@ -94,9 +95,7 @@ def write_reports(report_dir, model):
     files = []
     for name, text in (("mesh-report.html", render_html(model)), ("mesh-report.json", json.dumps(model, indent=2))):
         path = os.path.join(report_dir, name)
-        with open(path + ".tmp", "w") as f:
-            f.write(text)
-        os.replace(path + ".tmp", path)
+        write_atomic(path, text)
         files.append(path)
     return files
 

@@ -119,11 +119,10 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-import time
-
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KINDS, KubeError, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
 from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
 
 
@@ -223,18 +222,11 @@ def main():
 
 
 def _wait_available(module, client, desired):
-    deployments = [obj["metadata"] for obj in desired if obj["kind"] == "Deployment"]
-    deadline = time.monotonic() + module.params["wait_timeout"]
-    while True:
-        waiting = ["Deployment %s/%s: %s" % (meta["namespace"], meta["name"], why) for meta in deployments
-                   for why in [deployment_not_ready(client.get("Deployment", meta["name"], meta["namespace"]))] if why]
-        if not waiting:
-            return
-        if time.monotonic() > deadline:
-            module.fail_json(msg="not Available after %ds: %s" % (module.params["wait_timeout"], "; ".join(waiting)),
-                             api_requests=client.requests)
-        time.sleep(2)
-
+    deployments = [(obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in desired if obj["kind"] == "Deployment"]
+    waiting, _waited = wait(lambda: deployments_waiting(client, deployments), module.params["wait_timeout"])
+    if waiting:
+        module.fail_json(msg="not Available after %ds: %s" % (module.params["wait_timeout"], "; ".join(waiting)),
+                         api_requests=client.requests)
 
 if __name__ == "__main__":
     main()

@@ -13,7 +13,7 @@ description:
     mesh, with their ports and the ServiceEntry protocol of each port.
   - A Service is exported when it carries the label O(export_label) with value C("true"), or is
     named in O(exported).
-  - Also reads the cluster's copy of the VIP store (ConfigMap C(istio-system/meshops-vips)) with its
+  - Also reads the cluster's copy of the VIP store (ConfigMap C(meshops-vips) in O(namespace)) with its
     resourceVersion, the input of M(meshops.multicluster.service_entry_plan).
   - Fails, naming each one, on a port without a name or without a protocol Istio can route
     through the gateway (from C(appProtocol), else the port name prefix such as C(http-), C(grpc-),
@@ -36,10 +36,17 @@ options:
       - Also find the address of this east-west gateway Service when the cluster exports something
         (RV(gateway)); the lookup of M(meshops.multicluster.mesh_gateway_info), without waiting.
     type: str
-  gateway_namespace:
-    description: Namespace of O(gateway_service).
+  address_override:
+    description:
+      - The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)), port 15443;
+        wins over discovery, and the Service is not read.
+    type: str
+    default: ""
+  namespace:
+    description: The control plane's namespace, where the gateway Service and the VIP store are.
     type: str
     default: istio-system
+    aliases: [gateway_namespace]
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.attributes.read_only
@@ -76,8 +83,8 @@ vip_store:
   sample: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 3, resource_version: "4711"}
 gateway:
   description:
-    - Address, port and source of the gateway's address; null without O(gateway_service), when the
-      cluster exports nothing, or when the Service has no address yet.
+    - Address, port and source of the gateway's address (O(address_override) when set); null without
+      O(gateway_service), when the cluster exports nothing, or when the Service has no address yet.
   returned: success
   type: dict
   sample: {address: 203.0.113.10, port: 15443, source: load balancer IP}
@@ -88,13 +95,13 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import read_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import (
     EXPORT_LABEL, PlanError, parse_exported, select_exports)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
-    STORE_NAME, STORE_NAMESPACE, store_from_configmap)
+    STORE_NAME, store_from_configmap)
 
 
 def main():
@@ -102,7 +109,8 @@ def main():
         dict(exported=dict(type="list", elements="str", default=[]),
              export_label=dict(type="str", default=EXPORT_LABEL),
              gateway_service=dict(type="str"),
-             gateway_namespace=dict(type="str", default="istio-system")),
+             address_override=dict(type="str", default=""),
+             namespace=dict(type="str", default="istio-system", aliases=["gateway_namespace"])),
         supports_check_mode=True)
     exported, label = module.params["exported"], module.params["export_label"]
     try:
@@ -114,10 +122,11 @@ def main():
         # One list: all Services when some are named in the inventory, else only the labelled ones.
         services = client.list("Service", label_selector=None if exported else "%s=true" % label)
         exports, missing = select_exports(services, exported, label)
-        store = store_from_configmap(client.get("ConfigMap", STORE_NAME, STORE_NAMESPACE))
+        store = store_from_configmap(client.get("ConfigMap", STORE_NAME, module.params["namespace"]))
         gateway = None
         if exports and module.params["gateway_service"]:
-            gateway = read_gateway(client, module.params["gateway_namespace"], module.params["gateway_service"])[1]
+            gateway = resolve_gateway(client, module.params["namespace"], module.params["gateway_service"],
+                                      module.params["address_override"])[0]
     except (KubeError, PlanError) as exc:
         module.fail_json(msg=str(exc), api_requests=client.requests)
     for name in missing:

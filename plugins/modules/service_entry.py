@@ -20,11 +20,12 @@ description:
     or pruned.
   - Namespaces of the entries are created when missing (labelled as ours) and deleted again when
     no entry needs them, unless they hold Services or Deployments. Namespaces made by others are
-    used as they are.
-  - Writes the cluster's copy of the VIP store (ConfigMap C(istio-system/meshops-vips)) first, only
+    used as they are. A namespace still being deleted is not deleted again; one needed again is
+    waited for (O(namespace_timeout)) and created anew.
+  - Writes the cluster's copy of the VIP store (ConfigMap C(meshops-vips) in O(istio_namespace)) first, only
     if the store still has the resourceVersion the plan was computed from; otherwise another run
     changed the allocation meanwhile and the module fails before writing anything.
-  - With O(dns_records), keeps ConfigMap C(istio-system/istiocoredns-records) (key C(global.hosts)),
+  - With O(dns_records), keeps ConfigMap C(istiocoredns-records) in O(istio_namespace) (key C(global.hosts)),
     served by the C(global) zone server, in step with the VIPs.
   - Entries exported from a cluster the plan lists as unavailable (it could not be read) are left
     exactly as they are, neither updated nor pruned, with their namespaces.
@@ -47,9 +48,19 @@ options:
     type: bool
     default: true
   dns_records:
-    description: Keep ConfigMap C(istio-system/istiocoredns-records) (host to VIP, for the C(global) zone server) in step with the plan.
+    description: Keep ConfigMap C(istiocoredns-records) (host to VIP, for the C(global) zone server) in step with the plan.
     type: bool
     default: true
+  istio_namespace:
+    description: The control plane's namespace, where the VIP store and the zone server's records live.
+    type: str
+    default: istio-system
+  namespace_timeout:
+    description:
+      - How long to wait, in seconds, for a namespace that is needed again while it is still being
+        deleted (a service exported again, a cluster added back) to be gone before creating it anew.
+    type: int
+    default: 120
   state:
     description:
       - V(absent) deletes all of this step's ServiceEntries and namespaces, the VIP store and the DNS
@@ -111,10 +122,12 @@ destination_rules:
   type: dict
   sample: {created: 1, updated: 0, deleted: 0, unchanged: 4, kept: 0}
 namespaces:
-  description: Namespaces created and deleted, and obsolete ones kept because they hold workloads.
+  description:
+    - Namespaces created and deleted, obsolete ones kept because they hold workloads, and those
+      awaited because they were still being deleted.
   returned: success
   type: dict
-  sample: {created: [bar], deleted: [], kept: []}
+  sample: {created: [bar], deleted: [], kept: [], awaited: []}
 vip_store_changed:
   description: Whether the VIP store was (or would be) written or deleted.
   returned: success
@@ -130,151 +143,9 @@ api_requests:
   sample: {read: 4, write: 0}
 """
 
-import json
-
-from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
-    FIELD_MANAGER, MANAGED_BY, KubeError, is_ours, resource_path)
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    OWNED_SELECTOR, COMPONENT, COMPONENT_LABEL, PlanError, reconcile_entries, reconcile_namespaces,
-    render_destination_rules, render_entries, shadowing_rules)
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
-    STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
-from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
-    NAMESPACE as RECORDS_NAMESPACE, RECORDS_CONFIGMAP, records_configmap)
-
-# What this step writes beside the VIP store and the records, one list call per kind.
-KINDS = ("ServiceEntry", "DestinationRule")
-CONCURRENT_RUN = ("another run changed the VIP allocation in this cluster since it was read "
-                  "(ConfigMap %s/%s): nothing was written here; re-run" % (STORE_NAMESPACE, STORE_NAME))
-
-
-def _get(client, kind, name, namespace):
-    obj = client.get(kind, name, namespace)
-    return dict(obj, kind=kind) if obj else None
-
-
-def _not_ours(obj):
-    return ["%s exists and is not managed by %s: not changed; remove it or label it to hand it over"
-            % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY)] if obj and not is_ours(obj) else []
-
-
-def _holds_workloads(client, namespace):
-    return bool(client.list("Service", namespace) or client.list("Deployment", namespace))
-
-
-def _store_plan(client, store, problems):
-    """(current ConfigMap, whether to write) for the VIP store; problems appended."""
-    current = _get(client, "ConfigMap", STORE_NAME, STORE_NAMESPACE)
-    problems += _not_ours(current)
-    write = not store_matches(current, store)
-    if write and ((current or {}).get("metadata", {}).get("resourceVersion") or "") != (store.get("resource_version") or ""):
-        problems.append(CONCURRENT_RUN)
-    return current, write
-
-
-def _write_store(client, store, current):
-    """Replace (or create) the store with the read resourceVersion as precondition: a concurrent
-    run's write makes this fail with 409 instead of silently handing one VIP to two hosts."""
-    body = store_configmap(store)
-    query = {"fieldManager": FIELD_MANAGER}
-    try:
-        if current:
-            body["metadata"]["resourceVersion"] = store["resource_version"]
-            client.request("PUT", resource_path("ConfigMap", STORE_NAMESPACE, STORE_NAME), query, json.dumps(body))
-        else:
-            client.request("POST", resource_path("ConfigMap", STORE_NAMESPACE), query, json.dumps(body))
-    except KubeError as exc:
-        if exc.status == 409:
-            raise KubeError(CONCURRENT_RUN, status=409)
-        raise
-
-
-def _present(module, client):
-    params = module.params
-    fleet_plan, cluster = params["plan"], params["cluster_name"]
-    try:
-        rendered = render_entries(fleet_plan, cluster) + render_destination_rules(fleet_plan, cluster)
-        store, unavailable = fleet_plan["clusters"][cluster]["vip_store"], fleet_plan["unavailable"]
-    except (KeyError, TypeError) as exc:
-        module.fail_json(msg="plan is not a plan of service_entry_plan (no %s)" % exc)
-    except PlanError as exc:
-        module.fail_json(msg="cluster_name: %s" % exc)
-    desired = [reconcile.owned(obj, {COMPONENT_LABEL: COMPONENT}) for obj in rendered]
-    live_namespaces = client.list("Namespace")
-    live = [dict(obj, kind=kind) for kind in KINDS for obj in client.list(kind)]
-    entries = reconcile_entries(desired, live, prune=params["prune"], keep_exported_from=unavailable)
-    for warning in shadowing_rules(desired, live):
-        module.warn(warning)
-    # A kept entry's namespace stays too.
-    namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=params["prune"])
-    problems = entries.conflicts + namespaces.conflicts
-    records = reconcile.Plan()
-    # In check mode of a whole site.yml the control plane step would have created it.
-    if STORE_NAMESPACE not in {ns["metadata"]["name"] for ns in live_namespaces} and not module.check_mode:
-        problems.append("namespace %s does not exist: run the control plane step first" % STORE_NAMESPACE)
-    current_store, write_store = _store_plan(client, store, problems)
-    if params["dns_records"]:
-        wanted = records_configmap(fleet_plan["allocations"])
-        current = _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE)
-        records = reconcile.plan([wanted], [current] if current else [], prune=False)
-        problems += _not_ours(current)
-    if problems:
-        module.fail_json(msg="nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)),
-                         api_requests=client.requests)
-    kept = [ns for ns in namespaces.delete if _holds_workloads(client, ns["metadata"]["name"])]
-    for ns in kept:
-        namespaces.delete.remove(ns)
-        module.warn("namespace %s was created for ServiceEntries that are gone, but now holds Services or "
-                    "Deployments: kept" % ns["metadata"]["name"])
-    if not module.check_mode:
-        if write_store:
-            _write_store(client, store, current_store)
-        for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
-            reconcile.execute(client, the_plan)
-    result = dict(_counts(entries, "ServiceEntry"), destination_rules=_counts(entries, "DestinationRule"),
-                  vip_store_changed=write_store, dns_records_changed=records.changed,
-                  namespaces={"created": [ns["metadata"]["name"] for ns in namespaces.create],
-                              "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
-                              "kept": [ns["metadata"]["name"] for ns in kept]})
-    result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
-    if module._diff:
-        result["diff"] = reconcile.diff(namespaces, entries, records)
-        if write_store:
-            result["diff"].append(reconcile.object_diff(current_store, dict(store_configmap(store), kind="ConfigMap")))
-    return result
-
-
-def _counts(the_plan, kind):
-    counts = the_plan.counts(kind)
-    counts["kept"] = sum(1 for obj in the_plan.kept if obj["kind"] == kind)
-    return counts
-
-
-def _absent(module, client):
-    """Delete everything this step made in the cluster."""
-    the_plan = reconcile.Plan()
-    the_plan.delete = [dict(obj, kind=kind) for kind in KINDS for obj in client.list(kind, label_selector=OWNED_SELECTOR)]
-    the_plan.delete += [obj for obj in (_get(client, "ConfigMap", STORE_NAME, STORE_NAMESPACE),
-                                        _get(client, "ConfigMap", RECORDS_CONFIGMAP, RECORDS_NAMESPACE))
-                        if obj and is_ours(obj)]
-    namespaces = reconcile.Plan()
-    namespaces.delete = [dict(ns, kind="Namespace") for ns in client.list("Namespace", label_selector=OWNED_SELECTOR)]
-    kept = [ns for ns in namespaces.delete if _holds_workloads(client, ns["metadata"]["name"])]
-    namespaces.delete = [ns for ns in namespaces.delete if ns not in kept]
-    if not module.check_mode:
-        reconcile.execute(client, the_plan)
-        reconcile.execute(client, namespaces)
-    configmaps = {obj["metadata"]["name"] for obj in the_plan.delete if obj["kind"] == "ConfigMap"}
-    result = dict(_counts(the_plan, "ServiceEntry"), destination_rules=_counts(the_plan, "DestinationRule"),
-                  vip_store_changed=STORE_NAME in configmaps, dns_records_changed=RECORDS_CONFIGMAP in configmaps,
-                  namespaces={"created": [], "deleted": [ns["metadata"]["name"] for ns in namespaces.delete],
-                              "kept": [ns["metadata"]["name"] for ns in kept]},
-                  changed=the_plan.changed or namespaces.changed)
-    if module._diff:
-        result["diff"] = reconcile.diff(the_plan, namespaces)
-    return result
+from ansible_collections.meshops.multicluster.plugins.module_utils.services_writer import ServicesError, Writer
 
 
 def main():
@@ -283,13 +154,22 @@ def main():
              cluster_name=dict(type="str"),
              prune=dict(type="bool", default=True),
              dns_records=dict(type="bool", default=True),
+             istio_namespace=dict(type="str", default="istio-system"),
+             namespace_timeout=dict(type="int", default=120),
              state=dict(type="str", choices=["present", "absent"], default="present")),
         required_if=[("state", "present", ("plan", "cluster_name"))],
         supports_check_mode=True)
+    params = module.params
     client = k8s_client(module)
+    writer = Writer(client, params["istio_namespace"], check_mode=module.check_mode, diff=module._diff, warn=module.warn,
+                    namespace_timeout=params["namespace_timeout"])
     try:
-        result = (_present if module.params["state"] == "present" else _absent)(module, client)
-    except KubeError as exc:
+        if params["state"] == "present":
+            result = writer.present(params["plan"], params["cluster_name"], prune=params["prune"],
+                                    dns_records=params["dns_records"])
+        else:
+            result = writer.absent()
+    except (KubeError, ServicesError) as exc:
         module.fail_json(msg=str(exc), api_requests=client.requests)
     module.exit_json(api_requests=client.requests, **result)
 

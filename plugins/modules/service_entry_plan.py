@@ -164,7 +164,7 @@ plan:
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
     OUTLIER_DEFAULTS, PlanError, plan, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
 

@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import dns1123_label_error
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error
 
 
 class KubeconfigInventoryError(ValueError):
@@ -68,11 +68,11 @@ def cluster_name(context, cluster_names, sanitize):
     """(mesh cluster name, problem or None) of a context."""
     if context in cluster_names:
         name = cluster_names[context]
-        why = dns1123_label_error(name)
+        why = label_error(name)
         return name, why and "cluster_names: context %r maps to %r, which %s (a DNS-1123 label is expected)" % (
             context, name, why)
     name = sanitize_name(context) if sanitize else context
-    why = dns1123_label_error(name)
+    why = label_error(name)
     if why and sanitize:
         return name, "context %r leaves no DNS-1123 label when sanitised: name it in cluster_names" % context
     return name, why and ("context %r is not a valid cluster name: it %s (a DNS-1123 label is expected); name it "

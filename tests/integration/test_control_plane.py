@@ -97,7 +97,7 @@ def test_bad_input_fails_before_anything_is_installed(lab, installed, ansible_pl
 
 def ours(client):
     """Every object of the collection's kinds that carries its label."""
-    return [(kind, item["metadata"]["name"]) for kind in KINDS if kind != "Lease"
+    return [(kind, item["metadata"]["name"]) for kind in KINDS
             for item in client.list(kind, label_selector=f"{MANAGED_BY_LABEL}={MANAGED_BY}")]
 
 

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    EXPORT_LABEL, OWNED_SELECTOR, is_owned)
+from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import OWNED_SELECTOR, is_owned
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
 
 NS = "meshops-services-test"
 SERVICES = ("echo", "keep", "third")
@@ -40,13 +40,13 @@ def records(client):
     return {name: ip for ip, name in lines}
 
 
-def ensure_namespace(client):
-    """The test namespace, once a deletion left by an earlier session has finished."""
+def ensure_namespace(client, name=NS):
+    """A test namespace, once a deletion left by an earlier test or session has finished."""
     deadline = time.monotonic() + 120
-    while ((client.get("Namespace", NS) or {}).get("status") or {}).get("phase") == "Terminating":
-        assert time.monotonic() < deadline, "namespace %s is still being deleted" % NS
+    while ((client.get("Namespace", name) or {}).get("status") or {}).get("phase") == "Terminating":
+        assert time.monotonic() < deadline, "namespace %s is still being deleted" % name
         time.sleep(1)
-    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": NS}})
+    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
 def set_exports(lab, exported):
@@ -216,6 +216,59 @@ def test_removed_cluster_is_pruned_elsewhere(lab, fleet, ansible_playbook, tmp_p
     run_services(ansible_playbook)
     assert vip_store(lab.client(removed))[host("keep")] == keep_vip
     assert set(entries(lab.client(removed))) == {host("keep"), host("third")}
+
+
+# --- namespaces that exist in one cluster only (replicated to the others by the step) --------------
+
+LONE = "meshops-lone"
+
+
+def export_lone(lab, cluster, exported=True):
+    """Service `solo` in namespace LONE, which only `cluster` has (exported, or not)."""
+    client = lab.client(cluster)
+    ensure_namespace(client, LONE)
+    client.apply({"apiVersion": "v1", "kind": "Service",
+                  "metadata": {"name": "solo", "namespace": LONE, "labels": {EXPORT_LABEL: "true"} if exported else {}},
+                  "spec": {"selector": {"app": "solo"}, "ports": [{"name": "http", "port": 8000}]}})
+
+
+def namespace_phase(client, name):
+    namespace = client.get("Namespace", name)
+    return None if namespace is None else (namespace.get("status") or {}).get("phase")
+
+
+def test_a_run_after_unexport_writes_nothing_while_the_replicated_namespace_goes(lab, fleet, ansible_playbook):
+    first, *others = lab.names
+    set_exports(lab, {})
+    export_lone(lab, first)
+    run_services(ansible_playbook)
+    assert all(namespace_phase(lab.client(name), LONE) == "Active" for name in others)
+    export_lone(lab, first, exported=False)
+    run_services(ansible_playbook)  # the entries go, and with them the namespaces made for them
+    before = lab.writes()
+    again = run_services(ansible_playbook)  # right away, while those namespaces are still being deleted
+    assert again.changed == 0 and lab.writes() == before, again.stdout[-3000:]
+    lab.client(first).delete("Namespace", LONE)
+
+
+def test_a_cluster_added_back_right_after_its_removal_converges_in_one_run(lab, fleet, ansible_playbook, tmp_path):
+    *kept, removed = lab.names
+    set_exports(lab, {})
+    export_lone(lab, removed)
+    run_services(ansible_playbook)
+    inventory = yaml.safe_load(open(lab.inventory))
+    del inventory["mesh_clusters"]["hosts"][removed]
+    smaller = tmp_path / "hosts.yml"
+    smaller.write_text(yaml.safe_dump(inventory))
+    run_services(ansible_playbook, inventory=str(smaller))  # LONE is pruned from the others
+    assert all(namespace_phase(lab.client(name), LONE) in ("Terminating", None) for name in kept)
+    back = run_services(ansible_playbook)  # waits for LONE to be gone, then replicates it again
+    assert "still being deleted" not in back.text
+    for name in kept:
+        client = lab.client(name)
+        assert namespace_phase(client, LONE) == "Active", name
+        assert host("solo").replace(NS, LONE) in {e["metadata"]["name"] for e in client.list("ServiceEntry", LONE)}
+    lab.client(removed).delete("Namespace", LONE)
 
 
 def test_limit_converges_the_limited_clusters_and_keeps_what_the_others_export(lab, fleet, ansible_playbook):

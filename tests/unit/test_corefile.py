@@ -257,8 +257,8 @@ AUTOSCALER = deployment("coredns-autoscaler", "registry.k8s.io/cpa/cluster-propo
 
 @pytest.fixture(scope="module")
 def mesh_dns():
-    from ansible_collections.meshops.multicluster.plugins.modules import mesh_dns
-    return mesh_dns
+    from ansible_collections.meshops.multicluster.plugins.module_utils import cluster_dns
+    return cluster_dns
 
 
 @pytest.mark.parametrize("deployments, name, configmap", [

@@ -5,7 +5,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import 
 
 def cluster(host, **kw):
     base = dict(host=host, name=host, network="net-" + host, mesh_id="mesh1", trust_domain="cluster.local",
-                chart_version="1.29.0", shared_values={}, values_override={})
+                chart_version="1.29.0", shared_values={}, values_override={}, istio_namespace="istio-system",
+                gateway_name="istio-eastwestgateway")
     base.update(kw)
     return base
 
@@ -62,3 +63,13 @@ def test_different_chart_version_makes_the_fleet_not_identical():
 def test_empty_inventory_says_what_to_do():
     with pytest.raises(FleetError, match="add hosts to the group mesh_clusters"):
         check_fleet([])
+
+
+def test_the_control_plane_namespace_is_a_label_and_the_same_everywhere():
+    long_name = "n" * 64
+    with pytest.raises(FleetError) as refused:
+        check_fleet([cluster("east", istio_namespace=long_name), cluster("west", istio_namespace="mesh-system")])
+    message = str(refused.value)
+    assert "east: mesh_istio_namespace='%s' is 64 characters long (at most 63)" % long_name in message
+    assert "mesh_istio_namespace differs between clusters" in message
+    assert check_fleet([cluster("east", istio_namespace="mesh-system"), cluster("west", istio_namespace="mesh-system")])

@@ -4,9 +4,10 @@ import copy
 
 import pytest
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_entries import (
-    PlanError, plan, port_protocol, reconcile_entries, reconcile_namespaces, render_destination_rules, render_entries,
-    select_exports, shadowing_rules, traffic_policy)
+from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
+    reconcile_entries, reconcile_namespaces, render_destination_rules, render_entries, shadowing_rules)
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan, traffic_policy
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError, port_protocol, select_exports
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_from_configmap
 
 HTTPBIN = "httpbin.bar.global"
@@ -137,8 +138,8 @@ def test_exporting_cluster_without_gateway_fails_naming_it():
 
 
 @pytest.mark.parametrize("clusters, kwargs, message", [
-    ([cluster("c1", [export(name="Bad_Name")], "10.0.0.1")], {}, "is not a DNS label"),
-    ([cluster("c1", [export(name="x" * 64)], "10.0.0.1")], {}, "is not a DNS label"),
+    ([cluster("c1", [export(name="Bad_Name")], "10.0.0.1")], {}, "must be lowercase letters"),
+    ([cluster("c1", [export(name="x" * 64)], "10.0.0.1")], {}, "is 64 characters long"),
     ([cluster("c1", [export(ports=[{"name": "p" * 63, "number": 80, "protocol": "HTTP"}])], "10.0.0.1")], {},
      "is not valid in a ServiceEntry"),
     ([cluster("c1", [export(ports=[{"name": "udp", "number": 53, "protocol": "UDP"}])], "10.0.0.1")], {},
@@ -267,8 +268,16 @@ def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
     assert [ns["metadata"] for ns in changes.create] == [{"name": "bar", "labels": ours}]
     assert [ns["metadata"]["name"] for ns in changes.delete] == ["old"]
     assert reconcile_namespaces(desired, live, prune=False).delete == []
-    terminating = [{"metadata": {"name": "bar", "labels": ours}, "status": {"phase": "Terminating"}}]
-    assert reconcile_namespaces(desired, terminating).conflicts == ["namespace bar is being deleted; re-run when it is gone"]
+
+
+def test_a_namespace_being_deleted_is_not_deleted_again_and_awaited_when_needed_again():
+    ours = {"app.kubernetes.io/managed-by": "meshops.multicluster", "multicluster.meshops.io/component": "services"}
+    terminating = {"metadata": {"name": "bar", "labels": ours}, "status": {"phase": "Terminating"}}
+    gone = reconcile_namespaces([], [terminating])  # un-exported, run again while it is deleted
+    assert (gone.delete, gone.create, gone.waiting, gone.changed) == ([], [], [], False)
+    again = reconcile_namespaces(desired_entries(), [terminating])  # exported again meanwhile
+    assert again.waiting == ["bar"] and [ns["metadata"]["name"] for ns in again.create] == ["bar"]
+    assert again.conflicts == []
 
 
 # --- a cluster that cannot be read ----------------------------------------------------------------

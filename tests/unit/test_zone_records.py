@@ -55,8 +55,10 @@ def test_names_of_the_contract():
 
 
 def render_zone_server(**overrides):
-    """The role's zone server objects as the role renders them with its defaults."""
-    variables = dict(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()), **overrides)
+    """The role's zone server objects as the role renders them with its defaults (and the preflight's
+    fact mesh_cluster for the default control-plane namespace)."""
+    variables = dict(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()),
+                     mesh_cluster={"istio_namespace": zr.NAMESPACE}, **overrides)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = json.dumps
     return yaml.safe_load(env.from_string((ROLE / "templates" / "zone-server.yml.j2").read_text()).render(variables))

@@ -1,0 +1,193 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The fleet's plan of the services step, computed once for every cluster: each exported host
+with its stable VIP, ports and exporting clusters, every gateway, the namespace layout and the
+DestinationRules' traffic policy. Each cluster renders its own objects from it
+(cluster_services.py). Pure functions: no cluster access, no Ansible.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error, name_errors
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PROTOCOLS, PlanError
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
+    DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
+
+HOST_SUFFIX = "global"
+GATEWAY_PORT = 15443
+NAMESPACE_MODES = ("replicate", "single")
+# How calls to a host exported from several clusters are spread (mesh_services_failover):
+# locality - Istio's locality load balancing: endpoints of the client's own locality first, then
+# its region, then the rest; it acts only with outlier detection, which every rule sets.
+# none - no priorities: calls are spread over every endpoint; outlier detection still ejects.
+FAILOVER_MODES = ("locality", "none")
+# Outlier detection of every rule (mesh_services_outlier_*), as a platform engineer would start:
+# eject an endpoint after 5 consecutive errors (connection failures count for TCP), checked every
+# 10 s, for 30 s times the number of ejections; all endpoints of a priority may be ejected, which is
+# what lets the calls fail over to the next one.
+OUTLIER_DEFAULTS = {"consecutive_errors": 5, "interval": "10s", "base_ejection_time": "30s",
+                    "max_ejection_percent": 100}
+DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
+# A ServiceEntry endpoint's port map keys: shorter than 63 characters (Istio's CRD rule).
+PORT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?$")
+
+
+def host_of(name, namespace):
+    return "%s.%s.%s" % (name, namespace, HOST_SUFFIX)
+
+
+def _dns_name_problems(what, value):
+    return ["%s %s: %s" % (what, value, why) for why in name_errors(value)]
+
+
+def _port_problems(what, ports):
+    problems = []
+    if not ports:
+        problems.append("%s has no ports to export" % what)
+    for port in ports:
+        if not PORT_NAME.match(str(port.get("name") or "")):
+            problems.append("%s port name %r is not valid in a ServiceEntry (letters, digits, '-', at most 62 characters)"
+                            % (what, port.get("name")))
+        if not isinstance(port.get("number"), int) or not 0 < port["number"] <= 65535:
+            problems.append("%s port %s: number %r is not in 1-65535" % (what, port.get("name"), port.get("number")))
+        if port.get("protocol") not in PROTOCOLS.values():
+            problems.append("%s port %s: protocol %r is not one of %s"
+                            % (what, port.get("name"), port.get("protocol"), ", ".join(PROTOCOLS.values())))
+    return problems
+
+
+def _merge_ports(what, ports, other, other_cluster):
+    """Union of two clusters' port lists for one host; problems if they contradict each other."""
+    by_name = {port["name"]: port for port in ports}
+    by_number = {port["number"]: port for port in ports}
+    problems = []
+    for port in other:
+        same = by_name.get(port["name"]) or by_number.get(port["number"])
+        if same is None:
+            by_name[port["name"]] = by_number[port["number"]] = port
+        elif same != port:
+            problems.append("%s is exported with port %s/%s/%s by %s but %s/%s/%s elsewhere; make the Services' ports agree"
+                            % (what, port["name"], port["number"], port["protocol"], other_cluster,
+                               same["name"], same["number"], same["protocol"]))
+    return sorted(by_name.values(), key=lambda port: port["number"]), problems
+
+
+def _gateway_problems(cluster):
+    address, port = cluster.get("gateway_address"), cluster.get("gateway_port") or GATEWAY_PORT
+    what = "cluster %s" % cluster["name"]
+    if not address:
+        return ["%s exports %s but has no gateway address: run the control plane step (fact mesh_gateway_address) "
+                "or set mesh_gateway_address_override for it"
+                % (what, ", ".join("%s/%s" % (e["namespace"], e["name"]) for e in cluster["exports"]))]
+    problems = [] if isinstance(port, int) and 0 < port <= 65535 else ["%s: gateway port %r is not in 1-65535" % (what, port)]
+    try:
+        ipaddress.ip_address(address)
+    except ValueError:
+        problems += _dns_name_problems("%s: gateway address" % what, address)
+    return problems
+
+
+def _collect(clusters):
+    """({host: service}, problems) where service = {name, namespace, ports, clusters}."""
+    problems, services, names = [], {}, set()
+    for cluster in clusters:
+        name = cluster.get("name")
+        if not name or name in names:
+            problems.append("cluster name %r is %s; every cluster needs its own name" % (name, "repeated" if name else "empty"))
+        names.add(name)
+        exports = cluster.get("exports") or []
+        if exports:
+            problems += _gateway_problems(cluster)
+        for export in exports:
+            host = host_of(export["name"], export["namespace"])
+            what = "cluster %s: Service %s/%s" % (name, export["namespace"], export["name"])
+            problems += _dns_name_problems("%s: host" % what, host) + _port_problems(what, export.get("ports") or [])
+            service = services.setdefault(host, {"name": export["name"], "namespace": export["namespace"],
+                                                 "ports": [], "clusters": []})
+            service["ports"], conflicts = _merge_ports("host " + host, service["ports"], export.get("ports") or [], name)
+            problems += conflicts
+            if name not in service["clusters"]:
+                service["clusters"].append(name)
+    for service in services.values():
+        service["clusters"].sort()
+    return services, problems
+
+
+def traffic_policy(failover="locality", **outlier):
+    """The DestinationRules' policy from the mesh_services_failover / mesh_services_outlier_* values.
+
+    Raises PlanError naming each variable with a bad value.
+    """
+    values = dict(OUTLIER_DEFAULTS, **{k: v for k, v in outlier.items() if v is not None})
+    problems = []
+    if failover not in FAILOVER_MODES:
+        problems.append("mesh_services_failover %r is not one of %s" % (failover, ", ".join(FAILOVER_MODES)))
+    for key, low, high in (("consecutive_errors", 1, 1000), ("max_ejection_percent", 0, 100)):
+        value = values[key]
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append("mesh_services_outlier_%s %r is not a whole number from %d to %d" % (key, value, low, high))
+    for key in ("interval", "base_ejection_time"):
+        match = DURATION.match(str(values[key]))
+        if not match or int(match.group(1)) == 0:
+            problems.append("mesh_services_outlier_%s %r is not a duration such as 10s, 500ms, 5m or 1h"
+                            % (key, values[key]))
+    if problems:
+        raise PlanError("\n".join(problems))
+    return dict(values, failover=failover)
+
+
+def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
+         cluster_domain="cluster.local", unavailable=(), policy=None):
+    """The desired state of the whole fleet, computed once, in compact form (render_entries makes
+    one cluster's ServiceEntries from it).
+
+    clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
+    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap)}].
+    unavailable: names of the fleet's clusters that could not be read: what they export is
+    unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
+    from them (see reconcile_entries).
+    policy: traffic_policy() of the DestinationRules (the defaults when None).
+    Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
+    "services": [{"host", "vip", "name", "namespace", "ports", "clusters"}],
+    "gateways": {cluster: {"address", "port", "locality"}}, "layout": {"namespace_mode",
+    "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store": {...}}}}.
+    Raises PlanError (every problem at once) before anything could be written.
+    """
+    problems = []
+    both = sorted(set(unavailable) & {c.get("name") for c in clusters})
+    if both:
+        problems.append("cluster(s) %s are both read and unavailable" % ", ".join(both))
+    if namespace_mode not in NAMESPACE_MODES:
+        problems.append("mesh_services_namespace_mode %r is not one of %s" % (namespace_mode, ", ".join(NAMESPACE_MODES)))
+    if namespace_mode == "single" and label_error(namespace):
+        problems.append("mesh_services_namespace %r %s: a namespace name is a DNS-1123 label"
+                        % (namespace, label_error(namespace)))
+    problems += _dns_name_problems("mesh_services_cluster_domain", cluster_domain)
+    services, found = _collect(clusters)
+    problems += found
+    try:
+        parse_range(vip_range)
+    except AllocationError as exc:
+        problems.append(str(exc))
+    if problems:
+        raise PlanError("\n".join(problems))
+    try:
+        allocations, generation, stores, warnings = plan_stores(
+            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable))
+    except AllocationError as exc:
+        raise PlanError(str(exc))
+    if unavailable:
+        warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
+                        "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
+    return {
+        "allocations": allocations, "generation": generation, "warnings": warnings, "unavailable": sorted(unavailable),
+        "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())],
+        "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
+                                 "locality": c.get("locality") or ""} for c in clusters},
+        "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
+        "policy": policy or traffic_policy(),
+        "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},
+    }
