@@ -29,9 +29,11 @@ from pathlib import Path
 
 import yaml
 
+from lab.config import collection_on_path
+
 from .common import REPO, STATE, lab, lab_state, save
 
-sys.path.insert(0, str(REPO / ".cache" / "collections"))
+collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (  # noqa: E402

@@ -3,12 +3,28 @@
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
 
 LAB_DIR = Path(__file__).resolve().parent
 REPO_DIR = LAB_DIR.parent
+
+
+@cache
+def collection_on_path() -> Path:
+    """Make this repository importable as ansible_collections.meshops.multicluster (the name the
+    collection's code uses for itself, so that no file is loaded under two names): a link under
+    .cache/collections, put first on sys.path. Returns that collections root."""
+    root = REPO_DIR / ".cache" / "collections"
+    link = root / "ansible_collections" / "meshops" / "multicluster"
+    if not link.exists():
+        link.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(REPO_DIR, link)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    return root
 
 
 @cache

@@ -163,63 +163,10 @@ api_requests:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils.cacerts import absent, load_root, present
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
-    MANAGED_BY, MANAGED_BY_LABEL, KubeError, is_ours, managed_labels)
+    MANAGED_BY, MANAGED_BY_LABEL, KubeError, is_ours)
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-
-
-def load_root(params):
-    """The signing root and bundle from the controller's files, with every check of the input."""
-    root = pki.load_root(pki.read_source("root_cert", params["root_cert"]),
-                         pki.read_source("root_key", params["root_key"]),
-                         params["root_passphrase"], "root_passphrase",
-                         [pki.read_source("root_bundle", item) for item in params["root_bundle"]])
-    pki.check_intermediate_input(root, params["cluster_name"], params["validity_days"], params["renew_before_days"])
-    return root
-
-
-def _namespace(name):
-    return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": managed_labels()}}
-
-
-def _secret(params, data):
-    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
-            "metadata": {"name": params["name"], "namespace": params["namespace"], "labels": managed_labels()},
-            "data": pki.encode_secret_data(data)}
-
-
-def present(module, client, secret, root):
-    """(result, before, after): re-issue or update the Secret when it is not valid."""
-    params = module.params
-    data = pki.decode_secret_data(secret)
-    if secret is None:
-        reasons = {"missing": "no Secret %s/%s" % (params["namespace"], params["name"])}
-    else:
-        reasons = pki.inspect_cacerts(data, root, params["cluster_name"], params["renew_before_days"])
-        if not is_ours(secret):
-            reasons["adopted"] = "adopt: true and the Secret lacks label %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
-    if params["force"]:
-        reasons["forced"] = "force: true"
-    new = data
-    if reasons:
-        new = pki.renew_cacerts(data, reasons, root, params["cluster_name"], params["key_type"],
-                                params["validity_days"], namespace=params["namespace"])
-        if not module.check_mode:
-            if client.get("Namespace", params["namespace"]) is None:
-                client.apply(_namespace(params["namespace"]))
-            client.apply(_secret(params, new))
-    after = pki.summary(new)
-    action = "none" if not reasons else "updated" if new[pki.CA_CERT] == data.get(pki.CA_CERT) else "issued"
-    result = dict(changed=bool(reasons), action=action, reasons=list(reasons), reason=pki.explain(reasons), **after)
-    return result, pki.summary(data) if secret else {}, after
-
-
-def absent(module, client, secret, root):
-    """(result, before, after): delete the Secret if it is there."""
-    if secret is not None and not module.check_mode:
-        client.delete("Secret", module.params["name"], module.params["namespace"])
-    before = pki.summary(pki.decode_secret_data(secret)) if secret else {}
-    return dict(changed=secret is not None, action="deleted" if secret else "none", reasons=[], reason=""), before, {}
 
 
 def main():
@@ -261,7 +208,8 @@ def main():
                                  % (name, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY,
                                     "overwrite" if state == "present" else "delete"),
                              secret=name, api_requests=client.requests)
-        result, before, after = (present if state == "present" else absent)(module, client, secret, root)
+        result, before, after = (present if state == "present" else absent)(params, client, secret, root,
+                                                                             module.check_mode)
     except KubeError as exc:
         module.fail_json(msg="cluster %s: %s" % (params["cluster_name"], exc), secret=name, api_requests=client.requests)
     result.update(cluster_name=params["cluster_name"], secret=name, api_requests=client.requests)
