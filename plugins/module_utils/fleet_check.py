@@ -44,13 +44,17 @@ def _cacerts(namespace):
     return "Secret %s/cacerts" % namespace
 
 
-def check_root(trust, root_fingerprint, namespace=NAMESPACE):
+def check_root(trust, root_fingerprint, namespace=NAMESPACE, istiod_roots=None):
     if not trust.get("exists"):
         return result("fail", "no cacerts Secret", _cacerts(namespace), "run playbooks/trust.yml")
     signer = trust.get("root_fingerprint")
     if root_fingerprint and signer != root_fingerprint:
         return result("fail", "intermediate signed by root %s, the mesh's root is %s" % (
             _short(signer), _short(root_fingerprint)), _cacerts(namespace), "run playbooks/trust.yml")
+    if istiod_roots is not None and signer and signer not in istiod_roots:
+        return result("fail", "istiod gives workloads root %s, not the root of cacerts %s: it started before the "
+                      "Secret existed and runs a CA of its own" % (_short((istiod_roots or [""])[0]), _short(signer)),
+                      "Deployment %s/istiod" % namespace, "run playbooks/control_plane.yml (it restarts istiod)")
     return result("pass", "root %s" % _short(signer))
 
 
@@ -210,7 +214,7 @@ def evaluate(clusters, fleet, now=None):
             check = c.get("check") or {}
             trust = c.get("trust") or {}
             entry["results"] = {
-                "root": check_root(trust, fleet.get("root_fingerprint"), namespace),
+                "root": check_root(trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots")),
                 "intermediate": check_intermediate(trust, fleet.get("warn_days", 30), namespace),
                 "control_plane": check_control_plane(check, fleet.get("chart_version"),
                                                      fleet.get("releases", ["istio-base", "istiod"]), majority, namespace),

@@ -89,6 +89,13 @@ dns_answers:
   description: Host to the addresses the cluster's DNS answered, or to the error; empty without O(dns_server).
   returned: always
   type: dict
+istiod_roots:
+  description:
+    - Fingerprints of the roots istiod publishes to workloads (ConfigMap C(istio-ca-root-cert) in O(namespace));
+      null when there is none yet. Not the roots of Secret cacerts means istiod runs a CA of its own.
+  returned: always
+  type: list
+  elements: str
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
@@ -97,10 +104,12 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils import zone_records
+from ansible_collections.meshops.multicluster.plugins.module_utils import pki, zone_records
 
 
 DNS_POLL_SECONDS = 3
+# Where istiod publishes its CA's roots in every namespace (workloads verify peers with it).
+ISTIOD_ROOTS_CONFIGMAP = "istio-ca-root-cert"
 
 
 def read_cluster(client, p):
@@ -116,7 +125,20 @@ def read_cluster(client, p):
     if records_cm is not None:
         records = zone_records.parse_hosts((records_cm.get("data") or {}).get(zone_records.RECORDS_KEY, ""))
     answers = dns_answers(p, records or {})
-    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers)
+    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
+                istiod_roots=istiod_roots(client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace)))
+
+
+def istiod_roots(configmap):
+    """Fingerprints of the roots istiod publishes to workloads (its CA's root bundle); None when it
+    publishes none (yet) or they cannot be read."""
+    text = ((configmap or {}).get("data") or {}).get("root-cert.pem")
+    if not text or not pki.HAS_CRYPTOGRAPHY:
+        return None
+    try:
+        return [pki.fingerprint(cert) for cert in pki.load_certs(("root-cert.pem", "ConfigMap", text.encode()))]
+    except pki.PkiError:
+        return None
 
 
 def dns_answers(p, records):

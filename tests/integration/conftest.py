@@ -51,8 +51,11 @@ def ansible_playbook(lab):
 
 @pytest.fixture(scope="module")
 def converged(lab, ansible_playbook):
-    """The whole mesh rolled out on the lab, with the demo's httpbin exported from the first cluster."""
+    """The whole mesh rolled out on the lab, with the demo's httpbin exported from the first cluster
+    (no longer exported afterwards, so that other modules' tests see only their own exports)."""
     lab_command("demo-app")
     run = ansible_playbook("site.yml")
     assert run.rc == 0, run.stdout[-4000:]
-    return run
+    yield run
+    lab.client(lab.names[0]).merge_patch("Service", "httpbin", "bar",
+                                         {"metadata": {"labels": {"multicluster.meshops.io/export": None}}})

@@ -52,3 +52,13 @@ def test_the_report_shows_each_multi_cluster_service_failover_order():
     page = render_html(model)
     assert "Failover order of services exported from several clusters (1, locality)" in page
     assert "<td>cluster3</td><td>cluster1 \u2192 cluster2</td>" in page
+
+
+def test_an_istiod_that_runs_a_ca_of_its_own_is_named_with_the_fix():
+    from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import check_root
+    trust = {"exists": True, "root_fingerprint": "sha256:mesh"}
+    assert check_root(trust, "sha256:mesh", "istio-system", ["sha256:mesh", "sha256:next"])["status"] == "pass"
+    assert check_root(trust, "sha256:mesh", "istio-system", None)["status"] == "pass"  # nothing published yet
+    own = check_root(trust, "sha256:mesh", "mesh-system", ["sha256:self-signed"])
+    assert own["status"] == "fail" and "runs a CA of its own" in own["detail"]
+    assert own["object"] == "Deployment mesh-system/istiod" and "control_plane.yml" in own["fix"]
