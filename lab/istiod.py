@@ -26,6 +26,8 @@ ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAd
                  15017: "--httpsAddr", 15014: "--monitoringAddr"}
 SERVICE_ACCOUNT_DIR = "var/run/secrets/kubernetes.io/serviceaccount"
 BACKOFF_MAX = 60.0
+# Written to the log before each start: one log holds every run of the pod's istiod.
+RUN_MARKER = "# lab: istiod started for"
 
 
 def is_istiod(deploy: dict) -> bool:
@@ -99,6 +101,8 @@ class Istiod:
             self.restart_at = 0.0
         self.log_file.parent.mkdir(parents=True, exist_ok=True)
         with open(self.log_file, "ab") as out:
+            out.write(f"{RUN_MARKER} pod {meta['namespace']}/{meta['name']}\n".encode())
+            out.flush()
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          cwd=root, env=env)
         log(f"started istiod for pod {meta['namespace']}/{meta['name']} on {ip} (pid {self.proc.pid})")
