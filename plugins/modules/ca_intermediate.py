@@ -208,8 +208,8 @@ def main():
                                  % (name, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY,
                                     "overwrite" if state == "present" else "delete"),
                              secret=name, api_requests=client.requests)
-        result, before, after = (present if state == "present" else absent)(params, client, secret, root,
-                                                                             module.check_mode)
+        act = present if state == "present" else absent
+        result, before, after = act(params, client, secret, root, module.check_mode)
     except KubeError as exc:
         module.fail_json(msg="cluster %s: %s" % (params["cluster_name"], exc), secret=name, api_requests=client.requests)
     result.update(cluster_name=params["cluster_name"], secret=name, api_requests=client.requests)

@@ -115,5 +115,6 @@ def main():
                          waited=round(waited, 1))
     module.exit_json(changed=False, waited=round(waited, 1), **found)
 
+
 if __name__ == "__main__":
     main()

@@ -228,5 +228,6 @@ def _wait_available(module, client, desired):
         module.fail_json(msg="not Available after %ds: %s" % (module.params["wait_timeout"], "; ".join(waiting)),
                          api_requests=client.requests)
 
+
 if __name__ == "__main__":
     main()
