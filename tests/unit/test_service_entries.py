@@ -152,6 +152,9 @@ def test_exporting_cluster_without_gateway_fails_naming_it():
      "has 1 addresses but 2 hosts"),
     ([cluster("c1")], {"namespace_mode": "spread"}, "mesh_services_namespace_mode"),
     ([cluster("c1")], {"namespace_mode": "single", "namespace": "Mesh"}, "mesh_services_namespace"),
+    # one check of DNS labels everywhere: 64 characters are refused, naming the variable
+    ([cluster("c1")], {"namespace_mode": "single", "namespace": "n" * 64},
+     "mesh_services_namespace '%s' is 64 characters long" % ("n" * 64)),
 ])
 def test_bad_input_fails_before_anything_is_written(clusters, kwargs, message):
     with pytest.raises(PlanError, match=message):
