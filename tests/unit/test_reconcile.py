@@ -11,6 +11,10 @@ def obj(name, labels=None, data=None, kind="ConfigMap"):
             "data": data or {"k": "v"}}
 
 
+def names(objects):
+    return [o["metadata"]["name"] for o in objects]
+
+
 def test_plan_sorts_and_prunes_only_ours_within_the_set():
     desired = [reconcile.owned(obj("same")), reconcile.owned(obj("changed", data={"k": "new"})),
                reconcile.owned(obj("new")), reconcile.owned(obj("theirs"))]
@@ -18,7 +22,6 @@ def test_plan_sorts_and_prunes_only_ours_within_the_set():
             obj("changed", OURS), obj("theirs", {"team": "x"}), obj("stale", OURS), obj("unrelated", {"team": "x"}),
             obj("other-set", dict(OURS, set="b"))]
     changes = reconcile.plan(desired, live, prune_match=lambda o: o["metadata"]["labels"].get("set") != "b")
-    names = lambda objects: [o["metadata"]["name"] for o in objects]  # noqa: E731
     assert names(changes.create) == ["new"] and names(changes.unchanged) == ["same"]
     assert [d["metadata"]["name"] for d, _live in changes.update] == ["changed"]
     assert [d["metadata"]["name"] for d, _live in changes.conflicts] == ["theirs"]
