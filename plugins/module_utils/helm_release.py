@@ -53,3 +53,24 @@ def compare_release(deployed, chart_version, values):
         differences.append("values differ")
     return {"up_to_date": not differences, "chart": deployed["chart"], "version": deployed["version"],
             "revision": deployed["revision"], "differences": differences}
+
+
+def stamped_release(obj, values=None):
+    """A release as the objects of its chart show it ({chart, version, app_version, values}), from
+    the labels Helm's charts put on every object (helm.sh/chart: <chart>-<version>); None without
+    them. Reads no Helm Secret: an identity that may not read Secrets can still check versions."""
+    meta = (obj or {}).get("metadata") or {}
+    labels, annotations = meta.get("labels") or {}, meta.get("annotations") or {}
+    chart_label = labels.get("helm.sh/chart") or ""
+    release = annotations.get("meta.helm.sh/release-name") or labels.get("app.kubernetes.io/instance")
+    app_version = labels.get("app.kubernetes.io/version")
+    if not chart_label or not release:
+        return None
+    # The chart name is the label's part before the version; versions may hold '-' (1.31-dev).
+    chart, version = chart_label, None
+    if app_version and chart_label.endswith("-" + app_version):
+        chart, version = chart_label[:-len(app_version) - 1], app_version
+    else:
+        chart, _dash, version = chart_label.partition("-")
+    return {"release": release, "chart": chart, "version": version, "app_version": app_version,
+            "values": values or {}}

@@ -29,6 +29,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
     URLLIB3_IMPORT_ERROR = exc
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import KubeconfigError, resolve
+from ansible_collections.meshops.multicluster.plugins.module_utils.permissions import forbidden_message
 
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -48,7 +49,12 @@ KINDS = {
     "ServiceEntry": ("apis/networking.istio.io/v1", "serviceentries", True),
     "Gateway": ("apis/networking.istio.io/v1", "gateways", True),
     "DestinationRule": ("apis/networking.istio.io/v1", "destinationrules", True),
+    "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
 }
+REVIEW_PREFIXES = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
 API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _resource, _namespaced) in KINDS.items()}
 
 # Each option of kubernetes.core's auth with its environment fallback (AWX credentials).
@@ -183,7 +189,8 @@ class KubeClient:
 
     def request(self, method, path, query=None, body=None, content_type="application/json"):
         """JSON response of one call; None for 404 on GET and DELETE."""
-        self.requests["read" if method == "GET" else "write"] += 1
+        # An access review is a POST but changes nothing: counted as a read.
+        self.requests["read" if method == "GET" or path.startswith(REVIEW_PREFIXES) else "write"] += 1
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if self.connection.token:
@@ -197,8 +204,12 @@ class KubeClient:
             raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
         if response.status == 404 and method in ("GET", "DELETE"):
             return None
+        if response.status == 403:
+            raise KubeError(forbidden_message(method, path, _server_message(response)), status=403,
+                            reason=response.reason)
         if response.status >= 400:
-            raise KubeError(_status_message(method, path, response), status=response.status, reason=response.reason)
+            raise KubeError("%s %s: %s %s" % (method, path, response.status, _server_message(response)),
+                            status=response.status, reason=response.reason)
         return json.loads(response.data) if response.data else None
 
     def get(self, kind, name, namespace=None):
@@ -234,6 +245,19 @@ class KubeClient:
         return self.request("PATCH", resource_path(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
                             body=json.dumps(patch), content_type="application/merge-patch+json")
 
+    def review_rules(self, namespace):
+        """What this identity may do in a namespace (and cluster-wide): a SelfSubjectRulesReview's
+        resourceRules. Asks; changes nothing."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": namespace}}
+        result = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body=json.dumps(review))
+        return ((result or {}).get("status") or {}).get("resourceRules") or []
+
+    def whoami(self):
+        """The user name the API server sees (SelfSubjectReview)."""
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        result = self.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=json.dumps(review))
+        return (((result or {}).get("status") or {}).get("userInfo") or {}).get("username") or "unknown"
+
     def delete(self, kind, name, namespace=None):
         return self.request("DELETE", resource_path(kind, namespace, name), query={"propagationPolicy": "Background"})
 
@@ -243,10 +267,8 @@ def _short(exc):
     return str(reason or exc)
 
 
-def _status_message(method, path, response):
-    detail = response.reason
+def _server_message(response):
     try:
-        detail = json.loads(response.data).get("message") or detail
+        return json.loads(response.data).get("message") or response.reason
     except (TypeError, ValueError, AttributeError):
-        pass
-    return "%s %s: %s %s" % (method, path, response.status, detail)
+        return response.reason

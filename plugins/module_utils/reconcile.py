@@ -100,19 +100,24 @@ def execute(client, the_plan, workers=WRITE_WORKERS):
 
     Returns the objects as the server stored them, by object_key, for the applied ones.
     """
-    writes = the_plan.create + [obj for obj, live in the_plan.update]
+    changed = the_plan.create + [obj for obj, live in the_plan.update]
+    # Namespaces first, one by one: the objects that go into them wait for them.
+    namespaces = [obj for obj in changed if obj.get("kind") == "Namespace"]
+    others = [obj for obj in changed if obj.get("kind") != "Namespace"]
+    writes = namespaces + others
 
     def delete(obj):
         meta = obj["metadata"]
         return client.delete(obj["kind"], meta["name"], meta.get("namespace"))
 
-    if len(writes) + len(the_plan.delete) <= 1:
-        applied = [client.apply(obj) for obj in writes]
+    applied = [client.apply(obj) for obj in namespaces]
+    if len(others) + len(the_plan.delete) <= 1:
+        applied += [client.apply(obj) for obj in others]
         for obj in the_plan.delete:
             delete(obj)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
-            applied = list(pool.map(client.apply, writes))
+            applied += list(pool.map(client.apply, others))
             list(pool.map(delete, the_plan.delete))
     return {object_key(obj): stored for obj, stored in zip(writes, applied)}
 

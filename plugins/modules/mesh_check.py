@@ -10,7 +10,8 @@ short_description: Read what the fleet check needs from one cluster
 version_added: 0.1.0
 description:
   - Reads, in one call and without writing anything, the Helm releases of the control plane
-    (chart version and values, from Helm's release Secrets), whether istiod and the gateway are
+    (chart versions from the labels Helm's charts put on their objects, istiod's values from its
+    ConfigMap C(values); no Secret is read), whether istiod and the gateway are
     Available, the gateway's address, and the records of the C(global) zone server.
   - With O(dns_server), asks that DNS server for every host of O(expected_records), as a workload of
     the cluster would (the cluster DNS address must be reachable from the controller).
@@ -70,7 +71,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 releases:
-  description: Deployed Helm releases in O(namespace), by name, with chart version, revision and values.
+  description: Installed Helm releases in O(namespace), by name, with chart, chart version, app version and (istiod) values.
   returned: always
   type: dict
 not_ready:
@@ -98,9 +99,11 @@ istiod_roots:
   elements: str
 """
 
+import json
+
 from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, resolve_gateway
-from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import deployed_releases
+from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import stamped_release
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
@@ -110,15 +113,17 @@ from ansible_collections.meshops.multicluster.plugins.module_utils import pki, z
 DNS_POLL_SECONDS = 3
 # Where istiod publishes its CA's roots in every namespace (workloads verify peers with it).
 ISTIOD_ROOTS_CONFIGMAP = "istio-ca-root-cert"
+# Objects of the charts that say which chart version is installed, and istiod's values.
+BASE_CHART_SERVICE_ACCOUNT = "istio-reader-service-account"
+ISTIOD_VALUES_CONFIGMAP = "values"
 
 
 def read_cluster(client, p):
     namespace = p["namespace"]
-    releases = deployed_releases(client.list("Secret", namespace, "owner=helm"))
-    for release in releases.values():
-        release["values"] = _without_secrets(release["values"])
-    not_ready = {name: why for name in p["deployments"]
-                 for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why}
+    deployments = {name: client.get("Deployment", name, namespace) for name in p["deployments"]}
+    releases = installed_releases(client, namespace, deployments)
+    not_ready = {name: why for name, deployment in deployments.items()
+                 for why in [deployment_not_ready(deployment)] if why}
     gateway = resolve_gateway(client, namespace, p["gateway_service"], p["address_override"])[0]
     records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, p["namespace"])
     records = None
@@ -127,6 +132,26 @@ def read_cluster(client, p):
     answers = dns_answers(p, records or {})
     return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
                 istiod_roots=istiod_roots(client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace)))
+
+
+def installed_releases(client, namespace, deployments):
+    """{release: {chart, version, app_version, values}} from objects each chart stamps: the
+    ServiceAccount of chart base, `deployments` ({name: Deployment}), and istiod's values from
+    its ConfigMap `values` (the values the release was installed with). No Helm Secret is read
+    (docs/permissions.md: the operate identity reads no Secret but cacerts)."""
+    values_cm = client.get("ConfigMap", ISTIOD_VALUES_CONFIGMAP, namespace) or {}
+    try:
+        istiod_values = json.loads(((values_cm.get("data") or {}).get("original-values")) or "{}")
+    except ValueError:
+        istiod_values = {}
+    objects = [(client.get("ServiceAccount", BASE_CHART_SERVICE_ACCOUNT, namespace), None)]
+    objects += [(deployment, istiod_values if name == "istiod" else None) for name, deployment in deployments.items()]
+    releases = {}
+    for obj, values in objects:
+        release = stamped_release(obj, _without_secrets(values or {}))
+        if release:
+            releases[release.pop("release")] = release
+    return releases
 
 
 def istiod_roots(configmap):

@@ -21,7 +21,8 @@ options:
   objects:
     description:
       - The desired objects. Each needs C(kind) and C(metadata.name) (and C(metadata.namespace) for
-        namespaced kinds). Supported kinds are Namespace, ConfigMap, Service, ServiceAccount,
+        namespaced kinds). Supported kinds are Namespace, ConfigMap, Service, ServiceAccount, ClusterRole,
+        ClusterRoleBinding, Role, RoleBinding,
         Deployment, Gateway, DestinationRule and ServiceEntry.
     type: list
     elements: dict

@@ -1,0 +1,68 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+name: rbac_objects
+short_description: The RBAC objects of the collection's operate identity
+version_added: 0.2.0
+description:
+  - The ClusterRole, the Roles (control plane's namespace, kube-system) and their bindings that grant
+    the permissions of the day-2 steps (trust, dns, services, verify), from the one list of
+    permissions the steps check themselves against (docs/permissions.md).
+positional: _input
+options:
+  _input:
+    description: RBAC subjects to bind (ServiceAccount, User or Group entries).
+    type: list
+    elements: dict
+    required: true
+  mesh_namespace:
+    description: Namespace of the control plane.
+    type: str
+    default: istio-system
+  gateway:
+    description: Name of the east-west gateway.
+    type: str
+    default: istio-eastwestgateway
+  options:
+    description: Rules some fleets need (replicate_namespaces, dns_configmap_create).
+    type: list
+    elements: str
+    default: []
+  name:
+    description: Name of the roles and bindings.
+    type: str
+    default: meshops-operate
+"""
+
+EXAMPLES = r"""
+objects: "{{ [{'kind': 'ServiceAccount', 'name': 'meshops-operate', 'namespace': 'meshops-system'}]
+             | meshops.multicluster.rbac_objects(options=['replicate_namespaces']) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: Kubernetes objects, labelled as the collection's.
+  type: list
+  elements: dict
+"""
+
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils.permissions import IDENTITY_NAME, rbac_objects
+
+
+def operate_rbac_objects(subjects, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=(),
+                         name=IDENTITY_NAME):
+    try:
+        return rbac_objects(subjects, managed_labels(), mesh_namespace, gateway, options, name=name)
+    except ValueError as exc:
+        raise AnsibleFilterError("rbac_objects: %s" % exc)
+
+
+class FilterModule:
+    def filters(self):
+        return {"rbac_objects": operate_rbac_objects}

@@ -1,0 +1,277 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The Kubernetes permissions each step of the collection needs, written once.
+
+The same rules make the RBAC objects of playbooks/rbac.yml (rbac_objects), the check every step
+runs before its first write (missing), the step named in a 403 (steps_needing) and the table of
+docs/permissions.md (markdown_table). Pure functions: no cluster access, no Ansible.
+
+Scopes: "cluster" rules go into a ClusterRole, "mesh" rules into a Role in the control plane's
+namespace, "kube-system" rules into a Role there (the cluster DNS lives there). Names may hold
+{mesh} (the control plane's namespace) and {gateway} (the east-west gateway's name).
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+Rule = namedtuple("Rule", "scope group resources verbs names why option")
+
+STEPS = ("trust", "control_plane", "dns", "services", "verify")
+# The identity of day-2 operations: every step but the control plane's install.
+OPERATE_STEPS = ("trust", "dns", "services", "verify")
+# Rules only some fleets need, and the inventory variable of playbooks/rbac.yml that grants them.
+OPTIONS = {
+    "replicate_namespaces": "mesh_services_namespace_mode is replicate: the services step creates the namespace of "
+                            "an exported Service where an importing cluster lacks it, and removes it when it empties",
+    "dns_configmap_create": "the cluster DNS is kube-dns, or CoreDNS with custom_configmap: the dns step creates "
+                            "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
+}
+IDENTITY_NAME = "meshops-operate"
+ZONE_SERVER = "istiocoredns"
+DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
+
+
+def _rule(scope, group, resources, verbs, names=(), why="", option=None):
+    return Rule(scope, group, tuple(resources), tuple(verbs), tuple(names), why, option)
+
+
+PERMISSIONS = {
+    "trust": (
+        _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], ["cacerts"],
+              "read, issue, renew and remove the cluster's intermediate CA; no other Secret"),
+        _rule("cluster", "", ["namespaces"], ["get"], ["{mesh}"],
+              "whether the control plane's namespace exists (playbooks/rbac.yml creates it)"),
+    ),
+    # Helm installs Istio's CRDs, ClusterRoles, webhooks and workloads; Kubernetes lets only an
+    # identity that holds a permission grant it, so this step needs cluster-admin in practice.
+    "control_plane": (
+        _rule("cluster", "apiextensions.k8s.io", ["customresourcedefinitions"], ["get", "create", "update", "patch"],
+              why="Istio's CRDs (chart base)"),
+        _rule("cluster", "rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"],
+              ["get", "create", "update", "patch", "bind", "escalate"], why="istiod's and the gateway's ClusterRoles"),
+        _rule("cluster", "admissionregistration.k8s.io",
+              ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"], ["get", "create", "update", "patch"],
+              why="sidecar injection and config validation webhooks"),
+        _rule("mesh", "", ["secrets"], ["list", "get", "create", "update"],
+              why="Helm's release records, Secrets owner=helm"),
+        _rule("mesh", "apps", ["deployments"], ["get", "create", "update", "patch"], why="istiod and the gateway"),
+    ),
+    "dns": (
+        _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects, listed once per kind"),
+        _rule("mesh", "apps", ["deployments"], ["list"], why="the zone server's objects, listed once per kind"),
+        _rule("mesh", "", ["configmaps", "services"], ["get", "create", "patch", "delete"], [ZONE_SERVER],
+              "the global zone server: its Corefile and Service"),
+        _rule("mesh", "apps", ["deployments"], ["get", "create", "patch", "delete"], [ZONE_SERVER],
+              "the global zone server"),
+        _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS (CoreDNS or kube-dns)"),
+        _rule("kube-system", "", ["configmaps"], ["get", "patch"], DNS_CONFIGMAPS,
+              "delegate zone global in the cluster DNS's ConfigMap (one key, conditional on its version)"),
+        _rule("kube-system", "", ["configmaps"], ["create", "delete"], option="dns_configmap_create",
+              why="kube-dns's stubDomains or CoreDNS's coredns-custom ConfigMap, when missing (and when it empties)"),
+    ),
+    "services": (
+        _rule("cluster", "", ["services", "namespaces", "nodes"], ["list"],
+              why="exported Services, namespaces in use, node addresses of a NodePort gateway"),
+        _rule("cluster", "apps", ["deployments"], ["list"], why="whether a namespace of ours is still in use"),
+        _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"],
+              ["list", "create", "patch", "delete"], why="the ServiceEntries and DestinationRules of the .global hosts"),
+        _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
+        _rule("mesh", "", ["configmaps"], ["get", "update", "patch", "delete"], ["meshops-vips", "istiocoredns-records"],
+              "the VIP store and the zone server's records"),
+        _rule("mesh", "", ["configmaps"], ["create"],
+              why="the VIP store, once (a create is authorized before Kubernetes knows the name)"),
+        _rule("cluster", "", ["namespaces"], ["get", "create", "patch", "delete"], option="replicate_namespaces",
+              why="the namespaces the ServiceEntries go into"),
+    ),
+    "verify": (
+        _rule("cluster", "", ["services", "namespaces", "nodes"], ["list"], why="as the services step reads them"),
+        _rule("cluster", "apps", ["deployments"], ["list"], why="as the services step reads them"),
+        _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"], ["list"],
+              why="compare each cluster's ServiceEntries with the plan"),
+        _rule("mesh", "", ["secrets"], ["get"], ["cacerts"], "the cluster's intermediate CA"),
+        _rule("mesh", "", ["configmaps"], ["get"], ["istio-ca-root-cert", "values", "meshops-vips", "istiocoredns-records"],
+              "the roots istiod hands out, istiod's Helm values, the VIP store, the zone records"),
+        _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects"),
+        _rule("mesh", "apps", ["deployments"], ["list"], why="the zone server's objects"),
+        _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
+        _rule("mesh", "", ["serviceaccounts"], ["get"], ["istio-reader-service-account"],
+              "the chart version of Istio's base chart"),
+        _rule("mesh", "apps", ["deployments"], ["get"], ["istiod", "{gateway}"], "readiness and chart versions"),
+        _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
+        _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
+    ),
+}
+
+
+def step_rules(steps, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=OPTIONS):
+    """The rules of `steps`, names filled in: [(step, Rule)], with `options` granted (names from OPTIONS)."""
+    problems = ["%r is not a step: expected %s" % (step, ", ".join(STEPS)) for step in steps if step not in PERMISSIONS]
+    problems += ["%r is not an option: expected %s" % (option, ", ".join(OPTIONS)) for option in options
+                 if option not in OPTIONS]
+    if problems:
+        raise ValueError("; ".join(problems))
+    filled = []
+    for step in steps:
+        for rule in PERMISSIONS[step]:
+            if rule.option and rule.option not in options:
+                continue
+            names = tuple(name.format(mesh=mesh_namespace, gateway=gateway) for name in rule.names)
+            filled.append((step, rule._replace(names=names)))
+    return filled
+
+
+def namespace_of(rule, mesh_namespace):
+    return {"cluster": None, "mesh": mesh_namespace}.get(rule.scope, rule.scope)
+
+
+def _policy_rule(rule):
+    out = {"apiGroups": [rule.group], "resources": list(rule.resources), "verbs": list(rule.verbs)}
+    if rule.names:
+        out["resourceNames"] = list(rule.names)
+    return out
+
+
+def _merged(rules):
+    """Policy rules of `rules` without repeats, in a stable order."""
+    seen, merged = set(), []
+    for rule in rules:
+        for resource in rule.resources:
+            for verb in rule.verbs:
+                key = (rule.group, resource, verb, rule.names)
+                if key not in seen:
+                    seen.add(key)
+                    merged.append(key)
+    grouped = {}
+    for group, resource, verb, names in merged:
+        grouped.setdefault((group, resource, names), []).append(verb)
+    return [_policy_rule(Rule(None, group, (resource,), tuple(verbs), names, "", None))
+            for (group, resource, names), verbs in sorted(grouped.items())]
+
+
+def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=OPTIONS,
+                 steps=OPERATE_STEPS, name=IDENTITY_NAME):
+    """ClusterRole, Roles and their bindings granting `steps` to `subjects` (RBAC subjects)."""
+    rules = [rule for _step, rule in step_rules(steps, mesh_namespace, gateway, options)]
+    objects = []
+    for scope in ("cluster", "mesh", "kube-system"):
+        scoped = [rule for rule in rules if rule.scope == scope]
+        if not scoped:
+            continue
+        namespace = namespace_of(scoped[0], mesh_namespace)
+        kind = "ClusterRole" if namespace is None else "Role"
+        meta = {"name": name, "labels": labels}
+        if namespace:
+            meta["namespace"] = namespace
+        objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind, "metadata": meta,
+                        "rules": _merged(scoped)})
+        objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind + "Binding", "metadata": dict(meta),
+                        "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
+                        "subjects": subjects})
+    return objects
+
+
+def _matches(values, value):
+    return "*" in values or value in values
+
+
+def allowed(resource_rules, group, resource, verb, name=None):
+    """Whether RBAC resource rules (as a SelfSubjectRulesReview returns them) allow the request."""
+    for rule in resource_rules:
+        names = rule.get("resourceNames") or []
+        if (_matches(rule.get("verbs") or [], verb) and _matches(rule.get("apiGroups") or [], group)
+                and _matches(rule.get("resources") or [], resource) and (not names or (name and name in names))):
+            return True
+    return False
+
+
+def missing(step_rules_, rules_by_namespace, mesh_namespace):
+    """What `rules_by_namespace` ({namespace: SelfSubjectRulesReview resourceRules}) lacks of
+    step_rules(): [{"step", "verb", "resource", "namespace", "name"}], one per verb, resource and name."""
+    lacking = []
+    for step, rule in step_rules_:
+        namespace = namespace_of(rule, mesh_namespace)
+        review = rules_by_namespace[namespace or mesh_namespace]
+        for resource in rule.resources:
+            for verb in rule.verbs:
+                for name in rule.names or (None,):
+                    if not allowed(review, rule.group, resource, verb, name):
+                        lacking.append({"step": step, "verb": verb, "namespace": namespace or "",
+                                        "resource": resource + ("." + rule.group if rule.group else ""),
+                                        "name": name or ""})
+    return lacking
+
+
+def describe(item):
+    """One missing permission in words: "create secrets cacerts in namespace istio-system"."""
+    where = " in namespace %s" % item["namespace"] if item["namespace"] else " (cluster-wide)"
+    return "%s %s%s%s" % (item["verb"], item["resource"], " " + item["name"] if item["name"] else "", where)
+
+
+def summary(lacking):
+    """Missing permissions grouped by step, resource, name and namespace, each with its verbs."""
+    groups = {}
+    for item in lacking:
+        key = (item["step"], item["resource"], item["name"], item["namespace"])
+        groups.setdefault(key, []).append(item["verb"])
+    return ["%s: %s" % (step, describe({"verb": ", ".join(verbs), "resource": resource, "name": name,
+                                        "namespace": namespace}))
+            for (step, resource, name, namespace), verbs in groups.items()]
+
+
+def review_namespaces(step_rules_, mesh_namespace):
+    """The namespaces to ask a SelfSubjectRulesReview of (cluster-wide rules show in any of them)."""
+    return sorted({namespace_of(rule, mesh_namespace) or mesh_namespace for _step, rule in step_rules_})
+
+
+VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
+
+
+def describe_request(method, path):
+    """(verb, group, resource, namespace, name) of a REST call of k8s.KubeClient."""
+    parts = path.split("?", 1)[0].strip("/").split("/")
+    core = parts[0] == "api"
+    group, rest = ("", parts[2:]) if core else (parts[1], parts[3:])
+    namespace = None
+    if len(rest) > 2 and rest[0] == "namespaces":
+        namespace, rest = rest[1], rest[2:]
+    resource, name = rest[0], rest[1] if len(rest) > 1 else None
+    verb = VERBS.get(method) or ("get" if name else "list")
+    return verb, group, resource, namespace, name
+
+
+def _names_match(names, name):
+    """Whether a rule's names cover `name` ({mesh} and {gateway} stand for any name)."""
+    return not names or any(candidate == name or "{" in candidate for candidate in names)
+
+
+def steps_needing(group, resource, verb, name=None):
+    """The steps whose rules include a verb on a resource (of that name)."""
+    return [step for step in STEPS
+            if any(rule.group == group and resource in rule.resources and verb in rule.verbs
+                   and _names_match(rule.names, name) for rule in PERMISSIONS[step])]
+
+
+def markdown_table(steps=STEPS):
+    """The rules as the table of docs/permissions.md."""
+    lines = ["| step | where | API group | resources | verbs | names | why |", "| --- | --- | --- | --- | --- | --- | --- |"]
+    for step in steps:
+        for rule in PERMISSIONS[step]:
+            where = {"cluster": "cluster-wide", "mesh": "control plane's namespace"}.get(rule.scope, rule.scope)
+            if rule.option:
+                where += " (option %s)" % rule.option
+            lines.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+                step, where, rule.group or "core", ", ".join(rule.resources), ", ".join(rule.verbs),
+                ", ".join(rule.names) or "any", rule.why))
+    return "\n".join(lines)
+
+
+def forbidden_message(method, path, server_message):
+    """A 403 in words: the request, the server's reason, the steps that need it, the fix."""
+    verb, group, resource, namespace, name = describe_request(method, path)
+    what = describe({"verb": verb, "resource": resource + ("." + group if group else ""), "name": name or "",
+                     "namespace": namespace or ""})
+    steps = steps_needing(group, resource, verb, name)
+    needed = "needed by step %s" % ", ".join(steps) if steps else "needed by no step of the collection"
+    return ("permission missing: %s (%s) - the API server said: %s. Grant the step's permissions with "
+            "playbooks/rbac.yml (docs/permissions.md)" % (what, needed, server_message))

@@ -1,0 +1,182 @@
+#!/usr/bin/python
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: mesh_service_account_kubeconfig
+short_description: Write a kubeconfig for a ServiceAccount, with a token of bounded lifetime
+version_added: 0.2.0
+description:
+  - Asks the API server for a token of the ServiceAccount (TokenRequest) and writes a kubeconfig
+    file (mode 0600) for it - the cluster's server and CA as the module's own connection sees them,
+    one context named O(context_name).
+  - Keeps the file while its token is valid for more than O(renew_before_hours), for the same
+    server and ServiceAccount; the token never appears in the module's output.
+  - The file holds a credential - keep it out of version control; an AWX Kubernetes credential
+    takes the server, CA and token instead (docs/permissions.md).
+options:
+  service_account:
+    description: Name of the ServiceAccount.
+    type: str
+    required: true
+  namespace:
+    description: Namespace of the ServiceAccount.
+    type: str
+    required: true
+  path:
+    description: File to write.
+    type: path
+    required: true
+  context_name:
+    description: Name of the context (and of its cluster and user) in the file.
+    type: str
+    required: true
+  duration_hours:
+    description: Lifetime of the token asked for; the API server may shorten it.
+    type: int
+    default: 720
+  renew_before_hours:
+    description: Write a new token when the current one expires within this many hours.
+    type: int
+    default: 168
+extends_documentation_fragment:
+  - meshops.multicluster.k8s_auth
+attributes:
+  check_mode:
+    support: full
+    description: Reports whether a new token would be written; asks for none.
+  diff_mode:
+    support: none
+    description: The file holds a credential; no diff is shown.
+  idempotent:
+    support: full
+    description: Keeps the file while its token is valid for more than O(renew_before_hours).
+author:
+  - meshops developers (@meshops)
+"""
+
+EXAMPLES = r"""
+- name: Kubeconfig of the operate identity
+  meshops.multicluster.mesh_service_account_kubeconfig:
+    service_account: meshops-operate
+    namespace: meshops-system
+    path: "{{ playbook_dir }}/operate/{{ inventory_hostname }}.kubeconfig"
+    context_name: "{{ mesh_context | default(inventory_hostname) }}"
+"""
+
+RETURN = r"""
+expires:
+  description: When the token in the file expires (UTC, ISO 8601).
+  returned: success
+  type: str
+  sample: "2027-01-01T12:00:00+00:00"
+user:
+  description: The user name of the ServiceAccount.
+  returned: always
+  type: str
+  sample: system:serviceaccount:meshops-system:meshops-operate
+"""
+
+import base64
+import datetime
+import json
+import os
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+
+try:
+    import yaml
+except ImportError:  # reported by k8s_client through missing_required_lib
+    yaml = None
+
+
+def token_expiry(token):
+    """Expiry of a JWT (its exp claim), or None when it has none or is not a JWT."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return datetime.datetime.fromtimestamp(int(claims["exp"]), datetime.timezone.utc)
+    except (IndexError, KeyError, TypeError, ValueError):
+        return None
+
+
+def current_token(path, context_name, server):
+    """The token of the file's context when it points at `server`, else None."""
+    try:
+        with open(path) as f:
+            config = yaml.safe_load(f) or {}
+    except (OSError, yaml.YAMLError):
+        return None
+    clusters = {c["name"]: c.get("cluster") or {} for c in config.get("clusters") or []}
+    users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
+    context = next((c.get("context") or {} for c in config.get("contexts") or [] if c.get("name") == context_name), {})
+    if clusters.get(context.get("cluster"), {}).get("server") != server:
+        return None
+    return users.get(context.get("user"), {}).get("token")
+
+
+def kubeconfig(connection, context_name, token):
+    cluster = {"server": connection.server}
+    if connection.ca_data:
+        cluster["certificate-authority-data"] = base64.b64encode(connection.ca_data.encode()).decode()
+    elif connection.ca_file:
+        with open(connection.ca_file, "rb") as f:
+            cluster["certificate-authority-data"] = base64.b64encode(f.read()).decode()
+    if connection.tls_server_name:
+        cluster["tls-server-name"] = connection.tls_server_name
+    if not connection.verify:
+        cluster["insecure-skip-tls-verify"] = True
+    return {"apiVersion": "v1", "kind": "Config", "current-context": context_name,
+            "clusters": [{"name": context_name, "cluster": cluster}],
+            "users": [{"name": context_name, "user": {"token": token}}],
+            "contexts": [{"name": context_name, "context": {"cluster": context_name, "user": context_name}}]}
+
+
+def write_private(path, text):
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    temporary = path + ".tmp"
+    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
+        f.write(text)
+    os.replace(temporary, path)
+
+
+def main():
+    module = k8s_module(dict(
+        service_account=dict(type="str", required=True),
+        namespace=dict(type="str", required=True),
+        path=dict(type="path", required=True),
+        context_name=dict(type="str", required=True),
+        duration_hours=dict(type="int", default=720),
+        renew_before_hours=dict(type="int", default=168),
+    ), supports_check_mode=True)
+    p = module.params
+    user = "system:serviceaccount:%s:%s" % (p["namespace"], p["service_account"])
+    if p["duration_hours"] <= p["renew_before_hours"]:
+        module.fail_json(msg="duration_hours=%d must exceed renew_before_hours=%d, or every run writes a new token"
+                         % (p["duration_hours"], p["renew_before_hours"]), user=user)
+    client = k8s_client(module)
+    now = datetime.datetime.now(datetime.timezone.utc)
+    expiry = token_expiry(current_token(p["path"], p["context_name"], client.connection.server) or "")
+    if expiry and expiry - now > datetime.timedelta(hours=p["renew_before_hours"]):
+        module.exit_json(changed=False, expires=expiry.isoformat(), user=user)
+    if module.check_mode:
+        module.exit_json(changed=True, user=user)
+    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+               "spec": {"expirationSeconds": p["duration_hours"] * 3600}}
+    try:
+        response = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token"
+                                  % (p["namespace"], p["service_account"]), body=json.dumps(request))
+    except KubeError as exc:
+        module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user)
+    token = response["status"]["token"]
+    write_private(p["path"], yaml.safe_dump(kubeconfig(client.connection, p["context_name"], token)))
+    expiry = token_expiry(token)
+    module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user)
+
+
+if __name__ == "__main__":
+    main()
