@@ -95,11 +95,13 @@ def main():
     except KubeError as exc:
         module.fail_json(msg="%s: cannot ask the API server what this identity may do: %s" % (p["cluster_name"], exc))
     steps = sorted({item["step"] for item in lacking}, key=permissions.STEPS.index)
+    fix = ("the control plane step installs Istio with Helm: run it as a cluster administrator (the install identity)"
+           if "control_plane" in steps else "grant them with playbooks/rbac.yml, or run the step with an identity "
+                                            "that has them")
     module.fail_json(
-        msg="%s: %s lacks %d permission(s) that step %s need(s), so nothing was written: %s. Grant them with "
-            "playbooks/rbac.yml (docs/permissions.md), or run the step with an identity that has them"
-            % (p["cluster_name"], user, len(lacking), ", ".join(steps),
-               "; ".join(permissions.summary(lacking))),
+        msg="%s: %s lacks %d permission(s) that step %s need(s), so nothing was written: %s. Fix: %s "
+            "(docs/permissions.md)" % (p["cluster_name"], user, len(lacking), ", ".join(steps),
+                                       "; ".join(permissions.summary(lacking)), fix),
         missing=lacking, user=user)
 
 

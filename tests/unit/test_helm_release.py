@@ -2,7 +2,7 @@ import base64
 import gzip
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases
+from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases, stamped_release
 
 
 def helm_secret(name, revision, status, version, values):
@@ -32,3 +32,13 @@ def test_a_release_is_up_to_date_only_with_the_same_chart_version_and_values():
         "chart version 1.29.0, expected 1.30.0", "values differ"]
     assert compare_release(None, "1.29.0", {}) == {
         "up_to_date": False, "chart": None, "version": None, "revision": 0, "differences": ["not installed"]}
+
+
+def test_stamped_release_reads_the_chart_labels_of_an_object():
+    deployment = {"metadata": {"labels": {"helm.sh/chart": "gateway-1.31-dev", "app.kubernetes.io/version": "1.31-dev"},
+                               "annotations": {"meta.helm.sh/release-name": "istio-eastwestgateway"}}}
+    assert stamped_release(deployment, {"a": 1}) == {"release": "istio-eastwestgateway", "chart": "gateway",
+                                                      "version": "1.31-dev", "app_version": "1.31-dev",
+                                                      "values": {"a": 1}}
+    assert stamped_release({"metadata": {"labels": {"app": "x"}}}) is None
+    assert stamped_release(None) is None
