@@ -104,7 +104,7 @@ PERMISSIONS = {
 }
 
 
-def step_rules(steps, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=OPTIONS):
+def step_rules(steps, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS)):
     """The rules of `steps`, names filled in: [(step, Rule)], with `options` granted (names from OPTIONS)."""
     problems = ["%r is not a step: expected %s" % (step, ", ".join(STEPS)) for step in steps if step not in PERMISSIONS]
     problems += ["%r is not an option: expected %s" % (option, ", ".join(OPTIONS)) for option in options
@@ -149,7 +149,7 @@ def _merged(rules):
             for (group, resource, names), verbs in sorted(grouped.items())]
 
 
-def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=OPTIONS,
+def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS),
                  steps=OPERATE_STEPS, name=IDENTITY_NAME):
     """ClusterRole, Roles and their bindings granting `steps` to `subjects` (RBAC subjects)."""
     rules = [rule for _step, rule in step_rules(steps, mesh_namespace, gateway, options)]

@@ -37,8 +37,8 @@ def test_a_release_is_up_to_date_only_with_the_same_chart_version_and_values():
 def test_stamped_release_reads_the_chart_labels_of_an_object():
     deployment = {"metadata": {"labels": {"helm.sh/chart": "gateway-1.31-dev", "app.kubernetes.io/version": "1.31-dev"},
                                "annotations": {"meta.helm.sh/release-name": "istio-eastwestgateway"}}}
-    assert stamped_release(deployment, {"a": 1}) == {"release": "istio-eastwestgateway", "chart": "gateway",
-                                                      "version": "1.31-dev", "app_version": "1.31-dev",
-                                                      "values": {"a": 1}}
+    expected = {"release": "istio-eastwestgateway", "chart": "gateway", "version": "1.31-dev",
+                "app_version": "1.31-dev", "values": {"a": 1}}
+    assert stamped_release(deployment, {"a": 1}) == expected
     assert stamped_release({"metadata": {"labels": {"app": "x"}}}) is None
     assert stamped_release(None) is None
