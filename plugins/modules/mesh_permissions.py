@@ -99,7 +99,7 @@ def main():
            if "control_plane" in steps else "grant them with playbooks/rbac.yml, or run the step with an identity "
                                             "that has them")
     module.fail_json(
-        msg="%s: %s lacks %d permission(s) that step %s need(s), so nothing was written: %s. Fix: %s "
+        msg="%s: %s lacks %d permission(s) that step %s need(s), checked before any write: %s. Fix: %s "
             "(docs/permissions.md)" % (p["cluster_name"], user, len(lacking), ", ".join(steps),
                                        "; ".join(permissions.summary(lacking)), fix),
         missing=lacking, user=user)

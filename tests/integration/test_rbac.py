@@ -148,3 +148,16 @@ def test_control_plane_as_operate_fails_before_any_write_naming_the_permissions(
     assert "clusterroles.rbac.authorization.k8s.io" in text
     assert [e for e in operate_events(lab, mark) if e["verb"] in WRITE_VERBS] == []
     assert {name: lab.write_requests(name, "") for name in lab.names} == writes_before
+
+
+def test_verify_reports_a_missing_permission_in_the_row_of_its_cluster(lab, operate, ansible_playbook):
+    first, second, *_rest = lab.names
+    lab.client(second).delete("RoleBinding", "meshops-operate", "kube-system")
+    run = ansible_playbook("verify.yml", extra_vars={"mesh_kubeconfig": operate["mesh_kubeconfig"]})
+    restored = ansible_playbook("rbac.yml", extra_vars={"mesh_rbac_kubeconfig_dir": str(operate["directory"])})
+    assert restored.rc == 0, restored.stdout[-3000:]
+    assert run.rc != 0
+    rows = [" ".join(line.split()) for line in run.stdout.splitlines() if line.strip().startswith("FAIL ")]
+    assert any(row.startswith("FAIL %s " % second) and "lacks" in row and "step verify" in row
+               and "get configmaps coredns in namespace kube-system" in row for row in rows), rows
+    assert not any(row.startswith("FAIL %s " % first) for row in rows), rows
