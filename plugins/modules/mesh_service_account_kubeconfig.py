@@ -79,13 +79,15 @@ user:
   sample: system:serviceaccount:meshops-system:meshops-operate
 """
 
-import base64
 import datetime
 import json
 import os
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, write_atomic
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.token_kubeconfig import (
+    context_token, token_expiry, token_kubeconfig)
 
 try:
     import yaml
@@ -93,55 +95,17 @@ except ImportError:  # reported by k8s_client through missing_required_lib
     yaml = None
 
 
-def token_expiry(token):
-    """Expiry of a JWT (its exp claim), or None when it has none or is not a JWT."""
+def read_yaml(path):
     try:
-        payload = token.split(".")[1]
-        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.datetime.fromtimestamp(int(claims["exp"]), datetime.timezone.utc)
-    except (IndexError, KeyError, TypeError, ValueError):
+        return yaml.safe_load(read_file(path) or b"")
+    except yaml.YAMLError:
         return None
 
 
-def current_token(path, context_name, server):
-    """The token of the file's context when it points at `server`, else None."""
-    try:
-        with open(path) as f:
-            config = yaml.safe_load(f) or {}
-    except (OSError, yaml.YAMLError):
+def read_ca(connection):
+    if connection.ca_data or not connection.ca_file:
         return None
-    clusters = {c["name"]: c.get("cluster") or {} for c in config.get("clusters") or []}
-    users = {u["name"]: u.get("user") or {} for u in config.get("users") or []}
-    context = next((c.get("context") or {} for c in config.get("contexts") or [] if c.get("name") == context_name), {})
-    if clusters.get(context.get("cluster"), {}).get("server") != server:
-        return None
-    return users.get(context.get("user"), {}).get("token")
-
-
-def kubeconfig(connection, context_name, token):
-    cluster = {"server": connection.server}
-    if connection.ca_data:
-        cluster["certificate-authority-data"] = base64.b64encode(connection.ca_data.encode()).decode()
-    elif connection.ca_file:
-        with open(connection.ca_file, "rb") as f:
-            cluster["certificate-authority-data"] = base64.b64encode(f.read()).decode()
-    if connection.tls_server_name:
-        cluster["tls-server-name"] = connection.tls_server_name
-    if not connection.verify:
-        cluster["insecure-skip-tls-verify"] = True
-    return {"apiVersion": "v1", "kind": "Config", "current-context": context_name,
-            "clusters": [{"name": context_name, "cluster": cluster}],
-            "users": [{"name": context_name, "user": {"token": token}}],
-            "contexts": [{"name": context_name, "context": {"cluster": context_name, "user": context_name}}]}
-
-
-def write_private(path, text):
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    temporary = path + ".tmp"
-    with open(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600), "w") as f:
-        f.write(text)
-    os.replace(temporary, path)
+    return read_file(connection.ca_file)
 
 
 def main():
@@ -160,7 +124,7 @@ def main():
                          % (p["duration_hours"], p["renew_before_hours"]), user=user)
     client = k8s_client(module)
     now = datetime.datetime.now(datetime.timezone.utc)
-    expiry = token_expiry(current_token(p["path"], p["context_name"], client.connection.server) or "")
+    expiry = token_expiry(context_token(read_yaml(p["path"]), p["context_name"], client.connection.server))
     if expiry and expiry - now > datetime.timedelta(hours=p["renew_before_hours"]):
         module.exit_json(changed=False, expires=expiry.isoformat(), user=user)
     if module.check_mode:
@@ -173,7 +137,9 @@ def main():
     except KubeError as exc:
         module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user)
     token = response["status"]["token"]
-    write_private(p["path"], yaml.safe_dump(kubeconfig(client.connection, p["context_name"], token)))
+    os.makedirs(os.path.dirname(os.path.abspath(p["path"])), mode=0o700, exist_ok=True)
+    write_atomic(p["path"], yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token,
+                                                           read_ca(client.connection))), mode=0o600)
     expiry = token_expiry(token)
     module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user)
 
