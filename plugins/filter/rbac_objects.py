@@ -27,7 +27,7 @@ options:
     type: str
     default: istio-eastwestgateway
   options:
-    description: Rules some fleets need (replicate_namespaces, dns_configmap_create).
+    description: Rules some fleets need (replicate_namespaces, dns_configmap_create, sidecar_dns_proxy).
     type: list
     elements: str
     default: []

@@ -26,6 +26,7 @@ OPTIONS = {
                             "an exported Service where an importing cluster lacks it, and removes it when it empties",
     "dns_configmap_create": "the cluster DNS is kube-dns, or CoreDNS with custom_configmap: the dns step creates "
                             "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
+    "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
 }
 IDENTITY_NAME = "meshops-operate"
 ZONE_SERVER = "istiocoredns"
@@ -67,6 +68,8 @@ PERMISSIONS = {
         _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS (CoreDNS or kube-dns)"),
         _rule("kube-system", "", ["configmaps"], ["get", "patch"], DNS_CONFIGMAPS,
               "delegate zone global in the cluster DNS's ConfigMap (one key, conditional on its version)"),
+        _rule("mesh", "", ["configmaps"], ["get"], ["istio"], option="sidecar_dns_proxy",
+              why="whether istiod's mesh config turns the sidecar DNS proxy on"),
         _rule("kube-system", "", ["configmaps"], ["create", "delete"], option="dns_configmap_create",
               why="kube-dns's stubDomains or CoreDNS's coredns-custom ConfigMap, when missing (and when it empties)"),
     ),

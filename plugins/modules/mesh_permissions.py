@@ -32,11 +32,12 @@ options:
   options:
     description:
       - Rules some fleets need besides the steps' own; V(replicate_namespaces) when
-        C(mesh_services_namespace_mode) is V(replicate).
+        C(mesh_services_namespace_mode) is V(replicate), V(sidecar_dns_proxy) when C(mesh_dns_mode)
+        is V(sidecar_proxy), V(dns_configmap_create) for kube-dns.
     type: list
     elements: str
     default: []
-    choices: [replicate_namespaces, dns_configmap_create]
+    choices: [replicate_namespaces, dns_configmap_create, sidecar_dns_proxy]
   cluster_name:
     description: Name of the cluster, for messages.
     type: str
