@@ -83,7 +83,8 @@ def check_import_from(cluster, clusters):
     from_clusters = list(cluster.get("import_from_clusters") or [])
     from_namespaces = list(cluster.get("import_from_namespaces") or [])
     problems = [what + "mesh_services_import_from_clusters names %r, which is not a cluster of the mesh; expected "
-                "names among %s" % (name, ", ".join(sorted(clusters))) for name in from_clusters if name not in clusters]
+                "names among %s" % (name, ", ".join(sorted(clusters)))
+                for name in from_clusters if name not in clusters]
     problems += [what + "mesh_services_import_from_namespaces entry %r %s; expected namespace names (DNS-1123 labels)"
                  % (namespace, label_error(namespace)) for namespace in from_namespaces if label_error(namespace)]
     wanted = {key: sorted(set(names)) for key, names in (("clusters", from_clusters), ("namespaces", from_namespaces))
