@@ -3,17 +3,20 @@
 """What one cluster holds of the services step: its ServiceEntries and DestinationRules rendered
 from the fleet's plan, and what it must change to get there (objects and namespaces).
 
-A cluster that does not run a Service reaches it through the exporting clusters' gateways (every
-port mapped to the gateway's 15443); a cluster that runs it points the host at its local Service,
-so that its gateway can route the `.global` SNI (Admiral's approach). Beside each ServiceEntry a
-DestinationRule of the same name sets Istio mutual TLS, outlier detection and locality failover.
-Pure functions: no cluster access, no Ansible.
+A cluster holds an entry for each host it imports under the plan's selection (every host by
+default; import_selection.py). A cluster that does not run a Service reaches it through the
+gateways of the exporting clusters it imports it from (every port mapped to the gateway's 15443);
+a cluster that runs it points the host at its local Service, so that its gateway can route the
+`.global` SNI (Admiral's approach). Beside each ServiceEntry a DestinationRule of the same name sets
+Istio mutual TLS, outlier detection and locality failover. Pure functions: no cluster access, no
+Ansible.
 """
 
 from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import traffic_policy
+from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import ImportView
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, MANAGED_BY, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import COMPONENT, COMPONENT_LABEL
@@ -35,8 +38,9 @@ def _endpoint(address, ports, locality, port=None):
     return endpoint
 
 
-def render_entry(service, endpoints, namespace):
-    """The ServiceEntry object for one planned service (host, vip, ...) in one cluster."""
+def render_entry(service, sources, endpoints, namespace):
+    """The ServiceEntry object for one planned service (host, vip, ...) in one cluster, whose
+    endpoints come from the exporting clusters `sources`."""
     host = service["host"]
     return {
         "apiVersion": "networking.istio.io/v1",
@@ -46,7 +50,7 @@ def render_entry(service, endpoints, namespace):
             "namespace": namespace,
             "labels": managed_labels({COMPONENT_LABEL: COMPONENT, SERVICE_LABEL: service["name"],
                                       SERVICE_NAMESPACE_LABEL: service["namespace"]}),
-            "annotations": {EXPORTED_FROM_ANNOTATION: ",".join(service["clusters"])},
+            "annotations": {EXPORTED_FROM_ANNOTATION: ",".join(sources)},
         },
         "spec": {
             "hosts": [host],
@@ -59,9 +63,9 @@ def render_entry(service, endpoints, namespace):
     }
 
 
-def render_destination_rule(service, namespace, policy):
+def render_destination_rule(service, sources, namespace, policy):
     """The DestinationRule beside a service's ServiceEntry: mutual TLS, outlier detection, failover."""
-    entry = render_entry(service, [], namespace)
+    entry = render_entry(service, sources, [], namespace)
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
@@ -91,28 +95,37 @@ def _target_namespace(service, layout):
     return service["namespace"] if layout["namespace_mode"] == "replicate" else layout["namespace"]
 
 
+def _imported(fleet_plan, cluster):
+    """(service, sources) for each planned service `cluster` holds an entry for, sources being the
+    exporting clusters its endpoints come from."""
+    _check_cluster(fleet_plan, cluster)
+    view = ImportView(fleet_plan.get("selection"), cluster)
+    for service in fleet_plan["services"]:
+        sources = view.sources(service)
+        if sources:
+            yield service, sources
+
+
 def render_entries(fleet_plan, cluster):
     """The ServiceEntries that `cluster` must hold according to a plan() result."""
-    _check_cluster(fleet_plan, cluster)
     gateways, layout = fleet_plan["gateways"], fleet_plan["layout"]
     entries = []
-    for service in fleet_plan["services"]:
-        local = cluster in service["clusters"]
+    for service, sources in _imported(fleet_plan, cluster):
+        local = cluster in sources
         endpoints = [_endpoint("%s.%s.svc.%s" % (service["name"], service["namespace"], layout["cluster_domain"]),
                                service["ports"], gateways[cluster]["locality"])] if local else []
         endpoints += [_endpoint(gateways[other]["address"], service["ports"], gateways[other]["locality"],
                                 gateways[other]["port"])
-                      for other in service["clusters"] if other != cluster]
-        entries.append(render_entry(service, endpoints, _target_namespace(service, layout)))
+                      for other in sources if other != cluster]
+        entries.append(render_entry(service, sources, endpoints, _target_namespace(service, layout)))
     return entries
 
 
 def render_destination_rules(fleet_plan, cluster):
     """The DestinationRules that `cluster` must hold: one beside each of its ServiceEntries."""
-    _check_cluster(fleet_plan, cluster)
     policy = fleet_plan.get("policy") or traffic_policy()
-    return [render_destination_rule(service, _target_namespace(service, fleet_plan["layout"]), policy)
-            for service in fleet_plan["services"]]
+    return [render_destination_rule(service, sources, _target_namespace(service, fleet_plan["layout"]), policy)
+            for service, sources in _imported(fleet_plan, cluster)]
 
 
 def is_owned(obj):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import identity
+from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import ImportView
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -184,10 +185,28 @@ def failover_order(client, exporters, localities, mode="locality"):
     return [sorted(tiers[p]) for p in sorted(tiers)]
 
 
-def failover_orders(services, clusters, localities, mode="locality"):
-    """For each host exported from several clusters: {cluster: failover_order} for every cluster."""
-    return [{"host": s["host"], "orders": {c: failover_order(c, s["clusters"], localities, mode) for c in clusters}}
-            for s in services if len(s["clusters"]) > 1]
+def failover_orders(services, views, localities, mode="locality"):
+    """For each host exported from several clusters: {cluster: failover_order} for every cluster
+    that holds an entry for it, over the exporters it imports the host from.
+
+    views: {cluster: import_selection.ImportView}."""
+    orders = []
+    for s in services:
+        if len(s["clusters"]) > 1:
+            held = {c: view.sources(s) for c, view in views.items()}
+            orders.append({"host": s["host"], "orders": {c: failover_order(c, sources, localities, mode)
+                                                         for c, sources in held.items() if sources}})
+    return orders
+
+
+def imports(services, view):
+    """The hosts a cluster imports without exporting them, each with the clusters it imports from."""
+    found = []
+    for s in services:
+        sources = view.sources(s)
+        if sources and view.cluster not in s["clusters"]:
+            found.append({"host": s["host"], "from": sources})
+    return found
 
 
 def evaluate(clusters, fleet, now=None):
@@ -197,13 +216,14 @@ def evaluate(clusters, fleet, now=None):
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
     namespace = fleet.get("istio_namespace") or NAMESPACE
+    # What each cluster should hold under the plan's import selection.
+    views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}
     out = []
     for c in clusters:
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
                  "gateway": (c.get("check") or {}).get("gateway"),
                  "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
-                 "imports": [{"host": s["host"], "from": s["clusters"]} for s in services
-                             if c["name"] not in s["clusters"]]}
+                 "imports": imports(services, views[c["name"]])}
         if not c.get("reachable"):
             # One failure says why; the checks that could not run are skipped, not failed again.
             entry["results"] = {check["id"]: result("skip", "not checked: cluster unreachable") for check in CHECKS}
@@ -234,7 +254,7 @@ def evaluate(clusters, fleet, now=None):
         "checks": CHECKS,
         "clusters": out,
         "failover": {"mode": fleet.get("failover") or "locality",
-                     "services": failover_orders(services, [c["name"] for c in clusters],
+                     "services": failover_orders(services, views,
                                                  {name: (gateway or {}).get("locality") or ""
                                                   for name, gateway in (fleet.get("gateways") or {}).items()},
                                                  fleet.get("failover") or "locality")},

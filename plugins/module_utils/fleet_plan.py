@@ -1,9 +1,9 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The fleet's plan of the services step, computed once for every cluster: each exported host
-with its stable VIP, ports and exporting clusters, every gateway, the namespace layout and the
-DestinationRules' traffic policy. Each cluster renders its own objects from it
-(cluster_services.py). Pure functions: no cluster access, no Ansible.
+with its stable VIP, ports and exporting clusters (and where they export it), every gateway, what
+each cluster imports, the namespace layout and the DestinationRules' traffic policy. Each cluster
+renders its own objects from it (cluster_services.py). Pure functions: no cluster access, no Ansible.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ from __future__ import annotations
 import ipaddress
 import re
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import (
+    check_export_to, check_import_from, group_members, referenced_groups)
 from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error, name_errors
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PROTOCOLS, PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
@@ -90,8 +92,10 @@ def _gateway_problems(cluster):
     return problems
 
 
-def _collect(clusters):
-    """({host: service}, problems) where service = {name, namespace, ports, clusters}."""
+def _collect(clusters, fleet_names, groups):
+    """({host: service}, problems) where service = {name, namespace, ports, clusters} and, when an
+    exporter narrows it, export_to = {exporter: selectors}; fleet_names and groups ({group:
+    [clusters]}) are what the selectors may name."""
     problems, services, names = [], {}, set()
     for cluster in clusters:
         name = cluster.get("name")
@@ -111,9 +115,24 @@ def _collect(clusters):
             problems += conflicts
             if name not in service["clusters"]:
                 service["clusters"].append(name)
+            if export.get("export_to") is not None:
+                selectors, wrong = check_export_to(what, export["export_to"], fleet_names, groups)
+                problems += wrong
+                service.setdefault("export_to", {})[name] = selectors
     for service in services.values():
         service["clusters"].sort()
     return services, problems
+
+
+def _import_filters(clusters, fleet_names):
+    """({cluster: what it imports} of the clusters that narrow it, problems)."""
+    filters, problems = {}, []
+    for cluster in clusters:
+        wanted, found = check_import_from(cluster, fleet_names)
+        problems += found
+        if wanted:
+            filters[cluster.get("name")] = wanted
+    return filters, problems
 
 
 def traffic_policy(failover="locality", **outlier):
@@ -140,21 +159,29 @@ def traffic_policy(failover="locality", **outlier):
 
 
 def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
-         cluster_domain="cluster.local", unavailable=(), policy=None):
+         cluster_domain="cluster.local", unavailable=(), policy=None, cluster_groups=None):
     """The desired state of the whole fleet, computed once, in compact form (render_entries makes
     one cluster's ServiceEntries from it).
 
     clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
-    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap)}].
+    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap),
+    "import_from_clusters", "import_from_namespaces" (empty: everything)}].
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).
     policy: traffic_policy() of the DestinationRules (the defaults when None).
+    cluster_groups: {cluster: its inventory groups} of every cluster, read or not: what the
+    export-to annotations' group:<name> may name.
     Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
-    "services": [{"host", "vip", "name", "namespace", "ports", "clusters"}],
-    "gateways": {cluster: {"address", "port", "locality"}}, "layout": {"namespace_mode",
+    "services": [{"host", "vip", "name", "namespace", "ports", "clusters", "export_to" (only when
+    an exporter narrows the importers: {exporter: selectors})}],
+    "gateways": {cluster: {"address", "port", "locality"}}, "selection": {"groups": {group:
+    [clusters]} (the groups the selectors name), "import_from": {cluster: {"clusters",
+    "namespaces"}} (the clusters that narrow what they import)}, "layout": {"namespace_mode",
     "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store": {...}}}}.
-    Raises PlanError (every problem at once) before anything could be written.
+    VIPs and DNS records stay fleet-wide: the selection only decides which clusters hold a host's
+    ServiceEntry (import_selection.ImportView). Raises PlanError (every problem at once) before
+    anything could be written.
     """
     problems = []
     both = sorted(set(unavailable) & {c.get("name") for c in clusters})
@@ -166,7 +193,11 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         problems.append("mesh_services_namespace %r %s: a namespace name is a DNS-1123 label"
                         % (namespace, label_error(namespace)))
     problems += _dns_name_problems("mesh_services_cluster_domain", cluster_domain)
-    services, found = _collect(clusters)
+    fleet_names = {c["name"] for c in clusters if c.get("name")} | set(unavailable)
+    groups = group_members(cluster_groups)
+    services, found = _collect(clusters, fleet_names, groups)
+    problems += found
+    import_from, found = _import_filters(clusters, fleet_names)
     problems += found
     try:
         parse_range(vip_range)
@@ -187,6 +218,7 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())],
         "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
                                  "locality": c.get("locality") or ""} for c in clusters},
+        "selection": {"groups": referenced_groups(services.values(), groups), "import_from": import_from},
         "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
         "policy": policy or traffic_policy(),
         "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},

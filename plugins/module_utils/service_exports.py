@@ -4,7 +4,9 @@
 
 A Service is exported when it carries the export label (`"true"`) or the inventory names it
 (`mesh_services_exported`). Each port needs a protocol Istio can carry through a gateway's mTLS
-port. Pure functions: no cluster access, no Ansible.
+port. Its export-to annotation, which narrows the clusters that import it, is passed on as written:
+the fleet plan checks it against the inventory (import_selection.py). Pure functions: no cluster
+access, no Ansible.
 """
 
 from __future__ import annotations
@@ -12,6 +14,8 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error
 
 EXPORT_LABEL = "multicluster.meshops.io/export"
+# Which clusters import an exported Service: "cluster2,group:eu" (absent: every cluster).
+EXPORT_TO_ANNOTATION = "multicluster.meshops.io/export-to"
 
 # Port name prefixes (and appProtocol values) Istio understands and can carry through a gateway's
 # mTLS port, spelled as a ServiceEntry port protocol. UDP cannot cross it.
@@ -46,7 +50,8 @@ def port_protocol(port):
 
 
 def service_export(service):
-    """What a Service exports: {"name", "namespace", "ports": [{"name", "number", "protocol"}]}.
+    """What a Service exports: {"name", "namespace", "ports": [{"name", "number", "protocol"}]},
+    and "export_to" (its export-to annotation, unchecked) when it has one.
 
     Raises PlanError naming every port that a ServiceEntry cannot carry.
     """
@@ -68,7 +73,11 @@ def service_export(service):
             ports.append({"name": port["name"], "number": port["port"], "protocol": protocol})
     if problems:
         raise PlanError("\n".join(problems))
-    return {"name": meta["name"], "namespace": meta["namespace"], "ports": ports}
+    export = {"name": meta["name"], "namespace": meta["namespace"], "ports": ports}
+    export_to = (meta.get("annotations") or {}).get(EXPORT_TO_ANNOTATION)
+    if export_to is not None:
+        export["export_to"] = export_to
+    return export
 
 
 def parse_exported(items):

@@ -24,8 +24,9 @@ options:
   fleet:
     description:
       - Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases),
-        and from the services plan its C(services), C(gateways) (their localities) and C(failover) mode, from
-        which the report shows each multi-cluster service's failover order.
+        and from the services plan its C(services), C(gateways) (their localities), C(selection) (which
+        cluster imports which host; everything when left out) and C(failover) mode, from which the report
+        shows what each cluster imports and each multi-cluster service's failover order.
     type: dict
     required: true
   report_dir:

@@ -12,7 +12,9 @@ description:
   - Lists the cluster's Services once and returns those it exports to the other clusters of the
     mesh, with their ports and the ServiceEntry protocol of each port.
   - A Service is exported when it carries the label O(export_label) with value C("true"), or is
-    named in O(exported).
+    named in O(exported). Its annotation C(multicluster.meshops.io/export-to), the clusters that
+    import it, is returned as written; M(meshops.multicluster.service_entry_plan) checks it against
+    the inventory.
   - Also reads the cluster's copy of the VIP store (ConfigMap C(meshops-vips) in O(namespace)) with its
     resourceVersion, the input of M(meshops.multicluster.service_entry_plan).
   - Fails, naming each one, on a port without a name or without a protocol Istio can route
@@ -63,7 +65,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 exports:
-  description: The exported Services, sorted by namespace and name.
+  description:
+    - The exported Services, sorted by namespace and name.
+    - C(export_to) only for a Service with the annotation C(multicluster.meshops.io/export-to), its value.
   returned: success
   type: list
   elements: dict
@@ -71,6 +75,7 @@ exports:
     - name: httpbin
       namespace: bar
       ports: [{name: http, number: 8000, protocol: HTTP}]
+      export_to: "cluster2,group:eu"
 missing:
   description: Entries of O(exported) with no such Service in the cluster.
   returned: success

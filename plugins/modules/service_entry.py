@@ -10,7 +10,8 @@ short_description: Keep one cluster's whole set of mesh ServiceEntries and Desti
 version_added: 0.1.0
 description:
   - One call per cluster takes the fleet's plan from M(meshops.multicluster.service_entry_plan),
-    renders this cluster's whole desired set of ServiceEntries from it, each with a DestinationRule
+    renders this cluster's whole desired set of ServiceEntries from it (one per host the cluster
+    imports under the plan's C(selection), every host by default), each with a DestinationRule
     of the same name (Istio mutual TLS, outlier detection, locality failover as the plan's
     C(policy) says), lists the cluster's ServiceEntries, DestinationRules and Namespaces once each,
     applies (server-side apply, field manager C(meshops.multicluster)) only the objects that
@@ -36,15 +37,17 @@ description:
 options:
   plan:
     description:
-      - The fleet's plan from M(meshops.multicluster.service_entry_plan) (its C(services), C(gateways)
-        and C(layout) are used); this cluster's ServiceEntries are rendered from it. Required with
+      - The fleet's plan from M(meshops.multicluster.service_entry_plan) (its C(services), C(gateways),
+        C(selection) and C(layout) are used); this cluster's ServiceEntries are rendered from it. Required with
         O(state=present).
     type: dict
   cluster_name:
     description: This cluster's name in O(plan). Required with O(state=present).
     type: str
   prune:
-    description: Delete this step's ServiceEntries (and namespaces) that are not in the plan for this cluster.
+    description:
+      - Delete this step's ServiceEntries (and namespaces) that are not in the plan for this cluster,
+        including those of hosts it no longer imports.
     type: bool
     default: true
   dns_records:

@@ -19,11 +19,18 @@ description:
     per exporting cluster, its gateway address with every port mapped to the gateway port; a cluster
     that runs it gets its local C(<name>.<namespace>.svc.<cluster domain>) first, so that its gateway
     can route the C(.global) SNI.
+  - "Import selection: by default every cluster imports every host. An exported Service's annotation
+    C(multicluster.meshops.io/export-to) (C(cluster2,group:eu) - cluster names and inventory groups,
+    see O(cluster_groups)) limits the clusters that get its exporter's endpoints; a cluster's
+    O(clusters[].import_from_clusters) and O(clusters[].import_from_namespaces) limit what it imports.
+    A cluster without any endpoint of a host gets no ServiceEntry for it; an exporting cluster always
+    keeps its own. VIPs and the C(global) zone's records stay fleet-wide."
   - "VIPs are stable: a host keeps its VIP while it is exported, new hosts get the lowest free
     address, VIPs of hosts no longer exported are freed. The stores of the highest generation are
     the current allocation; stores of clusters that missed runs are overwritten."
   - Makes no connection to any cluster. Fails, listing every problem, on bad input (ports,
-    host names, gateway addresses, VIP range) before anything is written.
+    host names, gateway addresses, VIP range, malformed or unknown import selectors) before anything
+    is written.
 options:
   clusters:
     description: Every cluster of the mesh; clusters left out get nothing and are nobody's endpoint.
@@ -55,6 +62,26 @@ options:
       vip_store:
         description: RV(meshops.multicluster.mesh_services_info#module:vip_store) of the cluster.
         type: dict
+      import_from_clusters:
+        description:
+          - Import only what these clusters export (C(mesh_services_import_from_clusters)); empty for every
+            cluster. Each must be a cluster of the mesh. The cluster's own exports are always kept.
+        type: list
+        elements: str
+        default: []
+      import_from_namespaces:
+        description:
+          - Import only Services of these namespaces (C(mesh_services_import_from_namespaces)); empty for
+            every namespace.
+        type: list
+        elements: str
+        default: []
+  cluster_groups:
+    description:
+      - The inventory groups (C(group_names)) of every cluster of the mesh, read or unavailable, by
+        cluster name; C(group:<name>) in an export-to annotation means the clusters of that group.
+    type: dict
+    default: {}
   unavailable:
     description:
       - Names of the mesh's clusters that could not be read in this run (failed earlier, unreachable,
@@ -132,6 +159,8 @@ EXAMPLES = r"""
 - name: Plan the ServiceEntries of the whole fleet
   meshops.multicluster.service_entry_plan:
     clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_services_cluster') | list }}"
+    cluster_groups: "{{ dict(ansible_play_hosts_all | meshops.multicluster.cluster_names(hostvars)
+                        | zip(ansible_play_hosts_all | map('extract', hostvars, 'group_names'))) }}"
     vip_range: 240.10.0.0/16
   run_once: true
   register: plan
@@ -143,8 +172,11 @@ plan:
     - The fleet's plan, the input of M(meshops.multicluster.service_entry) (one call per cluster).
     - C(allocations) (host to VIP for the whole mesh, also the C(global) zone's records),
       C(generation) of the allocation (it goes up each time the allocation changes), C(services)
-      (each exported host with its VIP, ports and exporting clusters), C(gateways) (per cluster,
-      its gateway address, port and locality), C(layout) (namespace mode, namespace, cluster
+      (each exported host with its VIP, ports and exporting clusters, and C(export_to) - per
+      exporter, its checked export-to selectors - only when an exporter limits its importers),
+      C(gateways) (per cluster, its gateway address, port and locality), C(selection) (C(groups) -
+      the members of the groups the selectors name; C(import_from) - per cluster that limits what it
+      imports, its C(clusters) and C(namespaces)), C(layout) (namespace mode, namespace, cluster
       domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster, C(vip_store) - the
       store to write and the resourceVersion read, the precondition of the write).
   returned: success
@@ -154,8 +186,9 @@ plan:
     generation: 1
     services:
       - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
-         ports: [{name: http, number: 8000, protocol: HTTP}]}
+         ports: [{name: http, number: 8000, protocol: HTTP}], export_to: {c1: [c2, "group:eu"]}}
     gateways: {c1: {address: 203.0.113.10, port: 15443, locality: eu-west-1/a}}
+    selection: {groups: {eu: [c3, c4]}, import_from: {c4: {namespaces: [bar]}}}
     layout: {namespace_mode: replicate, namespace: istio-system, cluster_domain: cluster.local}
     policy: {failover: locality, consecutive_errors: 5, interval: 10s, base_ejection_time: 30s, max_ejection_percent: 100}
     unavailable: []
@@ -175,6 +208,8 @@ CLUSTER_SPEC = dict(
     gateway_port=dict(type="int", default=15443),
     locality=dict(type="str"),
     vip_store=dict(type="dict"),
+    import_from_clusters=dict(type="list", elements="str", default=[]),
+    import_from_namespaces=dict(type="list", elements="str", default=[]),
 )
 
 
@@ -187,6 +222,7 @@ def main():
             namespace=dict(type="str", default="istio-system"),
             cluster_domain=dict(type="str", default="cluster.local"),
             unavailable=dict(type="list", elements="str", default=[]),
+            cluster_groups=dict(type="dict", default={}),
             policy=dict(type="dict", default={}, options=dict(
                 failover=dict(type="str", default="locality"),
                 consecutive_errors=dict(type="int", default=OUTLIER_DEFAULTS["consecutive_errors"]),
@@ -199,7 +235,8 @@ def main():
     try:
         result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
                       namespace=params["namespace"], cluster_domain=params["cluster_domain"],
-                      unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]))
+                      unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]),
+                      cluster_groups=params["cluster_groups"])
     except PlanError as exc:
         module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
                              + str(exc).replace("\n", "\n- "))

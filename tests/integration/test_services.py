@@ -7,46 +7,19 @@ cluster exports what, runs playbooks/services.yml and looks at every cluster.
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import yaml
+from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, vip_store
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import OWNED_SELECTOR, is_owned
+from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import is_owned
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
 
 NS = "meshops-services-test"
 SERVICES = ("echo", "keep", "third")
-GATEWAY = ("istio-system", "istio-eastwestgateway")
 
 
 def host(name):
     return "%s.%s.global" % (name, NS)
-
-
-def entries(client):
-    """This step's ServiceEntries in a cluster, by name (= host)."""
-    return {obj["metadata"]["name"]: obj for obj in client.list("ServiceEntry", label_selector=OWNED_SELECTOR)}
-
-
-def vip_store(client):
-    return (client.get("ConfigMap", "meshops-vips", "istio-system") or {}).get("data") or {}
-
-
-def records(client):
-    data = (client.get("ConfigMap", "istiocoredns-records", "istio-system") or {}).get("data") or {}
-    lines = [line.split() for line in data.get("global.hosts", "").splitlines() if line and not line.startswith("#")]
-    return {name: ip for ip, name in lines}
-
-
-def ensure_namespace(client, name=NS):
-    """A test namespace, once a deletion left by an earlier test or session has finished."""
-    deadline = time.monotonic() + 120
-    while ((client.get("Namespace", name) or {}).get("status") or {}).get("phase") == "Terminating":
-        assert time.monotonic() < deadline, "namespace %s is still being deleted" % name
-        time.sleep(1)
-    client.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}})
 
 
 def set_exports(lab, exported):
@@ -54,7 +27,7 @@ def set_exports(lab, exported):
     those listed carry the export label (server-side apply drops the label from the others)."""
     for name in lab.names:
         client = lab.client(name)
-        ensure_namespace(client)
+        ensure_namespace(client, NS)
         for service in SERVICES:
             labels = {"app": service}
             if service in exported.get(name, ()):
@@ -64,12 +37,6 @@ def set_exports(lab, exported):
                           "spec": {"selector": {"app": service},
                                    "ports": [{"name": "http", "port": 8000, "targetPort": 8080},
                                              {"name": "grpc-api", "port": 9000}]}})
-
-
-def run_services(ansible_playbook, *args, **kwargs):
-    result = ansible_playbook("services.yml", *args, **kwargs)
-    assert result.rc == 0, result.stdout[-4000:] + result.stderr[-2000:]
-    return result
 
 
 FOREIGN = {}  # cluster -> a ServiceEntry of someone else as it was made, once
@@ -89,30 +56,18 @@ def fleet(lab, ansible_playbook):
 
     Returns {cluster: gateway address}.
     """
-    def gateways():
-        found = {}
-        for name in lab.names:
-            client = lab.client(name)
-            service = client.get("Service", GATEWAY[1], GATEWAY[0])
-            if client.request("GET", "/apis/networking.istio.io/v1") is None or not service:
-                return None
-            found[name] = (gateway_address(service) or (None,))[0]
-        return found if all(found.values()) else None
-
-    if gateways() is None:
-        result = ansible_playbook("control_plane.yml")
-        assert result.rc == 0, "the control plane step is needed first:\n" + result.stdout[-4000:]
+    gateways = ensure_gateways(lab, ansible_playbook)
     for name in lab.names:
         if name not in FOREIGN:
             client = lab.client(name)
-            ensure_namespace(client)
+            ensure_namespace(client, NS)
             FOREIGN[name] = client.apply({
                 "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
                 "metadata": {"name": "theirs", "namespace": NS, "labels": {"team": "payments"}},
                 "spec": {"hosts": ["theirs.example.com"], "location": "MESH_EXTERNAL", "resolution": "DNS",
                          "ports": [{"name": "https", "number": 443, "protocol": "HTTPS"}]},
             })
-    return gateways()
+    return gateways
 
 
 @pytest.fixture(scope="module", autouse=True)

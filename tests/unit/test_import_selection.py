@@ -1,0 +1,196 @@
+"""Import selection: the export-to annotation and the importing clusters' filters, their checks,
+and what each cluster holds under them (entries, rules, the fleet check's view)."""
+
+import copy
+
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
+    reconcile_entries, render_destination_rules, render_entries)
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import evaluate
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan
+from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import parse_export_to
+from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError, select_exports
+
+ANNOTATION = "multicluster.meshops.io/export-to"
+GROUPS = {"c1": ["mesh_clusters", "eu"], "c2": ["mesh_clusters", "eu"], "c3": ["mesh_clusters", "us"],
+          "c4": ["mesh_clusters", "us"]}
+
+
+def export(name="a", namespace="bar", export_to=None):
+    found = {"name": name, "namespace": namespace, "ports": [{"name": "http", "number": 8000, "protocol": "HTTP"}]}
+    if export_to is not None:
+        found["export_to"] = export_to
+    return found
+
+
+def cluster(name, *exports, **extra):
+    return dict({"name": name, "exports": list(exports), "gateway_address": "10.0.0.%s" % name[1:],
+                 "vip_store": None}, **extra)
+
+
+def fleet_plan(*clusters, **kwargs):
+    return plan(list(clusters), cluster_groups=GROUPS, **kwargs)
+
+
+def held(result, name):
+    """{host: [endpoint addresses]} of the entries a cluster holds."""
+    return {e["metadata"]["name"]: [p["address"] for p in e["spec"]["endpoints"]] for e in render_entries(result, name)}
+
+
+def problems(*clusters, **kwargs):
+    with pytest.raises(PlanError) as error:
+        fleet_plan(*clusters, **kwargs)
+    return str(error.value).splitlines()
+
+
+# --- the annotation's syntax ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("value, selectors", [
+    ("c2", ["c2"]),
+    ("c2,group:eu", ["c2", "group:eu"]),
+    (" c2 , group:us_west-1.b ,c2", ["c2", "group:us_west-1.b"]),
+])
+def test_the_annotation_lists_clusters_and_groups(value, selectors):
+    assert parse_export_to(value) == (selectors, [])
+
+
+@pytest.mark.parametrize("value, why", [
+    ("", "item 1 '' is empty"),
+    ("c2,,c3", "item 2 '' is empty"),
+    ("c2,", "item 2 '' is empty"),
+    ("Cluster2", "item 1 'Cluster2' is not a cluster name: it must be lowercase letters"),
+    ("c2;c3", "item 1 'c2;c3' is not a cluster name"),
+    ("cluster 2", "item 1 'cluster 2' is not a cluster name"),
+    ("group:", "item 1 'group:' is not group:<inventory group>"),
+    ("group:e u", "item 1 'group:e u' is not group:<inventory group>"),
+    ("region:eu", "item 1 'region:eu' is not a cluster name"),
+])
+def test_malformed_items_say_what_is_expected(value, why):
+    selectors, found = parse_export_to(value)
+    assert len(found) == 1 and found[0].startswith(why), found
+    assert found[0].endswith("expected a comma-separated list of cluster names and group:<inventory group>, "
+                             "e.g. \"cluster2,group:eu\"")
+
+
+def test_the_annotation_is_passed_on_as_written():
+    service = {"metadata": {"name": "a", "namespace": "bar", "annotations": {ANNOTATION: "c2, group:eu"},
+                            "labels": {"multicluster.meshops.io/export": "true"}},
+               "spec": {"ports": [{"name": "http", "port": 8000}]}}
+    plain = {"metadata": {"name": "b", "namespace": "bar"}, "spec": {"ports": [{"name": "http", "port": 8000}]}}
+    exports, _missing = select_exports([service, plain], ["bar/b"])
+    assert exports[0]["export_to"] == "c2, group:eu" and "export_to" not in exports[1]
+
+
+# --- bad selectors fail the plan, all at once, naming Service, cluster and value -----------------------
+
+def test_unknown_clusters_groups_and_malformed_annotations_are_all_reported():
+    found = problems(cluster("c1", export("a", export_to="c9,group:asia"), export("b", export_to="c2,,")),
+                     cluster("c2", import_from_clusters=["c3", "c8"], import_from_namespaces=["Bar"]),
+                     cluster("c3"), cluster("c4"))
+    assert found == [
+        "cluster c1: Service bar/a: annotation %s='c9,group:asia': cluster 'c9' is not a cluster of the mesh; "
+        "expected one of c1, c2, c3, c4" % ANNOTATION,
+        "cluster c1: Service bar/a: annotation %s='c9,group:asia': group 'asia' is not an inventory group of the "
+        "mesh's clusters; expected one of eu, mesh_clusters, us" % ANNOTATION,
+        "cluster c1: Service bar/b: annotation %s='c2,,': item 2 '' is empty; expected a comma-separated list of "
+        "cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\"" % ANNOTATION,
+        "cluster c1: Service bar/b: annotation %s='c2,,': item 3 '' is empty; expected a comma-separated list of "
+        "cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\"" % ANNOTATION,
+        "cluster c2: mesh_services_import_from_clusters names 'c8', which is not a cluster of the mesh; expected "
+        "names among c1, c2, c3, c4",
+        "cluster c2: mesh_services_import_from_namespaces entry 'Bar' must be lowercase letters, digits and '-', "
+        "starting and ending with a letter or digit; expected namespace names (DNS-1123 labels)",
+    ]
+
+
+def test_an_unavailable_cluster_and_its_groups_may_be_named():
+    result = fleet_plan(cluster("c1", export("a", export_to="c4,group:us")), cluster("c2"), unavailable=["c3", "c4"])
+    assert result["services"][0]["export_to"] == {"c1": ["c4", "group:us"]}
+    assert result["selection"]["groups"] == {"us": ["c3", "c4"]}
+
+
+# --- what each cluster holds ----------------------------------------------------------------------------
+
+def test_by_default_every_cluster_imports_everything_and_the_plan_stays_compact():
+    result = fleet_plan(cluster("c1", export("a")), cluster("c2"), cluster("c3"))
+    assert all(set(held(result, name)) == {"a.bar.global"} for name in ("c1", "c2", "c3"))
+    assert "export_to" not in result["services"][0]
+    assert result["selection"] == {"groups": {}, "import_from": {}}
+
+
+def test_a_service_exported_to_one_cluster_reaches_it_and_its_exporter_only():
+    result = fleet_plan(cluster("c1", export("a", export_to="c2")), cluster("c2"), cluster("c3"))
+    assert held(result, "c1") == {"a.bar.global": ["a.bar.svc.cluster.local"]}
+    assert held(result, "c2") == {"a.bar.global": ["10.0.0.1"]}
+    assert held(result, "c3") == {} and render_destination_rules(result, "c3") == []
+    # the VIP is the host's, fleet-wide, and so are the zone's records
+    assert list(result["allocations"]) == ["a.bar.global"]
+
+
+def test_a_group_selects_its_clusters():
+    result = fleet_plan(cluster("c1", export("a", export_to="group:us")), cluster("c2"), cluster("c3"), cluster("c4"))
+    assert [name for name in ("c1", "c2", "c3", "c4") if held(result, name)] == ["c1", "c3", "c4"]
+    assert result["selection"]["groups"] == {"us": ["c3", "c4"]}  # only the groups named, with their members
+
+
+def test_each_exporter_decides_for_its_own_endpoints():
+    result = fleet_plan(cluster("c1", export("a", export_to="c3")), cluster("c2", export("a")), cluster("c3"),
+                        cluster("c4"))
+    assert held(result, "c3")["a.bar.global"] == ["10.0.0.1", "10.0.0.2"]
+    assert held(result, "c4")["a.bar.global"] == ["10.0.0.2"]
+    assert held(result, "c2")["a.bar.global"] == ["a.bar.svc.cluster.local"]  # c1 does not export it to c2
+    entry = next(e for e in render_entries(result, "c4"))
+    rule = render_destination_rules(result, "c4")[0]
+    assert entry["metadata"]["annotations"] == rule["metadata"]["annotations"] == \
+        {"multicluster.meshops.io/exported-from": "c2"}
+
+
+def test_a_cluster_imports_only_from_the_clusters_and_namespaces_it_names_but_keeps_its_own():
+    result = fleet_plan(cluster("c1", export("a"), export("b", namespace="shop")), cluster("c2", export("a")),
+                        cluster("c3", import_from_clusters=["c2"]),
+                        cluster("c4", export("c", namespace="ops"), import_from_namespaces=["shop"]))
+    assert held(result, "c3") == {"a.bar.global": ["10.0.0.2"]}
+    assert held(result, "c4") == {"b.shop.global": ["10.0.0.1"], "c.ops.global": ["c.ops.svc.cluster.local"]}
+    assert result["selection"]["import_from"] == {"c3": {"clusters": ["c2"]}, "c4": {"namespaces": ["shop"]}}
+
+
+def test_an_exporter_keeps_its_own_entry_whatever_the_selection():
+    result = fleet_plan(cluster("c1", export("a", export_to="c3"), import_from_clusters=["c3"],
+                                import_from_namespaces=["shop"]), cluster("c2", export("a")), cluster("c3"))
+    assert held(result, "c1") == {"a.bar.global": ["a.bar.svc.cluster.local"]}
+
+
+def test_a_cluster_that_no_longer_imports_a_host_loses_its_entry_and_rule_and_the_others_keep_theirs():
+    def rendered(result, name):
+        return render_entries(result, name) + render_destination_rules(result, name)
+
+    everyone = fleet_plan(cluster("c1", export("a"), export("b")), cluster("c2"), cluster("c3"))
+    narrowed = fleet_plan(cluster("c1", export("a", export_to="c2"), export("b")), cluster("c2"), cluster("c3"))
+    live = {name: copy.deepcopy(rendered(everyone, name)) for name in ("c1", "c2", "c3")}
+    gone = reconcile_entries(rendered(narrowed, "c3"), live["c3"])
+    assert sorted((obj["kind"], obj["metadata"]["name"]) for obj in gone.delete) == [
+        ("DestinationRule", "a.bar.global"), ("ServiceEntry", "a.bar.global")]
+    assert (gone.create, gone.update) == ([], [])
+    assert not any(reconcile_entries(rendered(narrowed, name), live[name]).changed for name in ("c1", "c2"))
+
+
+def test_vips_do_not_depend_on_the_selection():
+    open_plan = fleet_plan(cluster("c1", export("a"), export("b")), cluster("c2"))
+    narrowed = fleet_plan(cluster("c1", export("a", export_to="c1"), export("b")), cluster("c2"))
+    assert open_plan["allocations"] == narrowed["allocations"]
+
+
+# --- the fleet check compares each cluster with what it should hold ---------------------------------
+
+def test_the_report_shows_each_cluster_what_it_imports_and_fails_over_within_it():
+    result = fleet_plan(cluster("c1", export("a", export_to="c3")), cluster("c2", export("a")), cluster("c3"),
+                        cluster("c4"))
+    clusters = [{"name": name, "reachable": True, "check": {}, "trust": {}} for name in ("c1", "c2", "c3", "c4")]
+    model = evaluate(clusters, {"services": result["services"], "gateways": result["gateways"],
+                                "selection": result["selection"]})
+    imports = {c["name"]: c["imports"] for c in model["clusters"]}
+    assert imports == {"c1": [], "c2": [], "c3": [{"host": "a.bar.global", "from": ["c1", "c2"]}],
+                       "c4": [{"host": "a.bar.global", "from": ["c2"]}]}
+    assert model["failover"]["services"] == [{"host": "a.bar.global", "orders": {
+        "c1": [["c1", "c2"]], "c2": [["c2"]], "c3": [["c1", "c2"]], "c4": [["c2"]]}}]
