@@ -7,8 +7,8 @@ import os
 import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+from typing import Callable
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".lab-bench"
@@ -68,6 +68,109 @@ class PeakSampler:
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+def processes(roots: list[int]) -> dict[int, tuple[str, bool]]:
+    """Every process of the trees under `roots`: pid -> (its name, whether it is one of the roots)."""
+    children: dict[int, list[int]] = {}
+    names: dict[int, str] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            head, fields = stat.read_text(encoding="utf-8", errors="replace").rsplit(") ", 1)
+        except (OSError, ValueError):
+            continue
+        pid = int(stat.parent.name)
+        names[pid] = head.split(" (", 1)[1]
+        children.setdefault(int(fields.split()[1]), []).append(pid)
+    found, todo = {}, [pid for pid in roots if pid in names]
+    while todo:
+        pid = todo.pop()
+        found[pid] = (names[pid], pid in roots)
+        todo += children.get(pid, [])
+    return found
+
+
+def pss_mib(pid: int) -> float:
+    """Proportional set size of a process (MiB): pages shared with others (forked Ansible workers,
+    one binary run several times) counted once over all of them."""
+    try:
+        for line in Path(f"/proc/{pid}/smaps_rollup").read_text(encoding="ascii").splitlines():
+            if line.startswith("Pss:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8", errors="replace").rsplit(") ", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def lab_group(name: str, _root: bool) -> str:
+    """The lab's processes by what they are: the API servers, etcd, the istiods, the rest."""
+    return {"kube-apiserver": "apiservers", "etcd": "etcd", "pilot-discovery": "istiods"}.get(name, "other")
+
+
+def controller_group(name: str, root: bool) -> str:
+    """ansible-playbook's tree: the controller (main process and its forked workers), the modules."""
+    return "controller" if root or name.startswith("ansible-playboo") else "modules"
+
+
+def lab_roots() -> list[int]:
+    return list(lab_state()["pids"].values())
+
+
+def by_group(roots: list[int], group: Callable[[str, bool], str], measure: Callable[[int], float]) -> dict[str, float]:
+    out: dict[str, float] = {}
+    for pid, (name, root) in processes(roots).items():
+        key = group(name, root)
+        out[key] = out.get(key, 0.0) + measure(pid)
+    return out
+
+
+class MemorySampler:
+    """Samples in the background the memory (PSS, MiB) of the process trees roots() names, summed per
+    group of processes; .peak holds the highest value seen per group and for their total."""
+
+    def __init__(self, roots: Callable[[], list[int]], group: Callable[[str, bool], str], interval: float = 1.0):
+        self.roots, self.group, self.interval = roots, group, interval
+        self.peak: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        try:
+            now = by_group(self.roots(), self.group, pss_mib)
+        except (OSError, ValueError, KeyError):
+            return
+        now["total"] = sum(now.values())
+        for key, value in now.items():
+            self.peak[key] = max(self.peak.get(key, 0.0), value)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.sample()
+            self._stop.wait(self.interval)
+
+    def rounded(self) -> dict[str, int]:
+        return {key: round(value) for key, value in sorted(self.peak.items())}
+
+    def __enter__(self) -> "MemorySampler":
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+def load() -> str:
+    """The 1, 5 and 15 minute load averages (2 cores shared), as uptime shows them."""
+    return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])
 
 
 def save(name: str, report: dict) -> None:

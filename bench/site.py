@@ -1,72 +1,191 @@
-"""bench/site: site.yml on a fresh lab of 1, 2 and 3 clusters: first run, no-op run, time per step.
+"""bench/site: site.yml on a fresh lab of 1, 2, 3 and 6 clusters: first run, no-op run, time per step,
+where the time goes, and the peak memory of the controller and of the lab.
 
-Baseline (same run): the 1-cluster lab. Goals: the no-op run reports changed=0 and takes under
-45 s for 3 clusters; clusters are worked on in parallel, so 3 clusters take well under 3x one.
+Baselines (same run): the 1-cluster lab, and for the larger fleets of issue 15 the 3-cluster lab.
+Goals: the no-op run reports changed=0 and takes under 45 s for 3 clusters; clusters are worked on
+in parallel, so 3 clusters take well under 3x one; the no-op run of 6 clusters within 1.5x of 3
+clusters (issue 15), still without a write request (the API servers' audit logs).
+Memory is the peak PSS, sampled every second, of ansible-playbook's process tree (the controller
+and its forks; the module processes) and of the lab (API servers, etcd, istiods, the rest); CPU
+seconds of both from /proc, as the machine is shared and wall times are noisy.
+SITE_BENCH_SIZES=3,6 picks the lab sizes (the first one is the baseline).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import resource
 import subprocess
 import time
 
-from .common import REPO, STATE, lab, save
+from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
+                     lab_state, load, save)
 
-SIZES = (1, 2, 3)
+SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
+TASK_LINE = re.compile(r"^(.+?) -{2,} (\d+\.\d+)s$", re.M)
 CHANGED = re.compile(r"changed=(\d+)")
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+TOP_TASKS = 6
 
 
-def site(*extra: str) -> tuple[float, str]:
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles")
-    started = time.monotonic()
-    proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory"),
-                           str(REPO / "playbooks" / "site.yml"), *extra], env=env, capture_output=True, text=True)
-    elapsed = time.monotonic() - started
-    if proc.returncode != 0:
-        raise SystemExit(f"site.yml failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-2000:]}")
-    return elapsed, proc.stdout
+def recap(output: str, banner: str) -> str:
+    """The lines a profile callback printed under its banner (up to the next banner)."""
+    part = output.split(banner, 1)[-1] if banner in output else ""
+    return re.split(r"^[A-Z ]+ \*{3,}$", part, maxsplit=1, flags=re.M)[0] if part else ""
 
 
 def per_role(output: str) -> dict[str, float]:
     times: dict[str, float] = {}
-    for role, seconds in ROLE_LINE.findall(output.split("ROLES RECAP", 1)[-1]):
+    for role, seconds in ROLE_LINE.findall(recap(output, "ROLES RECAP")):
         times[role.rsplit(".", 1)[-1]] = times.get(role.rsplit(".", 1)[-1], 0) + float(seconds)
     return times
 
 
+def top_tasks(output: str) -> dict[str, float]:
+    tasks = sorted(((name.split(" : ", 1)[-1].strip(), float(s)) for name, s in TASK_LINE.findall(recap(output, "TASKS RECAP"))),
+                   key=lambda item: -item[1])
+    return dict(tasks[:TOP_TASKS])
+
+
+def audit_sizes() -> dict[str, int]:
+    return {c["name"]: (STATE / c["name"] / "audit.log").stat().st_size for c in lab_state()["clusters_info"]}
+
+
+def writes_since(mark: dict[str, int]) -> dict[str, int]:
+    """Write requests per user agent (its first word) in every cluster's audit log since `mark`."""
+    time.sleep(1)  # the API server writes the event after the response
+    writes: dict[str, int] = {}
+    for cluster, offset in mark.items():
+        with open(STATE / cluster / "audit.log", "rb") as log:
+            log.seek(offset)
+            for line in filter(None, log.read().decode().splitlines()):
+                event = json.loads(line)
+                if event.get("verb") in WRITE_VERBS:
+                    agent = (event.get("userAgent") or "?").split("/", 1)[0].split(" ", 1)[0]
+                    writes[agent] = writes.get(agent, 0) + 1
+    return writes
+
+
+def cpu_children() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def site(label: str) -> dict:
+    """site.yml once: wall time, changed, role and task times, write requests, memory and CPU."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles,ansible.posix.profile_tasks",
+               PROFILE_TASKS_TASK_OUTPUT_LIMIT="40")
+    mark, lab_cpu, cpu = audit_sizes(), by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
+    started = time.monotonic()
+    (RESULTS / "site").mkdir(parents=True, exist_ok=True)
+    with open(RESULTS / "site" / f"{label}.log", "w+", encoding="utf-8") as out:  # kept for a look after the run
+        proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory"),
+                                 str(REPO / "playbooks" / "site.yml")], env=env, stdout=out, stderr=subprocess.STDOUT)
+        with MemorySampler(lambda: [proc.pid], controller_group) as controller, \
+                MemorySampler(lab_roots, lab_group) as lab_memory:
+            proc.wait()
+        elapsed = time.monotonic() - started
+        out.seek(0)
+        output = out.read()
+    if proc.returncode != 0:
+        raise SystemExit(f"site.yml ({label}) failed:\n{output[-3000:]}")
+    lab_after = by_group(lab_roots(), lab_group, cpu_seconds)
+    return {"seconds": round(elapsed, 1), "load": load(),
+            "changed": sum(map(int, CHANGED.findall(output.split("PLAY RECAP")[-1]))),
+            "writes": writes_since(mark), "seconds_per_role": per_role(output), "top_tasks": top_tasks(output),
+            "cpu_s": {"ansible": round(cpu_children() - cpu, 1),
+                      **{k: round(v - lab_cpu.get(k, 0), 1) for k, v in sorted(lab_after.items())}},
+            "peak_mib": {"ansible": controller.rounded(), "lab": lab_memory.rounded()}}
+
+
 def measure(clusters: int) -> dict:
     lab("down", check=False)
+    started = time.monotonic()
     lab("up", "--clusters", str(clusters))
+    up = time.monotonic() - started
     try:
-        first, _ = site()
-        second, output = site()
+        first = site(f"first-{clusters}")
+        noop = site(f"noop-{clusters}")
     finally:
         lab("down", check=False)
-    return {"clusters": clusters, "first_run_s": round(first, 1), "noop_run_s": round(second, 1),
-            "noop_changed": sum(map(int, CHANGED.findall(output.split("PLAY RECAP")[-1]))),
-            "noop_seconds_per_role": per_role(output)}
+    print(f"  {clusters} clusters: lab up {up:.0f} s, first {first['seconds']} s, no-op {noop['seconds']} s "
+          f"(changed={noop['changed']}, writes {noop['writes'] or 0}); load {load()}", flush=True)
+    return {"clusters": clusters, "lab_up_s": round(up, 1), "first_run_s": first["seconds"], "noop_run_s": noop["seconds"],
+            "noop_changed": noop["changed"], "noop_seconds_per_role": noop["seconds_per_role"], "first": first, "noop": noop}
+
+
+def ratio(value: float, base: float) -> float:
+    return round(value / base, 2)
+
+
+def meets(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
+
+
+def steps(seconds: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}" for k, v in seconds.items() if k != "total")
+
+
+def report(rows: list[dict]) -> list[str]:
+    out: list[str] = []
+    p = out.append
+    one = rows[0]
+    p(f"{'clusters':>8} {'first run (s)':>14} {'x ' + str(one['clusters']) + ' cl':>8} {'no-op (s)':>10} "
+      f"{'x ' + str(one['clusters']) + ' cl':>8} {'+s/cluster':>10} {'no-op changed':>14} {'no-op writes':>12} {'lab up (s)':>10}")
+    for i, row in enumerate(rows):
+        row["first_vs_1"] = ratio(row["first_run_s"], one["first_run_s"])
+        row["noop_vs_1"] = ratio(row["noop_run_s"], one["noop_run_s"])
+        growth = "" if i == 0 else round((row["noop_run_s"] - rows[i - 1]["noop_run_s"])
+                                         / (row["clusters"] - rows[i - 1]["clusters"]), 1)
+        p(f"{row['clusters']:>8} {row['first_run_s']:>14} {row['first_vs_1']:>7}x {row['noop_run_s']:>10} "
+          f"{row['noop_vs_1']:>7}x {growth:>10} {row['noop_changed']:>14} {sum(row['noop']['writes'].values()):>12} "
+          f"{row['lab_up_s']:>10}")
+    p("")
+    p("where the time goes (seconds per step; the slowest tasks; CPU seconds of Ansible and its modules and of the lab):")
+    for row in rows:
+        for run in ("first", "noop"):
+            r = row[run]
+            p(f"  {row['clusters']} cl {run:>5}: {steps(r['seconds_per_role'])}")
+            p(f"  {'':>11} tasks: " + ", ".join(f"{k[:48]} {v:.1f}" for k, v in r["top_tasks"].items()))
+            p(f"  {'':>11} CPU: " + ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items()) + f"; load {r['load']}")
+    p("")
+    p("peak memory (PSS MiB, sampled every second): Ansible = controller and forks + modules; lab = API servers, "
+      "etcd, istiods, rest")
+    p(f"{'clusters':>8} {'run':>6} {'ansible':>8} {'controller':>10} {'modules':>8} {'lab':>6} {'apiservers':>10} "
+      f"{'etcd':>6} {'istiods':>8} {'other':>6}")
+    for row in rows:
+        for run in ("first", "noop"):
+            a, b = row[run]["peak_mib"]["ansible"], row[run]["peak_mib"]["lab"]
+            p(f"{row['clusters']:>8} {run:>6} {a.get('total', 0):>8} {a.get('controller', 0):>10} {a.get('modules', 0):>8} "
+              f"{b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>6} {b.get('istiods', 0):>8} "
+              f"{b.get('other', 0):>6}")
+    p("")
+    three = next((r for r in rows if r["clusters"] == 3), None)
+    if three:
+        p(f"goal: no-op changed=0 and < 45 s for 3 clusters -> changed={three['noop_changed']}, {three['noop_run_s']} s "
+          f"({meets(three['noop_changed'] == 0 and three['noop_run_s'] < 45)})")
+    six = next((r for r in rows if r["clusters"] == 6), None)
+    if three and six:
+        writes = sum(six["noop"]["writes"].values())
+        p(f"goal: no-op of 6 clusters within 1.5x of 3 clusters -> {six['noop_run_s']} / {three['noop_run_s']} s = "
+          f"{ratio(six['noop_run_s'], three['noop_run_s'])}x ({meets(six['noop_run_s'] <= 1.5 * three['noop_run_s'])}); "
+          f"changed={six['noop_changed']}, write requests {writes} ({meets(six['noop_changed'] == 0 and writes == 0)})")
+    print("\n".join(out))
+    return out
 
 
 def main() -> None:
     lab("build")
+    print(f"load at start: {load()}", flush=True)
     rows = [measure(n) for n in SIZES]
-    one = rows[0]
-    print(f"{'clusters':>8} {'first run (s)':>14} {'x 1 cluster':>12} {'no-op (s)':>10} {'x 1 cluster':>12} "
-          f"{'no-op changed':>14}")
-    for row in rows:
-        row["first_vs_1"] = round(row["first_run_s"] / one["first_run_s"], 2)
-        row["noop_vs_1"] = round(row["noop_run_s"] / one["noop_run_s"], 2)
-        print(f"{row['clusters']:>8} {row['first_run_s']:>14} {row['first_vs_1']:>11}x {row['noop_run_s']:>10} "
-              f"{row['noop_vs_1']:>11}x {row['noop_changed']:>14}")
-    print("no-op seconds per step (3 clusters):",
-          ", ".join(f"{k} {v:.1f}" for k, v in rows[-1]["noop_seconds_per_role"].items()))
-    three = rows[-1]
-    print(f"goal: no-op changed=0 and < 45 s for 3 clusters -> changed={three['noop_changed']}, "
-          f"{three['noop_run_s']} s ({'meets' if three['noop_changed'] == 0 and three['noop_run_s'] < 45 else 'MISSES'})")
-    save("site", {"baseline": "1-cluster lab", "rows": rows})
+    summary = report(rows)
+    print(f"load at end: {load()}")
+    save("site", {"baseline": f"{SIZES[0]}-cluster lab (and the 3-cluster lab for 6 clusters)", "rows": rows,
+                  "summary": summary})
 
 
 if __name__ == "__main__":

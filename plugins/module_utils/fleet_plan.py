@@ -223,3 +223,22 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         "policy": policy or traffic_policy(),
         "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},
     }
+
+
+def for_writers(fleet_plan):
+    """The plan as it travels to every cluster's writer (service_entry_plan returns it so): each
+    cluster's VIP store reduced to the resourceVersion read there, the precondition of its write.
+    What each store must hold is the plan's own allocations and generation; repeating them per
+    cluster made the plan, and what every writer receives, grow with clusters x hosts."""
+    return dict(fleet_plan, clusters={name: {"vip_store": {"resource_version": cluster["vip_store"].get("resource_version") or ""}}
+                                      for name, cluster in fleet_plan["clusters"].items()})
+
+
+def cluster_store(fleet_plan, cluster):
+    """The VIP store `cluster` must hold, {"allocations", "generation", "resource_version"}, from a
+    plan() result or its for_writers() form. Raises KeyError when the plan has no such cluster."""
+    store = fleet_plan["clusters"][cluster]["vip_store"]
+    if "allocations" in store:
+        return store
+    return {"allocations": fleet_plan["allocations"], "generation": fleet_plan["generation"],
+            "resource_version": store.get("resource_version") or ""}

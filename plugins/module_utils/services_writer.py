@@ -13,6 +13,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils import reconc
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
     COMPONENT, COMPONENT_LABEL, OWNED_SELECTOR, reconcile_entries, reconcile_namespaces, render_destination_rules,
     render_entries, shadowing_rules)
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import cluster_store
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY, KubeError, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
@@ -57,7 +58,7 @@ class Writer:
         """Bring the cluster to the plan. Raises ServicesError (nothing written) on any problem."""
         try:
             rendered = render_entries(fleet_plan, cluster) + render_destination_rules(fleet_plan, cluster)
-            store, unavailable = fleet_plan["clusters"][cluster]["vip_store"], fleet_plan["unavailable"]
+            store, unavailable = cluster_store(fleet_plan, cluster), fleet_plan["unavailable"]
         except (KeyError, TypeError) as exc:
             raise ServicesError("plan is not a plan of service_entry_plan (no %s)" % exc)
         except PlanError as exc:

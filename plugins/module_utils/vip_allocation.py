@@ -70,8 +70,13 @@ def merge_stores(stores):
     generation = max(int(store["generation"]) for store in present.values())
     current = [(name, store.get("allocations") or {}) for name, store in sorted(present.items())
                if int(store["generation"]) == generation]
-    vips_of = {}
+    # Every cluster holds a copy of the same store, as a rule: each content is read once.
+    distinct = []
     for _cluster, allocations in current:
+        if not any(allocations == seen for seen in distinct):
+            distinct.append(allocations)
+    vips_of = {}
+    for allocations in distinct:
         for host, vip in allocations.items():
             vips_of.setdefault(host, set()).add(vip)
     hosts_of = {}

@@ -11,9 +11,9 @@ version_added: 0.1.0
 description:
   - Takes what every cluster exports (from M(meshops.multicluster.mesh_services_info)), its gateway
     address and locality, and the VIP stores read from every cluster, and returns the fleet's plan
-    in compact form - every host with its VIP, ports and exporters, every gateway, and each
-    cluster's VIP store to write; M(meshops.multicluster.service_entry) renders each cluster's
-    ServiceEntries from it.
+    in compact form - every host with its VIP, ports and exporters, every gateway, and per cluster
+    the version of its VIP store read, the precondition of writing the allocation there;
+    M(meshops.multicluster.service_entry) renders each cluster's ServiceEntries from it.
   - Every exported Service C(<name>.<namespace>) becomes the host C(<name>.<namespace>.global)
     with one VIP, the same in every cluster. Clusters that do not run the Service get one endpoint
     per exporting cluster, its gateway address with every port mapped to the gateway port; a cluster
@@ -177,8 +177,10 @@ plan:
       C(gateways) (per cluster, its gateway address, port and locality), C(selection) (C(groups) -
       the members of the groups the selectors name; C(import_from) - per cluster that limits what it
       imports, its C(clusters) and C(namespaces)), C(layout) (namespace mode, namespace, cluster
-      domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster, C(vip_store) - the
-      store to write and the resourceVersion read, the precondition of the write).
+      domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster,
+      C(vip_store.resource_version) - the resourceVersion of its VIP store as read, the precondition of
+      writing C(allocations) and C(generation) there; the allocation is not repeated per cluster, so
+      the plan grows with the hosts and the clusters, not with their product).
   returned: success
   type: dict
   sample:
@@ -192,13 +194,13 @@ plan:
     layout: {namespace_mode: replicate, namespace: istio-system, cluster_domain: cluster.local}
     policy: {failover: locality, consecutive_errors: 5, interval: 10s, base_ejection_time: 30s, max_ejection_percent: 100}
     unavailable: []
-    clusters: {c1: {vip_store: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 1, resource_version: "4711"}}}
+    clusters: {c1: {vip_store: {resource_version: "4711"}}}
 """
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
-    OUTLIER_DEFAULTS, PlanError, plan, traffic_policy)
+    OUTLIER_DEFAULTS, PlanError, for_writers, plan, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
 
 CLUSTER_SPEC = dict(
@@ -242,7 +244,7 @@ def main():
                              + str(exc).replace("\n", "\n- "))
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=False, plan=result)
+    module.exit_json(changed=False, plan=for_writers(result))
 
 
 if __name__ == "__main__":

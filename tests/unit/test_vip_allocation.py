@@ -126,3 +126,13 @@ def test_store_configmap_round_trip():
     assert not store_matches(configmap, store({}, 5))
     assert store_matches(None, store({}, 0))
     assert store_from_configmap(None) == store({}, 0, "")
+
+
+def test_many_copies_of_one_store_and_a_disagreeing_one():
+    same = {"keep.n.global": "240.10.0.1", "one.n.global": "240.10.0.2"}
+    merged, generation, warnings = merge_stores({
+        **{"c%d" % i: store(dict(same), 4) for i in range(5)},
+        "d": store({"keep.n.global": "240.10.0.1", "two.n.global": "240.10.0.2"}, 4),
+    })
+    assert merged == {"keep.n.global": "240.10.0.1"} and generation == 4
+    assert "(clusters c0, c1, c2, c3, c4, d)" in warnings[0] and "one.n.global, two.n.global" in warnings[0]
