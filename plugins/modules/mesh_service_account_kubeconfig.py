@@ -138,8 +138,8 @@ def main():
         module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user)
     token = response["status"]["token"]
     os.makedirs(os.path.dirname(os.path.abspath(p["path"])), mode=0o700, exist_ok=True)
-    write_atomic(p["path"], yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token,
-                                                           read_ca(client.connection))), mode=0o600)
+    text = yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token, read_ca(client.connection)))
+    write_atomic(p["path"], text, mode=0o600)
     expiry = token_expiry(token)
     module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user)
 
