@@ -67,7 +67,6 @@ def stamped_release(obj, values=None):
     if not chart_label or not release:
         return None
     # The chart name is the label's part before the version; versions may hold '-' (1.31-dev).
-    chart, version = chart_label, None
     if app_version and chart_label.endswith("-" + app_version):
         chart, version = chart_label[:-len(app_version) - 1], app_version
     else:

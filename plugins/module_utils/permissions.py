@@ -136,20 +136,14 @@ def _policy_rule(rule):
 
 
 def _merged(rules):
-    """Policy rules of `rules` without repeats, in a stable order."""
-    seen, merged = set(), []
+    """Policy rules of `rules`: one per API group, resource and names, with every verb once, in a stable order."""
+    verbs = {}
     for rule in rules:
         for resource in rule.resources:
-            for verb in rule.verbs:
-                key = (rule.group, resource, verb, rule.names)
-                if key not in seen:
-                    seen.add(key)
-                    merged.append(key)
-    grouped = {}
-    for group, resource, verb, names in merged:
-        grouped.setdefault((group, resource, names), []).append(verb)
-    return [_policy_rule(Rule(None, group, (resource,), tuple(verbs), names, "", None))
-            for (group, resource, names), verbs in sorted(grouped.items())]
+            listed = verbs.setdefault((rule.group, resource, rule.names), [])
+            listed += [verb for verb in rule.verbs if verb not in listed]
+    return [_policy_rule(Rule(None, group, (resource,), tuple(listed), names, "", None))
+            for (group, resource, names), listed in sorted(verbs.items())]
 
 
 def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS),
@@ -188,6 +182,11 @@ def allowed(resource_rules, group, resource, verb, name=None):
     return False
 
 
+def _qualified(resource, group):
+    """A resource as kubectl names it: serviceentries.networking.istio.io, secrets."""
+    return resource + ("." + group if group else "")
+
+
 def missing(step_rules_, rules_by_namespace, mesh_namespace):
     """What `rules_by_namespace` ({namespace: SelfSubjectRulesReview resourceRules}) lacks of
     step_rules(): [{"step", "verb", "resource", "namespace", "name"}], one per verb, resource and name."""
@@ -200,7 +199,7 @@ def missing(step_rules_, rules_by_namespace, mesh_namespace):
                 for name in rule.names or (None,):
                     if not allowed(review, rule.group, resource, verb, name):
                         lacking.append({"step": step, "verb": verb, "namespace": namespace or "",
-                                        "resource": resource + ("." + rule.group if rule.group else ""),
+                                        "resource": _qualified(resource, rule.group),
                                         "name": name or ""})
     return lacking
 
@@ -272,7 +271,7 @@ def markdown_table(steps=STEPS):
 def forbidden_message(method, path, server_message):
     """A 403 in words: the request, the server's reason, the steps that need it, the fix."""
     verb, group, resource, namespace, name = describe_request(method, path)
-    what = describe({"verb": verb, "resource": resource + ("." + group if group else ""), "name": name or "",
+    what = describe({"verb": verb, "resource": _qualified(resource, group), "name": name or "",
                      "namespace": namespace or ""})
     steps = steps_needing(group, resource, verb, name)
     needed = "needed by step %s" % ", ".join(steps) if steps else "needed by no step of the collection"
