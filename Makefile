@@ -64,6 +64,7 @@ bench: venv binaries
 	$(PY) -m bench.lab_startup
 	$(PY) -m bench.service_entries
 	$(PY) -m bench.site
+	$(PY) -m bench.fleet_plan
 
 clean: lab-down
 	rm -rf .cache .pytest_cache tests/output meshops-multicluster-*.tar.gz

@@ -1,17 +1,27 @@
-"""bench/service_entries (issue 6): services.yml on 3 lab clusters x N exported Services each.
+"""bench/service_entries (issues 6 and 15): services.yml on C lab clusters x N exported Services each.
 
-Every cluster ends with 3 x N ServiceEntries (N local, 2 x N imported) and a DestinationRule beside
-each (6 x N objects per cluster). Measured in one run on
+Every cluster ends with C x N ServiceEntries (N local, (C - 1) x N imported) and a DestinationRule
+beside each (2 x C x N objects per cluster). Measured in one run on
 the bench lab (instance 2), against baselines run on the same lab and the same rendered objects:
   (a) a loop of kubernetes.core.k8s tasks (server-side apply), one module run per object, on a
       slice of 100 objects in a scratch namespace: goal ours >= 30x its per-object rate;
-  (b) `kubectl apply --server-side -f <one file per cluster>` of the same 3 x N objects per
-      cluster into a scratch namespace, the 3 clusters in parallel as Ansible's forks do:
+  (b) `kubectl apply --server-side -f <one file per cluster>` of the same 2 x C x N objects per
+      cluster into a scratch namespace, the C clusters in parallel as Ansible's forks do:
       goal first run <= 1.5x (b), no-op run faster than (b)'s re-apply.
+Issue 15, the fleet beyond three clusters: the same step on a lab of each size in SE_BENCH_CLUSTERS
+(default 3,6; the lab has at most 6). The 3-cluster lab gets the whole protocol above (sizes 50, 100
+and 200 interleaved, baselines (a) and (b), one Service changed; SE_BENCH_FULL=0 skips it); the
+other sizes 200 Services per cluster only (SE_BENCH_REPEATS first and no-op runs, default 2;
+kubectl (b) in the first), and one Service changed. Baseline (same run): the 3-cluster lab. Goals at 6 clusters x 200 Services
+(1,200 ServiceEntries per cluster): the step's per-object rate (objects written over the fleet per
+second of the whole step) within 1.2x of 3 clusters; a no-op run still makes no write request and
+one list per kind per cluster.
 Requests come from the API servers' audit logs (user agent meshops.multicluster); the module's
 own time, CPU and peak memory per cluster from /usr/bin/time around each module process (the play
-runs with an interpreter wrapper); CPU of the API servers and etcd from /proc, as the machine is
-shared and wall times are noisy. SE_BENCH_REUSE=1 reuses (and keeps) a running bench lab.
+runs with an interpreter wrapper); CPU of the API servers, etcd and istiods from /proc, as the
+machine is shared and wall times are noisy; peak memory (PSS, sampled every second) of Ansible's
+process tree and of the lab. SE_BENCH_REUSE=1 reuses (and keeps) a running bench lab of the size;
+--report prints the last run's report again from bench/results/service_entries.json.
 """
 
 from __future__ import annotations
@@ -31,7 +41,8 @@ import yaml
 
 from lab.config import collection_on_path
 
-from .common import REPO, STATE, lab, lab_state, save
+from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
+                     lab_state, load, save)
 
 collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
@@ -41,9 +52,13 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_servi
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL, select_exports  # noqa: E402
 
-CLUSTERS = ("cluster1", "cluster2", "cluster3")
+CLUSTER_COUNTS = tuple(int(n) for n in os.environ.get("SE_BENCH_CLUSTERS", "3,6").split(","))
+BASELINE = 3                    # the lab size the others are compared with (when measured in the run)
+FULL = int(os.environ.get("SE_BENCH_FULL", "3"))  # the lab size that gets the whole protocol of issue 6 (0: none)
+CLUSTERS: tuple[str, ...] = ()  # the running lab's clusters, set per lab size
 SIZES = (50, 100, 200)          # exported Services per cluster; the last is the main measurement
 REPEATS = {50: 2, 100: 2, 200: 3}  # clean fleet, first run, no-op run (and kubectl at the main size)
+OTHER_REPEATS = int(os.environ.get("SE_BENCH_REPEATS", "2"))  # at the main size, on the other lab sizes
 NAMESPACES = 4                  # per cluster, the benchmark's own: sebench-c<i>-<k>
 OWNER_LABEL = "bench.meshops.io/owner"
 SLICE = 100                     # objects written by baseline (a)
@@ -53,14 +68,10 @@ UA = "meshops.multicluster"
 WORK = STATE / "service-entries"
 KUBECONFIG = STATE / "kubeconfig"
 PLAYBOOK = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory")]
-PROFILE_LINE = re.compile(r"^(.+?) -{2,} (\d+\.\d+)s$", re.M)
+# profile_tasks pads a task name with dashes to the width of the terminal; a long name gets one dash or none.
+PROFILE_LINE = re.compile(r"^(.+?)(?: -+)? (\d+\.\d+)s$", re.M)
 CHANGED = re.compile(r"changed=(\d+)")
 KUBECTL = ""  # set by main()
-
-
-def load() -> str:
-    """The 1, 5 and 15 minute load averages (2 cores), as uptime shows them."""
-    return " ".join(Path("/proc/loadavg").read_text().split()[:3])
 
 
 def kubectl_bin() -> str:
@@ -103,7 +114,8 @@ def write_file(name: str, docs: list[dict]) -> Path:
 # --- the fleet ---------------------------------------------------------------------------------
 
 def ensure_lab() -> None:
-    if os.environ.get("SE_BENCH_REUSE") == "1" and lab("status", check=False).returncode == 0:
+    if os.environ.get("SE_BENCH_REUSE") == "1" and lab("status", check=False).returncode == 0 \
+            and len(lab_state()["clusters"]) == len(CLUSTERS):
         return
     lab("down", check=False)
     lab("up", "--clusters", str(len(CLUSTERS)))
@@ -219,14 +231,18 @@ def services_run(label: str) -> dict:
     """services.yml once: wall time, task times, per-module time and memory, API requests."""
     (WORK / "modules.log").unlink(missing_ok=True)
     mark = audit_mark()
-    cpu_before, server_before = cpu_children(), server_cpu()
+    cpu_before, server_before, lab_before = cpu_children(), server_cpu(), by_group(lab_roots(), lab_group, cpu_seconds)
     started = time.monotonic()
-    proc = subprocess.run([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"),
-                           "-e", f"ansible_python_interpreter={interpreter_wrapper()}"],
-                          env=ansible_env(), capture_output=True, text=True)
+    proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"),
+                             "-e", f"ansible_python_interpreter={interpreter_wrapper()}"],
+                            env=ansible_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    with MemorySampler(lambda: [proc.pid], controller_group) as ansible_memory, \
+            MemorySampler(lab_roots, lab_group) as lab_memory:
+        stdout, stderr = proc.communicate()
     seconds, cpu, server = time.monotonic() - started, cpu_children() - cpu_before, server_cpu() - server_before
+    lab_cpu = {k: round(v - lab_before.get(k, 0), 1) for k, v in sorted(by_group(lab_roots(), lab_group, cpu_seconds).items())}
     if proc.returncode:
-        raise SystemExit(f"services.yml ({label}) failed:\n{proc.stdout[-4000:]}\n{proc.stderr[-2000:]}")
+        raise SystemExit(f"services.yml ({label}) failed:\n{stdout[-4000:]}\n{stderr[-2000:]}")
     counts = request_counts(audit_since(mark))
     modules = {}
     for line in (WORK / "modules.log").read_text().splitlines():
@@ -235,13 +251,14 @@ def services_run(label: str) -> dict:
             modules[f"{parts[0][len('AnsiballZ_'):]}@{parts[1]}"] = {
                 "seconds": float(parts[2]), "rss_mib": round(int(parts[3]) / 1024, 1),
                 "cpu_s": round(float(parts[4]) + float(parts[5]), 2)}
-    tasks = {name.split(" : ", 1)[-1]: float(s) for name, s in PROFILE_LINE.findall(proc.stdout.split("PLAY RECAP")[-1])}
-    (WORK / f"services-{label}.log").write_text(proc.stdout)
+    tasks = {name.split(" : ", 1)[-1].strip(): float(s) for name, s in PROFILE_LINE.findall(stdout.split("PLAY RECAP")[-1])}
+    (WORK / f"services-{label}.log").write_text(stdout)
     module_cpu = sum(m["cpu_s"] for m in modules.values())
     return {"label": label, "seconds": round(seconds, 2), "load": load(),
             "cpu_s": {"modules": round(module_cpu, 1), "ansible_controller": round(cpu - module_cpu, 1),
-                      "api_servers_etcd": round(server, 1)},
-            "changed": sum(map(int, CHANGED.findall(proc.stdout.split("PLAY RECAP")[-1]))),
+                      "api_servers_etcd": round(server, 1)}, "lab_cpu_s": lab_cpu,
+            "peak_mib": {"ansible": ansible_memory.rounded(), "lab": lab_memory.rounded()},
+            "changed": sum(map(int, CHANGED.findall(stdout.split("PLAY RECAP")[-1]))),
             "entries_written": total(counts, "writes"), "requests": counts, "modules": modules, "tasks": tasks}
 
 
@@ -453,27 +470,161 @@ def report(cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
     return out
 
 
+def lab_size(count: int) -> dict:
+    """Every measurement on a lab of `count` clusters (brought up, and down at the end)."""
+    global CLUSTERS
+    CLUSTERS = tuple(f"cluster{i}" for i in range(1, count + 1))
+    started = time.monotonic()
+    ensure_lab()
+    WORK.mkdir(parents=True, exist_ok=True)  # in the lab's state directory
+    result: dict = {"clusters": count, "lab_up_s": round(time.monotonic() - started, 1)}
+    print(f"{count} clusters: lab and control plane up in {result['lab_up_s']} s; load {load()}", flush=True)
+    main_size = SIZES[-1]
+    if count == FULL:
+        cycles: dict[int, list[dict]] = {n: [] for n in SIZES}
+        for repeat in range(max(REPEATS.values())):  # sizes interleaved, so that load drift hits all of them
+            for size in SIZES:
+                if repeat < REPEATS[size]:
+                    cycles[size].append(size_cycle(size, with_kubectl=size == main_size))
+    else:
+        cycles = {main_size: [size_cycle(main_size, with_kubectl=repeat == 0) for repeat in range(OTHER_REPEATS)]}
+    result["cycles"] = cycles
+    result["change_one"] = change_one_service()
+    if count == FULL:
+        result["k8s_loop"] = baseline_k8s_loop(rendered_entries()["cluster1"])
+        result["summary"] = report(cycles, result["change_one"], result["k8s_loop"])
+    if os.environ.get("SE_BENCH_REUSE") != "1" or count != CLUSTER_COUNTS[-1]:
+        lab("down", check=False)
+    return result
+
+
+def growth(rows: list[dict], key: str) -> list[str]:
+    """Per added cluster: the change of rows[i][key] from the size before, divided by the clusters added."""
+    out = [""]
+    for before, after in zip(rows, rows[1:]):
+        out.append(f"{(after[key] - before[key]) / (after['clusters'] - before['clusters']):+.1f}")
+    return out
+
+
+def fleet_report(sizes: list[dict]) -> list[str]:
+    """Issue 15: the same step on labs of several sizes at the main size, against BASELINE clusters."""
+    size = SIZES[-1]
+    rows = []
+    for result in sizes:
+        cycles = result["cycles"][size]
+        first, noop = best([c["first"] for c in cycles]), best([c["noop"] for c in cycles])
+        clusters = [f"cluster{i}" for i in range(1, result["clusters"] + 1)]
+        kube = [c["kubectl"] for c in cycles if "kubectl" in c]
+        change = result["change_one"]["requests"]
+        rows.append({
+            "clusters": result["clusters"], "objects": 2 * size * result["clusters"], "first": first, "noop": noop,
+            "first_s": first["seconds"], "noop_s": noop["seconds"], "written": first["entries_written"],
+            "rate": first["entries_written"] / first["seconds"],
+            "noop_writes": total(noop["requests"], "writes", ""),
+            "lists": {c: [noop["requests"][c]["reads"].get(f"list {r}", 0) for r in ("serviceentries", "destinationrules")]
+                      for c in clusters},
+            "module_first": slowest_module(first), "module_noop": slowest_module(noop),
+            "module_rss": max(v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
+                              if k.startswith("service_entry@")),
+            "plan_rss": max((v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
+                             if k.startswith("service_entry_plan@")), default=0),
+            "kubectl": best([k["apply"] for k in kube])["seconds"] if kube else None,
+            # our first run / kubectl's, in the same cycle (same lab, same load)
+            "paired": [ratio(c["first"]["seconds"], c["kubectl"]["apply"]["seconds"]) for c in cycles if "kubectl" in c],
+            "client_ms": 1000 * (first["cpu_s"]["modules"] + first["cpu_s"]["ansible_controller"]) / first["entries_written"],
+            "lab_ms": 1000 * sum(first["lab_cpu_s"].values()) / first["entries_written"],
+            "lab_cpu_ms": {k: round(1000 * v / first["entries_written"], 1) for k, v in first["lab_cpu_s"].items()},
+            "change_ok": all(c["writes"] == {"patch serviceentries": 1} for c in change.values()),
+            "all_first": [c["first"]["seconds"] for c in cycles], "all_noop": [c["noop"]["seconds"] for c in cycles]})
+    base = next((r for r in rows if r["clusters"] == BASELINE), rows[0])
+    out: list[str] = []
+    p = out.append
+    p(f"8. lab sizes (issue 15): services.yml at {size} exported Services per cluster, best of the repeats; "
+      f"baseline: {base['clusters']} clusters; rate = ServiceEntries and DestinationRules written over the fleet per "
+      "second of the whole step")
+    p(f"   {'clusters':>8} {'obj/cl':>6} {'first (s)':>9} {'+s/cl':>6} {'written':>7} {'obj/s':>6} {'s/obj x':>7} "
+      f"{'no-op (s)':>9} {'x base':>6} {'+s/cl':>6} {'no-op writes':>12} {'lists SE,DR/cl':>14} {'module first/no-op':>18} "
+      f"{'kubectl (s)':>11} {'first/kubectl':>13}")
+    first_growth, noop_growth = growth(rows, "first_s"), growth(rows, "noop_s")
+    for i, r in enumerate(rows):
+        lists = sorted({tuple(v) for v in r["lists"].values()})
+        kube = r["kubectl"]
+        p(f"   {r['clusters']:>8} {r['objects']:>6} {r['first_s']:>9} {first_growth[i]:>6} {r['written']:>7} "
+          f"{r['rate']:>6.1f} {ratio(base['rate'], r['rate']):>6}x {r['noop_s']:>9} {ratio(r['noop_s'], base['noop_s']):>5}x "
+          f"{noop_growth[i]:>6} {r['noop_writes']:>12} {', '.join(map(str, lists)):>14} "
+          f"{str(r['module_first']) + ' / ' + str(r['module_noop']):>18} {str(kube or '-'):>11} "
+          f"{(str(ratio(r['first_s'], kube)) + 'x') if kube else '-':>13}")
+    p("   all first / no-op runs: " + "; ".join(f"{r['clusters']} cl {r['all_first']} / {r['all_noop']}" for r in rows))
+    p("   first run / kubectl, paired in the same cycle: " + "; ".join(f"{r['clusters']} cl {r['paired']}" for r in rows))
+    p("   CPU per object written in the first run (ms): " + "; ".join(
+        f"{r['clusters']} cl: ours (modules + controller) {r['client_ms']:.1f}, lab {r['lab_ms']:.1f} ("
+        + ", ".join(f"{k} {v}" for k, v in r["lab_cpu_ms"].items()) + ")" for r in rows))
+    p("")
+    p("   where the time goes (first and no-op run): CPU seconds of the service_entry modules, Ansible's controller, the "
+      "lab's API servers, etcd, istiods, rest; the slowest tasks")
+    for r in rows:
+        for run in ("first", "noop"):
+            x = r[run]
+            cpu = dict(modules=x["cpu_s"]["modules"], controller=x["cpu_s"]["ansible_controller"], **x["lab_cpu_s"])
+            p(f"   {r['clusters']:>2} cl {run:>5}: " + ", ".join(f"{k} {v}" for k, v in cpu.items()) + f"; load {x['load']}")
+            p("            tasks: " + ", ".join(f"{k[:40]} {v}" for k, v in sorted(x["tasks"].items(), key=lambda t: -t[1])[:4]))
+    p("")
+    p("   peak memory (PSS MiB, sampled every second): Ansible = controller and forks + module processes; lab = API "
+      "servers, etcd, istiods, rest; service_entry / plan RSS = peak of those module processes")
+    p(f"   {'clusters':>8} {'run':>5} {'ansible':>7} {'controller':>10} {'modules':>7} {'lab':>6} {'apiservers':>10} "
+      f"{'etcd':>5} {'istiods':>7} {'other':>5} {'service_entry RSS':>17} {'plan RSS':>8}")
+    for r in rows:
+        for run in ("first", "noop"):
+            a, b = r[run]["peak_mib"]["ansible"], r[run]["peak_mib"]["lab"]
+            p(f"   {r['clusters']:>8} {run:>5} {a.get('total', 0):>7} {a.get('controller', 0):>10} {a.get('modules', 0):>7} "
+              f"{b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>5} {b.get('istiods', 0):>7} "
+              f"{b.get('other', 0):>5} {r['module_rss']:>17} {r['plan_rss']:>8}")
+    p("")
+    for r in rows:
+        if r is base:
+            continue
+        p(f"   goal at {r['clusters']} clusters: per-object rate within 1.2x of {base['clusters']} -> {r['rate']:.1f} vs "
+          f"{base['rate']:.1f} objects/s = {ratio(base['rate'], r['rate'])}x slower ({meets(base['rate'] <= 1.2 * r['rate'])}); "
+          f"no-op writes {r['noop_writes']} ({meets(r['noop_writes'] == 0)}), one list per kind per cluster "
+          f"({meets(all(v == [1, 1] for v in r['lists'].values()))}); one Service changed: one ServiceEntry patch per "
+          f"cluster ({meets(r['change_ok'])})")
+        if r["kubectl"] and base["kubectl"]:
+            ours, theirs = ratio(r["first_s"], r["kubectl"]), ratio(base["first_s"], base["kubectl"])
+            p(f"      against kubectl on the same lab (best runs): first run / kubectl {theirs}x at {base['clusters']} "
+              f"clusters, {ours}x at {r['clusters']} -> {ratio(ours, theirs)}x; CPU per object written: ours "
+              f"{ratio(r['client_ms'], base['client_ms'])}x, the lab's {ratio(r['lab_ms'], base['lab_ms'])}x")
+    print("\n".join(out))
+    return out
+
+
+def reprint() -> None:
+    """--report: print the report of the last run again from bench/results/service_entries.json."""
+    global CLUSTERS
+    saved = json.loads((RESULTS / "service_entries.json").read_text(encoding="utf-8"))
+    sizes = [dict(r, cycles={int(n): c for n, c in r["cycles"].items()}) for r in saved["labs"]]
+    for result in sizes:
+        if "k8s_loop" in result:
+            CLUSTERS = tuple(f"cluster{i}" for i in range(1, result["clusters"] + 1))
+            report(result["cycles"], result["change_one"], result["k8s_loop"])
+            print()
+    fleet_report(sizes)
+
+
 def main() -> None:
     global KUBECTL
-    WORK.mkdir(parents=True, exist_ok=True)
+    if "--report" in sys.argv[1:]:
+        reprint()
+        return
     KUBECTL = kubectl_bin()
     print(f"load at start: {load()}", flush=True)
-    ensure_lab()
-    cycles: dict[int, list[dict]] = {n: [] for n in SIZES}
-    for repeat in range(max(REPEATS.values())):  # sizes interleaved, so that load drift hits all of them
-        for count in SIZES:
-            if repeat < REPEATS[count]:
-                cycles[count].append(size_cycle(count, with_kubectl=count == SIZES[-1]))
-    change = change_one_service()
-    k8s = baseline_k8s_loop(rendered_entries()["cluster1"])
-    summary = report(cycles, change, k8s)
+    sizes = [lab_size(count) for count in CLUSTER_COUNTS]
+    summary = fleet_report(sizes)
     print(f"load at end: {load()}")
     save("service_entries", {"baselines": {"a": "kubernetes.core.k8s loop, server-side apply, 100 objects, cluster1",
-                                           "b": "kubectl apply --server-side -f, one file per cluster, in parallel"},
-                             "cycles": {str(n): c for n, c in cycles.items()}, "change_one": change, "k8s_loop": k8s,
-                             "summary": summary})
-    if os.environ.get("SE_BENCH_REUSE") != "1":
-        lab("down", check=False)
+                                           "b": "kubectl apply --server-side -f, one file per cluster, in parallel",
+                                           "lab sizes": f"the {BASELINE}-cluster lab"},
+                             "labs": [dict(r, cycles={str(n): c for n, c in r["cycles"].items()}) for r in sizes],
+                             "summary": [*next((r["summary"] for r in sizes if "summary" in r), []), "", *summary]})
 
 
 if __name__ == "__main__":

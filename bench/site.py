@@ -8,7 +8,8 @@ clusters (issue 15), still without a write request (the API servers' audit logs)
 Memory is the peak PSS, sampled every second, of ansible-playbook's process tree (the controller
 and its forks; the module processes) and of the lab (API servers, etcd, istiods, the rest); CPU
 seconds of both from /proc, as the machine is shared and wall times are noisy.
-SITE_BENCH_SIZES=3,6 picks the lab sizes (the first one is the baseline).
+SITE_BENCH_SIZES=3,6 picks the lab sizes (the first one is the baseline); --report prints the last
+run's report again from bench/results/.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import os
 import re
 import resource
 import subprocess
+import sys
 import time
 
 from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
@@ -25,7 +27,8 @@ from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_g
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
-TASK_LINE = re.compile(r"^(.+?) -{2,} (\d+\.\d+)s$", re.M)
+# profile_tasks pads a task name with dashes to the width of the terminal; a long name gets one dash or none.
+TASK_LINE = re.compile(r"^(.+?)(?: -+)? (\d+\.\d+)s$", re.M)
 CHANGED = re.compile(r"changed=(\d+)")
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 TOP_TASKS = 6
@@ -174,11 +177,31 @@ def report(rows: list[dict]) -> list[str]:
         p(f"goal: no-op of 6 clusters within 1.5x of 3 clusters -> {six['noop_run_s']} / {three['noop_run_s']} s = "
           f"{ratio(six['noop_run_s'], three['noop_run_s'])}x ({meets(six['noop_run_s'] <= 1.5 * three['noop_run_s'])}); "
           f"changed={six['noop_changed']}, write requests {writes} ({meets(six['noop_changed'] == 0 and writes == 0)})")
+        per = {r["clusters"]: (r["noop"]["cpu_s"]["ansible"] / r["clusters"],
+                               sum(v for k, v in r["noop"]["cpu_s"].items() if k != "ansible") / r["clusters"]) for r in (three, six)}
+        p(f"      CPU seconds of the no-op run per cluster: Ansible (controller and modules) {per[3][0]:.1f} at 3 clusters, "
+          f"{per[6][0]:.1f} at 6 ({ratio(per[6][0], per[3][0])}x); the lab {per[3][1]:.1f}, {per[6][1]:.1f} "
+          f"({ratio(per[6][1], per[3][1])}x); load {three['noop']['load']} / {six['noop']['load']}")
     print("\n".join(out))
     return out
 
 
+def reprint() -> None:
+    """--report: print the last run's report again from bench/results/site.json, the slowest tasks
+    taken again from the runs' logs (bench/results/site/)."""
+    rows = json.loads((RESULTS / "site.json").read_text(encoding="utf-8"))["rows"]
+    for row in rows:
+        for run in ("first", "noop"):
+            log = RESULTS / "site" / f"{run}-{row['clusters']}.log"
+            if log.is_file():
+                row[run]["top_tasks"] = top_tasks(log.read_text(encoding="utf-8"))
+    report(rows)
+
+
 def main() -> None:
+    if "--report" in sys.argv[1:]:
+        reprint()
+        return
     lab("build")
     print(f"load at start: {load()}", flush=True)
     rows = [measure(n) for n in SIZES]
