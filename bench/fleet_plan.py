@@ -4,7 +4,8 @@ clusters x 300 exported Services, simulated (pure code, no cluster, no Ansible r
 The inputs are what the step really hands over: each cluster's exports come from
 service_exports.select_exports over synthetic Service objects (2 named ports each; 30 of a
 cluster's 300 Services are also exported by a partner cluster, for failover), its VIP store from
-vip_allocation.store_from_configmap, and everything crosses JSON as it does between Ansible and its
+vip_allocation.store_from_configmap - by fingerprint, the first cluster's in full, as gather.yml asks
+for it - and everything crosses JSON as it does between Ansible and its
 modules. Every cluster receives one ServiceEntry and one DestinationRule per host of the fleet.
 Two runs per size: the first (empty VIP stores) and the steady state (every cluster holds the store
 the first run wrote: what each later run reads).
@@ -48,10 +49,10 @@ from .common import load, save
 COLLECTIONS = collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (  # noqa: E402
     render_destination_rules, render_entries)
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan, traffic_policy  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import cluster_store, plan, traffic_policy  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL, select_exports  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (  # noqa: E402
-    store_configmap, store_from_configmap)
+    store_configmap, store_from_configmap, store_summary)
 
 SIZES = tuple(int(n) for n in os.environ.get("FLEET_BENCH_SIZES", "10,50,100").split(","))
 SERVICES = 300          # exported per cluster
@@ -97,19 +98,25 @@ def gathered(count: int) -> tuple[list[dict], float]:
         started = time.perf_counter()
         exports, _missing = select_exports(items)
         seconds += time.perf_counter() - started
-        clusters.append({"name": cluster_name(index), "exports": exports, "vip_store": store_from_configmap(None),
+        clusters.append({"name": cluster_name(index), "exports": exports, "vip_store": gathered_store(index, None),
                          "locality": f"region{index % 5}/zone{index}",
                          "gateway_address": f"10.{index // 250}.{index % 250}.10", "gateway_port": 15443})
     return clusters, seconds
+
+
+def gathered_store(index: int, configmap: dict | None) -> dict:
+    """A cluster's VIP store as gather.yml reads it: in full from the first cluster, else its summary."""
+    store = store_from_configmap(configmap)
+    return store if index == 0 else store_summary(store)
 
 
 def read_back(clusters: list[dict], first: dict) -> list[dict]:
     """The clusters as the next run reads them: each holding the store the first run wrote."""
     out = []
     for number, cluster in enumerate(clusters):
-        configmap = store_configmap(first["clusters"][cluster["name"]]["vip_store"])
+        configmap = store_configmap(cluster_store(first, cluster["name"]))
         configmap["metadata"]["resourceVersion"] = str(50000 + number)
-        out.append(dict(cluster, vip_store=store_from_configmap(configmap)))
+        out.append(dict(cluster, vip_store=gathered_store(number, configmap)))
     return out
 
 

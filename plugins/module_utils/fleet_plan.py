@@ -159,26 +159,30 @@ def traffic_policy(failover="locality", **outlier):
 
 
 def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
-         cluster_domain="cluster.local", unavailable=(), policy=None, cluster_groups=None):
+         cluster_domain="cluster.local", unavailable=(), policy=None, cluster_groups=None, vip_stores=()):
     """The desired state of the whole fleet, computed once, in compact form (render_entries makes
     one cluster's ServiceEntries from it).
 
     clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
-    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap),
-    "import_from_clusters", "import_from_namespaces" (empty: everything)}].
+    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap, or its
+    store_summary),     "import_from_clusters", "import_from_namespaces" (empty: everything)}].
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).
     policy: traffic_policy() of the DestinationRules (the defaults when None).
     cluster_groups: {cluster: its inventory groups} of every cluster, read or not: what the
     export-to annotations' group:<name> may name.
+    vip_stores: stores read in full from the clusters vip_allocation.stores_to_read names.
     Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
     "services": [{"host", "vip", "name", "namespace", "ports", "clusters", "export_to" (only when
     an exporter narrows the importers: {exporter: selectors})}],
     "gateways": {cluster: {"address", "port", "locality"}}, "selection": {"groups": {group:
     [clusters]} (the groups the selectors name), "import_from": {cluster: {"clusters",
     "namespaces"}} (the clusters that narrow what they import)}, "layout": {"namespace_mode",
-    "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store": {...}}}}.
+    "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store":
+    {"resource_version"}}}} - the version of each cluster's store read, the precondition of writing
+    the allocations and generation there (cluster_store); the allocation is not repeated per
+    cluster, so the plan, and what every writer receives, grows with hosts + clusters.
     VIPs and DNS records stay fleet-wide: the selection only decides which clusters hold a host's
     ServiceEntry (import_selection.ImportView). Raises PlanError (every problem at once) before
     anything could be written.
@@ -206,8 +210,9 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     if problems:
         raise PlanError("\n".join(problems))
     try:
-        allocations, generation, stores, warnings = plan_stores(
-            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable))
+        allocations, generation, versions, warnings = plan_stores(
+            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable),
+            contents=vip_stores)
     except AllocationError as exc:
         raise PlanError(str(exc))
     if unavailable:
@@ -221,24 +226,12 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
         "selection": {"groups": referenced_groups(services.values(), groups), "import_from": import_from},
         "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
         "policy": policy or traffic_policy(),
-        "clusters": {c["name"]: {"vip_store": stores[c["name"]]} for c in clusters},
+        "clusters": {name: {"vip_store": {"resource_version": version}} for name, version in versions.items()},
     }
 
 
-def for_writers(fleet_plan):
-    """The plan as it travels to every cluster's writer (service_entry_plan returns it so): each
-    cluster's VIP store reduced to the resourceVersion read there, the precondition of its write.
-    What each store must hold is the plan's own allocations and generation; repeating them per
-    cluster made the plan, and what every writer receives, grow with clusters x hosts."""
-    return dict(fleet_plan, clusters={name: {"vip_store": {"resource_version": cluster["vip_store"].get("resource_version") or ""}}
-                                      for name, cluster in fleet_plan["clusters"].items()})
-
-
 def cluster_store(fleet_plan, cluster):
-    """The VIP store `cluster` must hold, {"allocations", "generation", "resource_version"}, from a
-    plan() result or its for_writers() form. Raises KeyError when the plan has no such cluster."""
-    store = fleet_plan["clusters"][cluster]["vip_store"]
-    if "allocations" in store:
-        return store
+    """The VIP store `cluster` must hold, {"allocations", "generation", "resource_version"}.
+    Raises KeyError when the plan has no such cluster."""
     return {"allocations": fleet_plan["allocations"], "generation": fleet_plan["generation"],
-            "resource_version": store.get("resource_version") or ""}
+            "resource_version": fleet_plan["clusters"][cluster]["vip_store"].get("resource_version") or ""}

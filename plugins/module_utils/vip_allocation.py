@@ -12,7 +12,9 @@ Pure functions: no cluster access, no Ansible.
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
+import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
 
@@ -55,29 +57,62 @@ def _bounds(network):
     return first, last
 
 
-def merge_stores(stores):
-    """The current allocation from the stores read in each cluster.
+def store_digest(allocations):
+    """A fingerprint of an allocation. Every cluster reports its copy of the store by fingerprint, so
+    the plan needs the content of one copy per distinct fingerprint (as a rule, one), not clusters x
+    hosts entries."""
+    canonical = json.dumps(sorted((allocations or {}).items()), separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()[:32]
 
-    stores: {cluster: {"allocations": {host: vip}, "generation": int}} (missing stores may be None).
-    Only stores of the highest generation count: lower ones belong to clusters that missed later
-    runs. Stores of that generation that disagree (two runs that each finished only part of the
-    fleet) are merged; a host with two VIPs, or a VIP held by two hosts, is dropped and allocated
-    again. Returns (allocations, generation, warnings).
-    """
+
+def store_summary(store):
+    """A store as read without its allocations: {"generation", "resource_version", "digest"}."""
+    return {key: value for key, value in store.items() if key != "allocations"}
+
+
+def _current(stores):
+    """(generation, [(cluster, store)]) of the highest generation among `stores` ({cluster: store
+    or summary}, None when missing): lower ones belong to clusters that missed later runs."""
     present = {name: store for name, store in stores.items() if store and store.get("generation")}
     if not present:
-        return {}, 0, []
+        return 0, []
     generation = max(int(store["generation"]) for store in present.values())
-    current = [(name, store.get("allocations") or {}) for name, store in sorted(present.items())
-               if int(store["generation"]) == generation]
-    # Every cluster holds a copy of the same store, as a rule: each content is read once.
-    distinct = []
-    for _cluster, allocations in current:
-        if not any(allocations == seen for seen in distinct):
-            distinct.append(allocations)
+    return generation, [(name, store) for name, store in sorted(present.items()) if int(store["generation"]) == generation]
+
+
+def stores_to_read(stores):
+    """The clusters whose store the plan still needs in full: for each distinct copy of the highest
+    generation that no store given in full holds, the first cluster (by name) that has it."""
+    held = {store["digest"] for store in stores.values() if store and "allocations" in store}
+    readers = {}
+    for name, store in _current(stores)[1]:
+        if store["digest"] not in held:
+            readers.setdefault(store["digest"], name)
+    return sorted(readers.values())
+
+
+def merge_stores(stores, contents=()):
+    """The current allocation from the stores read in each cluster.
+
+    stores: {cluster: store or its summary} (missing stores may be None); contents: further stores in
+    full (read from the clusters stores_to_read named). Only stores of the highest generation count.
+    Stores of that generation that disagree (two runs that each finished only part of the fleet)
+    are merged; a host with two VIPs, or a VIP held by two hosts, is dropped and allocated again.
+    Returns (allocations, generation, warnings); AllocationError when a current copy was not read
+    in full (it changed between the two reads).
+    """
+    generation, current = _current(stores)
+    if not current:
+        return {}, 0, []
+    known = {store["digest"]: store["allocations"] for store in [*stores.values(), *contents]
+             if store and "allocations" in store}
+    unread = [name for name, store in current if store["digest"] not in known]
+    if unread:
+        raise AllocationError("the VIP store of cluster(s) %s changed while this run read it (another run at the same "
+                              "time?); nothing was written, run again" % ", ".join(unread))
     vips_of = {}
-    for allocations in distinct:
-        for host, vip in allocations.items():
+    for digest in sorted({store["digest"] for _name, store in current}):
+        for host, vip in known[digest].items():
             vips_of.setdefault(host, set()).add(vip)
     hosts_of = {}
     for host, vips in vips_of.items():
@@ -93,7 +128,7 @@ def merge_stores(stores):
     warnings = []
     if dropped:
         warnings.append("the VIP stores of generation %d (clusters %s) disagree about %s, left by two runs at once; "
-                        "these hosts get a VIP again" % (generation, ", ".join(name for name, _allocations in current), ", ".join(dropped)))
+                        "these hosts get a VIP again" % (generation, ", ".join(name for name, _store in current), ", ".join(dropped)))
     return merged, generation, warnings
 
 
@@ -129,40 +164,39 @@ def allocate(current, hosts, network):
     return allocation
 
 
-def plan_stores(stores, hosts, vip_range, keep_allocated=False):
+def plan_stores(stores, hosts, vip_range, keep_allocated=False, contents=()):
     """Allocate for `hosts` and say what each cluster's store must hold.
 
-    keep_allocated: also keep every host of the current allocation (while some cluster cannot be
-    read, a host it exports must not lose its VIP).
+    stores, contents: as merge_stores takes them. keep_allocated: also keep every host of the
+    current allocation (while some cluster cannot be read, a host it exports must not lose its VIP).
 
-    Returns (allocations, generation, {cluster: store}, warnings) where each store is
-    {"allocations", "generation", "resource_version"}: the content to write, and the version read
-    (the write's precondition). The generation goes up only when the allocation changes.
+    Returns (allocations, generation, {cluster: resource_version read}, warnings): every cluster's
+    store must hold the allocations and generation, written on the precondition of the version
+    read there. The generation goes up only when the allocation changes.
     """
     network = parse_range(vip_range)
-    current, generation, warnings = merge_stores(stores)
+    current, generation, warnings = merge_stores(stores, contents)
     allocations = allocate(current, set(hosts) | (set(current) if keep_allocated else set()), network)
-    authoritative = [store for store in stores.values()
-                     if generation and store and int(store.get("generation") or 0) == generation]
-    if any((store.get("allocations") or {}) != allocations for store in authoritative) or (allocations and not authoritative):
+    digest = store_digest(allocations)
+    authoritative = [store for _name, store in _current(stores)[1]]
+    if any(store["digest"] != digest for store in authoritative) or (allocations and not authoritative):
         generation += 1
-    planned = {name: {"allocations": allocations, "generation": generation,
-                      "resource_version": (store or {}).get("resource_version") or ""}
-               for name, store in stores.items()}
-    return allocations, generation, planned, warnings
+    versions = {name: (store or {}).get("resource_version") or "" for name, store in stores.items()}
+    return allocations, generation, versions, warnings
 
 
 def store_from_configmap(configmap):
-    """The store as read from a cluster: {"allocations", "generation", "resource_version"}."""
+    """The store as read from a cluster: {"allocations", "generation", "resource_version", "digest"}."""
     if not configmap:
-        return {"allocations": {}, "generation": 0, "resource_version": ""}
+        return {"allocations": {}, "generation": 0, "resource_version": "", "digest": store_digest({})}
     meta = configmap.get("metadata") or {}
     try:
         generation = int((meta.get("annotations") or {}).get(GENERATION_ANNOTATION) or 0)
     except ValueError:
         generation = 0
-    return {"allocations": dict(configmap.get("data") or {}), "generation": generation,
-            "resource_version": meta.get("resourceVersion") or ""}
+    allocations = dict(configmap.get("data") or {})
+    return {"allocations": allocations, "generation": generation, "resource_version": meta.get("resourceVersion") or "",
+            "digest": store_digest(allocations)}
 
 
 def store_configmap(store, namespace=STORE_NAMESPACE):

@@ -15,8 +15,9 @@ description:
     named in O(exported). Its annotation C(multicluster.meshops.io/export-to), the clusters that
     import it, is returned as written; M(meshops.multicluster.service_entry_plan) checks it against
     the inventory.
-  - Also reads the cluster's copy of the VIP store (ConfigMap C(meshops-vips) in O(namespace)) with its
-    resourceVersion, the input of M(meshops.multicluster.service_entry_plan).
+  - Also reads the cluster's copy of the VIP store (ConfigMap C(meshops-vips) in O(namespace)) and
+    returns its generation, resourceVersion and fingerprint, the input of
+    M(meshops.multicluster.service_entry_plan) - and its allocations with O(vip_store_allocations).
   - Fails, naming each one, on a port without a name or without a protocol Istio can route
     through the gateway (from C(appProtocol), else the port name prefix such as C(http-), C(grpc-),
     C(tcp-), as Istio derives it; UDP and SCTP ports cannot be exported).
@@ -33,6 +34,13 @@ options:
       - The label that marks a Service as exported when its value is C("true").
     type: str
     default: multicluster.meshops.io/export
+  vip_store_allocations:
+    description:
+      - Return the allocations of the VIP store too. The services role asks one cluster for them, and
+        a second one only when the copies disagree, so that what travels to the plan grows with the
+        hosts, not with clusters x hosts.
+    type: bool
+    default: false
   gateway_service:
     description:
       - Also find the address of this east-west gateway Service when the cluster exports something
@@ -82,10 +90,13 @@ missing:
   type: list
   elements: str
 vip_store:
-  description: This cluster's copy of the VIP store (empty with generation 0 when there is none).
+  description:
+    - This cluster's copy of the VIP store (generation 0 when there is none) - C(allocations) only with
+      O(vip_store_allocations) - and C(digest), the fingerprint of its allocations.
   returned: success
   type: dict
-  sample: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 3, resource_version: "4711"}
+  sample: {allocations: {httpbin.bar.global: 240.10.0.1}, generation: 3, resource_version: "4711",
+           digest: 0d1f4bc2a5a8c3e97d6f0b1a2c3d4e5f}
 gateway:
   description:
     - Address, port and source of the gateway's address (O(address_override) when set); null without
@@ -106,13 +117,14 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.module import
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import (
     EXPORT_LABEL, PlanError, parse_exported, select_exports)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
-    STORE_NAME, store_from_configmap)
+    STORE_NAME, store_from_configmap, store_summary)
 
 
 def main():
     module = k8s_module(
         dict(exported=dict(type="list", elements="str", default=[]),
              export_label=dict(type="str", default=EXPORT_LABEL),
+             vip_store_allocations=dict(type="bool", default=False),
              gateway_service=dict(type="str"),
              address_override=dict(type="str", default=""),
              namespace=dict(type="str", default="istio-system", aliases=["gateway_namespace"])),
@@ -128,6 +140,8 @@ def main():
         services = client.list("Service", label_selector=None if exported else "%s=true" % label)
         exports, missing = select_exports(services, exported, label)
         store = store_from_configmap(client.get("ConfigMap", STORE_NAME, module.params["namespace"]))
+        if not module.params["vip_store_allocations"]:
+            store = store_summary(store)
         gateway = None
         if exports and module.params["gateway_service"]:
             gateway = resolve_gateway(client, module.params["namespace"], module.params["gateway_service"],

@@ -10,7 +10,8 @@ short_description: Compute the ServiceEntries and VIPs of the whole mesh, once
 version_added: 0.1.0
 description:
   - Takes what every cluster exports (from M(meshops.multicluster.mesh_services_info)), its gateway
-    address and locality, and the VIP stores read from every cluster, and returns the fleet's plan
+    address and locality, and the fingerprint of the VIP store read in every cluster with one full
+    copy per distinct fingerprint (O(vip_stores)), and returns the fleet's plan
     in compact form - every host with its VIP, ports and exporters, every gateway, and per cluster
     the version of its VIP store read, the precondition of writing the allocation there;
     M(meshops.multicluster.service_entry) renders each cluster's ServiceEntries from it.
@@ -60,7 +61,9 @@ options:
         description: C(region/zone/subzone) of the cluster, set on its endpoints.
         type: str
       vip_store:
-        description: RV(meshops.multicluster.mesh_services_info#module:vip_store) of the cluster.
+        description:
+          - RV(meshops.multicluster.mesh_services_info#module:vip_store) of the cluster, with or without
+            its allocations.
         type: dict
       import_from_clusters:
         description:
@@ -82,6 +85,16 @@ options:
         cluster name; C(group:<name>) in an export-to annotation means the clusters of that group.
     type: dict
     default: {}
+  vip_stores:
+    description:
+      - VIP stores read in full (RV(meshops.multicluster.mesh_services_info#module:vip_store) with
+        O(meshops.multicluster.mesh_services_info#module:vip_store_allocations=true)) from the clusters
+        the filter P(meshops.multicluster.vip_stores_to_read#filter) names - one per distinct copy of the
+        current store that O(clusters[].vip_store) does not already hold in full.
+      - Fails, nothing written, when a current copy was not given in full (it changed between the reads).
+    type: list
+    elements: dict
+    default: []
   unavailable:
     description:
       - Names of the mesh's clusters that could not be read in this run (failed earlier, unreachable,
@@ -180,7 +193,7 @@ plan:
       domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster,
       C(vip_store.resource_version) - the resourceVersion of its VIP store as read, the precondition of
       writing C(allocations) and C(generation) there; the allocation is not repeated per cluster, so
-      the plan grows with the hosts and the clusters, not with their product).
+      the plan grows with the hosts plus the clusters, not with their product).
   returned: success
   type: dict
   sample:
@@ -200,7 +213,7 @@ plan:
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
-    OUTLIER_DEFAULTS, PlanError, for_writers, plan, traffic_policy)
+    OUTLIER_DEFAULTS, PlanError, plan, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
 
 CLUSTER_SPEC = dict(
@@ -224,6 +237,7 @@ def main():
             namespace=dict(type="str", default="istio-system"),
             cluster_domain=dict(type="str", default="cluster.local"),
             unavailable=dict(type="list", elements="str", default=[]),
+            vip_stores=dict(type="list", elements="dict", default=[]),
             cluster_groups=dict(type="dict", default={}),
             policy=dict(type="dict", default={}, options=dict(
                 failover=dict(type="str", default="locality"),
@@ -238,13 +252,13 @@ def main():
         result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
                       namespace=params["namespace"], cluster_domain=params["cluster_domain"],
                       unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]),
-                      cluster_groups=params["cluster_groups"])
+                      cluster_groups=params["cluster_groups"], vip_stores=params["vip_stores"])
     except PlanError as exc:
         module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
                              + str(exc).replace("\n", "\n- "))
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=False, plan=for_writers(result))
+    module.exit_json(changed=False, plan=result)
 
 
 if __name__ == "__main__":

@@ -318,11 +318,10 @@ def test_a_concurrent_change_of_the_vip_store_is_detected(lab, fleet, ansible_pl
         "name": "A run that planned from the store as it was", "hosts": first, "gather_facts": False,
         "tasks": [{"meshops.multicluster.service_entry": {
             "kubeconfig": lab.kubeconfig, "context": first, "cluster_name": first, "plan": {
-                "services": [], "allocations": {}, "unavailable": [],
+                "services": [], "allocations": {}, "generation": generation + 1, "unavailable": [],
                 "gateways": {first: {"address": "", "port": 15443, "locality": ""}},
                 "layout": {"namespace_mode": "replicate", "namespace": "istio-system", "cluster_domain": "cluster.local"},
-                "clusters": {first: {"vip_store": {"allocations": {}, "generation": generation + 1,
-                                                   "resource_version": read["metadata"]["resourceVersion"]}}}}}}],
+                "clusters": {first: {"vip_store": {"resource_version": read["metadata"]["resourceVersion"]}}}}}}],
     }]))
     before = lab.write_requests(first)
     result = ansible_playbook(str(playbook))

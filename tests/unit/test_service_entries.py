@@ -6,9 +6,9 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
     reconcile_entries, reconcile_namespaces, render_destination_rules, render_entries, shadowing_rules)
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan, traffic_policy
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import cluster_store, plan, traffic_policy
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError, port_protocol, select_exports
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_from_configmap
+from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import store_configmap, store_from_configmap
 
 HTTPBIN = "httpbin.bar.global"
 
@@ -34,7 +34,8 @@ def entry(result, cluster_name, host=HTTPBIN):
 
 def next_run(result, clusters):
     """The clusters as the next run reads them: each holding the store the previous run wrote."""
-    return [dict(c, vip_store=result["clusters"][c["name"]]["vip_store"]) if c["name"] in result["clusters"] else c
+    return [dict(c, vip_store=store_from_configmap(store_configmap(cluster_store(result, c["name"]))))
+            if c["name"] in result["clusters"] else c
             for c in clusters]
 
 
@@ -178,7 +179,7 @@ def test_vips_of_untouched_services_never_change():
     assert after["a.bar.global"] == before["a.bar.global"] and after["c.bar.global"] == before["c.bar.global"]
     assert after["d.bar.global"] == before["b.bar.global"]
     assert second["generation"] == first["generation"] + 1
-    assert second["clusters"]["c3"]["vip_store"]["generation"] == second["generation"]
+    assert cluster_store(second, "c3")["generation"] == second["generation"]
     assert entry(second, "c2", "a.bar.global")["spec"]["endpoints"][1]["address"] == "10.0.0.3"
     # and a run with nothing changed plans the same stores again
     third = plan(next_run(second, fleet))
@@ -196,8 +197,7 @@ def test_vip_store_read_back_feeds_the_next_plan():
                  "data": {HTTPBIN: "240.10.0.9"}}
     result = plan([cluster("c1", [export()], "10.0.0.1", vip_store=store_from_configmap(configmap))])
     assert result["allocations"] == {HTTPBIN: "240.10.0.9"}
-    assert result["clusters"]["c1"]["vip_store"] == {"allocations": {HTTPBIN: "240.10.0.9"}, "generation": 3,
-                                                     "resource_version": "7"}
+    assert cluster_store(result, "c1") == {"allocations": {HTTPBIN: "240.10.0.9"}, "generation": 3, "resource_version": "7"}
 
 
 # --- one cluster's changes -----------------------------------------------------------------------

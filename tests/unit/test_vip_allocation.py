@@ -5,14 +5,15 @@ import ipaddress
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
-    AllocationError, allocate, merge_stores, parse_range, plan_stores, store_configmap, store_from_configmap,
-    store_matches)
+    AllocationError, allocate, merge_stores, parse_range, plan_stores, store_configmap, store_digest, store_from_configmap,
+    store_matches, store_summary, stores_to_read)
 
 RANGE = "240.10.0.0/24"
 
 
 def store(allocations, generation, resource_version="1"):
-    return {"allocations": dict(allocations), "generation": generation, "resource_version": resource_version}
+    return {"allocations": dict(allocations), "generation": generation, "resource_version": resource_version,
+            "digest": store_digest(allocations)}
 
 
 @pytest.mark.parametrize("cidr, message", [
@@ -91,19 +92,17 @@ def test_no_store_anywhere():
 def test_plan_stores_noop_keeps_generation_and_preconditions():
     allocations = {"a.n.global": "240.10.0.1"}
     stores = {"c1": store(allocations, 2, "11"), "c2": store(allocations, 2, "22")}
-    result, generation, planned, _warnings = plan_stores(stores, ["a.n.global"], RANGE)
-    assert (result, generation) == (allocations, 2)
-    assert planned == {"c1": store(allocations, 2, "11"), "c2": store(allocations, 2, "22")}
+    result, generation, versions, _warnings = plan_stores(stores, ["a.n.global"], RANGE)
+    assert (result, generation, versions) == (allocations, 2, {"c1": "11", "c2": "22"})
 
 
 def test_plan_stores_bumps_generation_on_change_and_rewrites_stale_clusters():
     stores = {"c1": store({"a.n.global": "240.10.0.1"}, 2, "11"), "c2": store({}, 0, ""),
               "c3": store({"gone.n.global": "240.10.0.1"}, 1, "33")}
-    result, generation, planned, _warnings = plan_stores(stores, ["a.n.global", "b.n.global"], RANGE)
+    result, generation, versions, _warnings = plan_stores(stores, ["a.n.global", "b.n.global"], RANGE)
     assert result == {"a.n.global": "240.10.0.1", "b.n.global": "240.10.0.2"}
     assert generation == 3
-    assert {name: s["resource_version"] for name, s in planned.items()} == {"c1": "11", "c2": "", "c3": "33"}
-    assert all(s["allocations"] == result and s["generation"] == 3 for s in planned.values())
+    assert versions == {"c1": "11", "c2": "", "c3": "33"}
 
 
 def test_plan_stores_from_nothing():
@@ -112,8 +111,7 @@ def test_plan_stores_from_nothing():
 
 
 def test_last_host_removed_empties_the_store():
-    result, generation, planned, _warnings = plan_stores({"c1": store({"a.n.global": "240.10.0.1"}, 5)}, [], RANGE)
-    assert (result, generation, planned["c1"]["allocations"]) == ({}, 6, {})
+    assert plan_stores({"c1": store({"a.n.global": "240.10.0.1"}, 5)}, [], RANGE)[:2] == ({}, 6)
 
 
 def test_store_configmap_round_trip():
@@ -136,3 +134,23 @@ def test_many_copies_of_one_store_and_a_disagreeing_one():
     })
     assert merged == {"keep.n.global": "240.10.0.1"} and generation == 4
     assert "(clusters c0, c1, c2, c3, c4, d)" in warnings[0] and "one.n.global, two.n.global" in warnings[0]
+
+
+def test_copies_are_compared_by_fingerprint_and_merged_from_one_full_copy_each():
+    same, other = {"keep.n.global": "240.10.0.1"}, {"keep.n.global": "240.10.0.1", "new.n.global": "240.10.0.2"}
+    stores = {"c%d" % i: store_summary(store(same, 4, str(i))) for i in range(50)}
+    assert stores_to_read(stores) == ["c0"]
+    stores["c0"] = store(same, 4, "0")
+    assert stores_to_read(stores) == []
+    stores["c7"] = store_summary(store(other, 4, "7"))
+    stores["c8"] = store_summary(store({"x.n.global": "240.10.0.9"}, 3, "8"))  # older generation: never read
+    assert stores_to_read(stores) == ["c7"]
+    assert merge_stores(stores, [store(other, 4, "7")]) == (other, 4, [])
+    assert plan_stores(stores, list(other), RANGE, contents=[store(other, 4, "7")])[:2] == (other, 5)
+    with pytest.raises(AllocationError, match=r"cluster\(s\) c7 changed while this run read it"):
+        merge_stores(stores, [store(dict(other, more="240.10.0.3"), 4, "9")])
+
+
+def test_the_fingerprint_depends_on_the_allocations_only():
+    assert store_digest({"a": "1", "b": "2"}) == store_digest({"b": "2", "a": "1"}) != store_digest({"a": "1"})
+    assert store_from_configmap(None)["digest"] == store_digest({})
