@@ -38,22 +38,25 @@ def _endpoint(address, ports, locality, port=None):
     return endpoint
 
 
+def _metadata(service, sources, namespace):
+    return {
+        "name": service["host"],
+        "namespace": namespace,
+        "labels": managed_labels({COMPONENT_LABEL: COMPONENT, SERVICE_LABEL: service["name"],
+                                  SERVICE_NAMESPACE_LABEL: service["namespace"]}),
+        "annotations": {EXPORTED_FROM_ANNOTATION: ",".join(sources)},
+    }
+
+
 def render_entry(service, sources, endpoints, namespace):
     """The ServiceEntry object for one planned service (host, vip, ...) in one cluster, whose
     endpoints come from the exporting clusters `sources`."""
-    host = service["host"]
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "ServiceEntry",
-        "metadata": {
-            "name": host,
-            "namespace": namespace,
-            "labels": managed_labels({COMPONENT_LABEL: COMPONENT, SERVICE_LABEL: service["name"],
-                                      SERVICE_NAMESPACE_LABEL: service["namespace"]}),
-            "annotations": {EXPORTED_FROM_ANNOTATION: ",".join(sources)},
-        },
+        "metadata": _metadata(service, sources, namespace),
         "spec": {
-            "hosts": [host],
+            "hosts": [service["host"]],
             "location": "MESH_INTERNAL",
             "ports": [dict(port) for port in service["ports"]],
             "resolution": "DNS",
@@ -65,11 +68,10 @@ def render_entry(service, sources, endpoints, namespace):
 
 def render_destination_rule(service, sources, namespace, policy):
     """The DestinationRule beside a service's ServiceEntry: mutual TLS, outlier detection, failover."""
-    entry = render_entry(service, sources, [], namespace)
     return {
         "apiVersion": "networking.istio.io/v1",
         "kind": "DestinationRule",
-        "metadata": entry["metadata"],
+        "metadata": _metadata(service, sources, namespace),
         "spec": {
             "host": service["host"],
             "trafficPolicy": {

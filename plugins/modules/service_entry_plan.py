@@ -182,7 +182,10 @@ EXAMPLES = r"""
 RETURN = r"""
 plan:
   description:
-    - The fleet's plan, the input of M(meshops.multicluster.service_entry) (one call per cluster).
+    - The fleet's plan, the input of M(meshops.multicluster.service_entry) (one call per cluster), as
+      compact JSON text - Ansible hands text on as it is, where a structure of this size (15 MB at 100
+      clusters x 300 Services) would be walked, copied and scrubbed by every task that returns or
+      receives it. C(plan | from_json) gives the structure.
     - C(allocations) (host to VIP for the whole mesh, also the C(global) zone's records),
       C(generation) of the allocation (it goes up each time the allocation changes), C(services)
       (each exported host with its VIP, ports and exporting clusters, and C(export_to) - per
@@ -195,25 +198,23 @@ plan:
       writing C(allocations) and C(generation) there; the allocation is not repeated per cluster, so
       the plan grows with the hosts plus the clusters, not with their product).
   returned: success
-  type: dict
-  sample:
-    allocations: {httpbin.bar.global: 240.10.0.1}
-    generation: 1
-    services:
-      - {host: httpbin.bar.global, vip: 240.10.0.1, name: httpbin, namespace: bar, clusters: [c1],
-         ports: [{name: http, number: 8000, protocol: HTTP}], export_to: {c1: [c2, "group:eu"]}}
-    gateways: {c1: {address: 203.0.113.10, port: 15443, locality: eu-west-1/a}}
-    selection: {groups: {eu: [c3, c4]}, import_from: {c4: {namespaces: [bar]}}}
-    layout: {namespace_mode: replicate, namespace: istio-system, cluster_domain: cluster.local}
-    policy: {failover: locality, consecutive_errors: 5, interval: 10s, base_ejection_time: 30s, max_ejection_percent: 100}
-    unavailable: []
-    clusters: {c1: {vip_store: {resource_version: "4711"}}}
+  type: str
+  sample: >-
+    {"allocations":{"httpbin.bar.global":"240.10.0.1"},"generation":1,"services":[{"host":"httpbin.bar.global",
+    "vip":"240.10.0.1","name":"httpbin","namespace":"bar","clusters":["c1"],"ports":[{"name":"http","number":8000,
+    "protocol":"HTTP"}],"export_to":{"c1":["c2","group:eu"]}}],"gateways":{"c1":{"address":"203.0.113.10","port":15443,
+    "locality":"eu-west-1/a"}},"selection":{"groups":{"eu":["c3","c4"]},"import_from":{"c4":{"namespaces":["bar"]}}},
+    "layout":{"namespace_mode":"replicate","namespace":"istio-system","cluster_domain":"cluster.local"},
+    "policy":{"failover":"locality","consecutive_errors":5,"interval":"10s","base_ejection_time":"30s",
+    "max_ejection_percent":100},"unavailable":[],"clusters":{"c1":{"vip_store":{"resource_version":"4711"}}}}
 """
+
+import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
-    OUTLIER_DEFAULTS, PlanError, plan, traffic_policy)
+    OUTLIER_DEFAULTS, PlanError, plan, to_text, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
 
 CLUSTER_SPEC = dict(
@@ -229,6 +230,9 @@ CLUSTER_SPEC = dict(
 
 
 def main():
+    # A short-lived process that builds a large, acyclic structure: the cyclic garbage collector would
+    # only rescan it again and again.
+    gc.disable()
     module = AnsibleModule(
         argument_spec=dict(
             clusters=dict(type="list", elements="dict", required=True, options=CLUSTER_SPEC),
@@ -258,7 +262,7 @@ def main():
                              + str(exc).replace("\n", "\n- "))
     for warning in result.pop("warnings"):
         module.warn(warning)
-    module.exit_json(changed=False, plan=result)
+    module.exit_json(changed=False, plan=to_text(result))
 
 
 if __name__ == "__main__":

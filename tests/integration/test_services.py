@@ -7,6 +7,8 @@ cluster exports what, runs playbooks/services.yml and looks at every cluster.
 
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, vip_store
@@ -332,6 +334,27 @@ def test_a_concurrent_change_of_the_vip_store_is_detected(lab, fleet, ansible_pl
     stores = [vip_store(lab.client(name)) for name in lab.names]
     assert all(store == stores[0] for store in stores)
     assert stores[0][host("echo")] == read["data"][host("echo")] and host("keep") not in stores[0]
+
+
+def test_the_current_store_is_read_where_the_first_cluster_holds_an_older_one(lab, fleet, ansible_playbook):
+    first, others = lab.names[0], lab.names[1:]
+    set_exports(lab, {first: ["echo"]})
+    run_services(ansible_playbook)
+    read = lab.client(others[0]).get("ConfigMap", "meshops-vips", "istio-system")
+    generation = int(read["metadata"]["annotations"]["multicluster.meshops.io/vip-generation"])
+    # A run that reached every cluster but the first (which the play reads in full) moved echo to another VIP.
+    current = {host("echo"): "240.10.0.201"}
+    for name in others:
+        lab.client(name).apply({"apiVersion": "v1", "kind": "ConfigMap",
+                                "metadata": {"name": "meshops-vips", "namespace": "istio-system",
+                                             "annotations": {"multicluster.meshops.io/vip-generation": str(generation + 1)}},
+                                "data": current})
+    result = run_services(ansible_playbook)
+    assert re.search(r"TASK \[meshops.multicluster.services : Read the VIP store in full[^\n]*\n(skipping[^\n]*\n)*ok: \[%s\]"
+                     % others[0], result.stdout), "the current copy is read from the first cluster that holds it"
+    for name in lab.names:
+        assert vip_store(lab.client(name)) == current == records(lab.client(name)), name
+        assert entries(lab.client(name))[host("echo")]["spec"]["addresses"] == ["240.10.0.201"], name
 
 
 def test_objects_of_others_are_never_touched(lab, fleet):

@@ -1,12 +1,14 @@
-"""The VIP store between the clusters and the plan: every cluster reports its copy by fingerprint,
-one copy per distinct fingerprint travels in full, and the plan carries the allocation once."""
+"""What travels between the clusters, the plan and the writers: every cluster reports its copy of the
+VIP store by fingerprint, one copy per distinct fingerprint travels in full, and the plan - JSON
+text - carries the allocation once."""
 
 import json
 
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.filter.vip_stores_to_read import vip_stores_to_read
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import PlanError, cluster_store, plan
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
+    PlanError, cluster_store, from_text, plan, to_text)
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     store_configmap, store_from_configmap, store_summary)
 
@@ -85,3 +87,12 @@ def test_what_travels_grows_with_hosts_plus_clusters_not_their_product():
     (gather_small, plan_small), (gather_large, plan_large) = sizes(4), sizes(16)
     # 4x the clusters and 4x the hosts: about 4x, where clusters x hosts would be 16x
     assert gather_large < 4.5 * gather_small and plan_large < 4.5 * plan_small
+
+
+def test_the_plan_travels_as_text_and_writers_also_take_it_as_a_structure():
+    result = plan(fleet(3))
+    text = to_text(result)
+    assert isinstance(text, str) and from_text(text) == json.loads(json.dumps(result))
+    assert from_text(result) is result
+    with pytest.raises(PlanError, match="plan is not the JSON text of a service_entry_plan result"):
+        from_text(text[:-1])
