@@ -168,6 +168,25 @@ class MemorySampler:
         self._thread.join()
 
 
+def peak_memory_lines(rows: list[dict], extra: dict[str, Callable[[dict], object]] | None = None) -> list[str]:
+    """The peak-memory table of a lab benchmark: per lab size and run (first, no-op), the PSS peaks of
+    Ansible (controller, modules) and of the lab (API servers, etcd, istiods, rest), from
+    rows[i][run]["peak_mib"]; `extra` adds columns, {header: value of a row}."""
+    extra = extra or {}
+    lines = ["peak memory (PSS MiB, sampled every second): Ansible = controller and forks + module processes; "
+             "lab = API servers, etcd, istiods, rest",
+             f"{'clusters':>8} {'run':>6} {'ansible':>8} {'controller':>10} {'modules':>8} {'lab':>6} {'apiservers':>10} "
+             f"{'etcd':>6} {'istiods':>8} {'other':>6}" + "".join(f" {h:>{len(h)}}" for h in extra)]
+    for row in rows:
+        for run in ("first", "noop"):
+            a, b = row[run]["peak_mib"]["ansible"], row[run]["peak_mib"]["lab"]
+            lines.append(f"{row['clusters']:>8} {run:>6} {a.get('total', 0):>8} {a.get('controller', 0):>10} "
+                         f"{a.get('modules', 0):>8} {b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>6} "
+                         f"{b.get('istiods', 0):>8} {b.get('other', 0):>6}"
+                         + "".join(f" {value(row)!s:>{len(h)}}" for h, value in extra.items()))
+    return lines
+
+
 def load() -> str:
     """The 1, 5 and 15 minute load averages (2 cores shared), as uptime shows them."""
     return " ".join(Path("/proc/loadavg").read_text(encoding="ascii").split()[:3])

@@ -42,7 +42,7 @@ import yaml
 from lab.config import collection_on_path
 
 from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
-                     lab_state, load, save)
+                     lab_state, load, peak_memory_lines, save)
 
 collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
@@ -569,16 +569,8 @@ def fleet_report(sizes: list[dict]) -> list[str]:
             p(f"   {r['clusters']:>2} cl {run:>5}: " + ", ".join(f"{k} {v}" for k, v in cpu.items()) + f"; load {x['load']}")
             p("            tasks: " + ", ".join(f"{k[:40]} {v}" for k, v in sorted(x["tasks"].items(), key=lambda t: -t[1])[:4]))
     p("")
-    p("   peak memory (PSS MiB, sampled every second): Ansible = controller and forks + module processes; lab = API "
-      "servers, etcd, istiods, rest; service_entry / plan RSS = peak of those module processes")
-    p(f"   {'clusters':>8} {'run':>5} {'ansible':>7} {'controller':>10} {'modules':>7} {'lab':>6} {'apiservers':>10} "
-      f"{'etcd':>5} {'istiods':>7} {'other':>5} {'service_entry RSS':>17} {'plan RSS':>8}")
-    for r in rows:
-        for run in ("first", "noop"):
-            a, b = r[run]["peak_mib"]["ansible"], r[run]["peak_mib"]["lab"]
-            p(f"   {r['clusters']:>8} {run:>5} {a.get('total', 0):>7} {a.get('controller', 0):>10} {a.get('modules', 0):>7} "
-              f"{b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>5} {b.get('istiods', 0):>7} "
-              f"{b.get('other', 0):>5} {r['module_rss']:>17} {r['plan_rss']:>8}")
+    out.extend("   " + line for line in peak_memory_lines(
+        rows, {"service_entry RSS": lambda r: r["module_rss"], "plan RSS": lambda r: r["plan_rss"]}))
     p("")
     for r in rows:
         if r is base:

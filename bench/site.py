@@ -23,6 +23,7 @@ import sys
 import time
 
 from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
+                     peak_memory_lines,
                      lab_state, load, save)
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
@@ -156,16 +157,7 @@ def report(rows: list[dict]) -> list[str]:
             p(f"  {'':>11} tasks: " + ", ".join(f"{k[:48]} {v:.1f}" for k, v in r["top_tasks"].items()))
             p(f"  {'':>11} CPU: " + ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items()) + f"; load {r['load']}")
     p("")
-    p("peak memory (PSS MiB, sampled every second): Ansible = controller and forks + modules; lab = API servers, "
-      "etcd, istiods, rest")
-    p(f"{'clusters':>8} {'run':>6} {'ansible':>8} {'controller':>10} {'modules':>8} {'lab':>6} {'apiservers':>10} "
-      f"{'etcd':>6} {'istiods':>8} {'other':>6}")
-    for row in rows:
-        for run in ("first", "noop"):
-            a, b = row[run]["peak_mib"]["ansible"], row[run]["peak_mib"]["lab"]
-            p(f"{row['clusters']:>8} {run:>6} {a.get('total', 0):>8} {a.get('controller', 0):>10} {a.get('modules', 0):>8} "
-              f"{b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>6} {b.get('istiods', 0):>8} "
-              f"{b.get('other', 0):>6}")
+    out.extend(peak_memory_lines(rows))
     p("")
     three = next((r for r in rows if r["clusters"] == 3), None)
     if three:
@@ -177,11 +169,15 @@ def report(rows: list[dict]) -> list[str]:
         p(f"goal: no-op of 6 clusters within 1.5x of 3 clusters -> {six['noop_run_s']} / {three['noop_run_s']} s = "
           f"{ratio(six['noop_run_s'], three['noop_run_s'])}x ({meets(six['noop_run_s'] <= 1.5 * three['noop_run_s'])}); "
           f"changed={six['noop_changed']}, write requests {writes} ({meets(six['noop_changed'] == 0 and writes == 0)})")
-        per = {r["clusters"]: (r["noop"]["cpu_s"]["ansible"] / r["clusters"],
-                               sum(v for k, v in r["noop"]["cpu_s"].items() if k != "ansible") / r["clusters"]) for r in (three, six)}
-        p(f"      CPU seconds of the no-op run per cluster: Ansible (controller and modules) {per[3][0]:.1f} at 3 clusters, "
-          f"{per[6][0]:.1f} at 6 ({ratio(per[6][0], per[3][0])}x); the lab {per[3][1]:.1f}, {per[6][1]:.1f} "
-          f"({ratio(per[6][1], per[3][1])}x); load {three['noop']['load']} / {six['noop']['load']}")
+        ansible = {r["clusters"]: r["noop"]["cpu_s"]["ansible"] / r["clusters"] for r in (three, six)}
+        # The lab burns CPU while it idles (API servers, controllers, kwok): per cluster and second of the run.
+        lab_rate = {r["clusters"]: sum(v for k, v in r["noop"]["cpu_s"].items() if k != "ansible") / r["clusters"] / r["noop_run_s"]
+                    for r in (three, six)}
+        busy = {r["clusters"]: sum(r["noop"]["cpu_s"].values()) / r["noop_run_s"] for r in (three, six)}
+        p(f"      CPU seconds of the no-op run per cluster, Ansible (controller and modules): {ansible[3]:.1f} at 3 clusters, "
+          f"{ansible[6]:.1f} at 6 ({ratio(ansible[6], ansible[3])}x); the lab per cluster and second of the run: "
+          f"{lab_rate[3]:.3f}, {lab_rate[6]:.3f} ({ratio(lab_rate[6], lab_rate[3])}x); cores busy on average (of 2): "
+          f"{busy[3]:.2f}, {busy[6]:.2f}; load {three['noop']['load']} / {six['noop']['load']}")
     print("\n".join(out))
     return out
 
