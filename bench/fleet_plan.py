@@ -173,6 +173,18 @@ def run_plan(clusters: list[dict]) -> dict:
                 unavailable=PLAN_ARGS["unavailable"], policy=traffic_policy(**PLAN_ARGS["policy"]))
 
 
+# Runs the module as a child of a small process: Linux keeps a process's peak RSS across exec, so a
+# module started straight from this (large) process would report this process's size as its own.
+LAUNCHER = """import os, sys
+pid = os.fork()
+if pid == 0:
+    os.execv(sys.argv[1], sys.argv[1:])
+_pid, status, usage = os.wait4(pid, 0)
+sys.stderr.write("%f %d\\n" % (usage.ru_utime + usage.ru_stime, usage.ru_maxrss))
+sys.exit(os.waitstatus_to_exitcode(status))
+"""
+
+
 def module_process(args_json: str) -> tuple[float, float, float, str]:
     """service_entry_plan as a process of its own: (wall seconds, CPU seconds, peak RSS MiB, its JSON
     result)."""
@@ -182,14 +194,14 @@ def module_process(args_json: str) -> tuple[float, float, float, str]:
         env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
         started = time.perf_counter()
         with open(out, "wb") as stdout:
-            proc = subprocess.Popen([sys.executable, "-m", MODULE, str(args)], stdout=stdout, env=env)
-            _pid, status, usage = os.wait4(proc.pid, 0)
+            proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", MODULE, str(args)],
+                                  stdout=stdout, stderr=subprocess.PIPE, env=env, text=True)
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         text = out.read_text()
     if proc.returncode:
-        raise SystemExit(f"service_entry_plan failed ({proc.returncode}): {text[-2000:]}")
-    return seconds, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, text.strip()
+        raise SystemExit(f"service_entry_plan failed ({proc.returncode}): {text[-2000:]}{proc.stderr[-2000:]}")
+    cpu, maxrss_kib = proc.stderr.split()[-2:]
+    return seconds, float(cpu), int(maxrss_kib) / 1024, text.strip()
 
 
 def module_startup() -> float:
