@@ -125,6 +125,17 @@ def _collect(clusters, fleet_names, groups):
     return services, problems
 
 
+def _store_problems(clusters, vip_stores):
+    """VIP stores as mesh_services_info reads them: each with its fingerprint, the full ones with
+    their allocations too."""
+    problems = ["clusters[%s].vip_store has no digest; expected the vip_store of mesh_services_info" % c.get("name")
+                for c in clusters if c.get("vip_store") and "digest" not in c["vip_store"]]
+    problems += ["vip_stores[%d] has no %s; expected the vip_store of mesh_services_info with vip_store_allocations"
+                 % (index, " and no ".join(key for key in ("digest", "allocations") if key not in store))
+                 for index, store in enumerate(vip_stores) if "digest" not in store or "allocations" not in store]
+    return problems
+
+
 def _import_filters(clusters, fleet_names):
     """({cluster: what it imports} of the clusters that narrow it, problems)."""
     filters, problems = {}, []
@@ -204,6 +215,7 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     problems += found
     import_from, found = _import_filters(clusters, fleet_names)
     problems += found
+    problems += _store_problems(clusters, vip_stores)
     try:
         parse_range(vip_range)
     except AllocationError as exc:

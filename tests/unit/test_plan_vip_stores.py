@@ -96,3 +96,12 @@ def test_the_plan_travels_as_text_and_writers_also_take_it_as_a_structure():
     assert from_text(result) is result
     with pytest.raises(PlanError, match="plan is not the JSON text of a service_entry_plan result"):
         from_text(text[:-1])
+
+
+def test_stores_not_read_by_mesh_services_info_fail_the_plan_naming_them():
+    clusters = fleet(2)
+    clusters[1]["vip_store"] = {"allocations": {}, "generation": 1}
+    with pytest.raises(PlanError) as failed:
+        plan(clusters, vip_stores=[{"digest": "x"}])
+    assert "clusters[c1].vip_store has no digest" in str(failed.value)
+    assert "vip_stores[0] has no allocations" in str(failed.value)
