@@ -177,7 +177,7 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
 
     clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
     (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap, or its
-    store_summary),     "import_from_clusters", "import_from_namespaces" (empty: everything)}].
+    store_summary), "import_from_clusters", "import_from_namespaces" (empty: everything)}].
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).

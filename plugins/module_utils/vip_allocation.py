@@ -80,10 +80,15 @@ def _current(stores):
     return generation, [(name, store) for name, store in sorted(present.items()) if int(store["generation"]) == generation]
 
 
+def _full_copies(stores):
+    """{digest: allocations} of the stores given in full."""
+    return {store["digest"]: store["allocations"] for store in stores if store and "allocations" in store}
+
+
 def stores_to_read(stores):
     """The clusters whose store the plan still needs in full: for each distinct copy of the highest
     generation that no store given in full holds, the first cluster (by name) that has it."""
-    held = {store["digest"] for store in stores.values() if store and "allocations" in store}
+    held = _full_copies(stores.values())
     readers = {}
     for name, store in _current(stores)[1]:
         if store["digest"] not in held:
@@ -104,8 +109,7 @@ def merge_stores(stores, contents=()):
     generation, current = _current(stores)
     if not current:
         return {}, 0, []
-    known = {store["digest"]: store["allocations"] for store in [*stores.values(), *contents]
-             if store and "allocations" in store}
+    known = _full_copies([*stores.values(), *contents])
     unread = [name for name, store in current if store["digest"] not in known]
     if unread:
         raise AllocationError("the VIP store of cluster(s) %s changed while this run read it (another run at the same "
