@@ -61,13 +61,21 @@ def log(msg: str) -> None:
     print(f"[lab] {msg}", file=sys.stderr, flush=True)
 
 
+def address_bases(lab_instance: int) -> tuple:
+    """The second octets the instance's clusters add their index (1-6) to: instances 0-3 share the
+    127.100-216 ranges ten apart; 4 and 5 live below them (127.11-66)."""
+    if lab_instance < 4:
+        return tuple(base + 10 * lab_instance for base in (100, 140, 180))
+    return tuple(10 + 30 * (lab_instance - 4) + offset for offset in (0, 10, 20))
+
+
 @dataclass
 class ClusterInfo:
     name: str
     index: int
     api_port: int
     dns_flavour: str
-    octet: int = 0  # 10 x the lab instance
+    bases: tuple = (100, 140, 180)  # second octets of the instance's service, pod and LB ranges (+ index)
 
     @property
     def server(self) -> str:
@@ -75,19 +83,19 @@ class ClusterInfo:
 
     @property
     def service_cidr(self) -> str:
-        return f"127.{100 + self.octet + self.index}.0.0/16"
+        return f"127.{self.bases[0] + self.index}.0.0/16"
 
     @property
     def dns_ip(self) -> str:
-        return f"127.{100 + self.octet + self.index}.0.10"
+        return f"127.{self.bases[0] + self.index}.0.10"
 
     @property
     def pod_cidr(self) -> str:
-        return f"127.{140 + self.octet + self.index}.0.1/16"
+        return f"127.{self.bases[1] + self.index}.0.1/16"
 
     @property
     def lb_prefix(self) -> str:
-        return f"127.{180 + self.octet + self.index}.0"
+        return f"127.{self.bases[2] + self.index}.0"
 
     @property
     def locality(self) -> str:
@@ -117,7 +125,7 @@ class LabState:
             return None
         data = json.loads(path.read_text())
         data.pop("clusters_info", None)  # derived, written for readers of the file
-        data["clusters"] = [ClusterInfo(**c) for c in data["clusters"]]
+        data["clusters"] = [ClusterInfo(**dict(c, bases=tuple(c.get("bases", (100, 140, 180))))) for c in data["clusters"]]
         return cls(**data)
 
     def save(self) -> None:
@@ -303,7 +311,7 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
     if existing:
         shutil.rmtree(state_dir())
     port_base = port_base or int(os.environ.get("LAB_PORT_BASE", 16400 + 1000 * instance()))
-    infos = [ClusterInfo(f"cluster{i}", i, port_base + 10 + i, dns_flavour, 10 * instance())
+    infos = [ClusterInfo(f"cluster{i}", i, port_base + 10 + i, dns_flavour, address_bases(instance()))
              for i in range(1, clusters + 1)]
     _check_free("127.0.0.1", port_base, "etcd client")
     _check_free("127.0.0.1", port_base + 1, "etcd peer")
