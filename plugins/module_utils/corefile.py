@@ -16,8 +16,11 @@ It goes in front of everything else, is replaced in place on later runs and remo
 every other byte of the Corefile stays as it was. The parser follows CoreDNS's Caddyfile rules
 (coredns/caddy): whitespace-separated tokens, double quotes, `#` comments, `{`/`}` as whole tokens,
 server blocks (keys, then a block), snippets `(name) { ... }`, `import` lines and `{$ENV}`
-placeholders. It cannot see imported files or plugin arguments; it catches what breaks a Corefile
-as a whole (braces, stray tokens, bad keys) and a zone served twice.
+placeholders. It does not read imported files itself: it lists the patterns imported where server
+blocks stand (`imports`), and the caller hands it the texts those patterns match, so that a zone
+defined twice - in the Corefile, in an imported file, or across them - is found before CoreDNS
+refuses to start (`zones_defined_twice`). It catches what breaks a Corefile as a whole (braces,
+stray tokens, bad keys); plugin arguments are not checked.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.cursor = -1
         self.snippets = set()
+        self.imports = []  # patterns imported where server blocks stand
 
     @property
     def token(self):
@@ -176,7 +180,7 @@ class _Parser:
         keys, expecting = [], False
         while True:
             if self.val == "import" and self.new_line():
-                self.skip_import()
+                self.skip_import(self.imports)
                 continue
             if self.val == "}":
                 raise self.error("unexpected '}' outside any block")
@@ -196,12 +200,15 @@ class _Parser:
             if not expecting and self.new_line():
                 return keys
 
-    def skip_import(self):
-        """Drop `import <pattern>` (the pattern's content is out of sight), as if it matched nothing."""
+    def skip_import(self, patterns=None):
+        """Drop `import <pattern>` (the pattern's content is out of sight), as if it matched nothing;
+        the pattern goes to `patterns` when given."""
         if not self.next_arg():
             raise self.error("import needs a file pattern or snippet name")
         if self.next_arg():
             raise self.error("import takes only one argument (glob pattern or file)")
+        if patterns is not None:
+            patterns.append(self.tokens[self.cursor].text)
         del self.tokens[self.cursor - 1:self.cursor + 1]
         self.cursor -= 1
 
@@ -253,6 +260,26 @@ class _Parser:
 def parse(text):
     """Server blocks of a Corefile; CorefileError (with the line) for what CoreDNS would refuse."""
     return _Parser(text or "").parse()
+
+
+def imports(text):
+    """Patterns (or snippet names) imported where server blocks stand: the files they match add server blocks."""
+    parser = _Parser(text or "")
+    parser.parse()
+    return [pattern for pattern in parser.imports if pattern not in parser.snippets]
+
+
+def zones_defined_twice(sources):
+    """{(zone, port): ["<what> line <n>", ...]} of every zone and port served by more than one server
+    block of the sources - (what, text) pairs: a Corefile and the files it imports, as CoreDNS reads
+    them together. CoreDNS refuses to start with any of them."""
+    places = {}
+    for what, text in sources:
+        for server in check(text, what):
+            for zone_port in server.zones():  # a key repeated in one block is refused too
+                if zone_port[1] is not None:
+                    places.setdefault(zone_port, []).append("%s line %d" % (what, server.line))
+    return {zone_port: where for zone_port, where in places.items() if len(where) > 1}
 
 
 def check(text, what="the Corefile"):
