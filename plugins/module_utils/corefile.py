@@ -311,8 +311,13 @@ def render_block(zone, targets, plugin="forward"):
     targets = [check_ip(target) for target in targets]
     if not targets:
         raise ValueError("target_ips: at least one IP address is needed to forward zone %s to" % zone)
-    return "\n".join([MARKER_BEGIN % zone, "%s:53 {" % zone, "    errors", "    cache 30",
-                      "    %s . %s" % (plugin, " ".join(targets)), "}", MARKER_END % zone, ""])
+    block = "\n".join([MARKER_BEGIN % zone, "%s:53 {" % zone, "    errors", "    cache 30",
+                       "    %s . %s" % (plugin, " ".join(targets)), "}", MARKER_END % zone, ""])
+    # Whatever the validators let through, the block reads back as exactly this one server block.
+    if [token.text for token in tokenize(block)] != ["%s:53" % zone, "{", "errors", "cache", "30", plugin, ".", *targets, "}"]:
+        raise ValueError("zone %r and target_ips %r must be one word each (no spaces, quotes, braces or '#')"
+                         % (zone, targets))
+    return block
 
 
 def marked_span(lines, zone):
