@@ -158,7 +158,7 @@ def imported_files(pattern, conf, mounts, namespace, data_of):
             for file, key in sorted(files.items()) if fnmatchcase(file, glob) and key in data]
 
 
-def check_served_once(deployment, main, extra, custom, data_of):
+def check_served_once(deployment, main, extra, zone, custom, data_of):
     """The complete configuration CoreDNS will read - the Corefile and the files it imports from the
     ConfigMaps it mounts - serves each zone and port once, and includes our custom key when that is
     where the block goes; ValueError naming the places otherwise."""
@@ -171,8 +171,9 @@ def check_served_once(deployment, main, extra, custom, data_of):
         sources += [(str(place), content) for place, content in imported_files(pattern, conf, mounts, main.namespace, data_of)]
     if custom and str(extra) not in dict(sources):
         raise ValueError("%s is not read by CoreDNS: no import of %s matches it where the CoreDNS Deployment mounts "
-                         "ConfigMap %s; nothing was written. Add `import %s/*.server` to the Corefile (outside any "
-                         "server block), or set custom_configmap: false" % (extra, main, extra.name, "/etc/coredns/custom"))
+                         "ConfigMap %s; nothing was written. Add `import /etc/coredns/custom/*.server` to the Corefile "
+                         "(outside any server block) and mount %s there, or set custom_configmap: false"
+                         % (extra, main, extra.name, extra.name))
     twice = corefile.zones_defined_twice(sources)
     if twice:
         raise ValueError("CoreDNS would refuse to start: %s; nothing was written. Remove the block that is not the "
@@ -180,7 +181,7 @@ def check_served_once(deployment, main, extra, custom, data_of):
                          "(mesh_dns_mode: sidecar_proxy)" % (
                              "; ".join("zone %s port %d is defined in %s" % (zone, port, " and in ".join(where))
                                        for (zone, port), where in sorted(twice.items())),
-                             corefile.MARKER_BEGIN % "<zone>", corefile.MARKER_END % "<zone>"))
+                             corefile.MARKER_BEGIN % zone, corefile.MARKER_END % zone))
 
 
 def plan_edit(params, client, zone, targets):
@@ -206,7 +207,7 @@ def plan_edit(params, client, zone, targets):
 
     def check_result(data_of):
         if present:
-            check_served_once(deployment, main, extra, params["custom_configmap"], data_of)
+            check_served_once(deployment, main, extra, zone, params["custom_configmap"], data_of)
 
     return facts, coredns_edits(params, main, extra, zone, targets, facts["plugin"]), check_result
 

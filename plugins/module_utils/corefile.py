@@ -269,17 +269,21 @@ def imports(text):
     return [pattern for pattern in parser.imports if pattern not in parser.snippets]
 
 
-def zones_defined_twice(sources):
-    """{(zone, port): ["<what> line <n>", ...]} of every zone and port served by more than one server
-    block of the sources - (what, text) pairs: a Corefile and the files it imports, as CoreDNS reads
-    them together. CoreDNS refuses to start with any of them."""
+def zone_places(sources):
+    """{(zone, port): ["<what> line <n>", ...]} of every zone and port the server blocks of the sources -
+    (what, text) pairs: a Corefile and the files it imports, as CoreDNS reads them together - serve."""
     places = {}
     for what, text in sources:
         for server in check(text, what):
-            for zone_port in server.zones():  # a key repeated in one block is refused too
+            for zone_port in server.zones():  # a key repeated in one block counts twice too
                 if zone_port[1] is not None:
                     places.setdefault(zone_port, []).append("%s line %d" % (what, server.line))
-    return {zone_port: where for zone_port, where in places.items() if len(where) > 1}
+    return places
+
+
+def zones_defined_twice(sources):
+    """The zone_places of the sources served more than once: CoreDNS refuses to start with any of them."""
+    return {zone_port: where for zone_port, where in zone_places(sources).items() if len(where) > 1}
 
 
 def check(text, what="the Corefile"):

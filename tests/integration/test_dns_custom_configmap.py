@@ -78,12 +78,7 @@ def served_zones(client):
     sources = [("Corefile", client.get("ConfigMap", "coredns", "kube-system")["data"]["Corefile"])]
     custom = client.get("ConfigMap", "coredns-custom", "kube-system") or {}
     sources += sorted((key, text) for key, text in (custom.get("data") or {}).items() if key.endswith(".server"))
-    zones = {}
-    for what, text in sources:
-        for block in corefile.parse(text):
-            for zone_port in block.zones():
-                zones.setdefault(zone_port, []).append(what)
-    return zones
+    return corefile.zone_places(sources)
 
 
 def runtime_corefile(lab, cluster, block_first, timeout=60):
@@ -125,7 +120,7 @@ def test_switching_custom_configmap_moves_the_block_and_coredns_keeps_serving(la
         assert run.rc == 0, run.stdout[-3000:]
         if step == 0:  # what the services step writes
             client.apply(records_configmap(RECORDS))
-        assert served_zones(client)[("global", 53)] == ["global.server" if custom else "Corefile"]
+        assert served_zones(client)[("global", 53)] == ["global.server line 2" if custom else "Corefile line 2"]
         corefile_now = client.get("ConfigMap", "coredns", "kube-system")["data"]["Corefile"]
         assert (corefile_now == k3s_corefile) if custom else (corefile.remove(corefile_now, "global") == k3s_corefile)
         assert_serving(lab, cluster, client, block_first=not custom)

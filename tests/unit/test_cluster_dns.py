@@ -94,12 +94,7 @@ def served(client):
     """(zone, port) -> where, over the Corefile and the coredns-custom keys it imports."""
     sources = [("Corefile", client.data("coredns")["Corefile"])]
     sources += sorted((key, text) for key, text in (client.data("coredns-custom") or {}).items() if key.endswith(".server"))
-    zones = {}
-    for what, text in sources:
-        for block in corefile.parse(text):
-            for zone_port in block.zones():
-                zones.setdefault(zone_port, []).append(what)
-    return zones
+    return corefile.zone_places(sources)
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -136,7 +131,7 @@ def test_switching_custom_configmap_off_moves_the_block_into_the_corefile():
     assert result["changed"] and result["changed_places"] == [
         "ConfigMap kube-system/coredns-custom key global.server", "ConfigMap kube-system/coredns key Corefile"]
     assert client.writes == [("delete", "coredns-custom"), ("patch", "coredns")]  # removal first
-    assert served(client)[("global", 53)] == ["Corefile"]
+    assert served(client)[("global", 53)] == ["Corefile line 2"]
     assert corefile.remove(client.data("coredns")["Corefile"], "global") == K3S_COREFILE
     assert run(client)["changed"] is False and len(client.writes) == 2
 
@@ -150,7 +145,7 @@ def test_switching_custom_configmap_on_moves_the_block_out_of_the_corefile_byte_
     assert client.data("coredns")["Corefile"] == K3S_COREFILE
     assert client.data("coredns-custom") == {"mine.server": "example.org {\n    forward . 10.0.0.53\n}\n",
                                              "global.server": OUR_SERVER_KEY}
-    assert served(client)[("global", 53)] == ["global.server"]
+    assert served(client)[("global", 53)] == ["global.server line 2"]
     run(client, state="absent")
     assert client.data("coredns")["Corefile"] == K3S_COREFILE
     assert client.data("coredns-custom") == {"mine.server": "example.org {\n    forward . 10.0.0.53\n}\n"}
