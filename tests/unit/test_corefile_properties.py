@@ -63,17 +63,16 @@ def server_block(draw):
     """(text, [(zone, port)] of its keys)."""
     keys = draw(st.lists(zone_key(), min_size=1, max_size=3))
     separator = draw(st.sampled_from([" ", ", "]))
-    lines = [separator.join(key for key, _ in keys) + " {"]
-    for _ in range(draw(st.integers(0, 4))):
-        lines.append(draw(st.one_of(directive(), directive(), directive(),
-                                    indent.map(lambda i: i + "# ").flatmap(lambda c: comment_text.map(lambda t: c + t)),
-                                    pattern.map(lambda p: "    import " + p))))
+    comment = st.tuples(indent, comment_text).map(lambda parts: "%s# %s" % parts)
+    lines = [separator.join(key for key, _zone_port in keys) + " {"]
+    lines += draw(st.lists(st.one_of(directive(), directive(), directive(), comment,
+                                     pattern.map(lambda p: "    import " + p)), max_size=4))
     lines.append("}")
-    return "\n".join(lines) + "\n", [zone_port for _, zone_port in keys]
+    return "\n".join(lines) + "\n", [zone_port for _key, zone_port in keys]
 
 
 @st.composite
-def corefile_text(draw, blocks=st.lists(server_block(), max_size=4)):
+def corefile_text(draw, blocks=st.lists(server_block(), max_size=3)):
     """(a Corefile CoreDNS reads, [(zone, port)] of its server blocks' keys)."""
     parts, zones = [], []
     for text, keys in draw(blocks):
