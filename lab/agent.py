@@ -5,12 +5,16 @@
 - Kubelet for DNS servers: pods are simulated by kwok, so for every Deployment that runs CoreDNS
   (or kube-dns) the agent runs a real CoreDNS process with that Deployment's ConfigMaps as its
   files, listening on the Service's ClusterIP (a loopback address in the lab). The Corefile in the
-  cluster stays exactly as in production; only the agent's runtime copy is adapted (see corefile_for_lab).
+  cluster stays exactly as in production; only the agent's runtime copy is adapted (see corefile_for_lab):
+  files imported where server blocks stand (k3s's `import /etc/coredns/custom/*.server`, from the
+  coredns-custom ConfigMap the Deployment mounts there) are inlined, so that their server blocks are
+  bound to the ClusterIP too and a change to them restarts CoreDNS as a new pod would read them.
 - Kubelet for istiod: for the pod of every istiod Deployment a real pilot-discovery (lab/istiod.py).
 """
 
 from __future__ import annotations
 
+import glob
 import json
 import re
 import signal
@@ -34,10 +38,29 @@ def lb_disabled_flag(cluster: str) -> Path:
     return state_dir() / cluster / "lb-disabled"
 
 
+def inline_imports(corefile: str) -> str:
+    """Top-level `import <absolute glob>` lines replaced by the files they match, in CoreDNS's (sorted)
+    order; imports inside server blocks (directives) stay as they are."""
+    out, depth = [], 0
+    for line in corefile.splitlines(keepends=True):
+        code = line.split("#", 1)[0]
+        match = re.fullmatch(r"\s*import\s+(/\S+)\s*", code)
+        if depth == 0 and match:
+            out += [Path(path).read_text().rstrip("\n") + "\n" for path in sorted(glob.glob(match.group(1)))]
+            continue
+        out.append(line)
+        depth += code.count("{") - code.count("}")
+    return "".join(out)
+
+
 def corefile_for_lab(corefile: str, listen_ip: str, mounts: dict[str, Path], kubeconfig: Path, context: str) -> str:
     """The runtime copy of a Corefile: bound to the ClusterIP, with the lab's paths and API access."""
-    for mount, local in sorted(mounts.items(), key=lambda kv: -len(kv[0])):
-        corefile = corefile.replace(mount.rstrip("/") + "/", str(local) + "/")
+    # One pass, longest mount first: a nested mount's local path must not be rewritten again.
+    locals_ = {mount.rstrip("/") + "/": str(local) + "/" for mount, local in mounts.items()}
+    if locals_:
+        prefixes = "|".join(re.escape(prefix) for prefix in sorted(locals_, key=len, reverse=True))
+        corefile = re.sub(prefixes, lambda match: locals_[match.group(0)], corefile)
+    corefile = inline_imports(corefile)
     out, depth = [], 0
     for line in corefile.splitlines():
         code = line.split("#", 1)[0]

@@ -16,8 +16,11 @@ It goes in front of everything else, is replaced in place on later runs and remo
 every other byte of the Corefile stays as it was. The parser follows CoreDNS's Caddyfile rules
 (coredns/caddy): whitespace-separated tokens, double quotes, `#` comments, `{`/`}` as whole tokens,
 server blocks (keys, then a block), snippets `(name) { ... }`, `import` lines and `{$ENV}`
-placeholders. It cannot see imported files or plugin arguments; it catches what breaks a Corefile
-as a whole (braces, stray tokens, bad keys) and a zone served twice.
+placeholders. It does not read imported files itself: it lists the patterns imported where server
+blocks stand (`imports`), and the caller hands it the texts those patterns match, so that a zone
+defined twice - in the Corefile, in an imported file, or across them - is found before CoreDNS
+refuses to start (`zones_defined_twice`). It catches what breaks a Corefile as a whole (braces,
+stray tokens, bad keys); plugin arguments are not checked.
 """
 
 from __future__ import annotations
@@ -115,6 +118,7 @@ class _Parser:
         self.tokens = tokenize(text)
         self.cursor = -1
         self.snippets = set()
+        self.imports = []  # patterns imported where server blocks stand
 
     @property
     def token(self):
@@ -176,7 +180,7 @@ class _Parser:
         keys, expecting = [], False
         while True:
             if self.val == "import" and self.new_line():
-                self.skip_import()
+                self.skip_import(self.imports)
                 continue
             if self.val == "}":
                 raise self.error("unexpected '}' outside any block")
@@ -196,12 +200,15 @@ class _Parser:
             if not expecting and self.new_line():
                 return keys
 
-    def skip_import(self):
-        """Drop `import <pattern>` (the pattern's content is out of sight), as if it matched nothing."""
+    def skip_import(self, patterns=None):
+        """Drop `import <pattern>` (the pattern's content is out of sight), as if it matched nothing;
+        the pattern goes to `patterns` when given."""
         if not self.next_arg():
             raise self.error("import needs a file pattern or snippet name")
         if self.next_arg():
             raise self.error("import takes only one argument (glob pattern or file)")
+        if patterns is not None:
+            patterns.append(self.tokens[self.cursor].text)
         del self.tokens[self.cursor - 1:self.cursor + 1]
         self.cursor -= 1
 
@@ -255,6 +262,30 @@ def parse(text):
     return _Parser(text or "").parse()
 
 
+def imports(text):
+    """Patterns (or snippet names) imported where server blocks stand: the files they match add server blocks."""
+    parser = _Parser(text or "")
+    parser.parse()
+    return [pattern for pattern in parser.imports if pattern not in parser.snippets]
+
+
+def zone_places(sources):
+    """{(zone, port): ["<what> line <n>", ...]} of every zone and port the server blocks of the sources -
+    (what, text) pairs: a Corefile and the files it imports, as CoreDNS reads them together - serve."""
+    places = {}
+    for what, text in sources:
+        for server in check(text, what):
+            for zone_port in server.zones():  # a key repeated in one block counts twice too
+                if zone_port[1] is not None:
+                    places.setdefault(zone_port, []).append("%s line %d" % (what, server.line))
+    return places
+
+
+def zones_defined_twice(sources):
+    """The zone_places of the sources served more than once: CoreDNS refuses to start with any of them."""
+    return {zone_port: where for zone_port, where in zone_places(sources).items() if len(where) > 1}
+
+
 def check(text, what="the Corefile"):
     """parse(), with a message that says the text was left alone."""
     try:
@@ -284,8 +315,13 @@ def render_block(zone, targets, plugin="forward"):
     targets = [check_ip(target) for target in targets]
     if not targets:
         raise ValueError("target_ips: at least one IP address is needed to forward zone %s to" % zone)
-    return "\n".join([MARKER_BEGIN % zone, "%s:53 {" % zone, "    errors", "    cache 30",
-                      "    %s . %s" % (plugin, " ".join(targets)), "}", MARKER_END % zone, ""])
+    block = "\n".join([MARKER_BEGIN % zone, "%s:53 {" % zone, "    errors", "    cache 30",
+                       "    %s . %s" % (plugin, " ".join(targets)), "}", MARKER_END % zone, ""])
+    # Whatever the validators let through, the block reads back as exactly this one server block.
+    if [token.text for token in tokenize(block)] != ["%s:53" % zone, "{", "errors", "cache", "30", plugin, ".", *targets, "}"]:
+        raise ValueError("zone %r and target_ips %r must be one word each (no spaces, quotes, braces or '#')"
+                         % (zone, targets))
+    return block
 
 
 def marked_span(lines, zone):

@@ -20,8 +20,17 @@ description:
     Corefile that already serves O(zone) on port 53 outside the markers. An edited Corefile is
     parsed again before it is written.
   - With O(custom_configmap=true) the block goes into its own key of ConfigMap C(coredns-custom)
-    (AKS and k3s, whose Corefile imports its C(*.server) keys) and the main Corefile is not touched.
-    The ConfigMap is created (labelled as the collection's) when missing.
+    (AKS and k3s, whose Corefile imports its C(*.server) keys). The ConfigMap is created (labelled as
+    the collection's) when missing. Refused when no C(import) of the Corefile reads that key.
+  - The block lives in one place only. Switching O(custom_configmap) moves it in one run - the copy in
+    the other place (Corefile or C(coredns-custom) key) is removed first, byte for byte - and
+    O(state=absent) removes it from both.
+  - Before any write, the complete configuration CoreDNS will read - the Corefile and the files its
+    top-level C(import) lines match in the ConfigMaps the CoreDNS Deployment mounts (the container's
+    C(-conf) path and C(volumeMounts); the k3s/AKS layout when there is no Deployment) - is checked; a
+    zone and port defined twice, in either place, is refused naming both places, and nothing is written.
+  - A Corefile ConfigMap without the Corefile key is refused (no Corefile is invented) with
+    O(state=present).
   - The name of the Corefile's ConfigMap is read from the CoreDNS Deployment's volumes (for example
     C(rke2-coredns-rke2-coredns) on RKE2); O(configmap_name) overrides it.
   - A Corefile ConfigMap labelled C(addonmanager.kubernetes.io/mode=Reconcile) is refused, because
@@ -84,7 +93,7 @@ attributes:
     description: Reports what would change; nothing is written.
   diff_mode:
     support: full
-    description: The Corefile, C(coredns-custom) key or C(stubDomains) before and after.
+    description: The Corefile and the C(coredns-custom) key (CoreDNS), or C(stubDomains) (kube-dns), before and after; one diff per key.
   idempotent:
     support: full
     description: A second run reports no change and makes no write request.
@@ -119,8 +128,14 @@ provider:
   returned: always
   type: str
   sample: coredns
+changed_places:
+  description: The ConfigMap keys changed (or that would be), in write order - removals first.
+  returned: always
+  type: list
+  elements: str
+  sample: ["ConfigMap kube-system/coredns-custom key global.server", "ConfigMap kube-system/coredns key Corefile"]
 configmap:
-  description: C(namespace/name) of the ConfigMap edited (or that would be).
+  description: C(namespace/name) of the ConfigMap that holds (or would hold) the delegation.
   returned: always
   type: str
   sample: kube-system/coredns

@@ -36,3 +36,20 @@ def test_kube_dns_stub_domains_become_server_blocks():
     out = corefile_for_kube_dns(cm, "127.101.0.10", Path("k"), "c")
     assert "global:53 {\n    bind 127.101.0.10\n    errors\n    forward . 127.101.12.7\n}" in out
     assert "corp.example:53" in out and f"forward . {NO_UPSTREAM}" in out
+
+
+def test_server_blocks_imported_from_coredns_custom_are_inlined_and_bound(tmp_path):
+    """k3s: coredns-custom mounted at /etc/coredns/custom, nested in the Corefile's mount."""
+    files, custom = tmp_path / "files" / "etc" / "coredns", tmp_path / "files" / "etc" / "coredns" / "custom"
+    custom.mkdir(parents=True)
+    (custom / "global.server").write_text(MESH_BLOCK)
+    (custom / "a.server").write_text("example.org {\n    whoami\n}")
+    (custom / "x.override").write_text("log\n")
+    corefile = KUBEADM_COREFILE.replace("    loop\n", "    loop\n    import /etc/coredns/custom/*.override\n")
+    corefile += "import /etc/coredns/custom/*.server\n"
+    out = corefile_for_lab(corefile, "127.101.0.10", {"/etc/coredns": files, "/etc/coredns/custom": custom},
+                           Path("k"), "c")
+    assert out.count("bind 127.101.0.10") == 3
+    assert out.index("example.org {") < out.index("global:53 {")  # sorted, as CoreDNS globs
+    assert f"    import {custom}/*.override\n" in out  # directives stay imported
+    assert "import /etc" not in out and f"import {custom}/*.server" not in out
