@@ -112,19 +112,17 @@ def cluster_uid(client):
 
 
 def read_uids(connections, client_for):
-    """{host: kube-system uid} of each connection ({host, kubeconfig, context}), asking each API server
-    once with client_for(connection); FleetError naming every host whose API server did not answer."""
-    uids, problems = {}, []
+    """({host: kube-system uid}, {host: why it could not be read}) of each connection ({host,
+    kubeconfig, context}), asking each API server once with client_for(connection). A cluster that
+    cannot be read now cannot be written either: the caller fails that host alone."""
+    uids, unidentified = {}, {}
     for connection in connections:
         try:
             uids[connection["host"]] = cluster_uid(client_for(connection))
         except (KubeError, FleetError) as exc:
-            problems.append("%s: cannot read who the cluster is (namespace %s): %s"
-                            % (connection["host"], IDENTITY_NAMESPACE, exc))
-    if problems:
-        raise FleetError("%d cluster(s) did not say who they are (nothing was written):\n- %s"
-                         % (len(problems), "\n- ".join(problems)))
-    return uids
+            unidentified[connection["host"]] = "%s: cannot read who the cluster is (namespace %s), nothing was " \
+                "written to it: %s" % (connection["host"], IDENTITY_NAMESPACE, exc)
+    return uids, unidentified
 
 
 def check_identities(uids):

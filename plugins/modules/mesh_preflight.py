@@ -18,7 +18,8 @@ description:
   - Then, with O(connections), asks each cluster who it is - the uid of its C(kube-system) namespace,
     as Istio and Submariner identify a cluster - and fails naming the hosts and the uid when two
     inventory hosts are the same cluster, or when E(K8S_AUTH_HOST) would send a play of more than
-    one host to one API server. Only reads (C(get namespaces kube-system)); nothing is written.
+    one host to one API server. A cluster that cannot be read is returned in RV(unidentified).
+    Only reads (C(get namespaces kube-system)); nothing is written.
   - Without O(connections), talks to no cluster.
 options:
   clusters:
@@ -93,6 +94,13 @@ cluster_uids:
   returned: success
   type: dict
   sample: {cluster1: 0b4e2b8c-55d5-4a8a-9d0c-2f6f1c7e8a11}
+unidentified:
+  description:
+    - Each host of O(connections) whose cluster could not be read (unreachable, credentials), mapped to
+      the message saying why. Such a host cannot be compared with the others; the C(preflight) role
+      fails it alone, before any write to it.
+  returned: success
+  type: dict
 """
 
 import os
@@ -108,12 +116,13 @@ CONNECTION = dict(host=dict(type="str", required=True), kubeconfig=dict(type="pa
 
 
 def identify(module, connections):
-    """{host: kube-system uid}, every host a cluster of its own, or FleetError."""
+    """({host: kube-system uid}, {host: why unknown}), every host read a cluster of its own, or FleetError."""
     require_client_libraries(module)
     check_single_api_server([c["host"] for c in connections], os.environ)
-    uids = read_uids(connections, lambda c: KubeClient({"kubeconfig": c["kubeconfig"], "context": c["context"]}))
+    uids, unidentified = read_uids(connections, lambda c: KubeClient({"kubeconfig": c["kubeconfig"],
+                                                                      "context": c["context"]}))
     check_identities(uids)
-    return uids
+    return uids, unidentified
 
 
 def main():
@@ -123,7 +132,8 @@ def main():
                            supports_check_mode=True)
     try:
         summary = check_fleet(module.params["clusters"])
-        summary["cluster_uids"] = identify(module, module.params["connections"]) if module.params["connections"] else {}
+        summary["cluster_uids"], summary["unidentified"] = identify(module, module.params["connections"]) \
+            if module.params["connections"] else ({}, {})
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     if not summary["identical_control_planes"]:
