@@ -32,7 +32,11 @@ options:
   validate_certs:
     description:
       - Whether to verify the API server's certificate.
-      - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable.
+      - Can also be set with the E(K8S_AUTH_VERIFY_SSL) environment variable, read as kubernetes.core
+        reads it - C(true), C(yes), C(1) or C(false), C(no), C(0), in any case; any other value is
+        refused (kubernetes.core would read it as true).
+      - A kubeconfig's C(insecure-skip-tls-verify) must be a YAML boolean; a quoted C("false") is refused,
+        as kubectl refuses it.
     type: bool
     aliases: [verify_ssl]
   ca_cert:

@@ -99,21 +99,32 @@ def subset_matches(desired, live):
     return desired == live
 
 
-def _env_bool(value):
-    if value is None or isinstance(value, bool):
-        return value
-    return str(value).strip().lower() in ("1", "true", "yes", "on")
+# K8S_AUTH_VERIFY_SSL as kubernetes.core reads it ("0", "false", "no", any case, turn verification
+# off), with the words it reads as on. kubernetes.core reads every other value as on; an unknown
+# value is refused here instead of guessed.
+ENV_BOOLEANS = {"0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+
+
+def _env_bool(env, value):
+    try:
+        return ENV_BOOLEANS[value.lower()]
+    except KeyError:
+        raise KubeError("%s=%r is not a boolean: expected true or false (also yes/no, 1/0)" % (env, value))
 
 
 def auth_params(params):
-    """Module params with each unset auth option taken from its K8S_AUTH_* variable."""
+    """Module params with each unset auth option taken from its K8S_AUTH_* variable; KubeError for a
+    validate_certs that is not a boolean."""
     resolved = {}
     for option, env in AUTH_ENV.items():
         value = params.get(option)
         if value is None:
             value = os.environ.get(env) or None
+            if value is not None and option == "validate_certs":
+                value = _env_bool(env, value)
         resolved[option] = value
-    resolved["validate_certs"] = _env_bool(resolved["validate_certs"])
+    if resolved["validate_certs"] is not None and not isinstance(resolved["validate_certs"], bool):
+        raise KubeError("validate_certs=%r is not a boolean: expected true or false" % (resolved["validate_certs"],))
     return resolved
 
 

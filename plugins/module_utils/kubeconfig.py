@@ -71,6 +71,16 @@ def _pem(entry, key, path):
         raise KubeconfigError("kubeconfig %s: %s-data is not base64 of PEM text" % (path, key))
 
 
+def _flag(entry, key, path, context):
+    """A boolean field, False when absent. kubectl refuses a quoted "false" (a string is no bool):
+    so do we, instead of reading a non-empty string as true."""
+    value = entry.get(key, False)
+    if not isinstance(value, bool):
+        raise KubeconfigError("kubeconfig %s: %s of the cluster of context %r is %r, not a boolean: write true or "
+                              "false without quotes" % (path, key, context, value))
+    return value
+
+
 def _file(entry, key, base_dir):
     value = entry.get(key)
     return _local_path(value, base_dir) if value else None
@@ -111,7 +121,7 @@ def connection_from_kubeconfig(path, context=None, run=subprocess.run):
         raise KubeconfigError("kubeconfig %s: the cluster of context %r has no server" % (path, name))
     conn = Connection(cluster["server"], ca_file=_file(cluster, "certificate-authority", base_dir),
                       ca_data=_pem(cluster, "certificate-authority", path),
-                      verify=not cluster.get("insecure-skip-tls-verify", False),
+                      verify=not _flag(cluster, "insecure-skip-tls-verify", path, name),
                       tls_server_name=cluster.get("tls-server-name"), proxy_url=cluster.get("proxy-url"),
                       cert_file=_file(user, "client-certificate", base_dir),
                       key_file=_file(user, "client-key", base_dir),

@@ -29,11 +29,16 @@ def k8s_module(argument_spec, **kwargs):
     return AnsibleModule(argument_spec=spec, **kwargs)
 
 
-def k8s_client(module):
-    """A client for the module's cluster, or fail_json saying what is missing."""
+def require_client_libraries(module):
+    """fail_json naming the first library a KubeClient needs that is not installed."""
     for has, library, error in ((HAS_URLLIB3, "urllib3", URLLIB3_IMPORT_ERROR), (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR)):
         if not has:
             module.fail_json(msg=missing_required_lib(library), exception=str(error))
+
+
+def k8s_client(module):
+    """A client for the module's cluster, or fail_json saying what is missing."""
+    require_client_libraries(module)
     try:
         return KubeClient(module.params)
     except KubeError as exc:

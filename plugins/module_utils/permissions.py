@@ -37,8 +37,14 @@ def _rule(scope, group, resources, verbs, names=(), why="", option=None):
     return Rule(scope, group, tuple(resources), tuple(verbs), tuple(names), why, option)
 
 
+# Every playbook's preflight asks each cluster who it is before any write (fleet.cluster_uid).
+CLUSTER_IDENTITY = _rule("cluster", "", ["namespaces"], ["get"], ["kube-system"],
+                         "who the cluster is (the kube-system namespace's uid), read before any write")
+
+
 PERMISSIONS = {
     "trust": (
+        CLUSTER_IDENTITY,
         _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], ["cacerts"],
               "read, issue, renew and remove the cluster's intermediate CA; no other Secret"),
         _rule("cluster", "", ["namespaces"], ["get"], ["{mesh}"],
@@ -47,6 +53,7 @@ PERMISSIONS = {
     # Helm installs Istio's CRDs, ClusterRoles, webhooks and workloads; Kubernetes lets only an
     # identity that holds a permission grant it, so this step needs cluster-admin in practice.
     "control_plane": (
+        CLUSTER_IDENTITY,
         _rule("cluster", "apiextensions.k8s.io", ["customresourcedefinitions"], ["get", "create", "update", "patch"],
               why="Istio's CRDs (chart base)"),
         _rule("cluster", "rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"],
@@ -59,6 +66,7 @@ PERMISSIONS = {
         _rule("mesh", "apps", ["deployments"], ["get", "create", "update", "patch"], why="istiod and the gateway"),
     ),
     "dns": (
+        CLUSTER_IDENTITY,
         _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects, listed once per kind"),
         _rule("mesh", "apps", ["deployments"], ["list"], why="the zone server's objects, listed once per kind"),
         _rule("mesh", "", ["configmaps", "services"], ["get", "create", "patch", "delete"], [ZONE_SERVER],
@@ -74,6 +82,7 @@ PERMISSIONS = {
               why="kube-dns's stubDomains or CoreDNS's coredns-custom ConfigMap, when missing (and when it empties)"),
     ),
     "services": (
+        CLUSTER_IDENTITY,
         _rule("cluster", "", ["services", "namespaces", "nodes"], ["list"],
               why="exported Services, namespaces in use, node addresses of a NodePort gateway"),
         _rule("cluster", "apps", ["deployments"], ["list"], why="whether a namespace of ours is still in use"),
@@ -88,6 +97,7 @@ PERMISSIONS = {
               why="the namespaces the ServiceEntries go into"),
     ),
     "verify": (
+        CLUSTER_IDENTITY,
         _rule("cluster", "", ["services", "namespaces", "nodes"], ["list"], why="as the services step reads them"),
         _rule("cluster", "apps", ["deployments"], ["list"], why="as the services step reads them"),
         _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"], ["list"],

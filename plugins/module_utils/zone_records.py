@@ -14,10 +14,8 @@ roles/dns/templates/zone-server.yml.j2, checked against these names by the unit 
 
 from __future__ import annotations
 
-import ipaddress
-
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils.names import name_errors
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import name_errors, parse_ip
 
 # The control plane's namespace unless mesh_istio_namespace says otherwise.
 NAMESPACE = "istio-system"
@@ -44,11 +42,13 @@ def check_dns_name(name, field="zone"):
 
 
 def check_ip(value, field="target_ips"):
-    """The address in canonical form; ValueError naming the field if it is not an IP address."""
+    """The address in canonical form; ValueError naming the field if it is not exactly an IP
+    address (names.parse_ip: no scope id, no whitespace)."""
     try:
-        return str(ipaddress.ip_address(str(value).strip()))
+        return str(parse_ip(value))
     except ValueError:
-        raise ValueError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20)" % (field, value))
+        raise ValueError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20, without "
+                         "whitespace or an IPv6 scope id)" % (field, value))
 
 
 def render_hosts(records: dict[str, str]) -> str:

@@ -15,7 +15,12 @@ description:
     C(mesh_trust_domain) differ between clusters, or a per-cluster values override sets what must be
     identical fleet-wide.
   - Warns when the control planes of the fleet would not be identical (chart version or shared values).
-  - Talks to no cluster.
+  - Then, with O(connections), asks each cluster who it is - the uid of its C(kube-system) namespace,
+    as Istio and Submariner identify a cluster - and fails naming the hosts and the uid when two
+    inventory hosts are the same cluster, or when E(K8S_AUTH_HOST) would send a play of more than
+    one host to one API server. A cluster that cannot be read is returned in RV(unidentified).
+    Only reads (C(get namespaces kube-system)); nothing is written.
+  - Without O(connections), talks to no cluster.
 options:
   clusters:
     description:
@@ -23,10 +28,29 @@ options:
     type: list
     elements: dict
     required: true
+  connections:
+    description:
+      - How to reach each host of the play (every host, also those of later batches of a rollout),
+        as the playbooks' C(module_defaults) reach it. The E(K8S_AUTH_*) environment variables fill
+        what is not set, as for every module of the collection.
+    type: list
+    elements: dict
+    default: []
+    suboptions:
+      host:
+        description: The inventory host.
+        type: str
+        required: true
+      kubeconfig:
+        description: Its kubeconfig (C(mesh_kubeconfig)).
+        type: path
+      context:
+        description: Its kubeconfig context (C(mesh_context)).
+        type: str
 attributes:
   check_mode:
     support: full
-    description: Reads nothing, writes nothing; the same in check mode.
+    description: Reads only, writes nothing; the same in check mode.
   diff_mode:
     support: none
     description: Nothing to show.
@@ -41,6 +65,13 @@ EXAMPLES = r"""
 - name: Check the fleet's inventory
   meshops.multicluster.mesh_preflight:
     clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_cluster') | list }}"
+    connections:
+      - host: cluster1
+        kubeconfig: ~/.kube/fleet.yaml
+        context: cluster1
+      - host: cluster2
+        kubeconfig: ~/.kube/fleet.yaml
+        context: cluster2
   run_once: true
 """
 
@@ -58,18 +89,51 @@ control_plane_identities:
   description: Fingerprint of (chart version, shared values) mapped to the clusters that have it.
   returned: success
   type: dict
+cluster_uids:
+  description: Each host of O(connections) mapped to its cluster's identity, the uid of namespace C(kube-system).
+  returned: success
+  type: dict
+  sample: {cluster1: 0b4e2b8c-55d5-4a8a-9d0c-2f6f1c7e8a11}
+unidentified:
+  description:
+    - Each host of O(connections) whose cluster could not be read (unreachable, credentials), mapped to
+      the message saying why. Such a host cannot be compared with the others; the C(preflight) role
+      fails it alone, before any write to it.
+  returned: success
+  type: dict
 """
+
+import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import FleetError, check_fleet
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import (
+    FleetError, check_fleet, check_identities, check_single_api_server, read_uids)
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import require_client_libraries
+
+CONNECTION = dict(host=dict(type="str", required=True), kubeconfig=dict(type="path"), context=dict(type="str"))
+
+
+def identify(module, connections):
+    """({host: kube-system uid}, {host: why unknown}), every host read a cluster of its own, or FleetError."""
+    require_client_libraries(module)
+    check_single_api_server([c["host"] for c in connections], os.environ)
+    uids, unidentified = read_uids(connections, lambda c: KubeClient({"kubeconfig": c["kubeconfig"],
+                                                                      "context": c["context"]}))
+    check_identities(uids)
+    return uids, unidentified
 
 
 def main():
-    module = AnsibleModule(argument_spec=dict(clusters=dict(type="list", elements="dict", required=True)),
+    module = AnsibleModule(argument_spec=dict(clusters=dict(type="list", elements="dict", required=True),
+                                              connections=dict(type="list", elements="dict", default=[],
+                                                               options=CONNECTION)),
                            supports_check_mode=True)
     try:
         summary = check_fleet(module.params["clusters"])
+        summary["cluster_uids"], summary["unidentified"] = identify(module, module.params["connections"]) \
+            if module.params["connections"] else ({}, {})
     except FleetError as exc:
         module.fail_json(msg=str(exc))
     if not summary["identical_control_planes"]:

@@ -73,3 +73,65 @@ def test_the_control_plane_namespace_is_a_label_and_the_same_everywhere():
     assert "east: mesh_istio_namespace='%s' is 64 characters long (at most 63)" % long_name in message
     assert "mesh_istio_namespace differs between clusters" in message
     assert check_fleet([cluster("east", istio_namespace="mesh-system"), cluster("west", istio_namespace="mesh-system")])
+
+
+# Who each cluster is (issue #20, finding 10): the API server's word, not the inventory's.
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import (  # noqa: E402
+    check_identities, check_single_api_server, cluster_uid, read_uids)
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError  # noqa: E402
+
+
+class FakeClient:
+    """The one call the identity check makes: GET namespace kube-system."""
+
+    def __init__(self, uid=None, error=None, host="https://127.0.0.1:6443"):
+        self.uid, self.error, self.host = uid, error, host
+        self.calls = []
+
+    def get(self, kind, name, namespace=None):
+        self.calls.append((kind, name, namespace))
+        if self.error:
+            raise KubeError(self.error)
+        return {"metadata": {"name": name, "uid": self.uid}} if self.uid else None
+
+
+def test_the_cluster_is_who_its_kube_system_namespace_says():
+    client = FakeClient("0b4e2b8c")
+    assert cluster_uid(client) == "0b4e2b8c"
+    assert client.calls == [("Namespace", "kube-system", None)]
+
+
+def test_an_api_server_without_kube_system_is_refused():
+    with pytest.raises(FleetError, match="the API server at https://127.0.0.1:6443 has no namespace kube-system"):
+        cluster_uid(FakeClient(None))
+
+
+def test_two_hosts_of_one_cluster_are_refused_naming_both_and_the_uid():
+    with pytest.raises(FleetError) as exc:
+        check_identities({"cluster1": "uid-1", "cluster2": "uid-2", "cluster1-copy": "uid-1"})
+    assert "cluster1 and cluster1-copy are the same cluster (namespace kube-system has uid uid-1 in each)" in str(exc.value)
+    assert "uid-2" not in str(exc.value)
+
+
+def test_distinct_clusters_pass():
+    check_identities({"cluster1": "uid-1", "cluster2": "uid-2"})
+
+
+def test_a_cluster_that_cannot_be_read_is_named_with_why():
+    clients = {"east": FakeClient("uid-1"), "west": FakeClient(error="cannot reach the Kubernetes API"),
+               "north": FakeClient(None)}
+    connections = [{"host": host, "kubeconfig": None, "context": host} for host in clients]
+    uids, unidentified = read_uids(connections, lambda c: clients[c["host"]])
+    assert uids == {"east": "uid-1"}
+    assert unidentified["west"] == ("west: cannot read who the cluster is (namespace kube-system), nothing was "
+                                    "written to it: cannot reach the Kubernetes API")
+    assert set(unidentified) == {"west", "north"}
+
+
+def test_k8s_auth_host_with_more_than_one_host_is_refused():
+    with pytest.raises(FleetError, match=r"K8S_AUTH_HOST=https://api:6443 is set: every host of the play "
+                                         r"\(cluster1, cluster2\) would talk to that one API server"):
+        check_single_api_server(["cluster1", "cluster2"], {"K8S_AUTH_HOST": "https://api:6443"})
+    check_single_api_server(["cluster1"], {"K8S_AUTH_HOST": "https://api:6443"})
+    check_single_api_server(["cluster1", "cluster2"], {})

@@ -160,3 +160,92 @@ def test_auth_provider_users_go_through_the_kubernetes_library(tmp_path):
     conn = resolve(dict(NO_AUTH, kubeconfig=path))
     assert (conn.server, conn.token) == ("https://127.0.0.1:6443", token)
     assert open(conn.ca_file).read() == PEM
+
+
+# Booleans are booleans (issue #20, finding 8): a quoted "false" or an unknown K8S_AUTH_VERIFY_SSL
+# never turns verification off; each is refused naming the field.
+
+from hypothesis import given, strategies as st  # noqa: E402
+
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import ENV_BOOLEANS, auth_params  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import _flag  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client  # noqa: E402
+
+
+class FailJson(Exception):
+    pass
+
+
+class FakeModule:
+    """What k8s_client uses of AnsibleModule."""
+
+    def __init__(self, params):
+        self.params = params
+
+    def fail_json(self, msg, **kwargs):
+        raise FailJson(msg)
+
+
+def insecure_kubeconfig(tmp_path, value):
+    return write(tmp_path, {"east": {}, "west": {}}, clusters=[
+        {"name": "east", "cluster": {"server": "https://127.0.0.1:6443", "insecure-skip-tls-verify": value}}])
+
+
+@pytest.mark.parametrize("value", ["false", "true", "no", "", 0, 1, None])
+def test_quoted_insecure_skip_tls_verify_is_refused(tmp_path, value):
+    path = insecure_kubeconfig(tmp_path, value)
+    with pytest.raises(KubeconfigError, match="insecure-skip-tls-verify of the cluster of context 'east' is .*, "
+                                              "not a boolean: write true or false without quotes"):
+        connection_from_kubeconfig(path)
+    with pytest.raises(FailJson, match="insecure-skip-tls-verify"):
+        k8s_client(FakeModule(dict(NO_AUTH, kubeconfig=path)))
+
+
+@pytest.mark.parametrize("value, verify", [(True, False), (False, True)])
+def test_insecure_skip_tls_verify_booleans(tmp_path, value, verify):
+    assert connection_from_kubeconfig(insecure_kubeconfig(tmp_path, value)).verify is verify
+
+
+@given(st.one_of(st.text(max_size=12), st.integers(), st.floats(allow_nan=False), st.lists(st.booleans(), max_size=2)))
+def test_no_other_insecure_skip_tls_verify_is_read(value):
+    cluster = {"insecure-skip-tls-verify": value}
+    with pytest.raises(KubeconfigError, match="not a boolean"):
+        _flag(cluster, "insecure-skip-tls-verify", "kubeconfig", "east")
+
+
+@pytest.mark.parametrize("value", ["maybe", "off", "on", " false", "false\n", "disabled", "ｆalse"])
+def test_unknown_verify_ssl_environment_value_is_refused(monkeypatch, tmp_path, value):
+    monkeypatch.setenv("K8S_AUTH_VERIFY_SSL", value)
+    with pytest.raises(KubeError, match="K8S_AUTH_VERIFY_SSL=.* is not a boolean"):
+        auth_params(NO_AUTH)
+    path = write(tmp_path, {"east": {}, "west": {}})
+    with pytest.raises(FailJson, match="K8S_AUTH_VERIFY_SSL=.* is not a boolean"):
+        k8s_client(FakeModule(dict(NO_AUTH, kubeconfig=path)))
+
+
+@given(st.text(st.characters(blacklist_characters="\x00"), max_size=8))  # no NUL in an environment
+def test_verify_ssl_environment_values_are_read_only_when_known(value):
+    os.environ["K8S_AUTH_VERIFY_SSL"] = value
+    try:
+        if not value:  # an empty variable is unset
+            assert auth_params(NO_AUTH)["validate_certs"] is None
+        elif value.lower() in ENV_BOOLEANS:
+            assert auth_params(NO_AUTH)["validate_certs"] is ENV_BOOLEANS[value.lower()]
+        else:
+            with pytest.raises(KubeError, match="K8S_AUTH_VERIFY_SSL"):
+                auth_params(NO_AUTH)
+    finally:
+        del os.environ["K8S_AUTH_VERIFY_SSL"]
+
+
+@pytest.mark.parametrize("value, verify", [("false", False), ("FALSE", False), ("0", False), ("no", False),
+                                           ("true", True), ("Yes", True), ("1", True)])
+def test_verify_ssl_environment_values_as_kubernetes_core_reads_them(monkeypatch, value, verify):
+    monkeypatch.setenv("K8S_AUTH_VERIFY_SSL", value)
+    assert auth_params(NO_AUTH)["validate_certs"] is verify
+
+
+def test_validate_certs_option_must_be_a_boolean():
+    with pytest.raises(KubeError, match="validate_certs='false' is not a boolean"):
+        auth_params(dict(NO_AUTH, validate_certs="false"))
+    assert auth_params(dict(NO_AUTH, validate_certs=False))["validate_certs"] is False
