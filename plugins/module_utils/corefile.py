@@ -36,9 +36,9 @@ PLUGINS = ("forward", "proxy")
 # Default port of each transport (CoreDNS's -dns.port only changes dns://).
 _PORTS = {"dns": 53, "tls": 853, "quic": 853, "grpc": 443, "https": 443, "https3": 443}
 _PLACEHOLDER = r"\{\$[^}]*\}|\{%[^%]*%\}"
-_KEY = re.compile(r"^(?:(?P<scheme>[a-z0-9]+)://)?(?P<zone>[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/\d+|[^:]*|\[[^\]]*\])(?::(?P<port>[^:]+))?$")
-_ZONE = re.compile(r"^(?:\.|[A-Za-z0-9_*][A-Za-z0-9_*.-]*|[0-9A-Fa-f:.\[\]]+/\d+|%s)$" % _PLACEHOLDER)
-_DIRECTIVE = re.compile(r"^(?:[a-z0-9_]+|%s)$" % _PLACEHOLDER)
+_KEY = re.compile(r"(?:(?P<scheme>[a-z0-9]+)://)?(?P<zone>[0-9A-Fa-f.]*:[0-9A-Fa-f:.]*/\d+|[^:]*|\[[^\]]*\])(?::(?P<port>[^:]+))?")
+_ZONE = re.compile(r"(?:\.|[A-Za-z0-9_*][A-Za-z0-9_*.-]*|[0-9A-Fa-f:.\[\]]+/\d+|%s)" % _PLACEHOLDER)
+_DIRECTIVE = re.compile(r"(?:[a-z0-9_]+|%s)" % _PLACEHOLDER)
 _IMAGE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
@@ -68,7 +68,7 @@ class ServerBlock:
     def zones(self):
         """(zone, port) each key serves; zone lower case without the final dot, port None if unknown."""
         for key in self.keys:
-            match = _KEY.match(key)
+            match = _KEY.fullmatch(key)
             zone = (match.group("zone") or ".").lower()
             zone = zone if zone == "." else zone.rstrip(".")
             port = match.group("port") or _PORTS.get(match.group("scheme") or "dns")
@@ -164,8 +164,8 @@ class _Parser:
             self.snippet(keys[0][1:-1])
             return None
         for key in keys:
-            match = _KEY.match(key)
-            if not match or not _ZONE.match(match.group("zone") or "."):
+            match = _KEY.fullmatch(key)
+            if not match or not _ZONE.fullmatch(match.group("zone") or "."):
                 raise CorefileError("%r is not a server block key ([scheme://]zone[:port])" % key, line)
         if self.val == "{":
             if not self.directives():
@@ -237,7 +237,7 @@ class _Parser:
         return False
 
     def directive(self):
-        if not _DIRECTIVE.match(self.val):
+        if not _DIRECTIVE.fullmatch(self.val):
             raise self.error("%r is not a plugin name" % self.val)
         nesting = 0
         while self.next():

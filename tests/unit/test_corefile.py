@@ -271,3 +271,10 @@ def test_finds_the_coredns_deployment_and_its_corefile_configmap(mesh_dns, deplo
     found = mesh_dns.coredns_deployment(deployments)
     assert (found and found["metadata"]["name"]) == name
     assert (found and mesh_dns.corefile_configmap(found)) == configmap
+
+
+@pytest.mark.parametrize("text", ['"global\n":53 {\n    errors\n}\n', '.:53 {\n    "errors\n"\n}\n'])
+def test_keys_and_plugin_names_are_matched_whole(text):
+    # A quoted token may hold a newline: a '$'-anchored pattern let 'global\n' pass as a zone.
+    with pytest.raises(corefile.CorefileError):
+        corefile.parse(text)
