@@ -93,11 +93,11 @@ def _gateway_problems(cluster):
     return problems
 
 
-def _export_problems(what, host, export):
+def _export_problems(cluster, what, host, export):
     """What is wrong with one export in its owner's hands: its ports (as mesh_services_info found
     them, or as given) and the host its name makes."""
-    return _dns_name_problems("%s: host" % what, host) \
-        + (list(export.get("problems") or []) or _port_problems(what, export.get("ports") or []))
+    found = ["cluster %s: %s" % (cluster, why) for why in export.get("problems") or []]
+    return _dns_name_problems("%s: host" % what, host) + (found or _port_problems(what, export.get("ports") or []))
 
 
 def _collect(clusters, fleet_names, groups):
@@ -120,7 +120,7 @@ def _collect(clusters, fleet_names, groups):
         for export in exports:
             host = host_of(export["name"], export["namespace"])
             what = "cluster %s: Service %s/%s" % (name, export["namespace"], export["name"])
-            wrong = _export_problems(what, host, export)
+            wrong = _export_problems(name, what, host, export)
             if export.get("export_to") is not None:
                 selectors, malformed, unknown = check_export_to(what, export["export_to"], fleet_names, groups)
                 wrong += malformed
