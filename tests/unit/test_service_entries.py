@@ -434,3 +434,24 @@ def test_others_rules_with_our_name_conflict_and_on_our_host_are_warned_about():
     assert shadowing_rules(desired, [theirs, other_name]) == [
         "DestinationRule bar/subsets of someone else also sets host a.bar.global: Istio applies only one of it and "
         "DestinationRule bar/a.bar.global"]
+
+
+# --- the fleet check lists what tenant input left as it is ------------------------------------------
+
+def test_the_fleet_check_warns_about_held_and_skipped_hosts_of_each_cluster():
+    from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import check_held_hosts, evaluate
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 2, "destination_rules": {"unchanged": 2},
+              "held": {"b.bar.global": ["cluster c1: Service bar/b: annotation x='c2,,': item 2 '' is empty"]},
+              "skipped": {"a.bar.global": ["ServiceEntry fx/mine is not managed by meshops.multicluster but has "
+                                           "host a.bar.global"]}}
+    found = check_held_hosts(counts)
+    assert found["status"] == "warn" and found["detail"] == (
+        "2 host(s) left as they are: b.bar.global (held back: cluster c1: Service bar/b: annotation x='c2,,': item 2 "
+        "'' is empty) | a.bar.global (skipped here: ServiceEntry fx/mine is not managed by meshops.multicluster but "
+        "has host a.bar.global)")
+    assert found["object"] == "ServiceEntries and DestinationRules of a.bar.global, b.bar.global"
+    assert check_held_hosts(dict(counts, held={}, skipped={}))["status"] == "pass"
+    assert check_held_hosts(None)["status"] == "skip"
+    model = evaluate([{"name": "c1", "reachable": True, "check": {}, "service_entries": counts}], {})
+    assert model["clusters"][0]["results"]["held_hosts"]["status"] == "warn"
+    assert model["clusters"][0]["results"]["service_entries"]["status"] == "pass"
