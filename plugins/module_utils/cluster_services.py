@@ -208,7 +208,7 @@ def reconcile_entries(desired, live, prune=True, keep_exported_from=(), keep_hos
     kept_keys = {reconcile.object_key(obj) for obj in live if is_kept(obj)}
     skipped = clashes([obj for obj in desired if reconcile.object_key(obj) not in kept_keys
                        and obj["metadata"]["name"] not in hosts], live)
-    hosts |= set(skipped)
+    hosts |= set(skipped)  # ours of a skipped host are kept as they are too
     kept = [obj for obj in live if is_kept(obj)]
     kept_keys = {reconcile.object_key(obj) for obj in kept}
     desired = [obj for obj in desired if reconcile.object_key(obj) not in kept_keys and obj["metadata"]["name"] not in hosts]

@@ -143,7 +143,7 @@ def _collect(clusters, fleet_names, groups):
     return services, held, problems, warnings
 
 
-def held_warnings(held):
+def _held_warnings(held):
     """One warning per reason a host is held back, saying what that means."""
     return ["%s; host %s keeps its current ServiceEntries and DestinationRules in every cluster (none created, "
             "updated or removed) until this is fixed" % (why, host) for host, reasons in sorted(held.items())
@@ -260,7 +260,7 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
             keep_allocated=True if unavailable else held, contents=vip_stores)
     except AllocationError as exc:
         raise PlanError(str(exc))
-    warnings += found + held_warnings(held)
+    warnings += found + _held_warnings(held)
     if unavailable:
         warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
                         "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
