@@ -11,7 +11,7 @@ import re
 
 import pytest
 import yaml
-from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, vip_store
+from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, untouched, vip_store
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import is_owned
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
@@ -42,13 +42,6 @@ def set_exports(lab, exported):
 
 
 FOREIGN = {}  # cluster -> a ServiceEntry of someone else as it was made, once
-
-
-def untouched(now, before):
-    """What its owner wrote is as it was. (Not the resourceVersion: istiod writes status.addresses
-    into ServiceEntries without addresses.)"""
-    kept = ("generation", "labels", "annotations")
-    return all(now["metadata"].get(k) == before["metadata"].get(k) for k in kept) and now["spec"] == before["spec"]
 
 
 @pytest.fixture
