@@ -143,29 +143,31 @@ def spec_differs(desired, live):
     return any(value != live_spec.get(field) for field, value in desired["spec"].items())
 
 
-def _clashes(desired, live):
-    """Messages for others' ServiceEntries that hold one of our names, hosts or VIPs, and others'
-    DestinationRules that hold one of our names."""
-    wanted = {reconcile.object_key(obj) for obj in desired}
+def _clash(host, obj, what):
+    return "%s is not managed by %s but has %s, which this step needs for host %s: that host is skipped in " \
+        "this cluster (theirs untouched, ours left as it is); remove theirs or stop exporting that service" \
+        % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY, what, host)
+
+
+def clashes(desired, live):
+    """{host: [messages]} of our hosts that someone else's object clashes with: their ServiceEntry
+    with the name, one of the hosts or the VIP of one of ours, their DestinationRule with the name of
+    one of ours. Each message names their object and the value."""
+    host_of_key = {reconcile.object_key(obj): obj["metadata"]["name"] for obj in desired}
     hosts = {host for obj in desired for host in obj["spec"].get("hosts") or []}
-    vips = {vip for obj in desired for vip in obj["spec"].get("addresses") or []}
-    messages = []
+    host_of_vip = {vip: obj["metadata"]["name"] for obj in desired for vip in obj["spec"].get("addresses") or []}
+    found = {}
     for obj in live:
         if is_owned(obj):
             continue
-        if obj["kind"] == "DestinationRule":
-            if reconcile.object_key(obj) in wanted:
-                messages.append("%s is not managed by %s but has the name this step needs; remove it or stop "
-                                "exporting that service" % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY))
-            continue
-        spec, key = obj.get("spec") or {}, reconcile.object_key(obj)
-        clash = (["its name"] if key in wanted else []) \
-            + ["host %s" % host for host in spec.get("hosts") or [] if host in hosts] \
-            + ["address %s" % vip for vip in spec.get("addresses") or [] if vip in vips]
-        if clash:
-            messages.append("%s is not managed by %s but has %s, which this step needs; remove it or stop "
-                            "exporting that service" % (reconcile.key_name(key), MANAGED_BY, ", ".join(clash)))
-    return sorted(messages)
+        key, spec = reconcile.object_key(obj), obj.get("spec") or {}
+        clash = [(host_of_key[key], "its name")] if key in host_of_key else []
+        if obj["kind"] == "ServiceEntry":
+            clash += [(host, "host %s" % host) for host in spec.get("hosts") or [] if host in hosts]
+            clash += [(host_of_vip[vip], "address %s" % vip) for vip in spec.get("addresses") or [] if vip in host_of_vip]
+        for host, what in clash:
+            found.setdefault(host, []).append(_clash(host, obj, what))
+    return {host: sorted(messages) for host, messages in sorted(found.items())}
 
 
 def exported_from(obj):
@@ -185,32 +187,40 @@ def shadowing_rules(desired, live):
                   and reconcile.object_key(obj) != reconcile.object_key(hosts[obj["spec"]["host"]]))
 
 
-def reconcile_entries(desired, live, prune=True, keep_exported_from=()):
+def reconcile_entries(desired, live, prune=True, keep_exported_from=(), keep_hosts=()):
     """What a cluster must do to hold exactly `desired` of our ServiceEntries and DestinationRules.
 
     live: every ServiceEntry and DestinationRule of the cluster (ours and others', one list per
-    kind; a live object without kind is a ServiceEntry). Returns a reconcile.Plan whose conflicts
-    are messages: others' ServiceEntries that hold one of our names, hosts or VIPs, others'
-    DestinationRules of one of our names (reported, never overwritten). Only this step's own
-    objects are pruned. Ours exported from a cluster in keep_exported_from (one that could not be
-    read) are left as they are, neither updated nor pruned: they are the plan's `kept`.
+    kind; a live object without kind is a ServiceEntry). Only this step's own objects are updated
+    or pruned. Ours are left as they are, neither updated nor pruned - the plan's `kept` - when
+    they are exported from a cluster in keep_exported_from (one that could not be read), or are of
+    a host in keep_hosts (held back by the fleet plan), or of a host that someone else's object
+    clashes with (clashes()): such a host is `skipped`, {host: [messages]}, and theirs is untouched.
     """
     for obj in live:
         obj.setdefault("kind", "ServiceEntry")
-    keep = set(keep_exported_from)
-    kept = [obj for obj in live if keep and is_owned(obj) and exported_from(obj) & keep]
+    keep, hosts = set(keep_exported_from), set(keep_hosts)
+
+    def is_kept(obj):
+        return is_owned(obj) and (obj["metadata"]["name"] in hosts or bool(exported_from(obj) & keep))
+
+    # Clashes matter only for what would be written.
+    kept_keys = {reconcile.object_key(obj) for obj in live if is_kept(obj)}
+    skipped = clashes([obj for obj in desired if reconcile.object_key(obj) not in kept_keys
+                       and obj["metadata"]["name"] not in hosts], live)
+    hosts |= set(skipped)  # ours of a skipped host are kept as they are too
+    kept = [obj for obj in live if is_kept(obj)]
     kept_keys = {reconcile.object_key(obj) for obj in kept}
-    desired = [obj for obj in desired if reconcile.object_key(obj) not in kept_keys]
+    desired = [obj for obj in desired if reconcile.object_key(obj) not in kept_keys and obj["metadata"]["name"] not in hosts]
     live = [obj for obj in live if reconcile.object_key(obj) not in kept_keys]
     changes = reconcile.plan(desired, live, prune=prune, prune_match=is_owned)
-    changes.kept = kept
+    changes.kept, changes.skipped = kept, skipped
     live_by_key = {reconcile.object_key(obj): obj for obj in live}
     for obj in list(changes.unchanged):
         current = live_by_key[reconcile.object_key(obj)]
         if spec_differs(obj, current):
             changes.unchanged.remove(obj)
             changes.update.append((obj, current))
-    changes.conflicts = _clashes(desired, live)
     return changes
 
 

@@ -21,6 +21,7 @@ CHECKS = [
     {"id": "dns", "title": ".global DNS"},
     {"id": "service_entries", "title": "ServiceEntries"},
     {"id": "destination_rules", "title": "DestinationRules"},
+    {"id": "held_hosts", "title": "Held hosts"},
 ]
 # Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
 NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
@@ -161,6 +162,23 @@ def check_services_set(counts, kind):
     return result("pass", "%d as desired" % counts.get("unchanged", 0))
 
 
+def check_held_hosts(counts):
+    """The hosts the services step left as they are in one cluster, from its check-mode result:
+    held back by the plan (a bad value of their Service's owner; the same in every cluster) and
+    skipped here (someone else's object clashes). A warning: the rest of the fleet converged."""
+    if counts is None:
+        return result("skip", "not checked")
+    held, skipped = counts.get("held") or {}, counts.get("skipped") or {}
+    if not held and not skipped:
+        return result("pass", "none")
+    left = ["%s (held back: %s)" % (host, "; ".join(why)) for host, why in sorted(held.items())]
+    left += ["%s (skipped here: %s)" % (host, "; ".join(why)) for host, why in sorted(skipped.items())]
+    return result("warn", "%d host(s) left as they are: %s" % (len(left), " | ".join(left)),
+                  "ServiceEntries and DestinationRules of %s" % ", ".join(sorted(set(held) | set(skipped))),
+                  "held back: fix the Service's ports or export-to annotation; skipped: remove the other object "
+                  "that uses the host, name or VIP (docs/troubleshooting.md); then run playbooks/services.yml")
+
+
 def _locality_priority(client, endpoint):
     """Istio's locality priority of an endpoint for a client: 0 same region/zone/subzone, 1 same
     region/zone, 2 same region, 3 none (pilot's LbPriority)."""
@@ -244,6 +262,7 @@ def evaluate(clusters, fleet, now=None):
                 "destination_rules": check_services_set((c.get("service_entries") or {}).get("destination_rules")
                                                         if c.get("service_entries") is not None else None,
                                                         "DestinationRules"),
+                "held_hosts": check_held_hosts(c.get("service_entries")),
             }
         out.append(entry)
     failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")

@@ -93,11 +93,22 @@ def _gateway_problems(cluster):
     return problems
 
 
+def _export_problems(cluster, what, host, export):
+    """What is wrong with one export in its owner's hands: its ports (as mesh_services_info found
+    them, or as given) and the host its name makes."""
+    found = ["cluster %s: %s" % (cluster, why) for why in export.get("problems") or []]
+    return _dns_name_problems("%s: host" % what, host) + (found or _port_problems(what, export.get("ports") or []))
+
+
 def _collect(clusters, fleet_names, groups):
-    """({host: service}, problems) where service = {name, namespace, ports, clusters} and, when an
-    exporter narrows it, export_to = {exporter: selectors}; fleet_names and groups ({group:
-    [clusters]}) are what the selectors may name."""
-    problems, services, names = [], {}, set()
+    """({host: service}, {host: [why held]}, problems, warnings) where service = {name, namespace,
+    ports, clusters} and, when an exporter narrows it, export_to = {exporter: selectors};
+    fleet_names and groups ({group: [clusters]}) are what the selectors may name.
+
+    A host whose Service has a bad value in one of its exporters (ports, a malformed export-to
+    annotation, ports that contradict another exporter's) is held: not in the services, its
+    messages in the second result. problems: only the inventory's own (cluster names, gateways)."""
+    problems, warnings, services, held, names = [], [], {}, {}, set()
     for cluster in clusters:
         name = cluster.get("name")
         if not name or name in names:
@@ -109,20 +120,34 @@ def _collect(clusters, fleet_names, groups):
         for export in exports:
             host = host_of(export["name"], export["namespace"])
             what = "cluster %s: Service %s/%s" % (name, export["namespace"], export["name"])
-            problems += _dns_name_problems("%s: host" % what, host) + _port_problems(what, export.get("ports") or [])
+            wrong = _export_problems(name, what, host, export)
+            if export.get("export_to") is not None:
+                selectors, malformed, unknown = check_export_to(what, export["export_to"], fleet_names, groups)
+                wrong += malformed
+                warnings += unknown
             service = services.setdefault(host, {"name": export["name"], "namespace": export["namespace"],
                                                  "ports": [], "clusters": []})
-            service["ports"], conflicts = _merge_ports("host " + host, service["ports"], export.get("ports") or [], name)
-            problems += conflicts
+            if not wrong:
+                service["ports"], wrong = _merge_ports("host " + host, service["ports"], export["ports"], name)
+            if wrong:
+                held.setdefault(host, []).extend(wrong)
+                continue
             if name not in service["clusters"]:
                 service["clusters"].append(name)
             if export.get("export_to") is not None:
-                selectors, wrong = check_export_to(what, export["export_to"], fleet_names, groups)
-                problems += wrong
                 service.setdefault("export_to", {})[name] = selectors
+    for host in held:
+        services.pop(host, None)
     for service in services.values():
         service["clusters"].sort()
-    return services, problems
+    return services, held, problems, warnings
+
+
+def _held_warnings(held):
+    """One warning per reason a host is held back, saying what that means."""
+    return ["%s; host %s keeps its current ServiceEntries and DestinationRules in every cluster (none created, "
+            "updated or removed) until this is fixed" % (why, host) for host, reasons in sorted(held.items())
+            for why in reasons]
 
 
 def _store_problems(clusters, vip_stores):
@@ -196,8 +221,15 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     the allocations and generation there (cluster_store); the allocation is not repeated per
     cluster, so the plan, and what every writer receives, grows with hosts + clusters.
     VIPs and DNS records stay fleet-wide: the selection only decides which clusters hold a host's
-    ServiceEntry (import_selection.ImportView). Raises PlanError (every problem at once) before
-    anything could be written.
+    ServiceEntry (import_selection.ImportView).
+    "held": {host: [why]} - hosts whose Service has a bad value its owner controls (ports, a
+    malformed export-to annotation, ports that contradict another exporter's): they are not in
+    "services", keep their current VIP (none is allocated for a new one), and every writer keeps
+    their current objects as they are (like those of unavailable clusters); each reason is also a
+    warning naming the cluster, the Service and the value. A name in an export-to annotation that
+    is not a cluster or group of the inventory is left out with a warning.
+    Raises PlanError (every problem at once) for bad inventory input, before anything could be
+    written; nothing a Service's owner controls fails the plan.
     """
     problems = []
     both = sorted(set(unavailable) & {c.get("name") for c in clusters})
@@ -211,7 +243,7 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     problems += _dns_name_problems("mesh_services_cluster_domain", cluster_domain)
     fleet_names = {c["name"] for c in clusters if c.get("name")} | set(unavailable)
     groups = group_members(cluster_groups)
-    services, found = _collect(clusters, fleet_names, groups)
+    services, held, found, warnings = _collect(clusters, fleet_names, groups)
     problems += found
     import_from, found = _import_filters(clusters, fleet_names)
     problems += found
@@ -223,16 +255,18 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     if problems:
         raise PlanError("\n".join(problems))
     try:
-        allocations, generation, versions, warnings = plan_stores(
-            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range, keep_allocated=bool(unavailable),
-            contents=vip_stores)
+        allocations, generation, versions, found = plan_stores(
+            {c["name"]: c.get("vip_store") for c in clusters}, services, vip_range,
+            keep_allocated=True if unavailable else held, contents=vip_stores)
     except AllocationError as exc:
         raise PlanError(str(exc))
+    warnings += found + _held_warnings(held)
     if unavailable:
         warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
                         "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
     return {
         "allocations": allocations, "generation": generation, "warnings": warnings, "unavailable": sorted(unavailable),
+        "held": held,
         "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())],
         "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
                                  "locality": c.get("locality") or ""} for c in clusters},

@@ -7,6 +7,10 @@ with the annotation `multicluster.meshops.io/export-to: "cluster2,group:eu"` (cl
 inventory groups of the mesh's clusters); the importing side per cluster with the host_vars
 mesh_services_import_from_clusters and mesh_services_import_from_namespaces. A cluster that exports
 a host always holds its own entry for it. Pure functions: no cluster access, no Ansible.
+
+The annotation is tenant input: a malformed one holds back only its Service (the fleet plan keeps
+that host's entries as they are), and a name that is not (or no longer) a cluster or group of the
+inventory is left out with a warning. The host_vars are inventory input: a bad one fails the plan.
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.service_expor
 
 GROUP_PREFIX = "group:"
 # Inventory group names as Ansible keeps them: letters, digits, '_' (and '-', '.', which it warns about).
-GROUP_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
+GROUP_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*")
+# Only plain spaces around an item are layout; any other whitespace or control character is refused
+# (a trailing newline must not pass as part of a name, whatever the name validators accept).
+UNPRINTABLE = re.compile(r"[^\x21-\x7e]")
 SYNTAX = "expected a comma-separated list of cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\""
 
 
@@ -27,18 +34,18 @@ def _malformed(item):
     if not item:
         return "is empty"
     if item.startswith(GROUP_PREFIX):
-        return None if GROUP_NAME.match(item[len(GROUP_PREFIX):]) else \
+        return None if GROUP_NAME.fullmatch(item[len(GROUP_PREFIX):]) else \
             "is not group:<inventory group> (letters, digits, '_', '-', '.')"
-    why = label_error(item)
+    why = "holds whitespace or a character outside printable ASCII" if UNPRINTABLE.search(item) else label_error(item)
     return "is not a cluster name: it %s" % why if why else None
 
 
 def parse_export_to(value):
     """The selectors of an export-to annotation value (cluster names and group:<name>, in order,
-    without repeats) and why its malformed items are (a list)."""
+    without repeats) and why its malformed items are (a list). Never raises: any text is judged."""
     selectors, problems = [], []
     for position, raw in enumerate(str(value).split(","), 1):
-        item = raw.strip()
+        item = raw.strip(" ")
         why = _malformed(item)
         if why:
             problems.append("item %d %r %s; %s" % (position, item, why, SYNTAX))
@@ -47,29 +54,37 @@ def parse_export_to(value):
     return selectors, problems
 
 
-def _unknown(selectors, clusters, groups):
-    problems = []
-    for selector in selectors:
-        if selector.startswith(GROUP_PREFIX):
-            if selector[len(GROUP_PREFIX):] not in groups:
-                problems.append("group %r is not an inventory group of the mesh's clusters; expected one of %s"
-                                % (selector[len(GROUP_PREFIX):], ", ".join(sorted(groups)) or "(none)"))
-        elif selector not in clusters:
-            problems.append("cluster %r is not a cluster of the mesh; expected one of %s"
-                            % (selector, ", ".join(sorted(clusters))))
-    return problems
+def _is_known(selector, clusters, groups):
+    if selector.startswith(GROUP_PREFIX):
+        return selector[len(GROUP_PREFIX):] in groups
+    return selector in clusters
+
+
+def _unknown(selector, clusters, groups):
+    """Why a well-formed selector names nothing of the inventory."""
+    if selector.startswith(GROUP_PREFIX):
+        return "group %r is not an inventory group of the mesh's clusters; expected one of %s" \
+            % (selector[len(GROUP_PREFIX):], ", ".join(sorted(groups)) or "(none)")
+    return "cluster %r is not a cluster of the mesh; expected one of %s" % (selector, ", ".join(sorted(clusters)))
 
 
 def check_export_to(what, value, clusters, groups):
-    """The selectors of one exported Service's export-to annotation, and its problems.
+    """The selectors of one exported Service's export-to annotation, its problems and warnings.
 
     what: "cluster <name>: Service <namespace>/<name>"; clusters: names of the mesh's clusters
-    (read or not); groups: {group: [clusters]}. Returns (selectors, problems), each problem naming
-    the Service, the value and what is expected.
+    (read or not); groups: {group: [clusters]}. Returns (selectors, problems, warnings), each
+    message naming the Service, the value and what is expected. problems: the value is malformed
+    (the Service is held back). warnings: names that are not a cluster or group of the inventory
+    (a cluster removed from it, a typo): they are left out of the selectors, the rest applies - a
+    Service is never exported to more clusters than its annotation names.
     """
     selectors, malformed = parse_export_to(value)
-    wrong = malformed + _unknown(selectors, clusters, groups)
-    return selectors, ["%s: annotation %s=%r: %s" % (what, EXPORT_TO_ANNOTATION, value, why) for why in wrong]
+    known = [selector for selector in selectors if _is_known(selector, clusters, groups)]
+    unknown = [_unknown(selector, clusters, groups) for selector in selectors if selector not in known]
+
+    def name(messages):
+        return ["%s: annotation %s=%r: %s" % (what, EXPORT_TO_ANNOTATION, value, why) for why in messages]
+    return known, name(malformed), name(["%s: left out, the rest applies" % why for why in unknown])
 
 
 def check_import_from(cluster, clusters):

@@ -5,8 +5,10 @@
 A Service is exported when it carries the export label (`"true"`) or the inventory names it
 (`mesh_services_exported`). Each port needs a protocol Istio can carry through a gateway's mTLS
 port. Its export-to annotation, which narrows the clusters that import it, is passed on as written:
-the fleet plan checks it against the inventory (import_selection.py). Pure functions: no cluster
-access, no Ansible.
+the fleet plan checks it against the inventory (import_selection.py). A Service's ports and
+annotation are its owner's input: what is wrong with them is passed on with the export (its
+`problems`), and the fleet plan holds back that one Service; only the inventory's list of exported
+Services fails. Pure functions: no cluster access, no Ansible.
 """
 
 from __future__ import annotations
@@ -51,9 +53,9 @@ def port_protocol(port):
 
 def service_export(service):
     """What a Service exports: {"name", "namespace", "ports": [{"name", "number", "protocol"}]},
-    and "export_to" (its export-to annotation, unchecked) when it has one.
-
-    Raises PlanError naming every port that a ServiceEntry cannot carry.
+    "export_to" (its export-to annotation, unchecked) when it has one, and "problems" (one message
+    per port a ServiceEntry cannot carry, naming the Service, the port and what is expected) when
+    there are any: such a Service is held back by the fleet plan.
     """
     meta = service["metadata"]
     what = "Service %s/%s" % (meta["namespace"], meta["name"])
@@ -71,12 +73,12 @@ def service_export(service):
                                "|".join(PROTOCOLS)))
         else:
             ports.append({"name": port["name"], "number": port["port"], "protocol": protocol})
-    if problems:
-        raise PlanError("\n".join(problems))
     export = {"name": meta["name"], "namespace": meta["namespace"], "ports": ports}
     export_to = (meta.get("annotations") or {}).get(EXPORT_TO_ANNOTATION)
     if export_to is not None:
         export["export_to"] = export_to
+    if problems:
+        export["problems"] = problems
     return export
 
 
@@ -97,21 +99,17 @@ def parse_exported(items):
 def select_exports(services, exported=(), label=EXPORT_LABEL):
     """Exports of the Services that carry `label: "true"` or are named in `exported`.
 
-    Returns (exports sorted by namespace/name, names in `exported` with no Service). Raises
-    PlanError listing every Service whose ports cannot be exported.
+    Returns (exports sorted by namespace/name, names in `exported` with no Service); an export
+    whose ports cannot be exported carries its "problems". Raises PlanError only for a bad entry
+    of `exported` (inventory input).
     """
     wanted = set(parse_exported(exported))
-    exports, problems, found = [], [], set()
+    exports, found = [], set()
     for service in services:
         meta = service["metadata"]
         key = (meta["namespace"], meta["name"])
         if key in wanted or (meta.get("labels") or {}).get(label) == "true":
             found.add(key)
-            try:
-                exports.append(service_export(service))
-            except PlanError as exc:
-                problems.append(str(exc))
-    if problems:
-        raise PlanError("\n".join(problems))
+            exports.append(service_export(service))
     exports.sort(key=lambda export: (export["namespace"], export["name"]))
     return exports, ["%s/%s" % key for key in sorted(wanted - found)]

@@ -55,10 +55,13 @@ class Writer:
         return kept
 
     def present(self, fleet_plan, cluster, prune=True, dns_records=True):
-        """Bring the cluster to the plan. Raises ServicesError (nothing written) on any problem."""
+        """Bring the cluster to the plan. Raises ServicesError (nothing written) on any problem of the
+        inventory or the control plane's namespace. A host the plan holds back, or that someone
+        else's object clashes with here, is left as it is, with a warning; the others converge."""
         try:
             rendered = render_entries(fleet_plan, cluster) + render_destination_rules(fleet_plan, cluster)
             store, unavailable = cluster_store(fleet_plan, cluster), fleet_plan["unavailable"]
+            held = dict(fleet_plan.get("held") or {})
         except (KeyError, TypeError) as exc:
             raise ServicesError("plan is not a plan of service_entry_plan (no %s)" % exc)
         except PlanError as exc:
@@ -66,12 +69,15 @@ class Writer:
         desired = [reconcile.owned(obj, {COMPONENT_LABEL: COMPONENT}) for obj in rendered]
         live_namespaces = self.client.list("Namespace")
         live = [dict(obj, kind=kind) for kind in KINDS for obj in self.client.list(kind)]
-        entries = reconcile_entries(desired, live, prune=prune, keep_exported_from=unavailable)
+        entries = reconcile_entries(desired, live, prune=prune, keep_exported_from=unavailable, keep_hosts=held)
         for warning in shadowing_rules(desired, live):
             self.warn(warning)
-        # A kept entry's namespace stays too.
-        namespaces = reconcile_namespaces(desired + entries.kept, live_namespaces, prune=prune)
-        problems = list(entries.conflicts)
+        for message in (message for messages in entries.skipped.values() for message in messages):
+            self.warn("cluster %s: %s" % (cluster, message))
+        # A kept entry's namespace stays too; a skipped host's is not made for it.
+        written = [obj for obj in desired if obj["metadata"]["name"] not in entries.skipped]
+        namespaces = reconcile_namespaces(written + entries.kept, live_namespaces, prune=prune)
+        problems = []
         # In check mode of a whole site.yml the control plane step would have created it.
         if self.istio_namespace not in {ns["metadata"]["name"] for ns in live_namespaces} and not self.check_mode:
             problems.append("namespace %s does not exist: run the control plane step first" % self.istio_namespace)
@@ -100,6 +106,7 @@ class Writer:
             for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
                 reconcile.execute(self.client, the_plan)
         result = self._result(entries, namespaces, kept, write_store, records.changed)
+        result.update(held=held, skipped=entries.skipped)
         result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
         if self.diff:
             result["diff"] = reconcile.diff(namespaces, entries, records)

@@ -171,8 +171,10 @@ def allocate(current, hosts, network):
 def plan_stores(stores, hosts, vip_range, keep_allocated=False, contents=()):
     """Allocate for `hosts` and say what each cluster's store must hold.
 
-    stores, contents: as merge_stores takes them. keep_allocated: also keep every host of the
-    current allocation (while some cluster cannot be read, a host it exports must not lose its VIP).
+    stores, contents: as merge_stores takes them. keep_allocated: hosts of the current allocation
+    that keep their VIP although they are not in `hosts` (a held-back host keeps its entries, so
+    its VIP too); True keeps every one (while some cluster cannot be read, a host it exports must
+    not lose its VIP).
 
     Returns (allocations, generation, {cluster: resource_version read}, warnings): every cluster's
     store must hold the allocations and generation, written on the precondition of the version
@@ -180,7 +182,8 @@ def plan_stores(stores, hosts, vip_range, keep_allocated=False, contents=()):
     """
     network = parse_range(vip_range)
     current, generation, warnings = merge_stores(stores, contents)
-    allocations = allocate(current, set(hosts) | (set(current) if keep_allocated else set()), network)
+    kept = set(current) if keep_allocated is True else set(current) & set(keep_allocated or ())
+    allocations = allocate(current, set(hosts) | kept, network)
     digest = store_digest(allocations)
     authoritative = [store for _name, store in _current(stores)[1]]
     if any(store["digest"] != digest for store in authoritative) or (allocations and not authoritative):

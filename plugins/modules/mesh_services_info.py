@@ -76,6 +76,9 @@ exports:
   description:
     - The exported Services, sorted by namespace and name.
     - C(export_to) only for a Service with the annotation C(multicluster.meshops.io/export-to), its value.
+    - C(problems) only for a Service with ports a ServiceEntry cannot carry (no name, no protocol Istio
+      routes through the gateway) - one message per port. Such a Service does not fail this module; the
+      fleet plan holds it back (M(meshops.multicluster.service_entry_plan)).
   returned: success
   type: list
   elements: dict

@@ -30,10 +30,17 @@ description:
     served by the C(global) zone server, in step with the VIPs.
   - Entries exported from a cluster the plan lists as unavailable (it could not be read) are left
     exactly as they are, neither updated nor pruned, with their namespaces.
-  - Everything is checked before the first write; the module fails, naming each, on a
-    ServiceEntry of someone else that holds one of the names, hosts or VIPs of the set, or a
-    DestinationRule of someone else with one of the names. It warns about a DestinationRule of
-    someone else for one of the hosts (Istio applies only one rule per host).
+  - Hosts the plan holds back (C(held), a bad value of their Service's owner) are left exactly as
+    they are, like those of an unavailable cluster - their objects are neither created, updated nor
+    pruned.
+  - "A ServiceEntry of someone else that holds the name, a host or the VIP of one of ours, or a
+    DestinationRule of someone else with the name of one of ours, skips that one host in this cluster:
+    theirs is untouched, ours (if any) is left as it is, and a warning names the cluster, their object
+    and the value; every other host converges. It warns about a DestinationRule of someone else for one
+    of the hosts (Istio applies only one rule per host)."
+  - Everything else is checked before the first write, and the module fails on it, writing nothing
+    (the control plane's namespace missing, the VIP store or the records ConfigMap not ours, a
+    concurrent run).
 options:
   plan:
     description:
@@ -116,9 +123,21 @@ unchanged:
   returned: success
   type: int
 kept:
-  description: Number of ServiceEntries left as they are because they come from a cluster the plan lists as unavailable.
+  description:
+    - Number of ServiceEntries left as they are because they come from a cluster the plan lists as unavailable,
+      or their host is held back by the plan or skipped here.
   returned: success
   type: int
+held:
+  description: The hosts the plan holds back (in every cluster), each with the reasons (the plan's C(held)).
+  returned: with O(state=present)
+  type: dict
+  sample: {pay.fx.global: ["cluster cluster1: Service fx/pay: annotation multicluster.meshops.io/export-to='c2,,': item 2 '' is empty; ..."]}
+skipped:
+  description: The hosts skipped in this cluster because someone else's object clashes with them, each with the warnings.
+  returned: with O(state=present)
+  type: dict
+  sample: {pay.fx.global: ["ServiceEntry fx/mine is not managed by meshops.multicluster but has host pay.fx.global, ..."]}
 destination_rules:
   description: The DestinationRules beside the ServiceEntries, counted like them.
   returned: success

@@ -29,9 +29,17 @@ description:
   - "VIPs are stable: a host keeps its VIP while it is exported, new hosts get the lowest free
     address, VIPs of hosts no longer exported are freed. The stores of the highest generation are
     the current allocation; stores of clusters that missed runs are overwritten."
-  - Makes no connection to any cluster. Fails, listing every problem, on bad input (ports,
-    host names, gateway addresses, VIP range, malformed or unknown import selectors) before anything
-    is written.
+  - "Makes no connection to any cluster. Fails, listing every problem, on bad inventory input
+    (cluster names, gateway addresses, VIP range, policy, O(clusters[].import_from_clusters) and
+    O(clusters[].import_from_namespaces)) before anything is written."
+  - "What a Service's owner controls never fails the plan: a Service with ports a ServiceEntry cannot
+    carry, ports that contradict another exporter's, or a malformed export-to annotation is held back -
+    its host is left out of C(services), keeps its current VIP (a new one gets none), and every
+    M(meshops.multicluster.service_entry) keeps that host's current objects as they are (none created,
+    updated or removed) - with a warning per reason naming the cluster, the Service and the value
+    (C(held) in RV(plan)). A name in an export-to annotation that is not a cluster or an inventory group
+    of the mesh (a cluster removed from the inventory, a typo) is left out with a warning, and the rest of
+    the annotation applies: the Service is never exported to more clusters than it names."
 options:
   clusters:
     description: Every cluster of the mesh; clusters left out get nothing and are nobody's endpoint.
@@ -193,7 +201,8 @@ plan:
       C(gateways) (per cluster, its gateway address, port and locality), C(selection) (C(groups) -
       the members of the groups the selectors name; C(import_from) - per cluster that limits what it
       imports, its C(clusters) and C(namespaces)), C(layout) (namespace mode, namespace, cluster
-      domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)) and C(clusters) (per cluster,
+      domain), C(policy) (O(policy), checked), C(unavailable) (O(unavailable)), C(held) (host to the
+      reasons it is held back - see the description) and C(clusters) (per cluster,
       C(vip_store.resource_version) - the resourceVersion of its VIP store as read, the precondition of
       writing C(allocations) and C(generation) there; the allocation is not repeated per cluster, so
       the plan grows with the hosts plus the clusters, not with their product).
@@ -206,7 +215,7 @@ plan:
     "locality":"eu-west-1/a"}},"selection":{"groups":{"eu":["c3","c4"]},"import_from":{"c4":{"namespaces":["bar"]}}},
     "layout":{"namespace_mode":"replicate","namespace":"istio-system","cluster_domain":"cluster.local"},
     "policy":{"failover":"locality","consecutive_errors":5,"interval":"10s","base_ejection_time":"30s",
-    "max_ejection_percent":100},"unavailable":[],"clusters":{"c1":{"vip_store":{"resource_version":"4711"}}}}
+    "max_ejection_percent":100},"unavailable":[],"held":{},"clusters":{"c1":{"vip_store":{"resource_version":"4711"}}}}
 """
 
 import gc

@@ -26,6 +26,13 @@ def records(client):
     return {name: ip for ip, name in lines}
 
 
+def untouched(now, before):
+    """What its owner wrote is as it was. (Not the resourceVersion: istiod writes status.addresses
+    into ServiceEntries without addresses.)"""
+    kept = ("generation", "labels", "annotations")
+    return all(now["metadata"].get(k) == before["metadata"].get(k) for k in kept) and now["spec"] == before["spec"]
+
+
 def ensure_namespace(client, name):
     """A test namespace, once a deletion left by an earlier test or session has finished."""
     deadline = time.monotonic() + 120

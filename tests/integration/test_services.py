@@ -11,7 +11,7 @@ import re
 
 import pytest
 import yaml
-from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, vip_store
+from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, untouched, vip_store
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import is_owned
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
@@ -42,13 +42,6 @@ def set_exports(lab, exported):
 
 
 FOREIGN = {}  # cluster -> a ServiceEntry of someone else as it was made, once
-
-
-def untouched(now, before):
-    """What its owner wrote is as it was. (Not the resourceVersion: istiod writes status.addresses
-    into ServiceEntries without addresses.)"""
-    kept = ("generation", "labels", "annotations")
-    return all(now["metadata"].get(k) == before["metadata"].get(k) for k in kept) and now["spec"] == before["spec"]
 
 
 @pytest.fixture
@@ -254,30 +247,36 @@ def test_limit_converges_the_limited_clusters_and_keeps_what_the_others_export(l
     assert set(entries(lab.client(first))) == {host("keep"), host("echo")}
 
 
-def test_serviceentry_of_someone_else_with_our_host_is_reported_not_overwritten(lab, fleet, ansible_playbook):
+def test_serviceentry_of_someone_else_with_our_host_skips_that_host_there_only(lab, fleet, ansible_playbook):
     first, second = lab.names[0], lab.names[1]
     set_exports(lab, {first: ["echo"]})
     run_services(ansible_playbook)
     client = lab.client(second)
     client.delete("ServiceEntry", host("echo"), NS)
+    rule = client.get("DestinationRule", host("echo"), NS)
     theirs = client.apply({
         "apiVersion": "networking.istio.io/v1", "kind": "ServiceEntry",
         "metadata": {"name": "echo-by-hand", "namespace": NS},
         "spec": {"hosts": [host("echo")], "location": "MESH_INTERNAL", "resolution": "DNS",
                  "ports": [{"name": "http", "number": 8000, "protocol": "HTTP"}]}})
-    before = lab.write_requests(second)
+    set_exports(lab, {first: ["echo", "keep"]})
     try:
-        result = ansible_playbook("services.yml")
-        assert result.rc != 0
-        assert "ServiceEntry %s/echo-by-hand is not managed by meshops.multicluster but has host %s" % (
-            NS, host("echo")) in result.stdout
-        assert lab.write_requests(second) == before
+        result = run_services(ansible_playbook)
+        assert "".join(("cluster %s: ServiceEntry %s/echo-by-hand is not managed by meshops.multicluster but has "
+                        "host %s" % (second, NS, host("echo"))).split()) in "".join(result.stderr.split())
         assert untouched(client.get("ServiceEntry", "echo-by-hand", NS), theirs)
+        # ours of that host left as it is there (none re-created, the rule kept); the rest converged
+        assert set(entries(client)) == {host("keep")}
+        assert client.get("DestinationRule", host("echo"), NS)["metadata"]["resourceVersion"] == \
+            rule["metadata"]["resourceVersion"]
+        assert all(set(entries(lab.client(name))) == {host("echo"), host("keep")} for name in lab.names if name != second)
     finally:
         client.delete("ServiceEntry", "echo-by-hand", NS)
+    run_services(ansible_playbook)
+    assert set(entries(client)) == {host("echo"), host("keep")}
 
 
-def test_bad_service_port_fails_before_any_write(lab, fleet, ansible_playbook):
+def test_a_bad_service_port_holds_back_that_service_only(lab, fleet, ansible_playbook):
     first = lab.names[0]
     set_exports(lab, {first: ["echo"]})
     run_services(ansible_playbook)
@@ -285,12 +284,13 @@ def test_bad_service_port_fails_before_any_write(lab, fleet, ansible_playbook):
                              "metadata": {"name": "unnamed", "namespace": NS, "labels": {EXPORT_LABEL: "true"}},
                              "spec": {"selector": {"app": "unnamed"}, "ports": [{"port": 7000}]}})
     set_exports(lab, {first: ["keep"]})
-    before = lab.writes()
     try:
-        result = ansible_playbook("services.yml")
-        assert result.rc != 0
-        assert "Service %s/unnamed port 7000 has no name" % NS in result.stdout
-        assert lab.writes() == before
+        result = run_services(ansible_playbook)
+        assert "".join(("cluster %s: Service %s/unnamed port 7000 has no name" % (first, NS)).split()) \
+            in "".join(result.stderr.split())
+        for name in lab.names:
+            assert set(entries(lab.client(name))) == {host("keep")}, name
+            assert host("unnamed") not in vip_store(lab.client(name)), name
     finally:
         lab.client(first).delete("Service", "unnamed", NS)
 

@@ -2,14 +2,18 @@
 and what each cluster holds under them (entries, rules, the fleet check's view)."""
 
 import copy
+import re
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
     reconcile_entries, render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import evaluate
 from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan
-from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import parse_export_to
+from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import (
+    check_export_to, parse_export_to)
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PlanError, select_exports
 
 ANNOTATION = "multicluster.meshops.io/export-to"
@@ -82,21 +86,89 @@ def test_the_annotation_is_passed_on_as_written():
     assert exports[0]["export_to"] == "c2, group:eu" and "export_to" not in exports[1]
 
 
-# --- bad selectors fail the plan, all at once, naming Service, cluster and value -----------------------
+# --- the parser under any text (Hypothesis) -----------------------------------------------------------
 
-def test_unknown_clusters_groups_and_malformed_annotations_are_all_reported():
-    found = problems(cluster("c1", export("a", export_to="c9,group:asia"), export("b", export_to="c2,,")),
+# What a selector may be, spelled out here independently of the parser's own patterns.
+CLUSTER_NAME = re.compile(r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?")
+GROUP_SELECTOR = re.compile(r"group:[A-Za-z0-9_][A-Za-z0-9_.-]*")
+cluster_names = st.from_regex(CLUSTER_NAME, fullmatch=True)
+group_selectors = st.from_regex(GROUP_SELECTOR, fullmatch=True)
+selector_lists = st.lists(st.one_of(cluster_names, group_selectors), min_size=1, max_size=6)
+# Anything but the plain space that may surround an item: newlines, tabs, NUL, non-ASCII spaces.
+tricks = st.sampled_from(["\n", "\r", "\t", "\x00", "\x0b", "\x0c", "\u00a0", "\u2028", "\u3000", "\x85"])
+
+
+def valid(selector):
+    return bool(CLUSTER_NAME.fullmatch(selector) or GROUP_SELECTOR.fullmatch(selector))
+
+
+@given(st.text())
+def test_any_text_is_judged_never_raises_and_yields_only_whole_valid_selectors(value):
+    selectors, found = parse_export_to(value)
+    assert all(valid(selector) for selector in selectors) and len(set(selectors)) == len(selectors)
+    assert all(isinstance(why, str) for why in found)
+    known, problems, warnings = check_export_to("cluster c1: Service bar/a", value, {"c1", "c2"}, {"eu": ["c1"]})
+    assert set(known) <= set(selectors) and problems == ["cluster c1: Service bar/a: annotation %s=%r: %s"
+                                                         % (ANNOTATION, value, why) for why in found]
+    assert len(known) + len(warnings) == len(selectors)
+
+
+@given(selector_lists, st.lists(st.sampled_from(["", " ", "  "]), min_size=2, max_size=2))
+def test_valid_lists_round_trip(selectors, spaces):
+    value = ",".join(spaces[0] + selector + spaces[1] for selector in selectors)
+    expected = list(dict.fromkeys(selectors))
+    assert parse_export_to(value) == (expected, [])
+    assert parse_export_to(",".join(expected)) == (expected, [])
+
+
+@given(selector_lists, st.data())
+def test_a_whitespace_or_control_trick_in_any_item_is_refused(selectors, data):
+    position = data.draw(st.integers(0, len(selectors) - 1))
+    trick = data.draw(tricks)
+    where = data.draw(st.sampled_from(["before", "after", "inside"]))
+    item = selectors[position]
+    selectors[position] = {"before": trick + item, "after": item + trick,
+                           "inside": item[:1] + trick + item[1:]}[where]
+    found = parse_export_to(",".join(selectors))[1]
+    assert len(found) >= 1 and found[0].startswith("item %d " % (position + 1)), found
+
+
+# --- a bad annotation holds back its Service only; the inventory's own variables fail the plan ----------
+
+SYNTAX = "expected a comma-separated list of cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\""
+
+
+def test_unknown_names_are_left_out_with_a_warning_and_the_rest_applies():
+    result = fleet_plan(cluster("c1", export("a", export_to="c9,c2,group:asia"), export("b", export_to="c9")),
+                        cluster("c2"), cluster("c3"), cluster("c4"))
+    assert [s["export_to"] for s in result["services"]] == [{"c1": ["c2"]}, {"c1": []}]
+    assert held(result, "c2") == {"a.bar.global": ["10.0.0.1"]} and held(result, "c3") == {}
+    assert held(result, "c1") == {"a.bar.global": ["a.bar.svc.cluster.local"], "b.bar.global": ["b.bar.svc.cluster.local"]}
+    assert result["held"] == {}
+    assert [w for w in result["warnings"] if ANNOTATION in w] == [
+        "cluster c1: Service bar/a: annotation %s='c9,c2,group:asia': cluster 'c9' is not a cluster of the mesh; "
+        "expected one of c1, c2, c3, c4: left out, the rest applies" % ANNOTATION,
+        "cluster c1: Service bar/a: annotation %s='c9,c2,group:asia': group 'asia' is not an inventory group of the "
+        "mesh's clusters; expected one of eu, mesh_clusters, us: left out, the rest applies" % ANNOTATION,
+        "cluster c1: Service bar/b: annotation %s='c9': cluster 'c9' is not a cluster of the mesh; expected one of "
+        "c1, c2, c3, c4: left out, the rest applies" % ANNOTATION,
+    ]
+
+
+def test_a_malformed_annotation_holds_back_its_service_and_the_plan_goes_on():
+    result = fleet_plan(cluster("c1", export("a"), export("b", export_to="c2,,")), cluster("c2"))
+    assert [s["host"] for s in result["services"]] == ["a.bar.global"]
+    assert result["held"] == {"b.bar.global": [
+        "cluster c1: Service bar/b: annotation %s='c2,,': item 2 '' is empty; %s" % (ANNOTATION, SYNTAX),
+        "cluster c1: Service bar/b: annotation %s='c2,,': item 3 '' is empty; %s" % (ANNOTATION, SYNTAX)]}
+    assert sum(1 for w in result["warnings"] if "host b.bar.global keeps its current ServiceEntries" in w) == 2
+
+
+def test_the_inventorys_import_from_variables_still_fail_the_plan():
+    found = problems(cluster("c1", export("a", export_to="c9")),
                      cluster("c2", import_from_clusters=["c3", "c8"], import_from_namespaces=["Bar"]),
                      cluster("c3"), cluster("c4"))
     assert found == [
-        "cluster c1: Service bar/a: annotation %s='c9,group:asia': cluster 'c9' is not a cluster of the mesh; "
-        "expected one of c1, c2, c3, c4" % ANNOTATION,
-        "cluster c1: Service bar/a: annotation %s='c9,group:asia': group 'asia' is not an inventory group of the "
-        "mesh's clusters; expected one of eu, mesh_clusters, us" % ANNOTATION,
-        "cluster c1: Service bar/b: annotation %s='c2,,': item 2 '' is empty; expected a comma-separated list of "
-        "cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\"" % ANNOTATION,
-        "cluster c1: Service bar/b: annotation %s='c2,,': item 3 '' is empty; expected a comma-separated list of "
-        "cluster names and group:<inventory group>, e.g. \"cluster2,group:eu\"" % ANNOTATION,
         "cluster c2: mesh_services_import_from_clusters names 'c8', which is not a cluster of the mesh; expected "
         "names among c1, c2, c3, c4",
         "cluster c2: mesh_services_import_from_namespaces entry 'Bar' must be lowercase letters, digits and '-', "

@@ -69,15 +69,17 @@ def test_exported_by_label_or_by_inventory():
     assert missing == ["bar/gone"]
 
 
-def test_unexportable_ports_are_all_reported():
+def test_unexportable_ports_are_all_reported_with_the_export_not_raised():
     bad = service(ports=[{"port": 8000, "protocol": "TCP"}, {"name": "web", "port": 8080, "protocol": "TCP"},
-                         {"name": "dns", "port": 53, "protocol": "UDP"}])
-    with pytest.raises(PlanError) as error:
-        select_exports([bad], ["bar/httpbin"])
-    message = str(error.value)
-    assert "Service bar/httpbin port 8000 has no name" in message
-    assert "port web (8080, TCP) has no protocol Istio can route" in message
-    assert "port dns (53, UDP)" in message
+                         {"name": "dns", "port": 53, "protocol": "UDP"}, {"name": "http", "port": 80}])
+    good = service("good")
+    exports, _missing = select_exports([bad, good], ["bar/httpbin", "bar/good"])
+    problems = exports[1]["problems"]
+    assert "Service bar/httpbin port 8000 has no name" in problems[0]
+    assert "port web (8080, TCP) has no protocol Istio can route" in problems[1]
+    assert "port dns (53, UDP)" in problems[2] and len(problems) == 3
+    assert exports[1]["ports"] == [{"name": "http", "number": 80, "protocol": "HTTP"}]
+    assert "problems" not in exports[0]
 
 
 @pytest.mark.parametrize("item", ["httpbin", "bar/", "Bar/httpbin", "bar/http_bin", "a/b/c"])
@@ -121,9 +123,12 @@ def test_ports_of_several_exporters_are_merged_and_contradictions_fail():
                    cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
     assert [p["name"] for p in entry(result, "c1")["spec"]["ports"]] == ["http", "grpc"]
     assert entry(result, "c1")["spec"]["endpoints"][1]["ports"] == {"http": 15443, "grpc": 15443}
-    with pytest.raises(PlanError, match="port http/8080/HTTP by c2 but http/8000/HTTP elsewhere"):
-        plan([cluster("c1", [export()], "10.0.0.1"),
-              cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
+    # a contradiction holds the host back, with a warning; the fleet plan still succeeds
+    held = plan([cluster("c1", [export(), export("other")], "10.0.0.1"),
+                 cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
+    assert [s["host"] for s in held["services"]] == ["other.bar.global"]
+    assert list(held["held"]) == [HTTPBIN]
+    assert any("port http/8080/HTTP by c2 but http/8000/HTTP elsewhere" in w for w in held["warnings"])
 
 
 def test_single_namespace_mode():
@@ -138,13 +143,45 @@ def test_exporting_cluster_without_gateway_fails_naming_it():
     assert render_entries(plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2")]), "c2")
 
 
+@pytest.mark.parametrize("bad, message", [
+    (export(name="Bad_Name"), "cluster c1: Service bar/Bad_Name: host Bad_Name.bar.global: label 'Bad_Name' must be"),
+    (export(name="x" * 64), "is 64 characters long"),
+    (export(ports=[{"name": "p" * 63, "number": 80, "protocol": "HTTP"}]),
+     "cluster c1: Service bar/httpbin port name %r is not valid in a ServiceEntry" % ("p" * 63)),
+    (export(ports=[{"name": "udp", "number": 53, "protocol": "UDP"}]), "protocol 'UDP' is not one of"),
+    (dict(export(), problems=["Service bar/httpbin port 53 has no name"]), "cluster c1: Service bar/httpbin port 53 has no name"),
+])
+def test_a_bad_value_of_a_services_owner_holds_back_only_that_service(bad, message):
+    result = plan([cluster("c1", [bad, export("good")], "10.0.0.1"), cluster("c2", address="10.0.0.2")])
+    host = "%s.%s.global" % (bad["name"], bad["namespace"])
+    assert [s["host"] for s in result["services"]] == ["good.bar.global"] and list(result["held"]) == [host]
+    assert result["held"][host][0].startswith(message) or message in result["held"][host][0], result["held"]
+    assert [w for w in result["warnings"] if message in w][0].endswith(
+        "; host %s keeps its current ServiceEntries and DestinationRules in every cluster (none created, updated or "
+        "removed) until this is fixed" % host)
+    # a new held host gets no VIP, no entry, no record
+    assert list(result["allocations"]) == ["good.bar.global"]
+    assert [e["metadata"]["name"] for e in render_entries(result, "c2")] == ["good.bar.global"]
+
+
+def test_a_held_host_keeps_its_vip_and_its_entries_everywhere_until_fixed():
+    fleet = [cluster("c1", [export("a"), export("b")], "10.0.0.1"), cluster("c2", address="10.0.0.2")]
+    first = plan(fleet)
+    live = [as_live(obj) for obj in render_entries(first, "c2") + render_destination_rules(first, "c2")]
+    broken = dict(export("b"), ports=[{"name": "udp", "number": 53, "protocol": "UDP"}])
+    second = plan(next_run(first, [cluster("c1", [export("a"), broken], "10.0.0.1"), fleet[1]]))
+    assert second["allocations"] == first["allocations"] and second["generation"] == first["generation"]
+    desired = render_entries(second, "c2") + render_destination_rules(second, "c2")
+    changes = reconcile_entries(desired, live, keep_hosts=second["held"])
+    assert sorted(obj["kind"] for obj in changes.kept) == ["DestinationRule", "ServiceEntry"]
+    assert {obj["metadata"]["name"] for obj in changes.kept} == {"b.bar.global"}
+    assert not changes.changed
+    # fixed: back in the plan with the same VIP
+    third = plan(next_run(second, fleet))
+    assert third["allocations"] == first["allocations"] and third["held"] == {}
+
+
 @pytest.mark.parametrize("clusters, kwargs, message", [
-    ([cluster("c1", [export(name="Bad_Name")], "10.0.0.1")], {}, "must be lowercase letters"),
-    ([cluster("c1", [export(name="x" * 64)], "10.0.0.1")], {}, "is 64 characters long"),
-    ([cluster("c1", [export(ports=[{"name": "p" * 63, "number": 80, "protocol": "HTTP"}])], "10.0.0.1")], {},
-     "is not valid in a ServiceEntry"),
-    ([cluster("c1", [export(ports=[{"name": "udp", "number": 53, "protocol": "UDP"}])], "10.0.0.1")], {},
-     "protocol 'UDP' is not one of"),
     ([cluster("c1", [export()], "bad address!")], {}, "gateway address"),
     ([cluster("c1"), cluster("c1")], {}, "is repeated"),
     ([cluster("c1", [export()], "10.0.0.1")], {"vip_range": "10.0.0.0/8"}, "outside 240.0.0.0/4"),
@@ -164,7 +201,8 @@ def test_bad_input_fails_before_anything_is_written(clusters, kwargs, message):
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(PlanError) as error:
-        plan([cluster("c1", [export(name="Bad")]), cluster("c1")], vip_range="10.0.0.0/8")
+        plan([cluster("c1", [export(name="Bad")]), cluster("c1"), cluster("c2", [export()])], vip_range="10.0.0.0/8")
+    # the gateways missing, the name repeated, the range; Service bar/Bad is only held back
     assert len(str(error.value).splitlines()) == 4
 
 
@@ -248,18 +286,28 @@ def test_a_field_we_stopped_setting_is_an_update():
     assert len(reconcile_entries(desired, live).update) == 2
 
 
-def test_others_serviceentries_with_our_name_host_or_vip_are_reported_not_touched():
-    desired = desired_entries()
-    vip = desired[1]["spec"]["addresses"][0]
+def test_others_serviceentries_with_our_name_host_or_vip_skip_that_host_only_and_are_not_touched():
+    result = plan([cluster("c1", [export("a"), export("b"), export("c"), export("d")], "10.0.0.1"), cluster("c2")])
+    desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
+    a, b, c, d = (desired[i] for i in range(4))
+    ours_b = as_live(b)
+    ours_b["spec"]["endpoints"][0]["address"] = "10.9.9.9"  # ours, out of date: left as it is
     live = [foreign("a.bar.global"), foreign("theirs", hosts=["b.bar.global"]),
-            foreign("vip", namespace="ops", addresses=[vip]),
-            dict(as_live(desired[1]), metadata=dict(as_live(desired[1])["metadata"], labels={}))]
+            foreign("vip", namespace="ops", addresses=[c["spec"]["addresses"][0]]), ours_b]
     changes = reconcile_entries(desired, live)
-    assert len(changes.conflicts) == 4
-    assert "ServiceEntry bar/a.bar.global is not managed by meshops.multicluster but has its name" in changes.conflicts[0]
-    assert any("host b.bar.global" in c for c in changes.conflicts)
-    assert any("ServiceEntry ops/vip" in c and "address " + vip in c for c in changes.conflicts)
-    assert changes.update == [] and changes.delete == []
+    assert sorted(changes.skipped) == ["a.bar.global", "b.bar.global", "c.bar.global"]
+    assert changes.skipped["a.bar.global"] == [
+        "ServiceEntry bar/a.bar.global is not managed by meshops.multicluster but has its name, which this step needs "
+        "for host a.bar.global: that host is skipped in this cluster (theirs untouched, ours left as it is); remove "
+        "theirs or stop exporting that service"]
+    assert "ServiceEntry bar/theirs" in changes.skipped["b.bar.global"][0] and "host b.bar.global" in changes.skipped["b.bar.global"][0]
+    assert "ServiceEntry ops/vip" in changes.skipped["c.bar.global"][0]
+    assert "address %s" % c["spec"]["addresses"][0] in changes.skipped["c.bar.global"][0]
+    # every other host converges; theirs untouched; ours of a skipped host neither updated nor pruned
+    assert sorted((o["kind"], o["metadata"]["name"]) for o in changes.create) == [
+        ("DestinationRule", "d.bar.global"), ("ServiceEntry", "d.bar.global")]
+    assert changes.update == [] and changes.delete == [] and changes.conflicts == []
+    assert changes.kept == [ours_b] and d in changes.create
 
 
 def test_namespaces_created_when_missing_and_ours_pruned_when_unneeded():
@@ -378,8 +426,32 @@ def test_others_rules_with_our_name_conflict_and_on_our_host_are_warned_about():
     other_name = {"kind": "DestinationRule", "metadata": {"name": "subsets", "namespace": "bar"},
                   "spec": {"host": "a.bar.global"}}
     changes = reconcile_entries(desired, [theirs, other_name])
-    assert changes.conflicts == ["DestinationRule bar/a.bar.global is not managed by meshops.multicluster but has the "
-                                 "name this step needs; remove it or stop exporting that service"]
+    assert changes.skipped == {"a.bar.global": [
+        "DestinationRule bar/a.bar.global is not managed by meshops.multicluster but has its name, which this step "
+        "needs for host a.bar.global: that host is skipped in this cluster (theirs untouched, ours left as it is); "
+        "remove theirs or stop exporting that service"]}
+    assert (changes.create, changes.update, changes.delete, changes.conflicts) == ([], [], [], [])
     assert shadowing_rules(desired, [theirs, other_name]) == [
         "DestinationRule bar/subsets of someone else also sets host a.bar.global: Istio applies only one of it and "
         "DestinationRule bar/a.bar.global"]
+
+
+# --- the fleet check lists what tenant input left as it is ------------------------------------------
+
+def test_the_fleet_check_warns_about_held_and_skipped_hosts_of_each_cluster():
+    from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import check_held_hosts, evaluate
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": 2, "destination_rules": {"unchanged": 2},
+              "held": {"b.bar.global": ["cluster c1: Service bar/b: annotation x='c2,,': item 2 '' is empty"]},
+              "skipped": {"a.bar.global": ["ServiceEntry fx/mine is not managed by meshops.multicluster but has "
+                                           "host a.bar.global"]}}
+    found = check_held_hosts(counts)
+    assert found["status"] == "warn" and found["detail"] == (
+        "2 host(s) left as they are: b.bar.global (held back: cluster c1: Service bar/b: annotation x='c2,,': item 2 "
+        "'' is empty) | a.bar.global (skipped here: ServiceEntry fx/mine is not managed by meshops.multicluster but "
+        "has host a.bar.global)")
+    assert found["object"] == "ServiceEntries and DestinationRules of a.bar.global, b.bar.global"
+    assert check_held_hosts(dict(counts, held={}, skipped={}))["status"] == "pass"
+    assert check_held_hosts(None)["status"] == "skip"
+    model = evaluate([{"name": "c1", "reachable": True, "check": {}, "service_entries": counts}], {})
+    assert model["clusters"][0]["results"]["held_hosts"]["status"] == "warn"
+    assert model["clusters"][0]["results"]["service_entries"]["status"] == "pass"
