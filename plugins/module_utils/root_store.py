@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, write_atomic
+from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, sync_directory, write_atomic
 
 CERT_NAME = "root-cert.pem"
 KEY_NAME = "root-key.pem"
@@ -61,12 +61,16 @@ class RootStore:
         return pki.key_pem(root.key, passphrase)
 
     def save(self, cert, key, check_mode):
-        """Write what differs and fix the key file's mode; True when something (would have) changed."""
-        writes = [(self.cert_path, cert, 0o644, self.cert_data), (self.key_path, key, 0o600, self.key_data)]
+        """Write what differs and fix the key file's mode; True when something (would have) changed.
+        The key goes first (each write fsynced): a crash in between leaves a key without its
+        certificate (the next run names it), never a certificate whose key was not saved."""
+        writes = [(self.key_path, key, 0o600, self.key_data), (self.cert_path, cert, 0o644, self.cert_data)]
         changed = [(path, data, mode) for path, data, mode, current in writes if data != current]
         loose_mode = key == self.key_data and bool(os.stat(self.key_path).st_mode & 0o077)
         if not check_mode:
-            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            if not os.path.isdir(self.path):
+                os.makedirs(self.path, mode=0o700, exist_ok=True)
+                sync_directory(os.path.dirname(os.path.abspath(self.path)))
             for path, data, mode in changed:
                 write_atomic(path, data, mode)
             if loose_mode:
