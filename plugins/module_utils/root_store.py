@@ -26,9 +26,11 @@ def _imported(params):
     if not (cert and key):
         raise pki.PkiError("cert_file" if key else "key_file", None, "is missing",
                            "both the root certificate (cert_file or cert_content) and its key (key_file or key_content)")
-    return tuple(("%s_content" % kind, pki.PEM_CONTENT, params["%s_content" % kind].encode())
-                 if params["%s_content" % kind] else pki.read_source("%s_file" % kind, params["%s_file" % kind])
-                 for kind in ("cert", "key"))
+    cert_source = (("cert_content", pki.PEM_CONTENT, params["cert_content"].encode()) if params["cert_content"]
+                   else pki.read_source("cert_file", params["cert_file"]))
+    key_source = (("key_content", pki.PEM_CONTENT, params["key_content"].encode()) if params["key_content"]
+                  else pki.read_key_file("key_file", params["key_file"], "key_content"))
+    return cert_source, key_source
 
 
 class RootStore:

@@ -51,3 +51,74 @@ def test_ca_root_writes_the_key_durably_before_the_certificate(tmp_path, disk_ca
     assert disk_calls[key_done] == ("fsync-dir", "ca"), "the key's rename is made durable before the cert is written"
     assert ("fsync-dir", tmp_path.name) in disk_calls, "the new directory itself is made durable"
     assert os.stat(tmp_path / "ca" / "root-key.pem").st_mode & 0o777 == 0o600
+
+
+# --- key-file options take paths only; key text is refused without being quoted ---------------
+
+REPO = __import__("pathlib").Path(__file__).resolve().parents[2]
+
+
+def key_body_lines(pem):
+    """The base64 lines of a PEM key: any of them in output is key material."""
+    return [line for line in pem.splitlines() if line and not line.startswith("-----")]
+
+
+def key_texts():
+    key = pki.key_pem(pki.generate_key("ec")).decode()
+    return {
+        "pem": key,
+        "pkcs12-export": "Bag Attributes\n    localKeyID: 01 00 00 00\nKey Attributes: <No Attributes>\n" + key,
+        "folded": key.replace("\n", " "),
+    }
+
+
+KEY_TEXTS = key_texts()
+
+
+@pytest.mark.parametrize("kind", sorted(KEY_TEXTS))
+def test_read_key_file_refuses_key_text_without_quoting_it(kind):
+    text = KEY_TEXTS[kind]
+    with pytest.raises(pki.PkiError) as error:
+        pki.read_key_file("key_file", text, "key_content")
+    message = str(error.value)
+    assert message.startswith("key_file '(key text, not shown)' holds key text, not a path"), message
+    assert not any(line in message for line in key_body_lines(KEY_TEXTS["pem"]))
+    assert pki.key_text_values({"key_file": text, "other": text}, ("key_file",)) == {text}
+
+
+def test_read_key_file_reads_a_path(tmp_path):
+    (tmp_path / "k.pem").write_text(KEY_TEXTS["pem"])
+    assert pki.read_key_file("root_key", str(tmp_path / "k.pem")) == (
+        "root_key", str(tmp_path / "k.pem"), KEY_TEXTS["pem"].encode())
+    assert pki.key_text_values({"root_key": str(tmp_path / "k.pem")}, ("root_key",)) == set()
+
+
+def test_a_certificate_with_headers_is_text_not_a_path():
+    root = pki.generate_root("ec")
+    field, value, data = pki.read_source("bundle", "Bag Attributes\n    friendlyName: root\n" + root.cert_pem)
+    assert value == pki.PEM_CONTENT and pki.load_certs((field, value, data))[0] == root.cert
+
+
+def run_verbose(tmp_path, module, args):
+    """A real `ansible -vvv` run of a module: (stdout + stderr, the ANSIBLE_LOG_PATH file)."""
+    import json
+    import subprocess
+    log = tmp_path / "ansible.log"
+    proc = subprocess.run([str(REPO / ".venv" / "bin" / "ansible"), "localhost", "-m", module, "-a", json.dumps(args),
+                           "-vvv"], cwd=REPO, capture_output=True, text=True, check=False,
+                          env=dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"),
+                                   ANSIBLE_LOG_PATH=str(log)))
+    return proc.returncode, proc.stdout + proc.stderr, log.read_text() if log.exists() else ""
+
+
+@pytest.mark.parametrize("module, option, extra", [
+    ("meshops.multicluster.ca_root", "key_file", {"cert_file": "/etc/hostname"}),
+    ("meshops.multicluster.ca_intermediate", "root_key",
+     {"cluster_name": "east", "root_cert": "/etc/hostname", "kubeconfig": "/nonexistent/kubeconfig"}),
+])
+@pytest.mark.parametrize("kind", ["pem", "pkcs12-export"])
+def test_key_text_in_a_key_file_option_is_refused_and_never_shown_at_vvv(tmp_path, module, option, extra, kind):
+    rc, output, log = run_verbose(tmp_path, module, dict(extra, **{option: KEY_TEXTS[kind]}))
+    assert rc == 2 and "holds key text, not a path" in output, output
+    for line in key_body_lines(KEY_TEXTS["pem"]):
+        assert line not in output and line not in log
