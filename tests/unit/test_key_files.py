@@ -116,9 +116,17 @@ def run_verbose(tmp_path, module, args):
     ("meshops.multicluster.ca_intermediate", "root_key",
      {"cluster_name": "east", "root_cert": "/etc/hostname", "kubeconfig": "/nonexistent/kubeconfig"}),
 ])
-@pytest.mark.parametrize("kind", ["pem", "pkcs12-export"])
+@pytest.mark.parametrize("kind", ["pkcs12-export"])  # holds a whole PEM key after its headers
 def test_key_text_in_a_key_file_option_is_refused_and_never_shown_at_vvv(tmp_path, module, option, extra, kind):
     rc, output, log = run_verbose(tmp_path, module, dict(extra, **{option: KEY_TEXTS[kind]}))
     assert rc == 2 and "holds key text, not a path" in output, output
+    for line in key_body_lines(KEY_TEXTS["pem"]):
+        assert line not in output and line not in log
+
+
+def test_key_text_in_client_key_is_refused_and_never_shown_at_vvv(tmp_path):
+    rc, output, log = run_verbose(tmp_path, "meshops.multicluster.mesh_services_info",
+                                  {"host": "https://127.0.0.1:1", "client_key": KEY_TEXTS["pkcs12-export"]})
+    assert rc == 2 and "client_key '(key text, not shown)' holds key text, not a path" in output, output
     for line in key_body_lines(KEY_TEXTS["pem"]):
         assert line not in output and line not in log
