@@ -50,7 +50,7 @@ EVERY_MODULE = """
       register: ca_root_import
     - name: ca_intermediate issues an intermediate with the root key file
       meshops.multicluster.ca_intermediate:
-        cluster_name: "{{ mesh_cluster_name }}"
+        cluster_name: "{{ inventory_hostname }}"
         root_cert: "{{ ca_root.cert_path }}"
         root_key: "{{ ca_root.key_path }}"
         root_passphrase: "{{ passphrase }}"
@@ -60,7 +60,7 @@ EVERY_MODULE = """
       register: ca_intermediate
     - name: ca_intermediate_info
       meshops.multicluster.ca_intermediate_info:
-        cluster_name: "{{ mesh_cluster_name }}"
+        cluster_name: "{{ inventory_hostname }}"
         root_cert: "{{ ca_root.cert_path }}"
         namespace: "{{ secret_namespace }}"
         name: "{{ secret_name }}"
@@ -79,7 +79,7 @@ EVERY_MODULE = """
     - {name: mesh_dns, register: mesh_dns, ignore_errors: true, check_mode: true,
        meshops.multicluster.mesh_dns: {target_ips: [127.0.0.53]}}
     - {name: mesh_gateway_info, register: mesh_gateway_info, ignore_errors: true,
-       meshops.multicluster.mesh_gateway_info: {cluster_name: "{{ mesh_cluster_name }}"}}
+       meshops.multicluster.mesh_gateway_info: {cluster_name: "{{ inventory_hostname }}", timeout: 1}}
     - {name: mesh_permissions, register: mesh_permissions, ignore_errors: true,
        meshops.multicluster.mesh_permissions: {steps: [services]}}
     - {name: mesh_preflight, register: mesh_preflight, ignore_errors: true,
