@@ -1,7 +1,7 @@
 """No key or token byte in what Ansible prints, logs or registers (issue #20, findings 5 and 6).
 
 One playbook runs every module of the collection once against the lab's first cluster with every
-secret-bearing option set - Kubernetes auth by `api_key` (a ServiceAccount token) and by a client
+secret-bearing option set - key text where a key file's path belongs, Kubernetes auth by `api_key` (a ServiceAccount token) and by a client
 certificate and `client_key` file, ca_root's passphrase and key files, ca_intermediate's root key
 file, the token kubeconfig - with -vvv, --diff and ANSIBLE_LOG_PATH; the test then looks for every
 line of every key, every token and the passphrase in stdout/stderr, the log file and the
@@ -27,6 +27,9 @@ NAMESPACE = "default"
 ACCOUNT = "meshops-secrets-test"
 SECRET = "meshops-secrets-test-cacerts"
 PASSPHRASE = "secrets-test-passphrase-8c2e41"
+# A key as `openssl pkcs12 -nocerts -nodes` prints it: headers, then the PEM.
+KEY_TEXT = "Bag Attributes\n    localKeyID: 01 00 00 00\nKey Attributes: <No Attributes>\n" + pki.key_pem(
+    pki.generate_key("ec")).decode()
 
 EVERY_MODULE = """
 - hosts: "{{ target }}"
@@ -72,6 +75,15 @@ EVERY_MODULE = """
         path: "{{ work }}/operate.kubeconfig"
         context_name: test
       register: mesh_service_account_kubeconfig
+    # Key text where a key file's path belongs: refused, and masked in the result.
+    - {name: ca_root key_file given key text, register: ca_root_text, ignore_errors: true,
+       meshops.multicluster.ca_root: {cert_file: "{{ ca_root.cert_path }}", key_file: "{{ key_text }}"}}
+    - {name: ca_intermediate root_key given key text, register: ca_intermediate_text, ignore_errors: true,
+       meshops.multicluster.ca_intermediate: {cluster_name: "{{ inventory_hostname }}", root_cert: "{{ ca_root.cert_path }}",
+                                              root_key: "{{ key_text }}", name: "{{ secret_name }}",
+                                              namespace: "{{ secret_namespace }}"}}
+    - {name: client_key given key text, register: client_key_text, ignore_errors: true,
+       meshops.multicluster.mesh_services_info: {client_key: "{{ key_text }}"}}
     # The others: each once, results kept whatever they are (the point is what they print).
     - {name: helm_release_info, register: helm_release_info, ignore_errors: true,
        meshops.multicluster.helm_release_info: {namespace: istio-system, chart_version: "0.0.0", releases: {istio-base: {}}}}
@@ -102,6 +114,7 @@ EVERY_MODULE = """
       diff: false
       vars:
         modules: [ca_root, ca_root_import, ca_intermediate, ca_intermediate_info, mesh_service_account_kubeconfig,
+                  ca_root_text, ca_intermediate_text, client_key_text,
                   helm_release_info, mesh_check, mesh_dns, mesh_gateway_info, mesh_permissions, mesh_preflight,
                   mesh_report, mesh_resources, mesh_services_info, service_entry, service_entry_plan]
 """
@@ -174,13 +187,15 @@ def test_every_module_with_every_secret_option_prints_logs_and_returns_no_secret
     log = tmp_path / "ansible.log"
     run = play(ansible_playbook, tmp_path, "every-module.yml", EVERY_MODULE,
                {"target": lab.names[0], "work": str(work), "auth": auth, "passphrase": PASSPHRASE, "account": ACCOUNT,
-                "secret_namespace": NAMESPACE, "secret_name": SECRET},
+                "secret_namespace": NAMESPACE, "secret_name": SECRET, "key_text": KEY_TEXT},
                "-vvv", "--diff", env={"ANSIBLE_LOG_PATH": str(log)})
     assert run.rc == 0, run.stdout[-4000:]
     results = json.loads((work / "results.json").read_text())
     for name in ("ca_root", "ca_root_import", "ca_intermediate", "ca_intermediate_info", "mesh_service_account_kubeconfig"):
         assert not results[name].get("failed"), (name, results[name].get("msg"))
     assert results["ca_intermediate"]["changed"] and results["mesh_service_account_kubeconfig"]["changed"]
+    for name in ("ca_root_text", "ca_intermediate_text", "client_key_text"):
+        assert "holds key text, not a path" in results[name]["msg"], (name, results[name]["msg"])
 
     root_key_file = (work / "ca" / "root-key.pem").read_bytes()
     root_key = pki.key_pem(pki.load_key(("root", "", root_key_file), PASSPHRASE))
@@ -196,6 +211,7 @@ def test_every_module_with_every_secret_option_prints_logs_and_returns_no_secret
         "api_key": auth["api_key"].split("."),
         "written token": written_token.split("."),
         "passphrase": [PASSPHRASE],
+        "key text": pem_lines(KEY_TEXT),
     }
     places = {"stdout": run.stdout, "stderr": run.stderr, "log": log.read_text(), "results": json.dumps(results)}
     assert "ca_intermediate" in places["log"] and len(places["stdout"]) > 10000, "-vvv output and the log were read"
