@@ -13,9 +13,9 @@ description:
     file (mode 0600) for it - the cluster's server and CA as the module's own connection sees them,
     one context named O(context_name).
   - Keeps the file only while its token is valid for more than O(renew_before_hours) and the file
-    is for the same cluster (server, CA data, TLS settings) and the same ServiceAccount: its name,
-    namespace and uid, read from the token's claims (a ServiceAccount deleted and re-created has a
-    new uid). Otherwise asks for a new token, and RV(reason) says why. The token never appears in
+    is for the same cluster (server, CA data, TLS settings) and the same ServiceAccount - its name,
+    namespace and uid, read from the token's claims; a ServiceAccount deleted and re-created has a
+    new uid. Otherwise asks for a new token, and RV(reason) says why. The token never appears in
     the module's output.
   - The file holds a credential - keep it out of version control; an AWX Kubernetes credential
     takes the server, CA and token instead (docs/permissions.md).
