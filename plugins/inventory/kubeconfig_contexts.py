@@ -14,6 +14,8 @@ description:
     C(mesh_context) (the context), C(ansible_connection=local) and
     C(ansible_python_interpreter={{ ansible_playbook_python }}), so that every task talks to the
     cluster's API from the controller.
+  - What the plugin reads from kubeconfig files (context names, and the variables made of them) is
+    marked unsafe, so Ansible never templates it.
   - Fails, listing every problem at once, when a kubeconfig cannot be read, a cluster name is not a
     DNS-1123 label, or two contexts give the same cluster name.
   - The configuration file's name must end with C(kubeconfig_contexts.yml) or C(kubeconfig_contexts.yaml)
@@ -115,12 +117,8 @@ plugin: meshops.multicluster.kubeconfig_contexts
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin, Constructable
-
-try:
-    from ansible.template import trust_as_template
-except ImportError:  # ansible-core < 2.19 templates every inventory string
-    def trust_as_template(value):
-        return value
+from ansible.template import trust_as_template
+from ansible.utils.unsafe_proxy import wrap_var
 
 from ansible_collections.meshops.multicluster.plugins.plugin_utils.kubeconfig_contexts import (
     KubeconfigInventoryError,
@@ -130,6 +128,9 @@ from ansible_collections.meshops.multicluster.plugins.plugin_utils.kubeconfig_co
 
 # Every task talks to its cluster's API from the controller, with the Python that runs Ansible.
 CONNECTION_VARS = {"ansible_connection": "local", "ansible_python_interpreter": "{{ ansible_playbook_python }}"}
+# Read from kubeconfig files (context names and what is made of them): data, never a template. A
+# context named "prod{{ lookup('pipe', ...) }}" would otherwise run the command on the controller.
+FROM_KUBECONFIG = ("mesh_cluster_name", "mesh_kubeconfig", "mesh_context")
 
 
 class InventoryModule(BaseInventoryPlugin, Constructable):
@@ -157,7 +158,7 @@ class InventoryModule(BaseInventoryPlugin, Constructable):
             for name, value in CONNECTION_VARS.items():
                 self.inventory.set_variable(host, name, trust_as_template(value))
             for name, value in variables.items():
-                self.inventory.set_variable(host, name, value)
+                self.inventory.set_variable(host, name, wrap_var(value) if name in FROM_KUBECONFIG else value)
             all_vars = self.inventory.get_host(host).get_vars()
             self._set_composite_vars(self.get_option("compose"), all_vars, host, strict=strict)
             self._add_host_to_composed_groups(self.get_option("groups"), all_vars, host, strict=strict)

@@ -16,7 +16,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
 def load_root(params):
     """The signing root and bundle from the controller's files, with every check of the input."""
     root = pki.load_root(pki.read_source("root_cert", params["root_cert"]),
-                         pki.read_source("root_key", params["root_key"]),
+                         pki.read_key_file("root_key", params["root_key"]),
                          params["root_passphrase"], "root_passphrase",
                          [pki.read_source("root_bundle", item) for item in params["root_bundle"]])
     pki.check_intermediate_input(root, params["cluster_name"], params["validity_days"], params["renew_before_days"])

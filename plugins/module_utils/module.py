@@ -9,6 +9,7 @@ from ansible.module_utils.basic import AnsibleModule, missing_required_lib
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
 from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.meshops.multicluster.plugins.module_utils.pki import KEY_TEXT, key_text_values
 
 # Documented once in the doc fragment meshops.multicluster.k8s_auth.
 AUTH_ARG_SPEC = dict(
@@ -26,7 +27,10 @@ AUTH_ARG_SPEC = dict(
 def k8s_module(argument_spec, **kwargs):
     spec = dict(AUTH_ARG_SPEC)
     spec.update(argument_spec)
-    return AnsibleModule(argument_spec=spec, **kwargs)
+    module = AnsibleModule(argument_spec=spec, **kwargs)
+    # client_key is a path: key text given there is masked in every result, then refused by k8s_client.
+    module.no_log_values.update(key_text_values(module.params, ("client_key",)))
+    return module
 
 
 def require_client_libraries(module):
@@ -39,6 +43,9 @@ def require_client_libraries(module):
 def k8s_client(module):
     """A client for the module's cluster, or fail_json saying what is missing."""
     require_client_libraries(module)
+    if key_text_values(module.params, ("client_key",)):
+        module.fail_json(msg="client_key %r holds key text, not a path; expected the path of a PEM key file "
+                             "(or a kubeconfig whose user has client-key-data)" % KEY_TEXT)
     try:
         return KubeClient(module.params)
     except KubeError as exc:

@@ -39,6 +39,7 @@ INTERMEDIATE_VALIDITY_DAYS = 730
 RENEW_BEFORE_DAYS = 30
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 PEM_CONTENT = "(PEM content)"
+KEY_TEXT = "(key text, not shown)"
 
 # Reasons that keep the intermediate: only root-cert.pem, cert-chain.pem or the labels are rewritten.
 KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted"))
@@ -62,15 +63,37 @@ def _iso(when):
 
 # --- reading ---------------------------------------------------------------------------------
 
+def is_pem_text(item):
+    """Whether an option's value is PEM text rather than a path: a path holds no line break and no
+    PEM armour. Text may start with headers (openssl pkcs12 writes 'Bag Attributes' first)."""
+    return any(mark in item for mark in ("\n", "\r", "-----BEGIN", "PRIVATE KEY"))
+
+
 def read_source(field, item):
     """(field, value, bytes) of a PEM given inline or as a file path."""
-    if item.lstrip().startswith("-----BEGIN"):
+    if is_pem_text(item):
         return field, PEM_CONTENT, item.encode()
     try:
         with open(item, "rb") as handle:
             return field, item, handle.read()
     except OSError as exc:
         raise PkiError(field, item, "cannot be read (%s)" % (exc.strerror or exc), "a readable PEM file")
+
+
+def read_key_file(field, path, content_option=None):
+    """(field, path, bytes) of a private key file. Key text in a path option is refused, never
+    quoted: options holding paths are not no_log (their paths appear in results and messages)."""
+    if is_pem_text(path):
+        raise PkiError(field, KEY_TEXT, "holds key text, not a path",
+                       "the path of a PEM key file on the controller%s"
+                       % (" (or the key text in %s, which is never logged)" % content_option if content_option else ""))
+    return read_source(field, path)
+
+
+def key_text_values(params, options):
+    """Values of the key-file options that hold key text, for the module to mask like no_log values
+    before it refuses them."""
+    return {params[option] for option in options if params.get(option) and is_pem_text(params[option])}
 
 
 def load_certs(source):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, write_atomic
+from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, sync_directory, write_atomic
 
 CERT_NAME = "root-cert.pem"
 KEY_NAME = "root-key.pem"
@@ -26,9 +26,11 @@ def _imported(params):
     if not (cert and key):
         raise pki.PkiError("cert_file" if key else "key_file", None, "is missing",
                            "both the root certificate (cert_file or cert_content) and its key (key_file or key_content)")
-    return tuple(("%s_content" % kind, pki.PEM_CONTENT, params["%s_content" % kind].encode())
-                 if params["%s_content" % kind] else pki.read_source("%s_file" % kind, params["%s_file" % kind])
-                 for kind in ("cert", "key"))
+    cert_source = (("cert_content", pki.PEM_CONTENT, params["cert_content"].encode()) if params["cert_content"]
+                   else pki.read_source("cert_file", params["cert_file"]))
+    key_source = (("key_content", pki.PEM_CONTENT, params["key_content"].encode()) if params["key_content"]
+                  else pki.read_key_file("key_file", params["key_file"], "key_content"))
+    return cert_source, key_source
 
 
 class RootStore:
@@ -61,12 +63,16 @@ class RootStore:
         return pki.key_pem(root.key, passphrase)
 
     def save(self, cert, key, check_mode):
-        """Write what differs and fix the key file's mode; True when something (would have) changed."""
-        writes = [(self.cert_path, cert, 0o644, self.cert_data), (self.key_path, key, 0o600, self.key_data)]
+        """Write what differs and fix the key file's mode; True when something (would have) changed.
+        The key goes first (each write fsynced): a crash in between leaves a key without its
+        certificate (the next run names it), never a certificate whose key was not saved."""
+        writes = [(self.key_path, key, 0o600, self.key_data), (self.cert_path, cert, 0o644, self.cert_data)]
         changed = [(path, data, mode) for path, data, mode, current in writes if data != current]
         loose_mode = key == self.key_data and bool(os.stat(self.key_path).st_mode & 0o077)
         if not check_mode:
-            os.makedirs(self.path, mode=0o700, exist_ok=True)
+            if not os.path.isdir(self.path):
+                os.makedirs(self.path, mode=0o700, exist_ok=True)
+                sync_directory(os.path.dirname(os.path.abspath(self.path)))
             for path, data, mode in changed:
                 write_atomic(path, data, mode)
             if loose_mode:

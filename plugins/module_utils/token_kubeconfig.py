@@ -1,7 +1,8 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A kubeconfig that holds one bearer token for one cluster (a ServiceAccount's), and when that
-token expires. Pure functions: no cluster access, no Ansible."""
+"""A kubeconfig that holds one bearer token for one cluster (a ServiceAccount's), and whether the
+token of an existing one may be kept. Pure functions: no cluster access, no Ansible. The token is a
+secret: nothing here puts it (or a part of it) into a message."""
 
 from __future__ import annotations
 
@@ -10,26 +11,64 @@ import datetime
 import json
 
 
-def token_expiry(token):
-    """Expiry of a JWT (its exp claim), or None when it has none or is not a JWT. Reads the claim
-    only: the API server, not this, decides whether the token is valid."""
+def token_claims(token):
+    """The claims of a JWT, read without verifying its signature (the API server, not this, decides
+    whether the token is valid); None when it is not a JWT."""
     try:
         payload = token.split(".")[1]
         claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
-        return datetime.datetime.fromtimestamp(int(claims["exp"]), datetime.timezone.utc)
-    except (AttributeError, IndexError, KeyError, TypeError, ValueError):
+    except (AttributeError, IndexError, TypeError, ValueError):
+        return None
+    return claims if isinstance(claims, dict) else None
+
+
+def token_expiry(token):
+    """Expiry of a JWT (its exp claim), or None when it has none or is not a JWT."""
+    try:
+        return datetime.datetime.fromtimestamp(int((token_claims(token) or {})["exp"]), datetime.timezone.utc)
+    except (KeyError, TypeError, ValueError, OverflowError, OSError):
         return None
 
 
-def context_token(config, context_name, server):
-    """The token of a kubeconfig's context when that context points at `server`, else None."""
-    config = config or {}
-    clusters = {c.get("name"): c.get("cluster") or {} for c in config.get("clusters") or []}
-    users = {u.get("name"): u.get("user") or {} for u in config.get("users") or []}
-    context = next((c.get("context") or {} for c in config.get("contexts") or [] if c.get("name") == context_name), {})
-    if clusters.get(context.get("cluster"), {}).get("server") != server:
-        return None
-    return users.get(context.get("user"), {}).get("token")
+def token_service_account(claims):
+    """(namespace, name, uid) of the ServiceAccount a bound token was issued for, from its
+    kubernetes.io claims (uid None when only the sub claim names it); None for other tokens."""
+    claims = claims or {}
+    scope = claims.get("kubernetes.io")
+    if isinstance(scope, dict) and isinstance(scope.get("serviceaccount"), dict):
+        account = scope["serviceaccount"]
+        return scope.get("namespace"), account.get("name"), account.get("uid")
+    parts = str(claims.get("sub") or "").split(":")
+    if len(parts) == 4 and parts[:2] == ["system", "serviceaccount"]:
+        return parts[2], parts[3], None
+    return None
+
+
+def _named(config, section, name):
+    entries = config.get(section) if isinstance(config, dict) else None
+    return next((entry.get(section[:-1]) or {} for entry in entries or []
+                 if isinstance(entry, dict) and entry.get("name") == name), None)
+
+
+def reuse_verdict(config, desired, service_account, now, renew_before):
+    """(token expiry, None) when the token of the existing kubeconfig `config` may be kept, else
+    (None, why not). `desired` is the kubeconfig this module would write (token_kubeconfig): the
+    context must point at the same cluster entry (server, CA data, TLS settings); the token must be
+    a ServiceAccount token of `service_account` ((namespace, name, uid) of the live object: a
+    ServiceAccount deleted and re-created has a new uid) and stay valid for more than `renew_before`."""
+    context_name = desired["current-context"]
+    context = _named(config, "contexts", context_name)
+    if context is None:
+        return None, "no kubeconfig with the context %s" % context_name
+    if _named(config, "clusters", context.get("cluster")) != desired["clusters"][0]["cluster"]:
+        return None, "the cluster (server, CA or TLS settings) changed"
+    token = (_named(config, "users", context.get("user")) or {}).get("token")
+    if not service_account[2] or token_service_account(token_claims(token)) != tuple(service_account):
+        return None, "the token is not one of the ServiceAccount %s/%s (uid %s)" % tuple(service_account)
+    expiry = token_expiry(token)
+    if expiry is None or expiry - now <= renew_before:
+        return None, "the token expires within the renewal time"
+    return expiry, None
 
 
 def token_kubeconfig(connection, context_name, token, ca_pem=None):

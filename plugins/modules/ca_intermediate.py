@@ -39,7 +39,9 @@ options:
     description: PEM file of the root certificate on the controller. Required with O(state=present).
     type: path
   root_key:
-    description: PEM file of the root key on the controller. Required with O(state=present).
+    description:
+      - PEM file of the root key on the controller. Required with O(state=present).
+      - A path only; key text here is refused, without being shown.
     type: path
   root_passphrase:
     description: Passphrase of an encrypted O(root_key).
@@ -189,6 +191,8 @@ def main():
         required_if=[("state", "present", ("root_cert", "root_key"))],
         supports_check_mode=True,
     )
+    # Key text given as a path is refused by load_root; it is masked in every result before that.
+    module.no_log_values.update(pki.key_text_values(module.params, ("root_key",)))
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params

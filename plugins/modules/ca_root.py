@@ -30,7 +30,9 @@ options:
     description: Import the root certificate from this PEM file.
     type: path
   key_file:
-    description: Import the root key from this PEM file (encrypted with O(passphrase) or not).
+    description:
+      - Import the root key from this PEM file (encrypted with O(passphrase) or not).
+      - A path only; key text here is refused, without being shown (give it in O(key_content), which is never logged).
     type: path
   cert_content:
     description: Import the root certificate from this PEM text (needs O(path)).
@@ -185,6 +187,8 @@ def main():
         mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content")],
         supports_check_mode=True,
     )
+    # Key text given as a path is refused below; it is masked in every result before that.
+    module.no_log_values.update(pki.key_text_values(module.params, ("key_file",)))
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     try:

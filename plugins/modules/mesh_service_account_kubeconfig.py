@@ -12,8 +12,11 @@ description:
   - Asks the API server for a token of the ServiceAccount (TokenRequest) and writes a kubeconfig
     file (mode 0600) for it - the cluster's server and CA as the module's own connection sees them,
     one context named O(context_name).
-  - Keeps the file while its token is valid for more than O(renew_before_hours), for the same
-    server and ServiceAccount; the token never appears in the module's output.
+  - Keeps the file only while its token is valid for more than O(renew_before_hours) and the file
+    is for the same cluster (server, CA data, TLS settings) and the same ServiceAccount - its name,
+    namespace and uid, read from the token's claims; a ServiceAccount deleted and re-created has a
+    new uid. Otherwise asks for a new token, and RV(reason) says why. The token never appears in
+    the module's output.
   - The file holds a credential - keep it out of version control; an AWX Kubernetes credential
     takes the server, CA and token instead (docs/permissions.md).
 options:
@@ -52,7 +55,7 @@ attributes:
     description: The file holds a credential; no diff is shown.
   idempotent:
     support: full
-    description: Keeps the file while its token is valid for more than O(renew_before_hours).
+    description: Keeps the file while its token is valid for more than O(renew_before_hours), for the same cluster and ServiceAccount.
 author:
   - meshops developers (@meshops)
 """
@@ -72,6 +75,11 @@ expires:
   returned: success
   type: str
   sample: "2027-01-01T12:00:00+00:00"
+reason:
+  description: Why a new token was (in check mode, would be) written; null when the file was kept.
+  returned: always
+  type: str
+  sample: the token is not one of the ServiceAccount meshops-system/meshops-operate (uid 0b9c...)
 user:
   description: The user name of the ServiceAccount.
   returned: always
@@ -87,7 +95,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.files import 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.token_kubeconfig import (
-    context_token, token_expiry, token_kubeconfig)
+    reuse_verdict, token_expiry, token_kubeconfig)
 
 try:
     import yaml
@@ -123,25 +131,38 @@ def main():
         module.fail_json(msg="duration_hours=%d must exceed renew_before_hours=%d, or every run writes a new token"
                          % (p["duration_hours"], p["renew_before_hours"]), user=user)
     client = k8s_client(module)
+    try:
+        account = client.get("ServiceAccount", p["service_account"], p["namespace"])
+    except KubeError as exc:
+        module.fail_json(msg="cannot read the ServiceAccount %s/%s: %s" % (p["namespace"], p["service_account"], exc),
+                         user=user)
+    identity = (p["namespace"], p["service_account"], (account or {}).get("metadata", {}).get("uid"))
+    ca = read_ca(client.connection)
+    desired = token_kubeconfig(client.connection, p["context_name"], None, ca)
     now = datetime.datetime.now(datetime.timezone.utc)
-    expiry = token_expiry(context_token(read_yaml(p["path"]), p["context_name"], client.connection.server))
-    if expiry and expiry - now > datetime.timedelta(hours=p["renew_before_hours"]):
-        module.exit_json(changed=False, expires=expiry.isoformat(), user=user)
+    if account is None:
+        expiry, reason = None, "the ServiceAccount %s/%s does not exist (yet)" % identity[:2]
+    else:
+        expiry, reason = reuse_verdict(read_yaml(p["path"]), desired, identity, now,
+                                       datetime.timedelta(hours=p["renew_before_hours"]))
+    if expiry:
+        module.exit_json(changed=False, expires=expiry.isoformat(), user=user, reason=None)
     if module.check_mode:
-        module.exit_json(changed=True, user=user)
+        module.exit_json(changed=True, user=user, reason=reason)
     request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
                "spec": {"expirationSeconds": p["duration_hours"] * 3600}}
     try:
         response = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token"
                                   % (p["namespace"], p["service_account"]), body=json.dumps(request))
     except KubeError as exc:
-        module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user)
+        module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user, reason=reason)
     token = response["status"]["token"]
+    module.no_log_values.add(token)  # masked in anything the module returns, should it ever slip in
     os.makedirs(os.path.dirname(os.path.abspath(p["path"])), mode=0o700, exist_ok=True)
-    text = yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token, read_ca(client.connection)))
+    text = yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token, ca))
     write_atomic(p["path"], text, mode=0o600)
     expiry = token_expiry(token)
-    module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user)
+    module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user, reason=reason)
 
 
 if __name__ == "__main__":

@@ -224,3 +224,49 @@ def test_the_example_fleet_is_the_same_from_hosts_yml_and_from_kubeconfig_contex
     config = yaml.safe_load((example / "kubeconfig_contexts.yml").read_text())
     config["kubeconfigs"] = [fleet]
     assert contexts_by_host(ansible_inventory(tmp_path, config)) == static
+
+
+# Nothing read from a kubeconfig is ever templated (issue #20, finding 4): context names are data.
+
+PAYLOAD = "{{ lookup('pipe', 'touch %s') }}"
+PLAYBOOK = """
+- hosts: mesh_clusters
+  gather_facts: false
+  tasks:
+    - ansible.builtin.debug:
+        msg: "context={{ mesh_context }} file={{ mesh_kubeconfig }} network={{ mesh_network }}"
+    - ansible.builtin.set_fact:
+        copied_context: "{{ mesh_context }}"
+    - ansible.builtin.debug:
+        msg: "copied={{ copied_context }} names={{ groups['mesh_clusters'] | meshops.multicluster.cluster_names(hostvars) }}"
+"""
+
+
+def test_a_context_named_like_a_template_is_never_run_by_ansible_inventory_or_ansible_playbook(tmp_path):
+    mapped = "prod" + PAYLOAD % "marker-mapped"
+    sanitized = "dev" + PAYLOAD % "marker-sanitized"
+    path = kubeconfig(tmp_path, "k" + PAYLOAD % "marker-file" + ".yaml", mapped, sanitized)
+    config = {"kubeconfigs": [path], "cluster_names": {mapped: "prod"}, "sanitize_names": True,
+              "compose": {"mesh_network": "mesh_context"}}
+    listed = ansible_inventory(tmp_path, config)
+    assert contexts_by_host(listed)["prod"] == mapped
+    assert sanitize_name(sanitized) in contexts_by_host(listed)
+    (tmp_path / "play.yml").write_text(PLAYBOOK)
+    environment = dict(os.environ, ANSIBLE_COLLECTIONS_PATH=str(REPO / ".cache" / "collections"))
+    environment.pop("K8S_AUTH_KUBECONFIG", None)
+    played = subprocess.run([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", "kubeconfig_contexts.yml",
+                             "play.yml"], capture_output=True, text=True, env=environment, cwd=tmp_path, check=False)
+    assert played.returncode == 0, played.stdout + played.stderr
+    assert "copied=" + mapped in played.stdout and "context=" + sanitized in played.stdout
+    assert sorted(p.name for p in tmp_path.glob("marker-*")) == [], "a payload ran on the controller"
+
+
+def test_no_ansible_core_that_templates_inventory_strings_is_allowed():
+    """ansible-core before 2.19 templates every string an inventory plugin sets (2.17 and 2.18 are
+    past their end of life): meta/runtime.yml allows only versions the test above runs on."""
+    from ansible.module_utils.compat.version import LooseVersion
+    import ansible.release
+    runtime = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())
+    minimum = runtime["requires_ansible"].removeprefix(">=")
+    assert LooseVersion(minimum) >= LooseVersion("2.19.0"), runtime["requires_ansible"]
+    assert LooseVersion(ansible.release.__version__) >= LooseVersion(minimum)
