@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
 from ansible_collections.meshops.multicluster.plugins.module_utils.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
-from ansible_collections.meshops.multicluster.plugins.module_utils.pki import KEY_TEXT, key_text_values
+from ansible_collections.meshops.multicluster.plugins.module_utils.pki import KEY_TEXT, is_pem_text
 
 # Documented once in the doc fragment meshops.multicluster.k8s_auth.
 AUTH_ARG_SPEC = dict(
@@ -24,13 +24,24 @@ AUTH_ARG_SPEC = dict(
 )
 
 
-def k8s_module(argument_spec, **kwargs):
+def key_file_module(argument_spec, key_file_options, **kwargs):
+    """An AnsibleModule whose key-file options (paths, shown in results and messages) become no_log
+    when they were given key text instead: AnsibleModule writes its arguments to syslog or the
+    journal, and echoes them at -vvv, before the module can refuse the value."""
+    raw = _load_params()
+    spec = dict(argument_spec)
+    for option in key_file_options:
+        names = [option] + list(spec[option].get("aliases") or [])
+        if any(isinstance(raw.get(name), str) and is_pem_text(raw[name]) for name in names):
+            spec[option] = dict(spec[option], no_log=True)
+    return AnsibleModule(argument_spec=spec, **kwargs)
+
+
+def k8s_module(argument_spec, key_file_options=(), **kwargs):
+    """The module with the shared auth options; client_key (and key_file_options) as key_file_module."""
     spec = dict(AUTH_ARG_SPEC)
     spec.update(argument_spec)
-    module = AnsibleModule(argument_spec=spec, **kwargs)
-    # client_key is a path: key text given there is masked in every result, then refused by k8s_client.
-    module.no_log_values.update(key_text_values(module.params, ("client_key",)))
-    return module
+    return key_file_module(spec, ("client_key",) + tuple(key_file_options), **kwargs)
 
 
 def require_client_libraries(module):
@@ -43,7 +54,7 @@ def require_client_libraries(module):
 def k8s_client(module):
     """A client for the module's cluster, or fail_json saying what is missing."""
     require_client_libraries(module)
-    if key_text_values(module.params, ("client_key",)):
+    if is_pem_text(module.params.get("client_key") or ""):
         module.fail_json(msg="client_key %r holds key text, not a path; expected the path of a PEM key file "
                              "(or a kubeconfig whose user has client-key-data)" % KEY_TEXT)
     try:

@@ -90,12 +90,6 @@ def read_key_file(field, path, content_option=None):
     return read_source(field, path)
 
 
-def key_text_values(params, options):
-    """Values of the key-file options that hold key text, for the module to mask like no_log values
-    before it refuses them."""
-    return {params[option] for option in options if params.get(option) and is_pem_text(params[option])}
-
-
 def load_certs(source):
     """Every certificate of a PEM source (at least one)."""
     field, value, data = source

@@ -188,11 +188,10 @@ def main():
             namespace=dict(type="str", default=pki.CACERTS_NAMESPACE),
             name=dict(type="str", default=pki.CACERTS_NAME),
         ),
+        key_file_options=("root_key",),
         required_if=[("state", "present", ("root_cert", "root_key"))],
         supports_check_mode=True,
     )
-    # Key text given as a path is refused by load_root; it is masked in every result before that.
-    module.no_log_values.update(pki.key_text_values(module.params, ("root_key",)))
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     params = module.params

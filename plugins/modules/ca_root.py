@@ -162,15 +162,16 @@ bundle_fingerprints:
   elements: str
 """
 
-from ansible.module_utils.basic import AnsibleModule, missing_required_lib
+from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils.module import key_file_module
 from ansible_collections.meshops.multicluster.plugins.module_utils.root_store import ensure_root
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
+    module = key_file_module(
+        dict(
             path=dict(type="path"),
             cert_file=dict(type="path"),
             key_file=dict(type="path", no_log=False),
@@ -184,11 +185,10 @@ def main():
             bundle=dict(type="list", elements="str", default=[]),
             force=dict(type="bool", default=False),
         ),
+        ("key_file",),
         mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content")],
         supports_check_mode=True,
     )
-    # Key text given as a path is refused below; it is masked in every result before that.
-    module.no_log_values.update(pki.key_text_values(module.params, ("key_file",)))
     if not pki.HAS_CRYPTOGRAPHY:
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     try:

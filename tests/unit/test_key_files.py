@@ -83,14 +83,14 @@ def test_read_key_file_refuses_key_text_without_quoting_it(kind):
     message = str(error.value)
     assert message.startswith("key_file '(key text, not shown)' holds key text, not a path"), message
     assert not any(line in message for line in key_body_lines(KEY_TEXTS["pem"]))
-    assert pki.key_text_values({"key_file": text, "other": text}, ("key_file",)) == {text}
+    assert pki.is_pem_text(text)
 
 
 def test_read_key_file_reads_a_path(tmp_path):
     (tmp_path / "k.pem").write_text(KEY_TEXTS["pem"])
     assert pki.read_key_file("root_key", str(tmp_path / "k.pem")) == (
         "root_key", str(tmp_path / "k.pem"), KEY_TEXTS["pem"].encode())
-    assert pki.key_text_values({"root_key": str(tmp_path / "k.pem")}, ("root_key",)) == set()
+    assert not pki.is_pem_text(str(tmp_path / "k.pem"))
 
 
 def test_a_certificate_with_headers_is_text_not_a_path():
@@ -130,3 +130,23 @@ def test_key_text_in_client_key_is_refused_and_never_shown_at_vvv(tmp_path):
     assert rc == 2 and "client_key '(key text, not shown)' holds key text, not a path" in output, output
     for line in key_body_lines(KEY_TEXTS["pem"]):
         assert line not in output and line not in log
+
+
+@pytest.mark.parametrize("option", ["root_key", "client_key"])
+def test_key_text_never_reaches_the_invocation_log(monkeypatch, option):
+    # AnsibleModule writes its arguments to syslog or the journal as it starts, before the module
+    # can refuse them: an option given key text must be no_log by then; a path stays visible.
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_module
+
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    for value, shown in ((KEY_TEXTS["pkcs12-export"], False), ("/etc/mesh/client-key.pem", True)):
+        logged.clear()
+        with patch_module_args({option: value}):
+            k8s_module({"root_key": {"type": "path", "no_log": False}},
+                       key_file_options=("root_key",) if option == "root_key" else ())
+        invocation = " ".join(logged)
+        assert ("/etc/mesh/client-key.pem" in invocation) is shown, invocation
+        assert not any(line in invocation for line in key_body_lines(KEY_TEXTS["pem"])), invocation
