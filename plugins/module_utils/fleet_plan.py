@@ -8,13 +8,12 @@ renders its own objects from it (cluster_services.py). Pure functions: no cluste
 
 from __future__ import annotations
 
-import ipaddress
 import json
 import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.import_selection import (
     check_export_to, check_import_from, group_members, referenced_groups)
-from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error, name_errors
+from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error, name_errors, parse_ip
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import PROTOCOLS, PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
     DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
@@ -33,9 +32,9 @@ FAILOVER_MODES = ("locality", "none")
 # what lets the calls fail over to the next one.
 OUTLIER_DEFAULTS = {"consecutive_errors": 5, "interval": "10s", "base_ejection_time": "30s",
                     "max_ejection_percent": 100}
-DURATION = re.compile(r"^([0-9]+)(ms|s|m|h)$")
+DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
 # A ServiceEntry endpoint's port map keys: shorter than 63 characters (Istio's CRD rule).
-PORT_NAME = re.compile(r"^[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?$")
+PORT_NAME = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?")
 
 
 def host_of(name, namespace):
@@ -51,7 +50,7 @@ def _port_problems(what, ports):
     if not ports:
         problems.append("%s has no ports to export" % what)
     for port in ports:
-        if not PORT_NAME.match(str(port.get("name") or "")):
+        if not PORT_NAME.fullmatch(str(port.get("name") or "")):
             problems.append("%s port name %r is not valid in a ServiceEntry (letters, digits, '-', at most 62 characters)"
                             % (what, port.get("name")))
         if not isinstance(port.get("number"), int) or not 0 < port["number"] <= 65535:
@@ -87,7 +86,7 @@ def _gateway_problems(cluster):
                 % (what, ", ".join("%s/%s" % (e["namespace"], e["name"]) for e in cluster["exports"]))]
     problems = [] if isinstance(port, int) and 0 < port <= 65535 else ["%s: gateway port %r is not in 1-65535" % (what, port)]
     try:
-        ipaddress.ip_address(address)
+        parse_ip(address)
     except ValueError:
         problems += _dns_name_problems("%s: gateway address" % what, address)
     return problems
@@ -186,7 +185,7 @@ def traffic_policy(failover="locality", **outlier):
         if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
             problems.append("mesh_services_outlier_%s %r is not a whole number from %d to %d" % (key, value, low, high))
     for key in ("interval", "base_ejection_time"):
-        match = DURATION.match(str(values[key]))
+        match = DURATION.fullmatch(str(values[key]))
         if not match or int(match.group(1)) == 0:
             problems.append("mesh_services_outlier_%s %r is not a duration such as 10s, 500ms, 5m or 1h"
                             % (key, values[key]))

@@ -183,6 +183,7 @@ def test_a_held_host_keeps_its_vip_and_its_entries_everywhere_until_fixed():
 
 @pytest.mark.parametrize("clusters, kwargs, message", [
     ([cluster("c1", [export()], "bad address!")], {}, "gateway address"),
+    ([cluster("c1", [export()], "fe80::1%eth0")], {}, "gateway address"),  # no scope id
     ([cluster("c1"), cluster("c1")], {}, "is repeated"),
     ([cluster("c1", [export()], "10.0.0.1")], {"vip_range": "10.0.0.0/8"}, "outside 240.0.0.0/4"),
     ([cluster("c1", [export()], "10.0.0.1")], {"vip_range": "240.240.0.0/20"}, "overlaps 240.240.0.0/16"),
@@ -455,3 +456,9 @@ def test_the_fleet_check_warns_about_held_and_skipped_hosts_of_each_cluster():
     model = evaluate([{"name": "c1", "reachable": True, "check": {}, "service_entries": counts}], {})
     assert model["clusters"][0]["results"]["held_hosts"]["status"] == "warn"
     assert model["clusters"][0]["results"]["service_entries"]["status"] == "pass"
+
+
+@pytest.mark.parametrize("value", ["10s\n", " 10s", "10s "])
+def test_durations_are_matched_whole(value):
+    with pytest.raises(PlanError, match="mesh_services_outlier_interval"):
+        traffic_policy(interval=value)
