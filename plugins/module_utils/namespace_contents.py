@@ -19,9 +19,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.permissions i
 
 NOT_OURS = "%s!=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
 # (group, kind, name) of what every namespace gets: Kubernetes' root CA bundle and default
-# ServiceAccount, istiod's root certificate.
+# ServiceAccount, istiod's root certificate and (when cacerts holds a CRL) its revocation list.
 EVERY_NAMESPACE = frozenset({("", "ConfigMap", "kube-root-ca.crt"), ("", "ServiceAccount", "default"),
-                             ("", "ConfigMap", "istio-ca-root-cert")})
+                             ("", "ConfigMap", "istio-ca-root-cert"), ("", "ConfigMap", "istio-ca-crl")})
 RECORDS = frozenset({("", "Event"), ("events.k8s.io", "Event")})  # what happened, not what is kept
 PAGE = 100
 SAMPLE = 3  # names per kind in a warning

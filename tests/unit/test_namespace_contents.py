@@ -79,7 +79,8 @@ def found(objects, **kwargs):
 
 def test_what_kubernetes_and_istiod_put_in_every_namespace_and_our_objects_leave_it_empty():
     ours = managed_labels()
-    result = found({("shop", "configmaps"): [obj("kube-root-ca.crt"), obj("istio-ca-root-cert"), obj("vips", ours)],
+    result = found({("shop", "configmaps"): [obj("kube-root-ca.crt"), obj("istio-ca-root-cert"), obj("istio-ca-crl"),
+                                             obj("vips", ours)],
                     ("shop", "serviceaccounts"): [obj("default")],
                     ("shop", "serviceentries"): [obj("pay.fx.global", ours)],
                     ("shop", "events"): [obj("pay.17a")]})
