@@ -3,8 +3,9 @@
 """A small Kubernetes client for the collection's modules.
 
 Only the handful of kinds the collection manages, addressed by their REST paths (API discovery
-only to prove a namespace empty), one connection pool per module run, server-side apply for every write. Objects the
-collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects without it.
+only to prove a namespace empty), one connection pool per module run, server-side apply for every
+write. Objects the collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects
+without it.
 """
 
 from __future__ import annotations
