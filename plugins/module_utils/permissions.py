@@ -211,8 +211,8 @@ def namespace_policy(subjects, labels, name=IDENTITY_NAME):
             "matchConditions": [{"name": "operate-identity",
                                  "expression": " || ".join(_subject_matches(subject) for subject in subjects)}],
             "validations": [{
-                "expression": "request.operation == 'CREATE' ? (%s) : (%s)" % (_labelled("object", labels),
-                                                                             _labelled("oldObject", labels)),
+                "expression": "request.operation == 'CREATE' ? (%s) : (%s)" % (
+                    _labelled("object", labels), _labelled("oldObject", labels)),
                 "message": "the operate identity of meshops.multicluster may create a namespace only with, and change "
                            "or delete only a namespace with, the labels %s (docs/permissions.md)"
                            % ", ".join("%s=%s" % item for item in sorted(labels.items())),

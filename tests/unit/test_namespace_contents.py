@@ -10,7 +10,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_servi
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, KubeError, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.services_writer import Writer
 
-EVERYTHING = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+EVERYTHING = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)
 # As discovery returns them: (path, group, resource, kind).
 RESOURCES = [("api/v1", "", "configmaps", "ConfigMap"), ("api/v1", "", "secrets", "Secret"),
              ("api/v1", "", "serviceaccounts", "ServiceAccount"), ("api/v1", "", "pods", "Pod"),
