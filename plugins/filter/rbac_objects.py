@@ -11,6 +11,9 @@ description:
   - The ClusterRole, the Roles (control plane's namespace, kube-system) and their bindings that grant
     the permissions of the day-2 steps (trust, dns, services, verify), from the one list of
     permissions the steps check themselves against (docs/permissions.md).
+  - When those rules write namespaces (option replicate_namespaces), also a ValidatingAdmissionPolicy
+    and its binding, named C(<name>-namespaces), that let the subjects create a namespace only with
+    the collection's label and change or delete only one that carries it.
 positional: _input
 options:
   _input:
@@ -44,7 +47,7 @@ objects: "{{ [{'kind': 'ServiceAccount', 'name': 'meshops-operate', 'namespace':
 
 RETURN = r"""
 _value:
-  description: Kubernetes objects, labelled as the collection's.
+  description: Kubernetes objects (RBAC, and the admission policy), labelled as the collection's.
   type: list
   elements: dict
 """

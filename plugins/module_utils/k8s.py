@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """A small Kubernetes client for the collection's modules.
 
-Only the handful of kinds the collection manages, addressed by their REST paths: no API
-discovery, one connection pool per module run, server-side apply for every write. Objects the
-collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects without it.
+Only the handful of kinds the collection manages, addressed by their REST paths (API discovery
+only to prove a namespace empty), one connection pool per module run, server-side apply for every
+write. Objects the collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects
+without it.
 """
 
 from __future__ import annotations
@@ -53,6 +54,9 @@ KINDS = {
     "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
     "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ValidatingAdmissionPolicy": ("apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicies", False),
+    "ValidatingAdmissionPolicyBinding": ("apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings",
+                                         False),
 }
 REVIEW_PREFIXES = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
 API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _resource, _namespaced) in KINDS.items()}
@@ -268,6 +272,25 @@ class KubeClient:
         review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
         result = self.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=json.dumps(review))
         return (((result or {}).get("status") or {}).get("userInfo") or {}).get("username") or "unknown"
+
+    def namespaced_resources(self):
+        """Every namespaced resource the API server serves and can list, in the preferred version of
+        its group (discovery of /api/v1 and of each group of /apis): ([{"path": "apis/<group>/<version>",
+        "group", "resource", "kind"}], ["<group>/<version>: why it could not be read"]). Reads only."""
+        groups = (self.request("GET", "/apis") or {}).get("groups") or []
+        paths = [("", "api/v1")] + [(group["name"], "apis/" + group["preferredVersion"]["groupVersion"])
+                                    for group in groups if group.get("preferredVersion")]
+        found, failed = [], []
+        for group, path in paths:
+            try:  # an aggregated API whose server is down answers 503
+                listing = self.request("GET", "/" + path) or {}
+            except KubeError as exc:
+                failed.append("%s: %s" % (path.split("/", 1)[1], exc))
+                continue
+            found += [{"path": path, "group": group, "resource": res["name"], "kind": res["kind"]}
+                      for res in listing.get("resources") or []
+                      if res.get("namespaced") and "/" not in res["name"] and "list" in (res.get("verbs") or [])]
+        return found, failed
 
     def delete(self, kind, name, namespace=None):
         return self.request("DELETE", resource_path(kind, namespace, name), query={"propagationPolicy": "Background"})

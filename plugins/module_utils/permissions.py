@@ -2,7 +2,8 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """The Kubernetes permissions each step of the collection needs, written once.
 
-The same rules make the RBAC objects of playbooks/rbac.yml (rbac_objects), the check every step
+The same rules make the RBAC objects of playbooks/rbac.yml (rbac_objects, with the admission policy
+that keeps the identity's namespace writes to namespaces labelled ours), the check every step
 runs before its first write (missing), the step named in a 403 (steps_needing) and the table of
 docs/permissions.md (markdown_table). Pure functions: no cluster access, no Ansible.
 
@@ -13,6 +14,7 @@ namespace, "kube-system" rules into a Role there (the cluster DNS lives there). 
 
 from __future__ import annotations
 
+import json
 from collections import namedtuple
 
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
@@ -23,7 +25,8 @@ OPERATE_STEPS = ("trust", "dns", "services", "verify")
 # Rules only some fleets need, and the inventory variable of playbooks/rbac.yml that grants them.
 OPTIONS = {
     "replicate_namespaces": "mesh_services_namespace_mode is replicate: the services step creates the namespace of "
-                            "an exported Service where an importing cluster lacks it, and removes it when it empties",
+                            "an exported Service where an importing cluster lacks it, and hands it over (removes "
+                            "its label) when it is no longer needed and holds objects of others",
     "dns_configmap_create": "the cluster DNS is kube-dns, or CoreDNS with custom_configmap: the dns step creates "
                             "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
@@ -85,7 +88,7 @@ PERMISSIONS = {
         CLUSTER_IDENTITY,
         _rule("cluster", "", ["services", "namespaces", "nodes"], ["list"],
               why="exported Services, namespaces in use, node addresses of a NodePort gateway"),
-        _rule("cluster", "apps", ["deployments"], ["list"], why="whether a namespace of ours is still in use"),
+        _rule("cluster", "apps", ["deployments"], ["list"], why="whether a namespace of ours holds anything else"),
         _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"],
               ["list", "create", "patch", "delete"], why="the ServiceEntries and DestinationRules of the .global hosts"),
         _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
@@ -93,8 +96,10 @@ PERMISSIONS = {
               "the VIP store and the zone server's records"),
         _rule("mesh", "", ["configmaps"], ["create"],
               why="the VIP store, once (a create is authorized before Kubernetes knows the name)"),
-        _rule("cluster", "", ["namespaces"], ["get", "create", "patch", "delete"], option="replicate_namespaces",
-              why="the namespaces the ServiceEntries go into"),
+        # No delete: this identity cannot list every kind (Secrets), so it never proves a namespace empty.
+        _rule("cluster", "", ["namespaces"], ["get", "create", "patch"], option="replicate_namespaces",
+              why="the namespaces the ServiceEntries go into; create and patch only of namespaces labelled ours "
+                  "(ValidatingAdmissionPolicy %s-namespaces)" % IDENTITY_NAME),
     ),
     "verify": (
         CLUSTER_IDENTITY,
@@ -158,7 +163,8 @@ def _merged(rules):
 
 def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS),
                  steps=OPERATE_STEPS, name=IDENTITY_NAME):
-    """ClusterRole, Roles and their bindings granting `steps` to `subjects` (RBAC subjects)."""
+    """ClusterRole, Roles and their bindings granting `steps` to `subjects` (RBAC subjects); when these
+    write namespaces, the admission policy that limits those writes to namespaces labelled `labels`."""
     rules = [rule for _step, rule in step_rules(steps, mesh_namespace, gateway, options)]
     objects = []
     for scope in ("cluster", "mesh", "kube-system"):
@@ -175,7 +181,55 @@ def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio
         objects.append({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": kind + "Binding", "metadata": dict(meta),
                         "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": kind, "name": name},
                         "subjects": subjects})
+    if subjects and any("namespaces" in rule.resources and {"create", "update", "patch", "delete"} & set(rule.verbs)
+                        for rule in rules):
+        objects += namespace_policy(subjects, labels, name)
     return objects
+
+
+def _subject_matches(subject):
+    """A CEL condition true for requests of one RBAC subject."""
+    name = json.dumps(subject["name"])
+    if subject["kind"] == "ServiceAccount":
+        return "request.userInfo.username == %s" % json.dumps(
+            "system:serviceaccount:%s:%s" % (subject["namespace"], subject["name"]))
+    if subject["kind"] == "Group":
+        return "(has(request.userInfo.groups) && %s in request.userInfo.groups)" % name
+    return "request.userInfo.username == %s" % name
+
+
+def _labelled(obj, labels):
+    """A CEL condition true when `obj` carries every label of `labels`."""
+    return " && ".join(["has(%s.metadata.labels)" % obj] + [
+        "%s in %s.metadata.labels && %s.metadata.labels[%s] == %s" % (json.dumps(key), obj, obj, json.dumps(key),
+                                                                      json.dumps(value))
+        for key, value in sorted(labels.items())])
+
+
+def namespace_policy(subjects, labels, name=IDENTITY_NAME):
+    """A ValidatingAdmissionPolicy and its binding: requests of `subjects` may create a namespace only
+    with `labels`, and change or delete only one that carries them. RBAC cannot grant by label; the
+    API server enforces this policy on every request, whatever the subjects' roles grant."""
+    policy_name = "%s-namespaces" % name
+    meta = {"name": policy_name, "labels": labels}
+    policy = {
+        "apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicy", "metadata": meta,
+        "spec": {
+            "failurePolicy": "Fail",
+            "matchConstraints": {"resourceRules": [{"apiGroups": [""], "apiVersions": ["*"], "resources": ["namespaces"],
+                                                    "operations": ["CREATE", "UPDATE", "DELETE"]}]},
+            "matchConditions": [{"name": "operate-identity",
+                                 "expression": " || ".join(_subject_matches(subject) for subject in subjects)}],
+            "validations": [{
+                "expression": "request.operation == 'CREATE' ? (%s) : (%s)" % (
+                    _labelled("object", labels), _labelled("oldObject", labels)),
+                "message": "the operate identity of meshops.multicluster may create a namespace only with, and change "
+                           "or delete only a namespace with, the labels %s (docs/permissions.md)"
+                           % ", ".join("%s=%s" % item for item in sorted(labels.items())),
+                "reason": "Forbidden"}]}}
+    binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
+               "metadata": dict(meta), "spec": {"policyName": policy_name, "validationActions": ["Deny"]}}
+    return [policy, binding]
 
 
 def _matches(values, value):

@@ -9,7 +9,7 @@ Check mode is decided here, at the writes: everything else runs the same.
 
 from __future__ import annotations
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
+from ansible_collections.meshops.multicluster.plugins.module_utils import namespace_contents, reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (
     COMPONENT, COMPONENT_LABEL, OWNED_SELECTOR, reconcile_entries, reconcile_namespaces, render_destination_rules,
     render_entries, shadowing_rules)
@@ -45,13 +45,20 @@ class Writer:
         obj = self.client.get(kind, name, namespace)
         return dict(obj, kind=kind) if obj else None
 
-    def _holds_workloads(self, namespace):
-        return bool(self.client.list("Service", namespace) or self.client.list("Deployment", namespace))
-
-    def _keep_namespaces_with_workloads(self, namespaces):
-        kept = [ns for ns in namespaces.delete if self._holds_workloads(ns["metadata"]["name"])]
+    def _keep_namespaces_in_use(self, namespaces):
+        """Take out of namespaces.delete each namespace of ours that holds anything of anyone else,
+        or that this identity cannot prove empty, with a warning. One that holds others' objects is
+        handed over: our labels removed (an update of the plan, applied with it). Returns the kept."""
+        if not namespaces.delete:
+            return []
+        found = namespace_contents.contents(self.client, [ns["metadata"]["name"] for ns in namespaces.delete])
+        kept = [ns for ns in namespaces.delete if not namespace_contents.empty(found[ns["metadata"]["name"]])]
         for ns in kept:
+            name = ns["metadata"]["name"]
             namespaces.delete.remove(ns)
+            self.warn(namespace_contents.kept_warning(name, found[name], COMPONENT_LABEL))
+            if found[name].others:
+                namespaces.update.append(({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, ns))
         return kept
 
     def present(self, fleet_plan, cluster, prune=True, dns_records=True):
@@ -95,10 +102,7 @@ class Writer:
             problems += self._not_ours(current)
         if problems:
             raise ServicesError("nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))
-        kept = self._keep_namespaces_with_workloads(namespaces)
-        for ns in kept:
-            self.warn("namespace %s was created for ServiceEntries that are gone, but now holds Services or "
-                      "Deployments: kept" % ns["metadata"]["name"])
+        kept = self._keep_namespaces_in_use(namespaces)
         if not self.check_mode:
             self._await_deleted(namespaces.waiting)
             if write_store:
@@ -125,7 +129,7 @@ class Writer:
         the_plan.delete += configmaps
         namespaces = reconcile.Plan()
         namespaces.delete = [dict(ns, kind="Namespace") for ns in self.client.list("Namespace", label_selector=OWNED_SELECTOR)]
-        kept = self._keep_namespaces_with_workloads(namespaces)
+        kept = self._keep_namespaces_in_use(namespaces)
         if not self.check_mode:
             reconcile.execute(self.client, the_plan)
             reconcile.execute(self.client, namespaces)

@@ -22,7 +22,7 @@ options:
     description:
       - The desired objects. Each needs C(kind) and C(metadata.name) (and C(metadata.namespace) for
         namespaced kinds). Supported kinds are Namespace, ConfigMap, Service, ServiceAccount, ClusterRole,
-        ClusterRoleBinding, Role, RoleBinding,
+        ClusterRoleBinding, Role, RoleBinding, ValidatingAdmissionPolicy, ValidatingAdmissionPolicyBinding,
         Deployment, Gateway, DestinationRule and ServiceEntry.
     type: list
     elements: dict

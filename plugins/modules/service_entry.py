@@ -75,6 +75,9 @@ options:
     description:
       - V(absent) deletes all of this step's ServiceEntries and namespaces, the VIP store and the DNS
         records of the cluster; the other options are ignored.
+      - A namespace this step created is deleted only while it holds nothing of anyone else, of any
+        namespaced kind the API server lists; otherwise it is kept, with a warning naming what is in it,
+        and our labels are removed from it (or stay, when this identity may not list every kind).
     type: str
     choices: [present, absent]
     default: present
@@ -145,8 +148,8 @@ destination_rules:
   sample: {created: 1, updated: 0, deleted: 0, unchanged: 4, kept: 0}
 namespaces:
   description:
-    - Namespaces created and deleted, obsolete ones kept because they hold workloads, and those
-      awaited because they were still being deleted.
+    - Namespaces created and deleted, obsolete ones kept because they hold objects of others (or
+      cannot be proven empty), and those awaited because they were still being deleted.
   returned: success
   type: dict
   sample: {created: [bar], deleted: [], kept: [], awaited: []}

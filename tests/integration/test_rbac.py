@@ -12,7 +12,7 @@ import pytest
 from lab.build import ensure_binaries
 from labtools import WRITE_VERBS
 from ansible_collections.meshops.multicluster.plugins.module_utils import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
 
 OPERATE_USER = "system:serviceaccount:meshops-system:meshops-operate"
@@ -114,10 +114,14 @@ def test_every_permission_of_the_operate_identity_is_used(day2):
     assert unused == [], "granted, but no step used it: remove it from plugins/module_utils/permissions.py"
 
 
-def can_i(lab, operate, *args):
+def as_operate(lab, operate, *args):
+    """kubectl as the operate identity, in the first cluster."""
     kubectl = [str(ensure_binaries()["kubectl"]), "--kubeconfig", "%s/%s.kubeconfig" % (operate["directory"], lab.names[0])]
-    proc = subprocess.run(kubectl + ["auth", "can-i", *args], capture_output=True, text=True, check=False)
-    return proc.stdout.strip()
+    return subprocess.run(kubectl + list(args), capture_output=True, text=True, check=False)
+
+
+def can_i(lab, operate, *args):
+    return as_operate(lab, operate, "auth", "can-i", *args).stdout.strip()
 
 
 def test_operate_reads_no_secret_but_cacerts(lab, operate):
@@ -161,3 +165,28 @@ def test_verify_reports_a_missing_permission_in_the_row_of_its_cluster(lab, oper
     assert any(row.startswith("FAIL %s " % second) and "lacks" in row and "step verify" in row
                and "get configmaps coredns in namespace kube-system" in row for row in rows), rows
     assert not any(row.startswith("FAIL %s " % first) for row in rows), rows
+
+
+def test_operate_may_not_delete_kube_system_nor_change_a_namespace_not_ours(lab, operate):
+    """Real requests, sent with --dry-run=server: authorized and admitted by the API server as they
+    would be, never stored. RBAC grants no delete of namespaces (refused before admission, where
+    Kubernetes' own NamespaceLifecycle would refuse kube-system for anyone); the admission policy of
+    rbac.yml limits create and patch to namespaces labelled ours."""
+    ours, theirs = "meshops-rbac-ours", "meshops-rbac-theirs"
+    admin = lab.client(lab.names[0])
+    admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ours, "labels": managed_labels()}})
+    admin.apply({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": theirs}})
+    try:
+        def refused(*args):
+            proc = as_operate(lab, operate, *args, "--dry-run=server")
+            return " ".join(proc.stderr.split()) if proc.returncode != 0 else "allowed"
+        for namespace in ("kube-system", theirs, ours):
+            assert 'cannot delete resource "namespaces"' in refused("delete", "namespace", namespace), namespace
+        policy = "ValidatingAdmissionPolicy 'meshops-operate-namespaces'"
+        assert policy in refused("label", "namespace", "kube-system", "meshops-test=1")
+        assert policy in refused("label", "namespace", theirs, "%s=meshops.multicluster" % MANAGED_BY_LABEL)
+        assert policy in refused("create", "namespace", "meshops-rbac-unlabelled")
+        assert refused("label", "namespace", ours, "meshops-test=1") == "allowed"
+    finally:
+        admin.delete("Namespace", ours)
+        admin.delete("Namespace", theirs)

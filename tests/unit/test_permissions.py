@@ -29,7 +29,8 @@ def test_operate_identity_reads_no_secret_but_cacerts():
 def test_operate_roles_are_cluster_mesh_namespace_and_kube_system():
     objects = operate_rules(namespace="mesh-system")
     assert set(objects) == {("ClusterRole", None), ("ClusterRoleBinding", None), ("Role", "mesh-system"),
-                            ("RoleBinding", "mesh-system"), ("Role", "kube-system"), ("RoleBinding", "kube-system")}
+                            ("RoleBinding", "mesh-system"), ("Role", "kube-system"), ("RoleBinding", "kube-system"),
+                            ("ValidatingAdmissionPolicy", None), ("ValidatingAdmissionPolicyBinding", None)}
     assert all(obj["metadata"]["labels"] == managed_labels() for obj in objects.values())
     assert objects[("RoleBinding", "mesh-system")]["subjects"] == SA
 
@@ -39,7 +40,39 @@ def test_namespaces_are_written_only_with_replicate():
         return {verb for rule in operate_rules(options)[("ClusterRole", None)]["rules"]
                 if rule["resources"] == ["namespaces"] and not rule.get("resourceNames") for verb in rule["verbs"]}
     assert namespace_verbs(()) == {"list"}
-    assert {"create", "patch", "delete"} <= namespace_verbs(("replicate_namespaces",))
+    assert {"create", "patch"} <= namespace_verbs(("replicate_namespaces",))
+
+
+def test_the_operate_identity_may_delete_no_namespace():
+    # It cannot list Secrets, so it never proves a namespace empty (namespace_contents).
+    rules = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])]
+    assert not [rule for rule in rules if "namespaces" in rule["resources"] and "delete" in rule["verbs"]]
+
+
+def test_namespace_writes_come_with_the_policy_that_limits_them_to_namespaces_labelled_ours():
+    assert ("ValidatingAdmissionPolicy", None) not in operate_rules(options=())
+    objects = operate_rules()
+    policy, binding = objects[("ValidatingAdmissionPolicy", None)], objects[("ValidatingAdmissionPolicyBinding", None)]
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [{
+        "apiGroups": [""], "apiVersions": ["*"], "resources": ["namespaces"], "operations": ["CREATE", "UPDATE", "DELETE"]}]
+    assert [c["expression"] for c in policy["spec"]["matchConditions"]] == [
+        'request.userInfo.username == "system:serviceaccount:meshops-system:meshops-operate"']
+    labelled = '"app.kubernetes.io/managed-by" in %s.metadata.labels && %s.metadata.labels["app.kubernetes.io/managed-by"]' \
+        ' == "meshops.multicluster"'
+    assert policy["spec"]["validations"][0]["expression"] == "request.operation == 'CREATE' ? (%s) : (%s)" % (
+        "has(object.metadata.labels) && " + labelled % ("object", "object"),
+        "has(oldObject.metadata.labels) && " + labelled % ("oldObject", "oldObject"))
+
+
+def test_the_policy_matches_every_kind_of_subject():
+    subjects = SA + [{"kind": "User", "name": "ann"}, {"kind": "Group", "name": 'ops"x'}]
+    objects = permissions.rbac_objects(subjects, managed_labels(), options=("replicate_namespaces",))
+    policy = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"][0]
+    assert policy["spec"]["matchConditions"][0]["expression"] == (
+        'request.userInfo.username == "system:serviceaccount:meshops-system:meshops-operate" || '
+        'request.userInfo.username == "ann" || (has(request.userInfo.groups) && "ops\\"x" in request.userInfo.groups)')
 
 
 def test_the_control_plane_step_is_not_in_the_operate_identity():
