@@ -67,6 +67,7 @@ releases:
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 
 
@@ -79,8 +80,8 @@ def main():
     p = module.params
     client = k8s_client(module)
     try:
-        deployed = deployed_releases(client.list("Secret", p["namespace"], "owner=helm"))
-    except KubeError as exc:
+        deployed = deployed_releases(client.list("Secret", p["namespace"], "owner=helm"), names=p["releases"])
+    except (KubeError, MalformedObject) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, releases={
         name: compare_release(deployed.get(name), p["chart_version"], values or {})
