@@ -43,13 +43,12 @@ def _describe(exc):
 
 
 @contextlib.contextmanager
-def reading(obj, secret=False):
+def reading(obj, problem=None):
     """Parse the content of obj inside: a parse error becomes MalformedObject(obj, what is wrong).
-    secret: the object holds key material: the problem is the kind of error only, never its text
-    (which may quote the content)."""
+    problem: what to say instead of the parser's message, which may quote the content (a key)."""
     try:
         yield
     except MalformedObject:
         raise
     except PARSE_ERRORS as exc:
-        raise MalformedObject(obj, "unreadable content (%s)" % type(exc).__name__ if secret else _describe(exc)) from None
+        raise MalformedObject(obj, problem or _describe(exc)) from None
