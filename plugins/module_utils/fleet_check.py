@@ -273,7 +273,9 @@ def evaluate(clusters, fleet, now=None):
     fleet.pending_steps: in check mode, the steps of site.yml that ran before the check without
     writing (what they would write is pending, not failed); empty in a real run."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")]
+    # The fleet's usual control plane, from the clusters whose values could be read.
+    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")
+                  and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
     namespace = fleet.get("istio_namespace") or NAMESPACE

@@ -127,16 +127,24 @@ FLEET = {"root_fingerprint": "ab", "chart_version": "1.29.0",
 
 def test_a_malformed_object_fails_its_cluster_naming_it_and_the_other_cluster_passes():
     bad = healthy("cluster1")
-    bad["check"]["malformed"] = [{"check": "dns", "object": RECORDS, "problem": "line 2 of global.hosts: 'x'"}]
+    bad["check"]["malformed"] = [{"check": "dns", "object": RECORDS, "problem": "line 2 of global.hosts: 'x'"},
+                                 {"check": "control_plane", "object": "ConfigMap istio-system/values",
+                                  "problem": "Expecting value: line 1 column 1 (char 0)"}]
+    bad["check"]["releases"]["istiod"]["values"] = {}        # what mesh_check reads without them
     bad["trust"] = {"exists": True, "valid": False, "reasons": ["malformed"],
                     "reason": "malformed: data.ca-cert.pem is not base64"}
-    model = evaluate([bad, healthy("cluster2")], FLEET)
+    others = [healthy("cluster2")]
+    for other in others:
+        other["check"]["releases"]["istiod"]["values"] = {"global": {"hub": "docker.io/istio"}}
+    model = evaluate([bad] + others, FLEET)
     one, two = (c["results"] for c in model["clusters"])
     assert one["dns"] == {"status": "fail", "detail": "malformed: line 2 of global.hosts: 'x'", "object": RECORDS,
                           "fix": "run playbooks/services.yml (it rewrites the records), or repair the line"}
     for check in ("root", "intermediate"):
         assert one[check]["status"] == "fail" and one[check]["object"] == "Secret istio-system/cacerts"
         assert one[check]["detail"] == "malformed: data.ca-cert.pem is not base64"
+    assert one["control_plane"]["object"] == "ConfigMap istio-system/values"
+    # The others are judged among themselves: unreadable values are not a different control plane.
     assert {r["status"] for r in two.values()} <= {"pass", "skip"}
     assert not model["ok"] and "FAIL cluster1 / .global DNS: malformed" in render_text(model)
     render_html(model)
