@@ -14,6 +14,8 @@ description:
   - Lets a role skip C(helm upgrade) for releases that are already as desired, which is most of the
     cost of a run that changes nothing.
   - Values are never returned, only whether they differ, since they may hold credentials.
+  - A storage Secret of one of O(releases) that holds no readable release fails the module, naming the Secret
+    and what is wrong with it; the Secrets of other releases are not read.
 options:
   namespace:
     description: Namespace of the releases.

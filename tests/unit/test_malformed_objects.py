@@ -160,3 +160,19 @@ def test_a_check_that_cannot_judge_what_it_was_given_fails_alone():
     odd["check"]["releases"]["istiod"] = {"values": {}}          # no version at all
     model = evaluate([odd, healthy("cluster2"), healthy("cluster3")], FLEET)
     assert [c["results"]["control_plane"]["status"] for c in model["clusters"]] == ["fail", "pass", "pass"]
+
+
+def test_ca_intermediate_re_issues_a_cacerts_secret_it_cannot_read_without_quoting_it():
+    from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+    root = pki.generate_root("ec")
+    secret = {"metadata": {"name": "cacerts", "namespace": "istio-system",
+                           "labels": {"app.kubernetes.io/managed-by": "meshops.multicluster"}},
+              "data": {"ca-key.pem": "S3CRET-KEY-TEXT!"}}
+    params = {"namespace": "istio-system", "name": "cacerts", "cluster_name": "cluster1", "renew_before_days": 30,
+              "force": False, "key_type": "ec", "validity_days": 365}
+    result, before, after = cacerts.present(params, None, secret, root, check_mode=True)
+    assert result["changed"] and result["action"] == "issued" and result["reasons"] == ["malformed"]
+    assert result["reason"] == "malformed: data.ca-key.pem is not base64" and before == {"malformed": True}
+    assert "S3CRET" not in repr((result, before, after))
+    result, before, _after = cacerts.absent(params, None, secret, None, check_mode=True)
+    assert result["changed"] and before == {"malformed": True}
