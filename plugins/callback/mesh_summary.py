@@ -14,12 +14,17 @@ description:
     failure that stopped it), or not reached (a batch before it failed, or a fleet-wide task failed).
   - Failures of fleet-wide tasks (C(run_once), such as the inventory check or the fleet check's
     verdict) are listed on their own, not charged to the host that happened to run them.
+  - After a check-mode run of C(site.yml), lists the fleet check's pending checks (what the run would write).
+  - Messages from API servers, exec plugins and clusters are shown with every control character escaped
+    (no terminal escape sequence reaches the terminal); a message's lines stay lines, indented.
   - Works beside any stdout callback; in AWX/Automation Platform the summary is the end of the job output.
   - Enable it with C(callbacks_enabled = meshops.multicluster.mesh_summary) in C(ansible.cfg), or
     E(ANSIBLE_CALLBACKS_ENABLED).
 requirements:
   - enable in configuration
 """
+
+import unicodedata
 
 from ansible.plugins.callback import CallbackBase
 
@@ -49,10 +54,34 @@ def summarize(targeted, ran, failure, fleet_failures, counts):
     return sections
 
 
+def printable(text, indent="    "):
+    """text safe for a terminal: every control or format character (ESC, BEL, CR, bidi overrides,
+    ...) shown as an escape (\\x1b, \\u202e); a newline stays a line break, the next line indented."""
+    lines = []
+    for line in str(text).replace("\r\n", "\n").split("\n"):
+        line = "".join(_escaped(ch) for ch in line.replace("\t", " ")).rstrip()
+        if line:
+            lines.append(line)
+    return ("\n" + indent).join(lines)
+
+
+def _escaped(ch):
+    if unicodedata.category(ch) not in ("Cc", "Cf", "Cs", "Zl", "Zp"):
+        return ch
+    return "\\x%02x" % ord(ch) if ord(ch) < 0x100 else "\\u%04x" % ord(ch)
+
+
+def pending_lines(report):
+    """The checks the fleet report says are pending (check mode: what the run would write), one line each."""
+    titles = {check.get("id"): check.get("title", check.get("id")) for check in (report or {}).get("checks") or []}
+    return ["%s / %s: %s" % (cluster.get("name"), titles.get(check_id, check_id), r.get("detail"))
+            for cluster in (report or {}).get("clusters") or []
+            for check_id, r in (cluster.get("results") or {}).items() if r.get("status") == "pending"]
+
+
 def _message(result):
     data = result._result
-    text = data.get("msg") or data.get("stderr") or data.get("reason") or "failed"
-    text = " ".join(str(text).split())
+    text = str(data.get("msg") or data.get("stderr") or data.get("reason") or "failed").strip()
     return text if len(text) <= MESSAGE_CHARS else text[:MESSAGE_CHARS - 3] + "..."
 
 
@@ -110,11 +139,14 @@ class CallbackModule(CallbackBase):
             return
         sections = summarize(self.targeted, self.ran, self.failure, self.fleet_failures,
                              {host: stats.summarize(host) for host in self.targeted})
+        # The fleet check hands its report over with set_stats (roles/verify).
+        report = ((getattr(stats, "custom", None) or {}).get("_run") or {}).get("mesh_report")
+        sections["pending (check mode: the run would write them)"] = pending_lines(report)
         self._display.banner("MESH ROLLOUT SUMMARY")
         converged = sections.pop("converged")
-        self._display.display("converged (%d): %s" % (len(converged), ", ".join(converged) or "none"))
+        self._display.display(printable("converged (%d): %s" % (len(converged), ", ".join(converged) or "none")))
         for title, lines in sections.items():
             if lines:
                 self._display.display("%s (%d):" % (title, len(lines)))
                 for line in lines:
-                    self._display.display("  " + line)
+                    self._display.display("  " + printable(line))

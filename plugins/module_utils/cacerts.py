@@ -8,9 +8,12 @@ Check mode is decided here, at the writes. No key material leaves pki.summary().
 
 from __future__ import annotations
 
+import base64
+
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     MANAGED_BY, MANAGED_BY_LABEL, is_ours, managed_labels)
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject, reading
 
 
 def load_root(params):
@@ -21,6 +24,31 @@ def load_root(params):
                          [pki.read_source("root_bundle", item) for item in params["root_bundle"]])
     pki.check_intermediate_input(root, params["cluster_name"], params["validity_days"], params["renew_before_days"])
     return root
+
+
+def read_secret(secret, namespace, name):
+    """The text of every key of Secret cacerts ({} without the Secret); MalformedObject naming the
+    Secret and the key whose value is not base64 (the value is never quoted: it may be a key)."""
+    obj = "Secret %s/%s" % (namespace, name)
+    with reading(obj, "data is not a map of keys to base64 values"):
+        items = dict((secret or {}).get("data") or {}).items()
+    data = {}
+    for key, value in items:
+        with reading(obj, "data.%s is not base64" % key):
+            data[key] = base64.b64decode(value, validate=True).decode("utf-8", "replace")
+    return data
+
+
+def inspect(secret, namespace, name, root, cluster_name, renew_before_days):
+    """(data, reasons) of Secret cacerts: its text and why it must change ({} when valid). A Secret
+    that cannot be read is reason `malformed`, naming it, with no data."""
+    if secret is None:
+        return {}, {"missing": "no Secret %s/%s" % (namespace, name)}
+    try:
+        data = read_secret(secret, namespace, name)
+    except MalformedObject as exc:
+        return {}, {"malformed": exc.problem}
+    return data, pki.inspect_cacerts(data, root, cluster_name, renew_before_days)
 
 
 def _namespace(name):
@@ -35,13 +63,10 @@ def _secret(params, data):
 
 def present(params, client, secret, root, check_mode=False):
     """(result, before, after): re-issue or update the Secret when it is not valid."""
-    data = pki.decode_secret_data(secret)
-    if secret is None:
-        reasons = {"missing": "no Secret %s/%s" % (params["namespace"], params["name"])}
-    else:
-        reasons = pki.inspect_cacerts(data, root, params["cluster_name"], params["renew_before_days"])
-        if not is_ours(secret):
-            reasons["adopted"] = "adopt: true and the Secret lacks label %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
+    data, reasons = inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],
+                            params["renew_before_days"])
+    if secret is not None and not is_ours(secret):
+        reasons["adopted"] = "adopt: true and the Secret lacks label %s=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
     if params["force"]:
         reasons["forced"] = "force: true"
     new = data
@@ -62,5 +87,5 @@ def absent(params, client, secret, root, check_mode=False):
     """(result, before, after): delete the Secret if it is there."""
     if secret is not None and not check_mode:
         client.delete("Secret", params["name"], params["namespace"])
-    before = pki.summary(pki.decode_secret_data(secret)) if secret else {}
+    before = pki.summary(inspect(secret, params["namespace"], params["name"], None, None, 0)[0]) if secret else {}
     return dict(changed=secret is not None, action="deleted" if secret else "none", reasons=[], reason=""), before, {}

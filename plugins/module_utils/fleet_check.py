@@ -29,10 +29,16 @@ NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
 PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
 
 
-def result(status, detail, obj=None, fix=None):
+def result(status, detail, obj=None, fix=None, step=None):
+    """One check's verdict. step: the step of site.yml that writes what the check found missing or
+    different (its playbook is the fix unless fix says more): in check mode, after that step ran
+    without writing, such a failure is pending, not failed."""
     out = {"status": status, "detail": detail}
     if obj:
         out["object"] = obj
+    if step:
+        out["step"] = step
+        fix = fix or "run playbooks/%s.yml" % step
     if fix:
         out["fix"] = fix
     return out
@@ -48,24 +54,25 @@ def _cacerts(namespace):
 
 def check_root(trust, root_fingerprint, namespace=NAMESPACE, istiod_roots=None):
     if not trust.get("exists"):
-        return result("fail", "no cacerts Secret", _cacerts(namespace), "run playbooks/trust.yml")
+        return result("fail", "no cacerts Secret", _cacerts(namespace), step="trust")
     signer = trust.get("root_fingerprint")
     if root_fingerprint and signer != root_fingerprint:
         return result("fail", "intermediate signed by root %s, the mesh's root is %s" % (
-            _short(signer), _short(root_fingerprint)), _cacerts(namespace), "run playbooks/trust.yml")
+            _short(signer), _short(root_fingerprint)), _cacerts(namespace), step="trust")
     if istiod_roots is not None and signer and signer not in istiod_roots:
         return result("fail", "istiod gives workloads root %s, not the root of cacerts %s: it started before the "
                       "Secret existed and runs a CA of its own" % (_short((istiod_roots or [""])[0]), _short(signer)),
-                      "Deployment %s/istiod" % namespace, "run playbooks/control_plane.yml (it restarts istiod)")
+                      "Deployment %s/istiod" % namespace, "run playbooks/control_plane.yml (it restarts istiod)",
+                      "control_plane")
     return result("pass", "root %s" % _short(signer))
 
 
 def check_intermediate(trust, warn_days, namespace=NAMESPACE):
     if not trust.get("exists"):
-        return result("fail", "no intermediate CA", _cacerts(namespace), "run playbooks/trust.yml")
+        return result("fail", "no intermediate CA", _cacerts(namespace), step="trust")
     if not trust.get("valid"):
         return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), _cacerts(namespace),
-                      "run playbooks/trust.yml")
+                      step="trust")
     days = (trust.get("intermediate") or {}).get("days_left")
     if days is not None and days < warn_days:
         return result("warn", "expires in %d days" % days, _cacerts(namespace),
@@ -102,12 +109,12 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
     missing = [name for name in releases if name not in present]
     if missing:
         return result("fail", "Helm release(s) %s not installed" % ", ".join(missing),
-                      "%s/%s" % (namespace, missing[0]), "run playbooks/control_plane.yml")
+                      "%s/%s" % (namespace, missing[0]), step="control_plane")
     wrong = ["%s %s" % (name, present[name]["version"]) for name in releases
              if str(present[name]["version"]) != str(chart_version)]
     if wrong:
         return result("fail", "chart version differs from %s: %s" % (chart_version, ", ".join(wrong)),
-                      "Helm releases in " + namespace, "run playbooks/control_plane.yml")
+                      "Helm releases in " + namespace, step="control_plane")
     if check.get("not_ready"):
         name, why = sorted(check["not_ready"].items())[0]
         return result("fail", "%s: %s" % (name, why), "Deployment %s/%s" % (namespace, name),
@@ -120,6 +127,10 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
 
 def check_gateway(check, namespace=NAMESPACE, service=GATEWAY):
     gateway = check.get("gateway")
+    if not gateway and service not in (check.get("releases") or {}):
+        # The Service is part of the gateway's chart: not there because the chart is not installed.
+        return result("fail", "no gateway: Helm release %s not installed" % service,
+                      "Service %s/%s" % (namespace, service), step="control_plane")
     if not gateway:
         return result("fail", "the gateway Service has no address", "Service %s/%s" % (namespace, service),
                       "fix the cluster's load balancer, or set mesh_gateway_address_override")
@@ -130,20 +141,20 @@ def check_dns(check, delegated, expected, namespace=NAMESPACE):
     records_configmap = "ConfigMap %s/istiocoredns-records" % namespace
     if delegated is False:
         return result("fail", "the cluster DNS does not delegate zone global to the zone server",
-                      "cluster DNS ConfigMap in kube-system", "run playbooks/dns.yml")
+                      "cluster DNS ConfigMap in kube-system", step="dns")
     records = check.get("zone_records")
     if records is None and expected:
-        return result("fail", "the zone server has no records", records_configmap, "run playbooks/services.yml")
+        return result("fail", "the zone server has no records", records_configmap, step="services")
     wrong = sorted(host for host, vip in expected.items() if (records or {}).get(host) != vip)
     if wrong:
         return result("fail", "%d of %d records missing or wrong (%s)" % (len(wrong), len(expected), wrong[0]),
-                      records_configmap, "run playbooks/services.yml")
+                      records_configmap, step="services")
     answers = check.get("dns_answers") or {}
     bad = sorted(host for host, got in answers.items() if got != [expected.get(host)])
     if bad:
         got = answers[bad[0]]
         return result("fail", "%d of %d names answered wrong: %s -> %s" % (len(bad), len(answers), bad[0], got),
-                      "cluster DNS", "run playbooks/dns.yml, then check the zone server's pods")
+                      "cluster DNS", "run playbooks/dns.yml, then check the zone server's pods", "dns")
     if delegated is None:
         return result("skip", "DNS served by the sidecar proxy")
     how = "answered by the cluster DNS" if answers else "in the zone server's records"
@@ -158,7 +169,7 @@ def check_services_set(counts, kind):
     if missing or different or extra:
         return result("fail", "%d missing, %d different, %d stale" % (missing, different, extra),
                       "%s labelled app.kubernetes.io/managed-by=meshops.multicluster" % kind,
-                      "run playbooks/services.yml")
+                      step="services")
     return result("pass", "%d as desired" % counts.get("unchanged", 0))
 
 
@@ -227,13 +238,66 @@ def imports(services, view):
     return found
 
 
+# What to do about a malformed object, by the check it belongs to.
+MALFORMED_FIX = {
+    "root": "repair or delete it (istiod publishes it again), then run playbooks/verify.yml",
+    "intermediate": "run playbooks/trust.yml (it re-issues a cacerts Secret it cannot read)",
+    "control_plane": "repair or delete it, then run playbooks/control_plane.yml",
+    "dns": "run playbooks/services.yml (it rewrites the records), or repair the line",
+}
+
+
+def malformed_findings(cluster, namespace=NAMESPACE):
+    """[{check, object, problem}] of the objects of a cluster that could not be read: what mesh_check
+    reported, and a cacerts Secret that ca_intermediate_info could not read (both trust checks)."""
+    found = list((cluster.get("check") or {}).get("malformed") or [])
+    trust = cluster.get("trust") or {}
+    if "malformed" in (trust.get("reasons") or []):
+        problem = (trust.get("reason") or "").replace("malformed: ", "", 1) or "cannot be read"
+        found += [{"check": check, "object": _cacerts(namespace), "problem": problem}
+                  for check in ("root", "intermediate")]
+    return found
+
+
+def judge(checks, findings):
+    """{check id: result} of one cluster: each check run (a check that raises on what it was given
+    fails alone, the others still run), then a malformed object fails the check it belongs to."""
+    results = {}
+    for check_id, (function, args) in checks.items():
+        try:
+            results[check_id] = function(*args)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            results[check_id] = result("fail", "could not judge what was read (%s: %s)" % (type(exc).__name__, exc))
+    for finding in reversed(findings):  # the first finding of a check is the one shown
+        if finding.get("check") in results:
+            results[finding["check"]] = result("fail", "malformed: %s" % finding["problem"], finding["object"],
+                                               MALFORMED_FIX.get(finding["check"]))
+    return results
+
+
+def pending(results, steps):
+    """In check mode, after the steps of site.yml that ran without writing: a failure those steps
+    would fix (its step is one of them) is pending, not failed."""
+    for check_id, r in results.items():
+        if r["status"] == "fail" and r.get("step") in steps:
+            results[check_id] = dict(r, status="pending", detail="%s (check mode: %s.yml would write it)"
+                                     % (r["detail"], r["step"]))
+    return results
+
+
 def evaluate(clusters, fleet, now=None):
-    """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations."""
+    """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations.
+
+    fleet.pending_steps: in check mode, the steps of site.yml that ran before the check without
+    writing (what they would write is pending, not failed); empty in a real run."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
-    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")]
+    # The fleet's usual control plane, from the clusters whose values could be read.
+    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")
+                  and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
     namespace = fleet.get("istio_namespace") or NAMESPACE
+    pending_steps = set(fleet.get("pending_steps") or [])
     # What each cluster should hold under the plan's import selection.
     views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}
     out = []
@@ -251,25 +315,27 @@ def evaluate(clusters, fleet, now=None):
         else:
             check = c.get("check") or {}
             trust = c.get("trust") or {}
-            entry["results"] = {
-                "root": check_root(trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots")),
-                "intermediate": check_intermediate(trust, fleet.get("warn_days", 30), namespace),
-                "control_plane": check_control_plane(check, fleet.get("chart_version"),
-                                                     fleet.get("releases", ["istio-base", "istiod"]), majority, namespace),
-                "gateway": check_gateway(check, namespace, fleet.get("gateway_name") or GATEWAY),
-                "dns": check_dns(check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace),
-                "service_entries": check_services_set(c.get("service_entries"), "ServiceEntries"),
-                "destination_rules": check_services_set((c.get("service_entries") or {}).get("destination_rules")
-                                                        if c.get("service_entries") is not None else None,
-                                                        "DestinationRules"),
-                "held_hosts": check_held_hosts(c.get("service_entries")),
-            }
+            entries = c.get("service_entries")
+            entry["results"] = pending(judge({
+                "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"))),
+                "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
+                "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
+                                                        fleet.get("releases", ["istio-base", "istiod"]), majority,
+                                                        namespace)),
+                "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
+                "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),
+                "service_entries": (check_services_set, (entries, "ServiceEntries")),
+                "destination_rules": (check_services_set, ((entries or {}).get("destination_rules")
+                                                           if entries is not None else None, "DestinationRules")),
+                "held_hosts": (check_held_hosts, (entries,)),
+            }, malformed_findings(c, namespace)), pending_steps)
         out.append(entry)
     failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")
     return {
         "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mesh": {"mesh_id": fleet.get("mesh_id"), "trust_domain": fleet.get("trust_domain")},
         "ok": failed == 0,
+        "pending": sum(1 for c in out for r in c["results"].values() if r["status"] == "pending"),
         "checks": CHECKS,
         "clusters": out,
         "failover": {"mode": fleet.get("failover") or "locality",

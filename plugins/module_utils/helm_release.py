@@ -8,23 +8,35 @@ import base64
 import gzip
 import json
 
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import reading
+
 GZIP_MAGIC = b"\x1f\x8b"
 
 
 def decode_release(secret):
-    """The release JSON of a Secret `sh.helm.release.v1.<name>.v<revision>`."""
-    raw = base64.b64decode(base64.b64decode((secret.get("data") or {})["release"]))
-    if raw[:2] == GZIP_MAGIC:
-        raw = gzip.decompress(raw)
-    return json.loads(raw)
+    """The release JSON of a Secret `sh.helm.release.v1.<name>.v<revision>`; MalformedObject naming
+    the Secret when it holds no readable release."""
+    meta = secret.get("metadata") or {}
+    with reading("Secret %s/%s" % (meta.get("namespace"), meta.get("name"))):
+        raw = base64.b64decode(base64.b64decode((secret.get("data") or {})["release"]))
+        if raw[:2] == GZIP_MAGIC:
+            raw = gzip.decompress(raw)
+        release = json.loads(raw)
+        if not isinstance(release, dict) or not isinstance(release.get("name"), str):
+            raise ValueError("the release is not a JSON object with a name")
+        return release
 
 
-def deployed_releases(secrets):
-    """{release name: {chart, version, app_version, revision, values}} of the deployed revisions."""
+def deployed_releases(secrets, names=None):
+    """{release name: {chart, version, app_version, revision, values}} of the deployed revisions (of
+    the releases named, by their Secrets' label `name`, when names is given: a malformed Secret of
+    another release is not read). MalformedObject for a Secret that cannot be read."""
     releases = {}
     for secret in secrets:
         labels = (secret.get("metadata") or {}).get("labels") or {}
         if labels.get("owner") != "helm" or labels.get("status") != "deployed":
+            continue
+        if names is not None and labels.get("name") not in names:
             continue
         release = decode_release(secret)
         meta = (release.get("chart") or {}).get("metadata") or {}

@@ -12,7 +12,7 @@ The model (built by the fleet check; every key below is read, nothing else)::
                    "gateway": {"address": "127.141.0.1", "port": 15443},   # or null when unknown
                    "exports": ["httpbin.bar", "web.shop"],                # <name>.<namespace>
                    "imports": [{"host": "reviews.shop.global", "from": ["cluster2"]}],
-                   "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "skip",
+                   "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "pending" | "skip",
                                               "detail": "...", "object": "...", "fix": "..."}}}],
                                               # detail, object and fix are optional
      "failover": {"mode": "locality",                         # optional: hosts exported from several clusters
@@ -28,14 +28,16 @@ from __future__ import annotations
 import math
 from html import escape
 
-STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "skip": "\u2013"}
-HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "unreachable": "unreachable"}
+STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "pending": "\u2026", "skip": "\u2013"}
+HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "pending": "pending", "unreachable": "unreachable"}
+# Statuses listed as problems, in this order: pending is what a check-mode run would write.
+PROBLEMS = ("fail", "warn", "pending")
 FIRST_NAMES = 3                  # names shown before "+N more"
 BOX_W, BOX_H = 240, 128          # one cluster in the diagram
 
 CSS = """
 :root{--pass:#1a7f37;--pass-bg:#e6f6ea;--warn:#9a6700;--warn-bg:#fff5d6;--fail:#c62828;--fail-bg:#fdecec;
---skip:#6b7280;--skip-bg:#f3f4f6;--unreachable:#6b7280;--ink:#1f2933;--muted:#5f6b7a;--line:#e3e7ed}
+--skip:#6b7280;--skip-bg:#f3f4f6;--pending:#0b61a4;--pending-bg:#e7f0fb;--unreachable:#6b7280;--ink:#1f2933;--muted:#5f6b7a;--line:#e3e7ed}
 *{box-sizing:border-box}
 body{margin:0;background:#f5f7fa;color:var(--ink);font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,
 "Helvetica Neue",Arial,sans-serif}
@@ -58,6 +60,7 @@ color:var(--k);background:var(--k-bg);text-decoration:none;white-space:nowrap}
 .pass{--k:var(--pass);--k-bg:var(--pass-bg);--v:var(--pass)}
 .warn{--k:var(--warn);--k-bg:var(--warn-bg);--v:#d4a72c}
 .fail{--k:var(--fail);--k-bg:var(--fail-bg);--v:var(--fail)}
+.pending{--k:var(--pending);--k-bg:var(--pending-bg);--v:var(--pending)}
 .skip,.unreachable{--k:var(--skip);--k-bg:var(--skip-bg);--v:var(--skip)}
 details{margin-top:12px}
 summary{cursor:pointer;font-weight:600}
@@ -96,24 +99,27 @@ def _health(cluster: dict) -> str:
     if not cluster.get("reachable", True):
         return "unreachable"
     statuses = {_result(cluster, check_id)["status"] for check_id in cluster.get("results") or {}}
-    return "fail" if "fail" in statuses else "warn" if "warn" in statuses else "pass"
+    return next((status for status in PROBLEMS if status in statuses), "pass")
 
 
 def _problems(model: dict) -> list[tuple[dict, dict, dict]]:
-    """(cluster, check, result) for every failed or warned check, failures first."""
+    """(cluster, check, result) for every failed, warned or pending check, failures first."""
     found = [(c, k, _result(c, k["id"])) for c in model.get("clusters", []) for k in model.get("checks", [])]
-    found = [p for p in found if p[2]["status"] in ("fail", "warn")]
-    return sorted(found, key=lambda p: p[2]["status"] != "fail")
+    found = [p for p in found if p[2]["status"] in PROBLEMS]
+    return sorted(found, key=lambda p: PROBLEMS.index(p[2]["status"]))
 
 
 def _verdict(model: dict) -> tuple[str, str]:
     problems = _problems(model)
-    failed = sum(1 for p in problems if p[2]["status"] == "fail")
-    warned = len(problems) - failed
+    failed, warned, waiting = (sum(1 for p in problems if p[2]["status"] == status) for status in PROBLEMS)
     unreachable = sum(1 for c in model.get("clusters", []) if not c.get("reachable", True))
     if not failed and not warned and not unreachable and model.get("ok", True):
+        if waiting:
+            return "pending", "%d pending (check mode: the run would write them), nothing failed" % waiting
         return "pass", "All checks pass"
     parts = ["%d failed" % failed, _plural(warned, "warning")]
+    if waiting:
+        parts.append("%d pending" % waiting)
     if unreachable:
         parts.append(_plural(unreachable, "cluster") + " unreachable")
     return ("fail" if failed or unreachable or not model.get("ok", True) else "warn"), ", ".join(parts)
@@ -160,7 +166,7 @@ def _checks_table(model: dict) -> str:
         for k in model.get("checks", []):
             r = _result(c, k["id"])
             tip = "; ".join(str(x) for x in (r.get("detail"), r.get("object")) if x)
-            href = _issue_id(c, k) if r["status"] in ("fail", "warn") else ""
+            href = _issue_id(c, k) if r["status"] in PROBLEMS else ""
             cells.append("<td>%s</td>" % _badge(r["status"], tip, href))
         reach = "" if c.get("reachable", True) else " &middot; unreachable"
         rows.append('<tr><td class="c">%s<small>%s%s</small></td>%s</tr>'
@@ -361,7 +367,7 @@ def render_text(model: dict) -> str:
     """Clusters x checks as an aligned console table, then every problem with its fix."""
     checks = model.get("checks", [])
     header = ["cluster"] + [k.get("title", k["id"]) for k in checks]
-    shown = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "skip": "-"}
+    shown = {"pass": "pass", "warn": "WARN", "fail": "FAIL", "pending": "PENDING", "skip": "-"}
     rows = [[str(c.get("name")) + ("" if c.get("reachable", True) else " (unreachable)")]
             + [shown[_result(c, k["id"])["status"]] for k in checks] for c in model.get("clusters", [])]
     widths = [max(len(r[i]) for r in [header] + rows) for i in range(len(header))]

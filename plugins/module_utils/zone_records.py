@@ -15,6 +15,7 @@ roles/dns/templates/zone-server.yml.j2, checked against these names by the unit 
 from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import reading
 from ansible_collections.meshops.multicluster.plugins.module_utils.names import name_errors, parse_ip
 
 # The control plane's namespace unless mesh_istio_namespace says otherwise.
@@ -75,6 +76,14 @@ def parse_hosts(text) -> dict:
         for host in fields[1:]:
             records[check_dns_name(host, "line %d of %s" % (number, RECORDS_KEY))] = ip
     return records
+
+
+def read_records(configmap, namespace=NAMESPACE):
+    """host -> ip of the records ConfigMap, None without it; MalformedObject naming it on a bad line."""
+    if configmap is None:
+        return None
+    with reading("ConfigMap %s/%s" % (namespace, RECORDS_CONFIGMAP)):
+        return parse_hosts((configmap.get("data") or {}).get(RECORDS_KEY, ""))
 
 
 def records_configmap(records: dict[str, str], namespace: str = NAMESPACE) -> dict:

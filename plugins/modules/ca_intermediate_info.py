@@ -109,7 +109,7 @@ api_requests:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils import cacerts, pki
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 
@@ -147,11 +147,9 @@ def main():
                          api_requests=client.requests)
     result = dict(changed=False, cluster_name=params["cluster_name"], secret=name, exists=secret is not None,
                   managed=secret is not None and is_ours(secret), api_requests=client.requests)
-    if secret is None:
-        reasons = {"missing": "no Secret %s" % name}
-    else:
-        data = pki.decode_secret_data(secret)
-        reasons = pki.inspect_cacerts(data, root, params["cluster_name"], params["renew_before_days"])
+    data, reasons = cacerts.inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],
+                                    params["renew_before_days"])
+    if secret is not None:
         result.update(pki.summary(data))
     result.update(valid=not reasons, reasons=list(reasons), reason=pki.explain(reasons))
     module.exit_json(**result)

@@ -14,6 +14,8 @@ description:
   - Lets a role skip C(helm upgrade) for releases that are already as desired, which is most of the
     cost of a run that changes nothing.
   - Values are never returned, only whether they differ, since they may hold credentials.
+  - A storage Secret of one of O(releases) that holds no readable release fails the module, naming the Secret
+    and what is wrong with it; the Secrets of other releases are not read.
 options:
   namespace:
     description: Namespace of the releases.
@@ -67,6 +69,7 @@ releases:
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
 
 
@@ -79,8 +82,8 @@ def main():
     p = module.params
     client = k8s_client(module)
     try:
-        deployed = deployed_releases(client.list("Secret", p["namespace"], "owner=helm"))
-    except KubeError as exc:
+        deployed = deployed_releases(client.list("Secret", p["namespace"], "owner=helm"), names=p["releases"])
+    except (KubeError, MalformedObject) as exc:
         module.fail_json(msg=str(exc))
     module.exit_json(changed=False, releases={
         name: compare_release(deployed.get(name), p["chart_version"], values or {})

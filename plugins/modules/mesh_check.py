@@ -90,6 +90,13 @@ dns_answers:
   description: Host to the addresses the cluster's DNS answered, or to the error; empty without O(dns_server).
   returned: always
   type: dict
+malformed:
+  description:
+    - Objects whose content could not be read, each with the check it belongs to (C(control_plane), C(dns),
+      C(root)), the object and what is wrong with it; the fleet check fails that check of this cluster.
+  returned: always
+  type: list
+  elements: dict
 istiod_roots:
   description:
     - Fingerprints of the roots istiod publishes to workloads (ConfigMap C(istio-ca-root-cert) in O(namespace));
@@ -105,7 +112,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query imp
 from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import stamped_release
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils.redaction import redact
 from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
 from ansible_collections.meshops.multicluster.plugins.module_utils import pki, zone_records
 
@@ -120,50 +129,65 @@ ISTIOD_VALUES_CONFIGMAP = "values"
 
 def read_cluster(client, p):
     namespace = p["namespace"]
+    malformed = []
+
+    def readable(check, read, *args):
+        """read(*args); None when the object it reads is malformed, which is then a finding of check."""
+        try:
+            return read(*args)
+        except MalformedObject as exc:
+            malformed.append(exc.finding(check))
+            return None
+
     deployments = {name: client.get("Deployment", name, namespace) for name in p["deployments"]}
-    releases = installed_releases(client, namespace, deployments)
+    values = readable("control_plane", istiod_values, client.get("ConfigMap", ISTIOD_VALUES_CONFIGMAP, namespace),
+                      namespace)
+    releases = installed_releases(client, namespace, deployments, values)
     not_ready = {name: why for name, deployment in deployments.items()
                  for why in [deployment_not_ready(deployment)] if why}
     gateway = resolve_gateway(client, namespace, p["gateway_service"], p["address_override"])[0]
-    records_cm = client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, p["namespace"])
-    records = None
-    if records_cm is not None:
-        records = zone_records.parse_hosts((records_cm.get("data") or {}).get(zone_records.RECORDS_KEY, ""))
+    records = readable("dns", zone_records.read_records,
+                       client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, namespace), namespace)
     answers = dns_answers(p, records or {})
+    roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
     return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
-                istiod_roots=istiod_roots(client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace)))
+                istiod_roots=roots, malformed=malformed)
 
 
-def installed_releases(client, namespace, deployments):
+def istiod_values(configmap, namespace):
+    """The values istiod was installed with (its ConfigMap `values`, key original-values), redacted;
+    {} without them. MalformedObject when they are not a JSON object."""
+    with reading("ConfigMap %s/%s" % (namespace, ISTIOD_VALUES_CONFIGMAP)):
+        text = ((configmap or {}).get("data") or {}).get("original-values") or "{}"
+        values = json.loads(text)
+        if not isinstance(values, dict):
+            raise ValueError("original-values is not a JSON object")
+        return redact(values)
+
+
+def installed_releases(client, namespace, deployments, istiod_values):
     """{release: {chart, version, app_version, values}} from objects each chart stamps: the
-    ServiceAccount of chart base, `deployments` ({name: Deployment}), and istiod's values from
-    its ConfigMap `values` (the values the release was installed with). No Helm Secret is read
+    ServiceAccount of chart base, `deployments` ({name: Deployment}), and istiod's values
+    (the values the release was installed with). No Helm Secret is read
     (docs/permissions.md: the operate identity reads no Secret but cacerts)."""
-    values_cm = client.get("ConfigMap", ISTIOD_VALUES_CONFIGMAP, namespace) or {}
-    try:
-        istiod_values = json.loads(((values_cm.get("data") or {}).get("original-values")) or "{}")
-    except ValueError:
-        istiod_values = {}
     objects = [(client.get("ServiceAccount", BASE_CHART_SERVICE_ACCOUNT, namespace), None)]
     objects += [(deployment, istiod_values if name == "istiod" else None) for name, deployment in deployments.items()]
     releases = {}
     for obj, values in objects:
-        release = stamped_release(obj, _without_secrets(values or {}))
+        release = stamped_release(obj, values)
         if release:
             releases[release.pop("release")] = release
     return releases
 
 
-def istiod_roots(configmap):
+def istiod_roots(configmap, namespace):
     """Fingerprints of the roots istiod publishes to workloads (its CA's root bundle); None when it
-    publishes none (yet) or they cannot be read."""
+    publishes none (yet). MalformedObject when they are not certificates."""
     text = ((configmap or {}).get("data") or {}).get("root-cert.pem")
     if not text or not pki.HAS_CRYPTOGRAPHY:
         return None
-    try:
+    with reading("ConfigMap %s/%s" % (namespace, ISTIOD_ROOTS_CONFIGMAP)):
         return [pki.fingerprint(cert) for cert in pki.load_certs(("root-cert.pem", "ConfigMap", text.encode()))]
-    except pki.PkiError:
-        return None
 
 
 def dns_answers(p, records):
@@ -184,16 +208,6 @@ def dns_answers(p, records):
 
     wait(pending, p["dns_wait"], DNS_POLL_SECONDS)
     return answers
-
-
-def _without_secrets(values):
-    """Helm values as the report shows them: nothing that looks like a credential."""
-    if isinstance(values, dict):
-        return {k: ("<redacted>" if any(w in k.lower() for w in ("password", "token", "key", "secret")) and
-                    not isinstance(v, (dict, list)) else _without_secrets(v)) for k, v in values.items()}
-    if isinstance(values, list):
-        return [_without_secrets(v) for v in values]
-    return values
 
 
 def main():

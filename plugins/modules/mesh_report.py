@@ -27,6 +27,8 @@ options:
         and from the services plan its C(services), C(gateways) (their localities), C(selection) (which
         cluster imports which host; everything when left out) and C(failover) mode, from which the report
         shows what each cluster imports and each multi-cluster service's failover order.
+      - C(pending_steps), in check mode, names the steps that ran before without writing; a failure one of them
+        would fix is reported C(pending), not failed, and does not make the report fail.
     type: dict
     required: true
   report_dir:
@@ -62,7 +64,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 ok:
-  description: Whether every check of every cluster passed (warnings allowed).
+  description: Whether every check of every cluster passed (warnings and pending checks allowed).
   returned: always
   type: bool
 report:

@@ -104,3 +104,32 @@ def test_a_stopped_cluster_is_reported_and_the_others_are_still_repaired(lab, co
     assert ansible_playbook("verify.yml").rc == 0
     for name in (first, third):
         lab.client(name).delete("Service", {first: "orders", third: "cart"}[name], "default")
+
+
+def test_malformed_objects_fail_their_cluster_naming_them_and_the_others_pass(lab, converged, ansible_playbook):
+    """A bad line in the zone records and istiod values that are not JSON, in one cluster: that
+    cluster's checks fail naming the objects, the others pass, no traceback."""
+    first, others = lab.names[0], lab.names[1:]
+    client = lab.client(first)
+    records = client.get("ConfigMap", "istiocoredns-records", "istio-system")["data"]
+    values = client.get("ConfigMap", "values", "istio-system")["data"]
+    client.merge_patch("ConfigMap", "istiocoredns-records", "istio-system",
+                       {"data": {"global.hosts": records["global.hosts"] + "240.0.0.300 bad.line.global\n"}})
+    client.merge_patch("ConfigMap", "values", "istio-system", {"data": {"original-values": "{not json"}})
+    try:
+        run = ansible_playbook("verify.yml")
+        assert run.rc != 0
+        assert "Traceback" not in run.stdout + run.stderr and "MODULE FAILURE" not in run.stdout
+        clusters = {c["name"]: c for c in report(lab)["clusters"]}
+        assert clusters[first]["reachable"]
+        dns, control_plane = (clusters[first]["results"][check] for check in ("dns", "control_plane"))
+        assert dns["status"] == "fail" and dns["object"] == "ConfigMap istio-system/istiocoredns-records"
+        assert "line" in dns["detail"] and "240.0.0.300" in dns["detail"]
+        assert control_plane["status"] == "fail" and control_plane["object"] == "ConfigMap istio-system/values"
+        assert set(failures(lab)) == {(first, "dns"), (first, "control_plane")}
+        for name in others:
+            assert {r["status"] for r in clusters[name]["results"].values()} == {"pass"}, clusters[name]
+    finally:
+        client.merge_patch("ConfigMap", "istiocoredns-records", "istio-system", {"data": records})
+        client.merge_patch("ConfigMap", "values", "istio-system", {"data": values})
+    assert ansible_playbook("verify.yml").rc == 0

@@ -62,3 +62,42 @@ def test_an_istiod_that_runs_a_ca_of_its_own_is_named_with_the_fix():
     own = check_root(trust, "sha256:mesh", "mesh-system", ["sha256:self-signed"])
     assert own["status"] == "fail" and "runs a CA of its own" in own["detail"]
     assert own["object"] == "Deployment mesh-system/istiod" and "control_plane.yml" in own["fix"]
+
+
+def fresh(name):
+    """A cluster where nothing is installed, as the fleet check reads it in a check-mode site.yml."""
+    return {"name": name, "network": "n", "reachable": True, "trust": {"exists": False},
+            "check": {"releases": {}, "gateway": None, "zone_records": None, "not_ready": {}, "malformed": []},
+            "dns_delegated": False, "expected_records": {"a.b.global": "240.0.0.1"},
+            "service_entries": {"created": 1, "updated": 0, "deleted": 0, "unchanged": 0}}
+
+
+FRESH_FLEET = {"root_fingerprint": "ab", "chart_version": "1.29.0",
+               "releases": ["istio-base", "istiod", "istio-eastwestgateway"], "gateway_name": "istio-eastwestgateway"}
+
+
+def test_in_check_mode_what_the_steps_before_would_write_is_pending_and_the_report_passes():
+    model = evaluate([fresh("cluster1"), fresh("cluster2")],
+                     dict(FRESH_FLEET, pending_steps=["trust", "control_plane", "dns", "services"]))
+    statuses = {r["status"] for c in model["clusters"] for name, r in c["results"].items() if name != "held_hosts"}
+    assert model["ok"] and statuses == {"pending", "skip"} and model["pending"] == 2 * 6
+    assert {c["results"]["held_hosts"]["status"] for c in model["clusters"]} == {"pass"}  # nothing held back
+    gateway = model["clusters"][0]["results"]["gateway"]
+    assert gateway["detail"].startswith("no gateway: Helm release istio-eastwestgateway not installed")
+    text = render_text(model)
+    assert "PENDING" in text and "12 pending (check mode" in text.splitlines()[0] and "FAIL" not in text
+    assert '<header class="pending">' in render_html(model)
+
+
+def test_a_real_run_or_the_check_alone_still_fails_on_a_fresh_fleet():
+    for fleet in (FRESH_FLEET, dict(FRESH_FLEET, pending_steps=[])):
+        model = evaluate([fresh("cluster1")], fleet)
+        assert not model["ok"] and model["pending"] == 0
+    # A step that did not run before the check leaves its failures failed, and so do malformed objects.
+    bad = fresh("cluster1")
+    bad["check"]["malformed"] = [{"check": "dns", "object": "ConfigMap istio-system/istiocoredns-records",
+                                  "problem": "line 1 of global.hosts: 'x' is not '<ip> <host>'"}]
+    model = evaluate([bad], dict(FRESH_FLEET, pending_steps=["trust"]))
+    results = model["clusters"][0]["results"]
+    assert results["root"]["status"] == "pending" and results["control_plane"]["status"] == "fail"
+    assert results["dns"]["status"] == "fail" and not model["ok"]
