@@ -28,7 +28,7 @@ def key_file_module(argument_spec, key_file_options, **kwargs):
     """An AnsibleModule whose key-file options (paths, shown in results and messages) become no_log
     when they were given key text instead: AnsibleModule writes its arguments to syslog or the
     journal, and echoes them at -vvv, before the module can refuse the value."""
-    raw = _load_params()
+    raw = _load_params() or {}  # None where ansible-test reads the argument spec without running the module
     spec = dict(argument_spec)
     for option in key_file_options:
         names = [option] + list(spec[option].get("aliases") or [])

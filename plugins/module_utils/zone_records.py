@@ -34,7 +34,7 @@ HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a 
 
 def check_dns_name(name, field="zone"):
     """name in lower case without a final dot; ValueError naming the field if it is not a DNS name."""
-    text = str(name).strip().lower()
+    text = str(name).lower()  # matched whole: surrounding whitespace is refused, not stripped
     bare = text[:-1] if text.endswith(".") else text
     if not bare or name_errors(bare):
         raise ValueError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "

@@ -38,7 +38,7 @@ def disk_calls(monkeypatch):
 
 def test_write_atomic_fsyncs_the_data_before_the_rename_and_the_directory_after(tmp_path, disk_calls):
     files.write_atomic(str(tmp_path / "a.pem"), b"x", mode=0o600)
-    assert [kind for kind, _ in disk_calls] == ["fsync", "replace", "fsync-dir"]
+    assert [call[0] for call in disk_calls] == ["fsync", "replace", "fsync-dir"]
     assert disk_calls[1] == ("replace", "a.pem") and disk_calls[2] == ("fsync-dir", tmp_path.name)
     assert (tmp_path / "a.pem").read_bytes() == b"x" and os.stat(tmp_path / "a.pem").st_mode & 0o777 == 0o600
 

@@ -101,5 +101,5 @@ def test_templates_convert_boolean_variables(path):
     ("{{ mesh_ca_force_reissue or phase == 'intermediates' }}", ["mesh_ca_force_reissue"]),
 ])
 def test_the_scan_sees_a_bare_read(text, bad):
-    assert unconverted_reads("that", text, None, {"mesh_ca_allow_new_root", "mesh_verify_fail",
-                                                   "mesh_ca_force_reissue"}) == bad
+    known = {"mesh_ca_allow_new_root", "mesh_verify_fail", "mesh_ca_force_reissue"}
+    assert unconverted_reads("that", text, None, known) == bad

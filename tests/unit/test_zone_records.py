@@ -98,3 +98,9 @@ def test_records_configmap_is_labelled():
     assert is_ours(records)
     assert (records["metadata"]["namespace"], records["metadata"]["name"]) == (zr.NAMESPACE, zr.RECORDS_CONFIGMAP)
     assert records["data"] == {zr.RECORDS_KEY: zr.render_hosts({"httpbin.bar.global": "240.0.0.2"})}
+
+
+@pytest.mark.parametrize("value", ["global\n", " global", "global "])
+def test_dns_names_with_surrounding_whitespace_are_refused(value):
+    with pytest.raises(ValueError, match="zone"):
+        zr.check_dns_name(value)
