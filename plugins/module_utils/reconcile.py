@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import (
     API_VERSIONS, MANAGED_BY_LABEL, MANAGED_BY, is_ours, subset_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils.redaction import REDACTED
 
 WRITE_WORKERS = 8
 
@@ -134,7 +135,7 @@ def summarize(obj):
         if field in obj:
             out[field] = obj[field]
     if obj.get("kind") == "Secret":
-        out["data"] = {key: "<redacted>" for key in obj.get("data") or {}}
+        out["data"] = {key: REDACTED for key in obj.get("data") or {}}
     return out
 
 
