@@ -47,12 +47,12 @@ from lab.config import collection_on_path
 from .common import load, save
 
 COLLECTIONS = collection_on_path()
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (  # noqa: E402
     cluster_store, from_text, plan, traffic_policy)
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL, select_exports  # noqa: E402
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (  # noqa: E402
     store_configmap, store_from_configmap, store_summary)
 
 SIZES = tuple(int(n) for n in os.environ.get("FLEET_BENCH_SIZES", "10,50,100").split(","))

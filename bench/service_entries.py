@@ -45,12 +45,12 @@ from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_g
                      lab_state, load, peak_memory_lines, save)
 
 collection_on_path()
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address  # noqa: E402
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient  # noqa: E402
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import (  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import plan  # noqa: E402
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL, select_exports  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
 
 CLUSTER_COUNTS = tuple(int(n) for n in os.environ.get("SE_BENCH_CLUSTERS", "3,6").split(","))
 BASELINE = 3                    # the lab size the others are compared with (when measured in the run)

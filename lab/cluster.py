@@ -25,7 +25,7 @@ from .api import Api
 from .config import REPO_DIR, instance, load_versions, state_dir
 from .kubeconfig import write_kubeconfig
 from .pki import write_cluster_pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
 
 MAX_CLUSTERS = 6
 DNS_FLAVOURS = ("coredns", "kube-dns")

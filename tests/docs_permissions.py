@@ -1,4 +1,4 @@
-"""docs/permissions.md ends with the table of plugins/module_utils/permissions.py.
+"""docs/permissions.md ends with the table of plugins/module_utils/_access/permissions.py.
 
     python tests/docs_permissions.py   # rewrite the table
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 PAGE = REPO / "docs" / "permissions.md"
-MARK = "<!-- generated from plugins/module_utils/permissions.py: python tests/docs_permissions.py -->"
+MARK = "<!-- generated from plugins/module_utils/_access/permissions.py: python tests/docs_permissions.py -->"
 
 
 def render() -> str:
     sys.path.insert(0, str(REPO))
     from lab.config import collection_on_path
     collection_on_path()
-    from ansible_collections.meshops.multicluster.plugins.module_utils.permissions import markdown_table
+    from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import markdown_table
     head = PAGE.read_text().split(MARK, 1)[0]
     return head + MARK + "\n\n" + markdown_table() + "\n"
 

@@ -1,4 +1,4 @@
-"""Sample models for the fleet report tests (the shape documented in plugins/module_utils/report.py)."""
+"""Sample models for the fleet report tests (the shape documented in plugins/module_utils/_verify/report.py)."""
 
 from __future__ import annotations
 

@@ -54,8 +54,8 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils.permissions import IDENTITY_NAME, rbac_objects
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import IDENTITY_NAME, rbac_objects
 
 
 def operate_rbac_objects(subjects, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=(),

@@ -33,7 +33,7 @@ _value:
   elements: str
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import stores_to_read
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import stores_to_read
 
 
 def vip_stores_to_read(clusters):

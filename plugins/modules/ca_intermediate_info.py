@@ -109,9 +109,10 @@ api_requests:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import cacerts, pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
 def main():

@@ -164,9 +164,9 @@ bundle_fingerprints:
 
 from ansible.module_utils.basic import missing_required_lib
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import key_file_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.root_store import ensure_root
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import key_file_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_store import ensure_root
 
 
 def main():

@@ -67,10 +67,10 @@ releases:
       differences: [chart version 1.28.3, expected 1.29.0]
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import compare_release, deployed_releases
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import compare_release, deployed_releases
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
 def main():

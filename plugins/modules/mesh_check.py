@@ -108,15 +108,16 @@ istiod_roots:
 
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.dns_query import DnsError, query_a
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready, resolve_gateway
-from ansible_collections.meshops.multicluster.plugins.module_utils.helm_release import stamped_release
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.malformed import MalformedObject, reading
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.redaction import redact
-from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils import pki, zone_records
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
 
 
 DNS_POLL_SECONDS = 3

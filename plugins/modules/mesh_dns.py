@@ -160,9 +160,9 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_dns import check_input, delegate
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.cluster_dns import check_input, delegate
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
 def main():

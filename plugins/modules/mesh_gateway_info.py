@@ -76,11 +76,11 @@ waited:
   type: float
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import (
     deployments_waiting, resolve_gateway)
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 
 POLL_SECONDS = 2
 

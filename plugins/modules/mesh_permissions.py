@@ -70,9 +70,9 @@ user:
   sample: system:serviceaccount:meshops-system:meshops-operate
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
 def main():

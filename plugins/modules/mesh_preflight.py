@@ -107,10 +107,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import (
     FleetError, check_fleet, check_identities, check_single_api_server, read_uids)
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import require_client_libraries
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import require_client_libraries
 
 CONNECTION = dict(host=dict(type="str", required=True), kubeconfig=dict(type="path"), context=dict(type="str"))
 

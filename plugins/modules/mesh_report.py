@@ -88,9 +88,9 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.files import write_atomic
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_check import evaluate
-from ansible_collections.meshops.multicluster.plugins.module_utils.report import render_html, render_text
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import write_atomic
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
 
 def write_reports(report_dir, model):

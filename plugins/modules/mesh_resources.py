@@ -120,11 +120,11 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployments_waiting
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KINDS, KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils import reconcile
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployments_waiting
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS, KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
 
 
 def _validate(module, objects):

@@ -91,10 +91,10 @@ import datetime
 import json
 import os
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.files import read_file, write_atomic
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.token_kubeconfig import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import read_file, write_atomic
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import (
     reuse_verdict, token_expiry, token_kubeconfig)
 
 try:

@@ -114,12 +114,12 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import resolve_gateway
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import (
     EXPORT_LABEL, PlanError, parse_exported, select_exports)
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
     STORE_NAME, store_from_configmap, store_summary)
 
 

@@ -170,10 +170,10 @@ api_requests:
 
 import gc
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import PlanError, from_text
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils.services_writer import ServicesError, Writer
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import PlanError, from_text
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import ServicesError, Writer
 
 
 def main():

@@ -222,9 +222,9 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.fleet_plan import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (
     OUTLIER_DEFAULTS, PlanError, plan, to_text, traffic_policy)
-from ansible_collections.meshops.multicluster.plugins.module_utils.vip_allocation import DEFAULT_RANGE
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import DEFAULT_RANGE
 
 CLUSTER_SPEC = dict(
     name=dict(type="str", required=True),

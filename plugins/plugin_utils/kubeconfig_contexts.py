@@ -12,7 +12,7 @@ import re
 
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.names import label_error
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 
 
 class KubeconfigInventoryError(ValueError):

@@ -50,7 +50,7 @@ class Lab:
         self.names = [c["name"] for c in self.clusters]
 
     def client(self, name: str):
-        from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient
+        from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
         return KubeClient({"kubeconfig": self.kubeconfig, "context": name})
 
     def audit_events(self, name: str) -> list[dict]:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import time
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import OWNED_SELECTOR
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import OWNED_SELECTOR
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
 
 GATEWAY = ("istio-system", "istio-eastwestgateway")
 

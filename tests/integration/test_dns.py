@@ -12,9 +12,10 @@ import time
 import dns.exception
 import dns.resolver
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import corefile, kubedns
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import kubedns
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import (
     NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
 
 RECORDS = {"dnscheck.meshtest.global": "240.0.0.77", "other.meshtest.global": "240.0.0.78"}

@@ -14,8 +14,8 @@ import time
 import pytest
 from test_dns import RECORDS, assert_answer, ensure_namespace, eventually, lookup
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
-from ansible_collections.meshops.multicluster.plugins.module_utils.zone_records import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import (
     NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
 
 K3S_IMPORT = "import /etc/coredns/custom/*.server\n"

@@ -13,8 +13,8 @@ import pytest
 
 from lab.istio_tools import xds
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL
 
 NS = "meshops-failover"
 HOST, PORT = f"db.{NS}.global", 8000

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, vip_store
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import (
     EXPORT_LABEL, EXPORT_TO_ANNOTATION)
 
 NS = "meshops-select-test"

@@ -78,7 +78,7 @@ def endpoints_of(cluster):
 
 
 def gateway_addresses(lab):
-    from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import gateway_address
+    from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
     return {name: gateway_address(lab.client(name).get("Service", "istio-eastwestgateway", "istio-system"))[0]
             for name in lab.names}
 

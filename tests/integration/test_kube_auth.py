@@ -10,7 +10,7 @@ import sys
 
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeClient
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
 
 
 def cluster_and_user(lab, name):

@@ -15,8 +15,8 @@ from lab.build import ensure_binaries, ensure_istio_charts
 
 from labtools import Lab, lab_command
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.gateway import deployment_not_ready
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 
 
 def _wait(check, timeout=60):

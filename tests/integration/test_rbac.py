@@ -11,9 +11,9 @@ import pytest
 
 from lab.build import ensure_binaries
 from labtools import WRITE_VERBS
-from ansible_collections.meshops.multicluster.plugins.module_utils import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import MANAGED_BY_LABEL, managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY_LABEL, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL
 
 OPERATE_USER = "system:serviceaccount:meshops-system:meshops-operate"
 EXTRA = "meshops-rbac"  # a namespace of this test's own, with one exported Service
@@ -111,7 +111,7 @@ def test_every_permission_of_the_operate_identity_is_used(day2):
         namespace = permissions.namespace_of(rule, "istio-system")
         unused += ["%s: %s %s %s" % (step, verb, "/".join(rule.resources), namespace or "cluster-wide")
                    for verb in rule.verbs if not rule_used(rule, verb, namespace, events)]
-    assert unused == [], "granted, but no step used it: remove it from plugins/module_utils/permissions.py"
+    assert unused == [], "granted, but no step used it: remove it from plugins/module_utils/_access/permissions.py"
 
 
 def as_operate(lab, operate, *args):

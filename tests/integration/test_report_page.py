@@ -14,7 +14,7 @@ import subprocess
 import pytest
 from PIL import Image
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.report import render_html
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html
 from tests.report_model import sample
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")

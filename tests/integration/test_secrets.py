@@ -18,9 +18,9 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils.token_kubeconfig import token_claims
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import token_claims
 
 NAMESPACE = "default"
 ACCOUNT = "meshops-secrets-test"

@@ -13,8 +13,8 @@ import pytest
 import yaml
 from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, untouched, vip_store
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.cluster_services import is_owned
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import EXPORT_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import is_owned
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL
 
 NS = "meshops-services-test"
 SERVICES = ("echo", "keep", "third")

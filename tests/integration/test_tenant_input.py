@@ -15,7 +15,7 @@ import json
 import pytest
 from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, untouched, vip_store
 
-from ansible_collections.meshops.multicluster.plugins.module_utils.service_exports import (
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import (
     EXPORT_LABEL, EXPORT_TO_ANNOTATION)
 
 NS = "meshops-tenant-test"

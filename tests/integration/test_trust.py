@@ -12,8 +12,8 @@ import subprocess
 
 import pytest
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils.k8s import USER_AGENT, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import USER_AGENT, managed_labels
 
 PASSPHRASE = "integration-passphrase-6d1f"
 NS, NAME = "istio-system", "cacerts"

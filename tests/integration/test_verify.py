@@ -7,7 +7,7 @@ import json
 
 from labtools import lab_command
 
-from ansible_collections.meshops.multicluster.plugins.module_utils import corefile
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 
 
 def report(lab):

@@ -1,0 +1,63 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What every cluster-facing module shares: the auth options and building the client."""
+
+from __future__ import annotations
+
+from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
+    HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import KEY_TEXT, is_pem_text
+
+# Documented once in the doc fragment meshops.multicluster.k8s_auth.
+AUTH_ARG_SPEC = dict(
+    kubeconfig=dict(type="path"),
+    context=dict(type="str"),
+    host=dict(type="str"),
+    api_key=dict(type="str", no_log=True),
+    validate_certs=dict(type="bool", aliases=["verify_ssl"]),
+    ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
+    client_cert=dict(type="path", aliases=["cert_file"]),
+    client_key=dict(type="path", aliases=["key_file"], no_log=False),
+)
+
+
+def key_file_module(argument_spec, key_file_options, **kwargs):
+    """An AnsibleModule whose key-file options (paths, shown in results and messages) become no_log
+    when they were given key text instead: AnsibleModule writes its arguments to syslog or the
+    journal, and echoes them at -vvv, before the module can refuse the value."""
+    raw = _load_params() or {}  # None where ansible-test reads the argument spec without running the module
+    spec = dict(argument_spec)
+    for option in key_file_options:
+        names = [option] + list(spec[option].get("aliases") or [])
+        if any(isinstance(raw.get(name), str) and is_pem_text(raw[name]) for name in names):
+            spec[option] = dict(spec[option], no_log=True)
+    return AnsibleModule(argument_spec=spec, **kwargs)
+
+
+def k8s_module(argument_spec, key_file_options=(), **kwargs):
+    """The module with the shared auth options; client_key (and key_file_options) as key_file_module."""
+    spec = dict(AUTH_ARG_SPEC)
+    spec.update(argument_spec)
+    return key_file_module(spec, ("client_key",) + tuple(key_file_options), **kwargs)
+
+
+def require_client_libraries(module):
+    """fail_json naming the first library a KubeClient needs that is not installed."""
+    for has, library, error in ((HAS_URLLIB3, "urllib3", URLLIB3_IMPORT_ERROR), (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR)):
+        if not has:
+            module.fail_json(msg=missing_required_lib(library), exception=str(error))
+
+
+def k8s_client(module):
+    """A client for the module's cluster, or fail_json saying what is missing."""
+    require_client_libraries(module)
+    if is_pem_text(module.params.get("client_key") or ""):
+        module.fail_json(msg="client_key %r holds key text, not a path; expected the path of a PEM key file "
+                             "(or a kubeconfig whose user has client-key-data)" % KEY_TEXT)
+    try:
+        return KubeClient(module.params)
+    except KubeError as exc:
+        module.fail_json(msg=str(exc))

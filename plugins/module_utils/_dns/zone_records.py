@@ -1,0 +1,94 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
+
+The contract other steps rely on: a CoreDNS Deployment + Service `istiocoredns` in the control
+plane's namespace (NAMESPACE by default, mesh_istio_namespace) serves zone `global` with the
+`hosts` plugin from RECORDS_PATH (no fallthrough: a name without a record gets SERVFAIL). The
+Corefile is ConfigMap `istiocoredns` (key `Corefile`); the records are ConfigMap
+`istiocoredns-records` (key `global.hosts`) beside it, written by the
+ServiceEntry step with render_hosts() and mounted at RECORDS_DIR. CoreDNS re-reads the file every
+2 seconds: a records update needs no restart. The objects themselves are the template
+roles/dns/templates/zone-server.yml.j2, checked against these names by the unit tests.
+"""
+
+from __future__ import annotations
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import reading
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import name_errors, parse_ip
+
+# The control plane's namespace unless mesh_istio_namespace says otherwise.
+NAMESPACE = "istio-system"
+ZONE = "global"
+ZONE_SERVER_NAME = "istiocoredns"
+RECORDS_CONFIGMAP = "istiocoredns-records"
+RECORDS_KEY = "global.hosts"
+RECORDS_DIR = "/etc/coredns/records"
+RECORDS_PATH = RECORDS_DIR + "/" + RECORDS_KEY
+
+HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
+                "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
+                % (ZONE, ZONE, NAMESPACE, ZONE_SERVER_NAME))
+
+
+def check_dns_name(name, field="zone"):
+    """name in lower case without a final dot; ValueError naming the field if it is not a DNS name."""
+    text = str(name).lower()  # matched whole: surrounding whitespace is refused, not stripped
+    bare = text[:-1] if text.endswith(".") else text
+    if not bare or name_errors(bare):
+        raise ValueError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "
+                         "e.g. 'global')" % (field, name))
+    return bare
+
+
+def check_ip(value, field="target_ips"):
+    """The address in canonical form; ValueError naming the field if it is not exactly an IP
+    address (names.parse_ip: no scope id, no whitespace)."""
+    try:
+        return str(parse_ip(value))
+    except ValueError:
+        raise ValueError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20, without "
+                         "whitespace or an IPv6 scope id)" % (field, value))
+
+
+def render_hosts(records: dict[str, str]) -> str:
+    """The records file: header, then `<ip> <host>` a line, sorted by host."""
+    lines = {}
+    for host, ip in records.items():
+        name = check_dns_name(host, "host")
+        if not name.endswith("." + ZONE):
+            raise ValueError("host: %r is not in zone %s (expected <name>.<namespace>.%s)" % (host, ZONE, ZONE))
+        lines[name] = "%s %s\n" % (check_ip(ip, "ip of " + name), name)
+    return HOSTS_HEADER + "".join(lines[name] for name in sorted(lines))
+
+
+def parse_hosts(text) -> dict:
+    """host -> ip of a hosts file (comments and blank lines skipped); ValueError on a bad line."""
+    records = {}
+    for number, line in enumerate((text or "").splitlines(), 1):
+        fields = line.split("#", 1)[0].split()
+        if not fields:
+            continue
+        if len(fields) < 2:
+            raise ValueError("line %d of %s: %r is not '<ip> <host>'" % (number, RECORDS_KEY, line))
+        ip = check_ip(fields[0], "line %d of %s" % (number, RECORDS_KEY))
+        for host in fields[1:]:
+            records[check_dns_name(host, "line %d of %s" % (number, RECORDS_KEY))] = ip
+    return records
+
+
+def read_records(configmap, namespace=NAMESPACE):
+    """host -> ip of the records ConfigMap, None without it; MalformedObject naming it on a bad line."""
+    if configmap is None:
+        return None
+    with reading("ConfigMap %s/%s" % (namespace, RECORDS_CONFIGMAP)):
+        return parse_hosts((configmap.get("data") or {}).get(RECORDS_KEY, ""))
+
+
+def records_configmap(records: dict[str, str], namespace: str = NAMESPACE) -> dict:
+    """ConfigMap <namespace>/istiocoredns-records holding render_hosts(records)."""
+    return {"apiVersion": "v1", "kind": "ConfigMap",
+            "metadata": {"name": RECORDS_CONFIGMAP, "namespace": namespace,
+                         "labels": managed_labels({"app": ZONE_SERVER_NAME})},
+            "data": {RECORDS_KEY: render_hosts(records)}}

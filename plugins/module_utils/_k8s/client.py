@@ -1,0 +1,308 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""A small Kubernetes client for the collection's modules.
+
+Only the handful of kinds the collection manages, addressed by their REST paths (API discovery
+only to prove a namespace empty), one connection pool per module run, server-side apply for every
+write. Objects the collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects
+without it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+try:
+    from urllib.parse import urlencode
+except ImportError:  # Python 2 is not supported; keeps sanity's import test quiet
+    from urllib import urlencode
+
+import ssl
+import tempfile
+
+try:
+    import urllib3
+    HAS_URLLIB3 = True
+    URLLIB3_IMPORT_ERROR = None
+except ImportError as exc:  # reported by the module through missing_required_lib
+    HAS_URLLIB3 = False
+    URLLIB3_IMPORT_ERROR = exc
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import KubeconfigError, resolve
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import forbidden_message
+
+
+MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
+MANAGED_BY = "meshops.multicluster"
+FIELD_MANAGER = "meshops.multicluster"
+USER_AGENT = "meshops.multicluster"
+
+# kind -> (API prefix, resource, namespaced)
+KINDS = {
+    "Namespace": ("api/v1", "namespaces", False),
+    "Secret": ("api/v1", "secrets", True),
+    "ConfigMap": ("api/v1", "configmaps", True),
+    "Service": ("api/v1", "services", True),
+    "ServiceAccount": ("api/v1", "serviceaccounts", True),
+    "Node": ("api/v1", "nodes", False),
+    "Deployment": ("apis/apps/v1", "deployments", True),
+    "ServiceEntry": ("apis/networking.istio.io/v1", "serviceentries", True),
+    "Gateway": ("apis/networking.istio.io/v1", "gateways", True),
+    "DestinationRule": ("apis/networking.istio.io/v1", "destinationrules", True),
+    "ClusterRole": ("apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
+    "ClusterRoleBinding": ("apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    "Role": ("apis/rbac.authorization.k8s.io/v1", "roles", True),
+    "RoleBinding": ("apis/rbac.authorization.k8s.io/v1", "rolebindings", True),
+    "ValidatingAdmissionPolicy": ("apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicies", False),
+    "ValidatingAdmissionPolicyBinding": ("apis/admissionregistration.k8s.io/v1", "validatingadmissionpolicybindings",
+                                         False),
+}
+REVIEW_PREFIXES = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
+API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _resource, _namespaced) in KINDS.items()}
+
+# Each option of kubernetes.core's auth with its environment fallback (AWX credentials).
+AUTH_ENV = {
+    "kubeconfig": "K8S_AUTH_KUBECONFIG",
+    "context": "K8S_AUTH_CONTEXT",
+    "host": "K8S_AUTH_HOST",
+    "api_key": "K8S_AUTH_API_KEY",
+    "validate_certs": "K8S_AUTH_VERIFY_SSL",
+    "ca_cert": "K8S_AUTH_SSL_CA_CERT",
+    "client_cert": "K8S_AUTH_CERT_FILE",
+    "client_key": "K8S_AUTH_KEY_FILE",
+}
+
+
+class KubeError(Exception):
+    """An API or connection failure, with the HTTP status when there was one."""
+
+    def __init__(self, message, status=None, reason=None):
+        super().__init__(message)
+        self.status = status
+        self.reason = reason
+
+
+def managed_labels(extra=None):
+    labels = {MANAGED_BY_LABEL: MANAGED_BY}
+    labels.update(extra or {})
+    return labels
+
+
+def is_ours(obj):
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
+
+
+def subset_matches(desired, live):
+    """True when every field of desired has the same value in live (the server may add defaults)."""
+    if isinstance(desired, dict):
+        return isinstance(live, dict) and all(k in live and subset_matches(v, live[k]) for k, v in desired.items())
+    if isinstance(desired, list):
+        return isinstance(live, list) and len(desired) == len(live) and all(
+            subset_matches(d, v) for d, v in zip(desired, live))
+    return desired == live
+
+
+# K8S_AUTH_VERIFY_SSL as kubernetes.core reads it ("0", "false", "no", any case, turn verification
+# off), with the words it reads as on. kubernetes.core reads every other value as on; an unknown
+# value is refused here instead of guessed.
+ENV_BOOLEANS = {"0": False, "false": False, "no": False, "1": True, "true": True, "yes": True}
+
+
+def _env_bool(env, value):
+    try:
+        return ENV_BOOLEANS[value.lower()]
+    except KeyError:
+        raise KubeError("%s=%r is not a boolean: expected true or false (also yes/no, 1/0)" % (env, value))
+
+
+def auth_params(params):
+    """Module params with each unset auth option taken from its K8S_AUTH_* variable; KubeError for a
+    validate_certs that is not a boolean."""
+    resolved = {}
+    for option, env in AUTH_ENV.items():
+        value = params.get(option)
+        if value is None:
+            value = os.environ.get(env) or None
+            if value is not None and option == "validate_certs":
+                value = _env_bool(env, value)
+        resolved[option] = value
+    if resolved["validate_certs"] is not None and not isinstance(resolved["validate_certs"], bool):
+        raise KubeError("validate_certs=%r is not a boolean: expected true or false" % (resolved["validate_certs"],))
+    return resolved
+
+
+def _ssl_context(conn):
+    """TLS settings of a connection; client certificates given as data pass through a private
+    temporary directory only while they are loaded."""
+    context = ssl.create_default_context(cafile=conn.ca_file, cadata=conn.ca_data)
+    if not conn.verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    if conn.cert_data or conn.cert_file:
+        with tempfile.TemporaryDirectory(prefix="meshops-") as private:
+            cert_file, key_file = conn.cert_file, conn.key_file
+            if conn.cert_data:
+                cert_file = os.path.join(private, "cert.pem")
+                with open(cert_file, "w") as f:
+                    f.write(conn.cert_data)
+            if conn.key_data:
+                key_file = os.path.join(private, "key.pem")
+                with open(os.open(key_file, os.O_WRONLY | os.O_CREAT, 0o600), "w") as f:
+                    f.write(conn.key_data)
+            context.load_cert_chain(cert_file, key_file)
+    return context
+
+
+def _pool(conn):
+    options = dict(ssl_context=_ssl_context(conn), cert_reqs="CERT_REQUIRED" if conn.verify else "CERT_NONE",
+                   server_hostname=conn.tls_server_name)
+    if not conn.verify:
+        options["assert_hostname"] = False
+    if conn.proxy_url:
+        return urllib3.ProxyManager(conn.proxy_url, **options)
+    return urllib3.PoolManager(**options)
+
+
+# A refused connection is retried twice; 429 (the API server asks to come back: overloaded, or the
+# storage of CRDs just created still initialising) is retried after its Retry-After, as client-go
+# does. A 429 request was not processed, so retrying writes is safe.
+RETRIES = urllib3.Retry(total=None, connect=2, read=0, redirect=0, status=6, other=0, status_forcelist=(429,),
+                        allowed_methods=None, backoff_factor=0.25, respect_retry_after_header=True,
+                        raise_on_status=False) if HAS_URLLIB3 else None
+
+
+def resource_path(kind, namespace=None, name=None):
+    try:
+        prefix, resource, namespaced = KINDS[kind]
+    except KeyError:
+        raise KubeError("kind %s is not one the collection manages" % kind)
+    path = "/" + prefix
+    if namespaced and namespace:
+        path += "/namespaces/" + namespace
+    path += "/" + resource
+    if name:
+        path += "/" + name
+    return path
+
+
+class KubeClient:
+    """REST calls for the kinds in KINDS; counts requests so modules can report them."""
+
+    def __init__(self, params, timeout=30):
+        try:
+            self.connection = resolve(auth_params(params))
+        except KubeconfigError as exc:
+            raise KubeError(str(exc))
+        try:
+            self.pool = _pool(self.connection)
+        except (ssl.SSLError, OSError) as exc:  # unreadable or mismatched CA, certificate or key files
+            raise KubeError("cannot set up TLS for %s: %s" % (self.connection.server, exc))
+        self.host = self.connection.server
+        self.timeout = timeout
+        self.requests = {"read": 0, "write": 0}
+
+    def request(self, method, path, query=None, body=None, content_type="application/json"):
+        """JSON response of one call; None for 404 on GET and DELETE."""
+        # An access review is a POST but changes nothing: counted as a read.
+        self.requests["read" if method == "GET" or path.startswith(REVIEW_PREFIXES) else "write"] += 1
+        url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
+        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
+        if self.connection.token:
+            headers["Authorization"] = "Bearer " + self.connection.token
+        if body is not None:
+            headers["Content-Type"] = content_type
+        try:
+            response = self.pool.request(method, url, body=body, headers=headers, timeout=self.timeout,
+                                         retries=RETRIES)
+        except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts
+            raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
+        if response.status == 404 and method in ("GET", "DELETE"):
+            return None
+        if response.status == 403:
+            raise KubeError(forbidden_message(method, path, _server_message(response)), status=403,
+                            reason=response.reason)
+        if response.status >= 400:
+            raise KubeError("%s %s: %s %s" % (method, path, response.status, _server_message(response)),
+                            status=response.status, reason=response.reason)
+        return json.loads(response.data) if response.data else None
+
+    def get(self, kind, name, namespace=None):
+        return self.request("GET", resource_path(kind, namespace, name))
+
+    def list(self, kind, namespace=None, label_selector=None):
+        query = {"labelSelector": label_selector} if label_selector else None
+        result = self.request("GET", resource_path(kind, namespace), query=query)
+        return (result or {}).get("items") or []
+
+    def apply(self, obj):
+        """Server-side apply of one whole object with the collection's field manager."""
+        meta = obj["metadata"]
+        return self.request("PATCH", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
+                            query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=json.dumps(obj),
+                            content_type="application/apply-patch+yaml")
+
+    def create(self, obj):
+        """Create an object; 409 (KubeError) when one of that name exists."""
+        meta = obj["metadata"]
+        return self.request("POST", resource_path(obj["kind"], meta.get("namespace")),
+                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+
+    def replace(self, obj):
+        """Replace an object whole. With metadata.resourceVersion set this is conditional: 409
+        (KubeError) when someone changed the object since that version was read."""
+        meta = obj["metadata"]
+        return self.request("PUT", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
+                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+
+    def merge_patch(self, kind, name, namespace, patch):
+        """JSON merge patch (RFC 7386): set the given fields, None removes one."""
+        return self.request("PATCH", resource_path(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
+                            body=json.dumps(patch), content_type="application/merge-patch+json")
+
+    def review_rules(self, namespace):
+        """What this identity may do in a namespace (and cluster-wide): a SelfSubjectRulesReview's
+        resourceRules. Asks; changes nothing."""
+        review = {"apiVersion": "authorization.k8s.io/v1", "kind": "SelfSubjectRulesReview", "spec": {"namespace": namespace}}
+        result = self.request("POST", "/apis/authorization.k8s.io/v1/selfsubjectrulesreviews", body=json.dumps(review))
+        return ((result or {}).get("status") or {}).get("resourceRules") or []
+
+    def whoami(self):
+        """The user name the API server sees (SelfSubjectReview)."""
+        review = {"apiVersion": "authentication.k8s.io/v1", "kind": "SelfSubjectReview"}
+        result = self.request("POST", "/apis/authentication.k8s.io/v1/selfsubjectreviews", body=json.dumps(review))
+        return (((result or {}).get("status") or {}).get("userInfo") or {}).get("username") or "unknown"
+
+    def namespaced_resources(self):
+        """Every namespaced resource the API server serves and can list, in the preferred version of
+        its group (discovery of /api/v1 and of each group of /apis): ([{"path": "apis/<group>/<version>",
+        "group", "resource", "kind"}], ["<group>/<version>: why it could not be read"]). Reads only."""
+        groups = (self.request("GET", "/apis") or {}).get("groups") or []
+        paths = [("", "api/v1")] + [(group["name"], "apis/" + group["preferredVersion"]["groupVersion"])
+                                    for group in groups if group.get("preferredVersion")]
+        found, failed = [], []
+        for group, path in paths:
+            try:  # an aggregated API whose server is down answers 503
+                listing = self.request("GET", "/" + path) or {}
+            except KubeError as exc:
+                failed.append("%s: %s" % (path.split("/", 1)[1], exc))
+                continue
+            found += [{"path": path, "group": group, "resource": res["name"], "kind": res["kind"]}
+                      for res in listing.get("resources") or []
+                      if res.get("namespaced") and "/" not in res["name"] and "list" in (res.get("verbs") or [])]
+        return found, failed
+
+    def delete(self, kind, name, namespace=None):
+        return self.request("DELETE", resource_path(kind, namespace, name), query={"propagationPolicy": "Background"})
+
+
+def _short(exc):
+    reason = getattr(exc, "reason", None)
+    return str(reason or exc)
+
+
+def _server_message(response):
+    try:
+        return json.loads(response.data).get("message") or response.reason
+    except (TypeError, ValueError, AttributeError):
+        return response.reason

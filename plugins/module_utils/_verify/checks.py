@@ -1,0 +1,346 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Judge what the verify role read from every cluster: one report model for the fleet.
+
+Each check of each cluster gets a status (pass, warn, fail, skip), a detail, and for anything
+not passing the object concerned and the fix. The model is what report.py renders.
+"""
+
+from __future__ import annotations
+
+import datetime
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+
+CHECKS = [
+    {"id": "root", "title": "Same root CA"},
+    {"id": "intermediate", "title": "Intermediate CA"},
+    {"id": "control_plane", "title": "Control plane"},
+    {"id": "gateway", "title": "Gateway address"},
+    {"id": "dns", "title": ".global DNS"},
+    {"id": "service_entries", "title": "ServiceEntries"},
+    {"id": "destination_rules", "title": "DestinationRules"},
+    {"id": "held_hosts", "title": "Held hosts"},
+]
+# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
+NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
+# Values the collection sets per cluster: not part of what must be identical.
+PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
+
+
+def result(status, detail, obj=None, fix=None, step=None):
+    """One check's verdict. step: the step of site.yml that writes what the check found missing or
+    different (its playbook is the fix unless fix says more): in check mode, after that step ran
+    without writing, such a failure is pending, not failed."""
+    out = {"status": status, "detail": detail}
+    if obj:
+        out["object"] = obj
+    if step:
+        out["step"] = step
+        fix = fix or "run playbooks/%s.yml" % step
+    if fix:
+        out["fix"] = fix
+    return out
+
+
+def _short(fingerprint):
+    return (fingerprint or "none")[:23]
+
+
+def _cacerts(namespace):
+    return "Secret %s/cacerts" % namespace
+
+
+def check_root(trust, root_fingerprint, namespace=NAMESPACE, istiod_roots=None):
+    if not trust.get("exists"):
+        return result("fail", "no cacerts Secret", _cacerts(namespace), step="trust")
+    signer = trust.get("root_fingerprint")
+    if root_fingerprint and signer != root_fingerprint:
+        return result("fail", "intermediate signed by root %s, the mesh's root is %s" % (
+            _short(signer), _short(root_fingerprint)), _cacerts(namespace), step="trust")
+    if istiod_roots is not None and signer and signer not in istiod_roots:
+        return result("fail", "istiod gives workloads root %s, not the root of cacerts %s: it started before the "
+                      "Secret existed and runs a CA of its own" % (_short((istiod_roots or [""])[0]), _short(signer)),
+                      "Deployment %s/istiod" % namespace, "run playbooks/control_plane.yml (it restarts istiod)",
+                      "control_plane")
+    return result("pass", "root %s" % _short(signer))
+
+
+def check_intermediate(trust, warn_days, namespace=NAMESPACE):
+    if not trust.get("exists"):
+        return result("fail", "no intermediate CA", _cacerts(namespace), step="trust")
+    if not trust.get("valid"):
+        return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), _cacerts(namespace),
+                      step="trust")
+    days = (trust.get("intermediate") or {}).get("days_left")
+    if days is not None and days < warn_days:
+        return result("warn", "expires in %d days" % days, _cacerts(namespace),
+                      "run playbooks/rotate.yml -e mesh_ca_rotate_phase=intermediates")
+    return result("pass", "%s days left" % days)
+
+
+def _without(values, paths):
+    values = _copy(values)
+    for path in paths:
+        node = values
+        for key in path[:-1]:
+            node = node.get(key) if isinstance(node, dict) else None
+        if isinstance(node, dict):
+            node.pop(path[-1], None)
+    return values
+
+
+def _copy(value):
+    if isinstance(value, dict):
+        return {k: _copy(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_copy(v) for v in value]
+    return value
+
+
+def control_plane_identity(check, istiod_release="istiod"):
+    release = (check.get("releases") or {}).get(istiod_release) or {}
+    return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
+
+
+def check_control_plane(check, chart_version, releases, majority_identity, namespace=NAMESPACE):
+    present = check.get("releases") or {}
+    missing = [name for name in releases if name not in present]
+    if missing:
+        return result("fail", "Helm release(s) %s not installed" % ", ".join(missing),
+                      "%s/%s" % (namespace, missing[0]), step="control_plane")
+    wrong = ["%s %s" % (name, present[name]["version"]) for name in releases
+             if str(present[name]["version"]) != str(chart_version)]
+    if wrong:
+        return result("fail", "chart version differs from %s: %s" % (chart_version, ", ".join(wrong)),
+                      "Helm releases in " + namespace, step="control_plane")
+    if check.get("not_ready"):
+        name, why = sorted(check["not_ready"].items())[0]
+        return result("fail", "%s: %s" % (name, why), "Deployment %s/%s" % (namespace, name),
+                      "check the Deployment's events and pods (kubectl -n %s describe deploy %s)" % (namespace, name))
+    if majority_identity and control_plane_identity(check) != majority_identity:
+        return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/istiod" % namespace,
+                      "align mesh_istio_values_override, then run playbooks/control_plane.yml")
+    return result("pass", "Istio %s, ready" % chart_version)
+
+
+def check_gateway(check, namespace=NAMESPACE, service=GATEWAY):
+    gateway = check.get("gateway")
+    if not gateway and service not in (check.get("releases") or {}):
+        # The Service is part of the gateway's chart: not there because the chart is not installed.
+        return result("fail", "no gateway: Helm release %s not installed" % service,
+                      "Service %s/%s" % (namespace, service), step="control_plane")
+    if not gateway:
+        return result("fail", "the gateway Service has no address", "Service %s/%s" % (namespace, service),
+                      "fix the cluster's load balancer, or set mesh_gateway_address_override")
+    return result("pass", "%s:%s (%s)" % (gateway["address"], gateway["port"], gateway["source"]))
+
+
+def check_dns(check, delegated, expected, namespace=NAMESPACE):
+    records_configmap = "ConfigMap %s/istiocoredns-records" % namespace
+    if delegated is False:
+        return result("fail", "the cluster DNS does not delegate zone global to the zone server",
+                      "cluster DNS ConfigMap in kube-system", step="dns")
+    records = check.get("zone_records")
+    if records is None and expected:
+        return result("fail", "the zone server has no records", records_configmap, step="services")
+    wrong = sorted(host for host, vip in expected.items() if (records or {}).get(host) != vip)
+    if wrong:
+        return result("fail", "%d of %d records missing or wrong (%s)" % (len(wrong), len(expected), wrong[0]),
+                      records_configmap, step="services")
+    answers = check.get("dns_answers") or {}
+    bad = sorted(host for host, got in answers.items() if got != [expected.get(host)])
+    if bad:
+        got = answers[bad[0]]
+        return result("fail", "%d of %d names answered wrong: %s -> %s" % (len(bad), len(answers), bad[0], got),
+                      "cluster DNS", "run playbooks/dns.yml, then check the zone server's pods", "dns")
+    if delegated is None:
+        return result("skip", "DNS served by the sidecar proxy")
+    how = "answered by the cluster DNS" if answers else "in the zone server's records"
+    return result("pass", "%d names %s" % (len(expected), how))
+
+
+def check_services_set(counts, kind):
+    """The service step's check-mode counts of one kind (ServiceEntries, DestinationRules) as a result."""
+    if counts is None:
+        return result("skip", "not checked")
+    missing, different, extra = counts.get("created", 0), counts.get("updated", 0), counts.get("deleted", 0)
+    if missing or different or extra:
+        return result("fail", "%d missing, %d different, %d stale" % (missing, different, extra),
+                      "%s labelled app.kubernetes.io/managed-by=meshops.multicluster" % kind,
+                      step="services")
+    return result("pass", "%d as desired" % counts.get("unchanged", 0))
+
+
+def check_held_hosts(counts):
+    """The hosts the services step left as they are in one cluster, from its check-mode result:
+    held back by the plan (a bad value of their Service's owner; the same in every cluster) and
+    skipped here (someone else's object clashes). A warning: the rest of the fleet converged."""
+    if counts is None:
+        return result("skip", "not checked")
+    held, skipped = counts.get("held") or {}, counts.get("skipped") or {}
+    if not held and not skipped:
+        return result("pass", "none")
+    left = ["%s (held back: %s)" % (host, "; ".join(why)) for host, why in sorted(held.items())]
+    left += ["%s (skipped here: %s)" % (host, "; ".join(why)) for host, why in sorted(skipped.items())]
+    return result("warn", "%d host(s) left as they are: %s" % (len(left), " | ".join(left)),
+                  "ServiceEntries and DestinationRules of %s" % ", ".join(sorted(set(held) | set(skipped))),
+                  "held back: fix the Service's ports or export-to annotation; skipped: remove the other object "
+                  "that uses the host, name or VIP (docs/troubleshooting.md); then run playbooks/services.yml")
+
+
+def _locality_priority(client, endpoint):
+    """Istio's locality priority of an endpoint for a client: 0 same region/zone/subzone, 1 same
+    region/zone, 2 same region, 3 none (pilot's LbPriority)."""
+    mine, theirs = (client.split("/") + ["", ""])[:3], (endpoint.split("/") + ["", ""])[:3]
+    for priority, depth in ((0, 3), (1, 2), (2, 1)):
+        if mine[:depth] == theirs[:depth]:
+            return priority
+    return 3
+
+
+def failover_order(client, exporters, localities, mode="locality"):
+    """The order in which a client cluster's calls to a host move between its exporting clusters:
+    a list of tiers (clusters of equal priority), as istiod orders the endpoints by locality. In an
+    exporting cluster its own (local) endpoint has the cluster's locality. Without locality failover,
+    or without a locality for the client, every exporter is one tier."""
+    own = localities.get(client) or ""
+    if mode != "locality" or not own:
+        return [sorted(exporters)]
+    tiers = {}
+    for name in exporters:
+        tiers.setdefault(_locality_priority(own, localities.get(name) or ""), []).append(name)
+    return [sorted(tiers[p]) for p in sorted(tiers)]
+
+
+def failover_orders(services, views, localities, mode="locality"):
+    """For each host exported from several clusters: {cluster: failover_order} for every cluster
+    that holds an entry for it, over the exporters it imports the host from.
+
+    views: {cluster: import_selection.ImportView}."""
+    orders = []
+    for s in services:
+        if len(s["clusters"]) > 1:
+            held = {c: view.sources(s) for c, view in views.items()}
+            orders.append({"host": s["host"], "orders": {c: failover_order(c, sources, localities, mode)
+                                                         for c, sources in held.items() if sources}})
+    return orders
+
+
+def imports(services, view):
+    """The hosts a cluster imports without exporting them, each with the clusters it imports from."""
+    found = []
+    for s in services:
+        sources = view.sources(s)
+        if sources and view.cluster not in s["clusters"]:
+            found.append({"host": s["host"], "from": sources})
+    return found
+
+
+# What to do about a malformed object, by the check it belongs to.
+MALFORMED_FIX = {
+    "root": "repair or delete it (istiod publishes it again), then run playbooks/verify.yml",
+    "intermediate": "run playbooks/trust.yml (it re-issues a cacerts Secret it cannot read)",
+    "control_plane": "repair or delete it, then run playbooks/control_plane.yml",
+    "dns": "run playbooks/services.yml (it rewrites the records), or repair the line",
+}
+
+
+def malformed_findings(cluster, namespace=NAMESPACE):
+    """[{check, object, problem}] of the objects of a cluster that could not be read: what mesh_check
+    reported, and a cacerts Secret that ca_intermediate_info could not read (both trust checks)."""
+    found = list((cluster.get("check") or {}).get("malformed") or [])
+    trust = cluster.get("trust") or {}
+    if "malformed" in (trust.get("reasons") or []):
+        problem = (trust.get("reason") or "").replace("malformed: ", "", 1) or "cannot be read"
+        found += [{"check": check, "object": _cacerts(namespace), "problem": problem}
+                  for check in ("root", "intermediate")]
+    return found
+
+
+def judge(checks, findings):
+    """{check id: result} of one cluster: each check run (a check that raises on what it was given
+    fails alone, the others still run), then a malformed object fails the check it belongs to."""
+    results = {}
+    for check_id, (function, args) in checks.items():
+        try:
+            results[check_id] = function(*args)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            results[check_id] = result("fail", "could not judge what was read (%s: %s)" % (type(exc).__name__, exc))
+    for finding in reversed(findings):  # the first finding of a check is the one shown
+        if finding.get("check") in results:
+            results[finding["check"]] = result("fail", "malformed: %s" % finding["problem"], finding["object"],
+                                               MALFORMED_FIX.get(finding["check"]))
+    return results
+
+
+def pending(results, steps):
+    """In check mode, after the steps of site.yml that ran without writing: a failure those steps
+    would fix (its step is one of them) is pending, not failed."""
+    for check_id, r in results.items():
+        if r["status"] == "fail" and r.get("step") in steps:
+            results[check_id] = dict(r, status="pending", detail="%s (check mode: %s.yml would write it)"
+                                     % (r["detail"], r["step"]))
+    return results
+
+
+def evaluate(clusters, fleet, now=None):
+    """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations.
+
+    fleet.pending_steps: in check mode, the steps of site.yml that ran before the check without
+    writing (what they would write is pending, not failed); empty in a real run."""
+    now = now or datetime.datetime.now(datetime.timezone.utc)
+    # The fleet's usual control plane, from the clusters whose values could be read.
+    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")
+                  and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
+    majority = max(set(identities), key=identities.count) if identities else None
+    services = fleet.get("services") or []
+    namespace = fleet.get("istio_namespace") or NAMESPACE
+    pending_steps = set(fleet.get("pending_steps") or [])
+    # What each cluster should hold under the plan's import selection.
+    views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}
+    out = []
+    for c in clusters:
+        entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
+                 "gateway": (c.get("check") or {}).get("gateway"),
+                 "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
+                 "imports": imports(services, views[c["name"]])}
+        if not c.get("reachable"):
+            # One failure says why; the checks that could not run are skipped, not failed again.
+            entry["results"] = {check["id"]: result("skip", "not checked: cluster unreachable") for check in CHECKS}
+            entry["results"][CHECKS[0]["id"]] = result(
+                "fail", "cluster unreachable: %s" % (c.get("error") or "no answer"), "Kubernetes API",
+                "check the cluster's API server and the credentials in the inventory")
+        else:
+            check = c.get("check") or {}
+            trust = c.get("trust") or {}
+            entries = c.get("service_entries")
+            entry["results"] = pending(judge({
+                "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"))),
+                "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
+                "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
+                                                        fleet.get("releases", ["istio-base", "istiod"]), majority,
+                                                        namespace)),
+                "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
+                "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),
+                "service_entries": (check_services_set, (entries, "ServiceEntries")),
+                "destination_rules": (check_services_set, ((entries or {}).get("destination_rules")
+                                                           if entries is not None else None, "DestinationRules")),
+                "held_hosts": (check_held_hosts, (entries,)),
+            }, malformed_findings(c, namespace)), pending_steps)
+        out.append(entry)
+    failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")
+    return {
+        "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "mesh": {"mesh_id": fleet.get("mesh_id"), "trust_domain": fleet.get("trust_domain")},
+        "ok": failed == 0,
+        "pending": sum(1 for c in out for r in c["results"].values() if r["status"] == "pending"),
+        "checks": CHECKS,
+        "clusters": out,
+        "failover": {"mode": fleet.get("failover") or "locality",
+                     "services": failover_orders(services, views,
+                                                 {name: (gateway or {}).get("locality") or ""
+                                                  for name, gateway in (fleet.get("gateways") or {}).items()},
+                                                 fleet.get("failover") or "locality")},
+    }

@@ -1,0 +1,131 @@
+"""The permissions of the steps: rules, the RBAC objects made of them, the check, the 403 message."""
+
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from tests.docs_permissions import PAGE, render
+
+SA = [{"kind": "ServiceAccount", "name": "meshops-operate", "namespace": "meshops-system"}]
+EVERYTHING = [{"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]}]
+
+
+def test_docs_permissions_md_is_up_to_date():
+    assert PAGE.read_text() == render(), "docs/permissions.md is out of date: run python tests/docs_permissions.py"
+
+
+def operate_rules(options=("replicate_namespaces",), namespace="istio-system"):
+    objects = permissions.rbac_objects(SA, managed_labels(), mesh_namespace=namespace, options=options)
+    return {(o["kind"], o["metadata"].get("namespace")): o for o in objects}
+
+
+def test_operate_identity_reads_no_secret_but_cacerts():
+    secrets = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])
+               if "secrets" in rule["resources"]]
+    assert secrets and all(rule["resourceNames"] == ["cacerts"] for rule in secrets)
+    assert {verb for rule in secrets for verb in rule["verbs"]} == {"get", "create", "patch", "delete"}
+
+
+def test_operate_roles_are_cluster_mesh_namespace_and_kube_system():
+    objects = operate_rules(namespace="mesh-system")
+    assert set(objects) == {("ClusterRole", None), ("ClusterRoleBinding", None), ("Role", "mesh-system"),
+                            ("RoleBinding", "mesh-system"), ("Role", "kube-system"), ("RoleBinding", "kube-system"),
+                            ("ValidatingAdmissionPolicy", None), ("ValidatingAdmissionPolicyBinding", None)}
+    assert all(obj["metadata"]["labels"] == managed_labels() for obj in objects.values())
+    assert objects[("RoleBinding", "mesh-system")]["subjects"] == SA
+
+
+def test_namespaces_are_written_only_with_replicate():
+    def namespace_verbs(options):
+        return {verb for rule in operate_rules(options)[("ClusterRole", None)]["rules"]
+                if rule["resources"] == ["namespaces"] and not rule.get("resourceNames") for verb in rule["verbs"]}
+    assert namespace_verbs(()) == {"list"}
+    assert {"create", "patch"} <= namespace_verbs(("replicate_namespaces",))
+
+
+def test_the_operate_identity_may_delete_no_namespace():
+    # It cannot list Secrets, so it never proves a namespace empty (namespace_contents).
+    rules = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])]
+    assert not [rule for rule in rules if "namespaces" in rule["resources"] and "delete" in rule["verbs"]]
+
+
+def test_namespace_writes_come_with_the_policy_that_limits_them_to_namespaces_labelled_ours():
+    assert ("ValidatingAdmissionPolicy", None) not in operate_rules(options=())
+    objects = operate_rules()
+    policy, binding = objects[("ValidatingAdmissionPolicy", None)], objects[("ValidatingAdmissionPolicyBinding", None)]
+    assert binding["spec"] == {"policyName": policy["metadata"]["name"], "validationActions": ["Deny"]}
+    assert policy["spec"]["failurePolicy"] == "Fail"
+    assert policy["spec"]["matchConstraints"]["resourceRules"] == [{
+        "apiGroups": [""], "apiVersions": ["*"], "resources": ["namespaces"], "operations": ["CREATE", "UPDATE", "DELETE"]}]
+    assert [c["expression"] for c in policy["spec"]["matchConditions"]] == [
+        'request.userInfo.username == "system:serviceaccount:meshops-system:meshops-operate"']
+    labelled = '"app.kubernetes.io/managed-by" in %s.metadata.labels && %s.metadata.labels["app.kubernetes.io/managed-by"]' \
+        ' == "meshops.multicluster"'
+    assert policy["spec"]["validations"][0]["expression"] == "request.operation == 'CREATE' ? (%s) : (%s)" % (
+        "has(object.metadata.labels) && " + labelled % ("object", "object"),
+        "has(oldObject.metadata.labels) && " + labelled % ("oldObject", "oldObject"))
+
+
+def test_the_policy_matches_every_kind_of_subject():
+    subjects = SA + [{"kind": "User", "name": "ann"}, {"kind": "Group", "name": 'ops"x'}]
+    objects = permissions.rbac_objects(subjects, managed_labels(), options=("replicate_namespaces",))
+    policy = [o for o in objects if o["kind"] == "ValidatingAdmissionPolicy"][0]
+    assert policy["spec"]["matchConditions"][0]["expression"] == (
+        'request.userInfo.username == "system:serviceaccount:meshops-system:meshops-operate" || '
+        'request.userInfo.username == "ann" || (has(request.userInfo.groups) && "ops\\"x" in request.userInfo.groups)')
+
+
+def test_the_control_plane_step_is_not_in_the_operate_identity():
+    rules = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])]
+    assert not [rule for rule in rules if "customresourcedefinitions" in rule["resources"]]
+
+
+def test_an_administrator_lacks_nothing():
+    rules = permissions.step_rules(permissions.STEPS, options=list(permissions.OPTIONS))
+    reviews = {ns: EVERYTHING for ns in permissions.review_namespaces(rules, "istio-system")}
+    assert permissions.missing(rules, reviews, "istio-system") == []
+
+
+def test_missing_names_verb_resource_name_namespace_and_step():
+    rules = permissions.step_rules(["trust"])
+    review = [{"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["cacerts"]},
+              {"verbs": ["get"], "apiGroups": [""], "resources": ["namespaces"]}]
+    lacking = permissions.missing(rules, {"istio-system": review}, "istio-system")
+    assert [permissions.describe(item) for item in lacking] == [
+        "create secrets cacerts in namespace istio-system", "patch secrets cacerts in namespace istio-system",
+        "delete secrets cacerts in namespace istio-system"]
+    assert permissions.summary(lacking) == ["trust: create, patch, delete secrets cacerts in namespace istio-system"]
+
+
+def test_a_rule_for_other_names_does_not_allow():
+    assert not permissions.allowed([{"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"],
+                                     "resourceNames": ["other"]}], "", "secrets", "get", "cacerts")
+    assert not permissions.allowed([{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"],
+                                     "resourceNames": ["cacerts"]}], "", "secrets", "list")
+
+
+@pytest.mark.parametrize("method, path, expected", [
+    ("GET", "/api/v1/namespaces/istio-system/secrets/cacerts", ("get", "", "secrets", "istio-system", "cacerts")),
+    ("GET", "/api/v1/namespaces/istio-system/configmaps", ("list", "", "configmaps", "istio-system", None)),
+    ("DELETE", "/api/v1/namespaces/bar", ("delete", "", "namespaces", None, "bar")),
+    ("PATCH", "/apis/networking.istio.io/v1/namespaces/bar/serviceentries/x?fieldManager=m",
+     ("patch", "networking.istio.io", "serviceentries", "bar", "x")),
+    ("GET", "/apis/networking.istio.io/v1/serviceentries", ("list", "networking.istio.io", "serviceentries", None, None)),
+])
+def test_describe_request(method, path, expected):
+    assert permissions.describe_request(method, path) == expected
+
+
+def test_forbidden_message_names_the_step():
+    message = permissions.forbidden_message("PATCH", "/apis/networking.istio.io/v1/namespaces/bar/serviceentries/x",
+                                            "forbidden")
+    assert message.startswith("permission missing: patch serviceentries.networking.istio.io x in namespace bar "
+                              "(needed by step services)")
+    assert "playbooks/rbac.yml" in message
+
+
+def test_unknown_step_or_option_is_refused():
+    with pytest.raises(ValueError, match="'deploy' is not a step"):
+        permissions.step_rules(["deploy"])
+    with pytest.raises(ValueError, match="'all' is not an option"):
+        permissions.step_rules(["dns"], options=["all"])

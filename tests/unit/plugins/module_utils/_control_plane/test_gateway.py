@@ -1,0 +1,46 @@
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import (
+    deployment_not_ready, gateway_address)
+
+
+def service(ingress=None, external_ips=None, node_port=None, type_="LoadBalancer"):
+    ports = [{"name": "status-port", "port": 15021}, {"name": "tls", "port": 15443}]
+    if node_port:
+        ports[1]["nodePort"] = node_port
+    return {"spec": {"type": type_, "ports": ports, "externalIPs": external_ips or []},
+            "status": {"loadBalancer": {"ingress": ingress or []}}}
+
+
+NODE = {"status": {"addresses": [{"type": "InternalIP", "address": "10.0.0.5"},
+                                 {"type": "ExternalIP", "address": "198.51.100.7"}]}}
+
+
+def test_load_balancer_ip_comes_first():
+    svc = service(ingress=[{"hostname": "gw.example.com"}, {"ip": "203.0.113.10"}])
+    assert gateway_address(svc) == ("203.0.113.10", 15443, "load balancer IP")
+
+
+def test_hostname_when_no_ip():
+    assert gateway_address(service(ingress=[{"hostname": "gw.example.com"}]))[:2] == ("gw.example.com", 15443)
+
+
+def test_service_external_ip():
+    assert gateway_address(service(external_ips=["192.0.2.4"]))[:2] == ("192.0.2.4", 15443)
+
+
+def test_node_external_ip_with_node_port():
+    assert gateway_address(service(node_port=31443, type_="NodePort"), [NODE])[:2] == ("198.51.100.7", 31443)
+
+
+def test_no_address():
+    assert gateway_address(service(), [NODE]) is None
+    assert gateway_address(service(node_port=31443), [{"status": {"addresses": []}}]) is None
+
+
+def test_deployment_readiness():
+    ready = {"spec": {"replicas": 2}, "status": {"availableReplicas": 2, "updatedReplicas": 2,
+                                                 "conditions": [{"type": "Available", "status": "True"}]}}
+    assert deployment_not_ready(ready) is None
+    assert deployment_not_ready(None) == "does not exist"
+    half = {"spec": {"replicas": 2}, "status": {"availableReplicas": 1, "updatedReplicas": 2,
+                                                "conditions": [{"type": "Available", "status": "True"}]}}
+    assert deployment_not_ready(half) == "1 of 2 replicas available"

@@ -1,0 +1,103 @@
+"""The fleet check's judgement: failover order as istiod derives it, and the services step's drift."""
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (
+    check_services_set, evaluate, failover_order)
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
+
+LOCALITIES = {"cluster1": "lab-east/zone1", "cluster2": "lab-west/zone2", "cluster3": "lab-east/zone3",
+              "cluster4": "lab-east/zone1/rack4"}
+
+
+def test_an_exporting_cluster_fails_over_from_itself_to_the_others_nearest_first():
+    assert failover_order("cluster1", ["cluster1", "cluster2", "cluster3"], LOCALITIES) == \
+        [["cluster1"], ["cluster3"], ["cluster2"]]
+
+
+def test_an_importing_cluster_prefers_its_region_then_the_rest():
+    assert failover_order("cluster3", ["cluster1", "cluster2"], LOCALITIES) == [["cluster1"], ["cluster2"]]
+    # same region and zone, other subzone: before the rest of the region
+    assert failover_order("cluster4", ["cluster1", "cluster2", "cluster3"], LOCALITIES) == \
+        [["cluster1"], ["cluster3"], ["cluster2"]]
+
+
+def test_without_locality_failover_or_a_client_locality_there_is_one_tier():
+    assert failover_order("cluster3", ["cluster2", "cluster1"], LOCALITIES, mode="none") == [["cluster1", "cluster2"]]
+    assert failover_order("cluster9", ["cluster2", "cluster1"], LOCALITIES) == [["cluster1", "cluster2"]]
+
+
+def test_drift_of_either_kind_fails_with_the_fix():
+    assert check_services_set({"created": 0, "updated": 0, "deleted": 0, "unchanged": 4}, "DestinationRules") == \
+        {"status": "pass", "detail": "4 as desired"}
+    failed = check_services_set({"created": 1, "updated": 0, "deleted": 2, "unchanged": 1}, "DestinationRules")
+    assert failed["status"] == "fail" and failed["detail"] == "1 missing, 0 different, 2 stale"
+    assert failed["object"].startswith("DestinationRules labelled") and failed["fix"] == "run playbooks/services.yml"
+    assert check_services_set(None, "ServiceEntries")["status"] == "skip"
+
+
+def test_the_report_shows_each_multi_cluster_service_failover_order():
+    services = [{"host": "db.shop.global", "clusters": ["cluster1", "cluster2"]},
+                {"host": "web.shop.global", "clusters": ["cluster1"]}]
+    counts = {"created": 0, "updated": 1, "deleted": 0, "unchanged": 1,
+              "destination_rules": {"created": 0, "updated": 0, "deleted": 0, "unchanged": 2}}
+    clusters = [{"name": name, "reachable": True, "check": {}, "trust": {}, "service_entries": counts}
+                for name in ("cluster1", "cluster2", "cluster3")]
+    model = evaluate(clusters, {"services": services, "gateways": {n: {"locality": LOCALITIES[n]} for n in LOCALITIES}})
+    assert model["failover"] == {"mode": "locality", "services": [{"host": "db.shop.global", "orders": {
+        "cluster1": [["cluster1"], ["cluster2"]], "cluster2": [["cluster2"], ["cluster1"]],
+        "cluster3": [["cluster1"], ["cluster2"]]}}]}
+    results = model["clusters"][0]["results"]
+    assert results["service_entries"]["status"] == "fail" and results["destination_rules"]["status"] == "pass"
+    assert "failover db.shop.global: cluster1: cluster1 \u2192 cluster2; cluster2: cluster2 \u2192 cluster1; " \
+           "cluster3: cluster1 \u2192 cluster2" in render_text(model)
+    page = render_html(model)
+    assert "Failover order of services exported from several clusters (1, locality)" in page
+    assert "<td>cluster3</td><td>cluster1 \u2192 cluster2</td>" in page
+
+
+def test_an_istiod_that_runs_a_ca_of_its_own_is_named_with_the_fix():
+    from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import check_root
+    trust = {"exists": True, "root_fingerprint": "sha256:mesh"}
+    assert check_root(trust, "sha256:mesh", "istio-system", ["sha256:mesh", "sha256:next"])["status"] == "pass"
+    assert check_root(trust, "sha256:mesh", "istio-system", None)["status"] == "pass"  # nothing published yet
+    own = check_root(trust, "sha256:mesh", "mesh-system", ["sha256:self-signed"])
+    assert own["status"] == "fail" and "runs a CA of its own" in own["detail"]
+    assert own["object"] == "Deployment mesh-system/istiod" and "control_plane.yml" in own["fix"]
+
+
+def fresh(name):
+    """A cluster where nothing is installed, as the fleet check reads it in a check-mode site.yml."""
+    return {"name": name, "network": "n", "reachable": True, "trust": {"exists": False},
+            "check": {"releases": {}, "gateway": None, "zone_records": None, "not_ready": {}, "malformed": []},
+            "dns_delegated": False, "expected_records": {"a.b.global": "240.0.0.1"},
+            "service_entries": {"created": 1, "updated": 0, "deleted": 0, "unchanged": 0}}
+
+
+FRESH_FLEET = {"root_fingerprint": "ab", "chart_version": "1.29.0",
+               "releases": ["istio-base", "istiod", "istio-eastwestgateway"], "gateway_name": "istio-eastwestgateway"}
+
+
+def test_in_check_mode_what_the_steps_before_would_write_is_pending_and_the_report_passes():
+    model = evaluate([fresh("cluster1"), fresh("cluster2")],
+                     dict(FRESH_FLEET, pending_steps=["trust", "control_plane", "dns", "services"]))
+    statuses = {r["status"] for c in model["clusters"] for name, r in c["results"].items() if name != "held_hosts"}
+    assert model["ok"] and statuses == {"pending", "skip"} and model["pending"] == 2 * 6
+    assert {c["results"]["held_hosts"]["status"] for c in model["clusters"]} == {"pass"}  # nothing held back
+    gateway = model["clusters"][0]["results"]["gateway"]
+    assert gateway["detail"].startswith("no gateway: Helm release istio-eastwestgateway not installed")
+    text = render_text(model)
+    assert "PENDING" in text and "12 pending (check mode" in text.splitlines()[0] and "FAIL" not in text
+    assert '<header class="pending">' in render_html(model)
+
+
+def test_a_real_run_or_the_check_alone_still_fails_on_a_fresh_fleet():
+    for fleet in (FRESH_FLEET, dict(FRESH_FLEET, pending_steps=[])):
+        model = evaluate([fresh("cluster1")], fleet)
+        assert not model["ok"] and model["pending"] == 0
+    # A step that did not run before the check leaves its failures failed, and so do malformed objects.
+    bad = fresh("cluster1")
+    bad["check"]["malformed"] = [{"check": "dns", "object": "ConfigMap istio-system/istiocoredns-records",
+                                  "problem": "line 1 of global.hosts: 'x' is not '<ip> <host>'"}]
+    model = evaluate([bad], dict(FRESH_FLEET, pending_steps=["trust"]))
+    results = model["clusters"][0]["results"]
+    assert results["root"]["status"] == "pending" and results["control_plane"]["status"] == "fail"
+    assert results["dns"]["status"] == "fail" and not model["ok"]
