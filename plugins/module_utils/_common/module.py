@@ -1,11 +1,12 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every cluster-facing module shares: the auth options and building the client."""
+"""What every module shares: the auth options, building the client, and turning a MeshError into fail_json."""
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
@@ -61,3 +62,12 @@ def k8s_client(module):
         return KubeClient(module.params)
     except KubeError as exc:
         module.fail_json(msg=str(exc))
+
+
+def fail_with(module, exc, client=None, **result):
+    """The one place a MeshError becomes fail_json: its message, field, fix and partial result, the
+    module's own result keys, and the API requests made so far."""
+    result.update(exc.result())
+    if client is not None:
+        result["api_requests"] = client.requests
+    module.fail_json(msg=str(exc), **result)

@@ -29,6 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 MARKER_BEGIN = "# BEGIN meshops.multicluster %s"
 MARKER_END = "# END meshops.multicluster %s"
@@ -42,7 +43,7 @@ _DIRECTIVE = re.compile(r"(?:[a-z0-9_]+|%s)" % _PLACEHOLDER)
 _IMAGE_VERSION = re.compile(r"^v?(\d+)\.(\d+)(?:\.(\d+))?")
 
 
-class CorefileError(ValueError):
+class CorefileError(MeshError, ValueError):
     """A Corefile that CoreDNS would refuse, or an edit that cannot be made; says where."""
 
     def __init__(self, message, line=None):

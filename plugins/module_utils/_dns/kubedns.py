@@ -13,11 +13,12 @@ from __future__ import annotations
 import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 KEY = "stubDomains"
 
 
-class KubeDnsError(ValueError):
+class KubeDnsError(MeshError, ValueError):
     """A stubDomains value the collection cannot edit safely."""
 
 

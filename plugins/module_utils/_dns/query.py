@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import socket
 import struct
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 RCODES = {0: "NOERROR", 1: "FORMERR", 2: "SERVFAIL", 3: "NXDOMAIN", 4: "NOTIMP", 5: "REFUSED"}
 
 
-class DnsError(Exception):
+class DnsError(MeshError):
     pass
 
 

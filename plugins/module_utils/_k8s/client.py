@@ -31,6 +31,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import KubeconfigError, resolve
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import forbidden_message
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
@@ -74,7 +75,7 @@ AUTH_ENV = {
 }
 
 
-class KubeError(Exception):
+class KubeError(MeshError):
     """An API or connection failure, with the HTTP status when there was one."""
 
     def __init__(self, message, status=None, reason=None):

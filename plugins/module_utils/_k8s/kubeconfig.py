@@ -14,6 +14,7 @@ import base64
 import json
 import os
 import subprocess
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 try:
     import yaml
@@ -26,7 +27,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
 EXEC_TIMEOUT = 60
 
 
-class KubeconfigError(Exception):
+class KubeconfigError(MeshError):
     pass
 
 

@@ -13,13 +13,14 @@ from __future__ import annotations
 import binascii
 import contextlib
 import zlib
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 # What parsers raise on content they cannot read (gzip's BadGzipFile is an OSError).
 PARSE_ERRORS = (ValueError, TypeError, KeyError, IndexError, AttributeError, binascii.Error, UnicodeError,
                 OSError, EOFError, zlib.error)
 
 
-class MalformedObject(ValueError):
+class MalformedObject(MeshError, ValueError):
     """obj: the object ("ConfigMap istio-system/istiocoredns-records"); problem: what is wrong with it."""
 
     def __init__(self, obj, problem):

@@ -10,6 +10,7 @@ import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 # Values that must be the same in every cluster of one mesh (or are set per cluster by the
 # collection itself): an override of one of them on one cluster splits the mesh.
@@ -26,7 +27,7 @@ PROTECTED_VALUES = (
 IDENTITY_NAMESPACE = "kube-system"
 
 
-class FleetError(ValueError):
+class FleetError(MeshError, ValueError):
     pass
 
 

@@ -14,6 +14,7 @@ Services fails. Pure functions: no cluster access, no Ansible.
 from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 EXPORT_LABEL = "multicluster.meshops.io/export"
 # Which clusters import an exported Service: "cluster2,group:eu" (absent: every cluster).
@@ -31,7 +32,7 @@ K8S_APP_PROTOCOLS = {"kubernetes.io/h2c": "HTTP2", "kubernetes.io/ws": "HTTP", "
 WELL_KNOWN_TCP_PORTS = (25, 53, 3306, 27017)
 
 
-class PlanError(ValueError):
+class PlanError(MeshError, ValueError):
     """Bad input; the message lists every problem found, each with the fix."""
 
 

@@ -17,6 +17,7 @@ import ipaddress
 import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 CLASS_E = ipaddress.ip_network("240.0.0.0/4")
 ISTIO_AUTO_ALLOCATE = ipaddress.ip_network("240.240.0.0/16")
@@ -29,7 +30,7 @@ COMPONENT_LABEL = "multicluster.meshops.io/component"
 COMPONENT = "services"
 
 
-class AllocationError(ValueError):
+class AllocationError(MeshError, ValueError):
     """The range or the stores cannot give every host a VIP; the message says how to fix it."""
 
 

@@ -21,6 +21,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.vip
     STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import RECORDS_CONFIGMAP, records_configmap
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 # What this step writes beside the VIP store and the records, one list call per kind.
 KINDS = ("ServiceEntry", "DestinationRule")
@@ -28,7 +29,7 @@ CONCURRENT_RUN = ("another run changed the VIP allocation in this cluster since 
                   "(ConfigMap %s/%s): nothing was written here; re-run")
 
 
-class ServicesError(Exception):
+class ServicesError(MeshError):
     """The run cannot go on in this cluster; nothing was written."""
 
 

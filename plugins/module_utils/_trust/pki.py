@@ -27,6 +27,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
     CRYPTOGRAPHY_IMPORT_ERROR = exc
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import LABEL_RULE, label_error
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 CACERTS_NAMESPACE = "istio-system"
 CACERTS_NAME = "cacerts"
@@ -45,7 +46,7 @@ KEY_TEXT = "(key text, not shown)"
 KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted"))
 
 
-class PkiError(ValueError):
+class PkiError(MeshError, ValueError):
     """Bad input: names the field, its value and what is expected."""
 
     def __init__(self, field, value, problem, expected):
