@@ -44,7 +44,7 @@ from pathlib import Path
 
 from lab.config import collection_on_path
 
-from .common import load, save
+from .common import load, meets, ratio, save
 
 COLLECTIONS = collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
@@ -285,14 +285,6 @@ def profile_steady(count: int) -> list[str]:
         where = stat.traceback[0]
         lines.append(f"  {stat.size / MIB:8.1f} MiB  {stat.count:>9} blocks  {Path(where.filename).name}:{where.lineno}")
     return lines
-
-
-def ratio(value: float, base: float) -> float:
-    return round(value / base, 2) if base else float("inf")
-
-
-def meets(ok: bool) -> str:
-    return "meets" if ok else "MISSES"
 
 
 def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list[str]:
