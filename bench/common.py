@@ -91,29 +91,43 @@ def tree_rss_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
-class PeakSampler:
-    """Samples the lab's memory in the background; .peak is the highest total seen (MiB)."""
+class BackgroundSampler:
+    """Calls sample() every `interval` seconds in a background thread while the `with` block runs."""
 
-    def __init__(self, interval: float = 0.5):
-        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+    def __init__(self, interval: float):
+        self.interval, self._stop = interval, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                pids = list(lab_state()["pids"].values())
-                self.peak = max(self.peak, tree_rss_mb(pids))
-            except (OSError, ValueError, KeyError):
-                pass
+            self.sample()
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class PeakSampler(BackgroundSampler):
+    """Samples the lab's memory in the background; .peak is the highest total seen (MiB)."""
+
+    def __init__(self, interval: float = 0.5):
+        super().__init__(interval)
+        self.peak = 0.0
+
+    def sample(self) -> None:
+        try:
+            pids = list(lab_state()["pids"].values())
+            self.peak = max(self.peak, tree_rss_mb(pids))
+        except (OSError, ValueError, KeyError):
+            pass
 
 
 def processes(roots: list[int]) -> dict[int, tuple[str, bool]]:
@@ -178,15 +192,14 @@ def by_group(roots: list[int], group: Callable[[str, bool], str], measure: Calla
     return out
 
 
-class MemorySampler:
+class MemorySampler(BackgroundSampler):
     """Samples in the background the memory (PSS, MiB) of the process trees roots() names, summed per
     group of processes; .peak holds the highest value seen per group and for their total."""
 
     def __init__(self, roots: Callable[[], list[int]], group: Callable[[str, bool], str], interval: float = 1.0):
-        self.roots, self.group, self.interval = roots, group, interval
+        super().__init__(interval)
+        self.roots, self.group = roots, group
         self.peak: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
         try:
@@ -197,21 +210,8 @@ class MemorySampler:
         for key, value in now.items():
             self.peak[key] = max(self.peak.get(key, 0.0), value)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
     def rounded(self) -> dict[str, int]:
         return {key: round(value) for key, value in sorted(self.peak.items())}
-
-    def __enter__(self) -> "MemorySampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def peak_memory_lines(rows: list[dict], extra: dict[str, Callable[[dict], object]] | None = None) -> list[str]:
@@ -230,6 +230,12 @@ def peak_memory_lines(rows: list[dict], extra: dict[str, Callable[[dict], object
                          f"{a.get('modules', 0):>8} {b.get('total', 0):>6} {b.get('apiservers', 0):>10} {b.get('etcd', 0):>6} "
                          f"{b.get('istiods', 0):>8} {b.get('other', 0):>6}"
                          + "".join(f" {value(row)!s:>{len(h)}}" for h, value in extra.items()))
+    return lines
+
+
+def printed(lines: list[str]) -> list[str]:
+    """A report's lines, printed: returned to be saved with the figures."""
+    print("\n".join(lines))
     return lines
 
 

@@ -4,7 +4,7 @@ one lab size) and 8 (the lab sizes of issue 15). Pure formatting: bench/service_
 
 from __future__ import annotations
 
-from .common import meets, peak_memory_lines, ratio
+from .common import meets, peak_memory_lines, printed, ratio
 
 
 def cluster_names(count: int) -> tuple[str, ...]:
@@ -37,7 +37,10 @@ def report(clusters: tuple[str, ...], cycles: dict[int, list[dict]], change: dic
     main = cycles[size]
     first, noop = best([c["first"] for c in main]), best([c["noop"] for c in main])
     kube, rekube = best([c["kubectl"]["apply"] for c in main]), best([c["kubectl"]["reapply"] for c in main])
-    all_runs = lambda step: [c[step]["seconds"] for c in main]  # noqa: E731
+
+    def all_runs(step: str) -> list[float]:
+        return [c[step]["seconds"] for c in main]
+
     ours_rate = first["entries_written"] / first["seconds"]
     module_first = module_seconds(first)
     objects = 2 * size * len(clusters)  # per cluster: ServiceEntries and as many DestinationRules
@@ -126,8 +129,7 @@ def report(clusters: tuple[str, ...], cycles: dict[int, list[dict]], change: dic
           f"{slowest_module(n):>6} {n['cpu_s']['modules'] + n['cpu_s']['ansible_controller']:>7.1f} s  "
           f"{[c['first']['seconds'] for c in cycles[count]]} / "
           f"{[c['noop']['seconds'] for c in cycles[count]]}")
-    print("\n".join(out))
-    return out
+    return printed(out)
 
 
 def growth(rows: list[dict], key: str) -> list[str]:
@@ -216,5 +218,4 @@ def fleet_report(sizes: list[dict], size: int, baseline: int) -> list[str]:
             p(f"      against kubectl on the same lab (best runs): first run / kubectl {theirs}x at {base['clusters']} "
               f"clusters, {ours}x at {r['clusters']} -> {ratio(ours, theirs)}x; CPU per object written: ours "
               f"{ratio(r['client_ms'], base['client_ms'])}x, the lab's {ratio(r['lab_ms'], base['lab_ms'])}x")
-    print("\n".join(out))
-    return out
+    return printed(out)

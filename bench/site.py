@@ -23,7 +23,7 @@ import time
 
 from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, WRITE_VERBS, MemorySampler, ansible_env, audit_events_since,
                      audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds, lab, lab_group,
-                     lab_roots, lab_state, load, meets, peak_memory_lines, ratio, save)
+                     lab_roots, lab_state, load, meets, peak_memory_lines, printed, ratio, save)
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
@@ -151,8 +151,7 @@ def report(rows: list[dict]) -> list[str]:
           f"{ansible[6]:.1f} at 6 ({ratio(ansible[6], ansible[3])}x); the lab per cluster and second of the run: "
           f"{lab_rate[3]:.3f}, {lab_rate[6]:.3f} ({ratio(lab_rate[6], lab_rate[3])}x); cores busy on average (of 2): "
           f"{busy[3]:.2f}, {busy[6]:.2f}; load {three['noop']['load']} / {six['noop']['load']}")
-    print("\n".join(out))
-    return out
+    return printed(out)
 
 
 def reprint() -> None:
