@@ -1,19 +1,30 @@
-"""What the benchmarks share: a lab of their own (instance 2) and process memory sampling."""
+"""What the benchmarks share: a lab of their own (instance 2), running playbooks on it and reading
+what they did (profile output, the API servers' audit logs), CPU and memory of process trees, and
+the ratios and verdicts of their reports."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import resource
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterable
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".lab-bench"
 LAB_ENV = {"LAB_INSTANCE": "2", "LAB_STATE_DIR": str(STATE), "LAB_INVENTORY_DIR": str(STATE / "inventory")}
 RESULTS = REPO / "bench" / "results"
+# ansible-playbook on the bench lab's inventory: append the playbook and its options.
+PLAYBOOK = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory")]
+# profile_tasks pads a task name with dashes to the width of the terminal; a long name gets one dash or none.
+PROFILE_TASK_LINE = re.compile(r"^(.+?)(?: -+)? (\d+\.\d+)s$", re.M)
+CHANGED = re.compile(r"changed=(\d+)")
+WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 
 
 def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
@@ -23,6 +34,41 @@ def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def lab_state() -> dict:
     return json.loads((STATE / "state.json").read_text())
+
+
+def ansible_env(callbacks: str, task_output_limit: int) -> dict:
+    """The environment of a measured playbook run: the repository's ansible.cfg, no colour, the
+    profile callbacks asked for."""
+    return dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+                ANSIBLE_CALLBACKS_ENABLED=callbacks, PROFILE_TASKS_TASK_OUTPUT_LIMIT=str(task_output_limit))
+
+
+def changed_count(output: str) -> int:
+    """The changed= counts of a playbook's PLAY RECAP, summed over its hosts."""
+    return sum(map(int, CHANGED.findall(output.split("PLAY RECAP")[-1])))
+
+
+def audit_mark(clusters: Iterable[str]) -> dict[str, int]:
+    """Where each cluster's audit log ends now: audit_events_since reads from there."""
+    return {c: (STATE / c / "audit.log").stat().st_size for c in clusters}
+
+
+def audit_events_since(mark: dict[str, int]) -> dict[str, list[dict]]:
+    """Per cluster, the audit events logged since `mark`."""
+    time.sleep(1)  # the API server writes the event after the response
+    events = {}
+    for cluster, offset in mark.items():
+        with open(STATE / cluster / "audit.log", "rb") as log:
+            log.seek(offset)
+            lines = log.read().decode().splitlines()
+        events[cluster] = [json.loads(line) for line in filter(None, lines)]
+    return events
+
+
+def cpu_children() -> float:
+    """CPU seconds of this process's children that have ended (and been waited for) so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def tree_rss_mb(pids: list[int]) -> float:
@@ -45,29 +91,43 @@ def tree_rss_mb(pids: list[int]) -> float:
     return total / 2**20
 
 
-class PeakSampler:
-    """Samples the lab's memory in the background; .peak is the highest total seen (MiB)."""
+class BackgroundSampler:
+    """Calls sample() every `interval` seconds in a background thread while the `with` block runs."""
 
-    def __init__(self, interval: float = 0.5):
-        self.interval, self.peak, self._stop = interval, 0.0, threading.Event()
+    def __init__(self, interval: float):
+        self.interval, self._stop = interval, threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def sample(self) -> None:
+        raise NotImplementedError
 
     def _run(self) -> None:
         while not self._stop.is_set():
-            try:
-                pids = list(lab_state()["pids"].values())
-                self.peak = max(self.peak, tree_rss_mb(pids))
-            except (OSError, ValueError, KeyError):
-                pass
+            self.sample()
             self._stop.wait(self.interval)
 
-    def __enter__(self) -> "PeakSampler":
+    def __enter__(self):
         self._thread.start()
         return self
 
     def __exit__(self, *exc) -> None:
         self._stop.set()
         self._thread.join()
+
+
+class PeakSampler(BackgroundSampler):
+    """Samples the lab's memory in the background; .peak is the highest total seen (MiB)."""
+
+    def __init__(self, interval: float = 0.5):
+        super().__init__(interval)
+        self.peak = 0.0
+
+    def sample(self) -> None:
+        try:
+            pids = list(lab_state()["pids"].values())
+            self.peak = max(self.peak, tree_rss_mb(pids))
+        except (OSError, ValueError, KeyError):
+            pass
 
 
 def processes(roots: list[int]) -> dict[int, tuple[str, bool]]:
@@ -132,15 +192,14 @@ def by_group(roots: list[int], group: Callable[[str, bool], str], measure: Calla
     return out
 
 
-class MemorySampler:
+class MemorySampler(BackgroundSampler):
     """Samples in the background the memory (PSS, MiB) of the process trees roots() names, summed per
     group of processes; .peak holds the highest value seen per group and for their total."""
 
     def __init__(self, roots: Callable[[], list[int]], group: Callable[[str, bool], str], interval: float = 1.0):
-        self.roots, self.group, self.interval = roots, group, interval
+        super().__init__(interval)
+        self.roots, self.group = roots, group
         self.peak: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def sample(self) -> None:
         try:
@@ -151,21 +210,8 @@ class MemorySampler:
         for key, value in now.items():
             self.peak[key] = max(self.peak.get(key, 0.0), value)
 
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            self.sample()
-            self._stop.wait(self.interval)
-
     def rounded(self) -> dict[str, int]:
         return {key: round(value) for key, value in sorted(self.peak.items())}
-
-    def __enter__(self) -> "MemorySampler":
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._stop.set()
-        self._thread.join()
 
 
 def peak_memory_lines(rows: list[dict], extra: dict[str, Callable[[dict], object]] | None = None) -> list[str]:
@@ -185,6 +231,20 @@ def peak_memory_lines(rows: list[dict], extra: dict[str, Callable[[dict], object
                          f"{b.get('istiods', 0):>8} {b.get('other', 0):>6}"
                          + "".join(f" {value(row)!s:>{len(h)}}" for h, value in extra.items()))
     return lines
+
+
+def printed(lines: list[str]) -> list[str]:
+    """A report's lines, printed: returned to be saved with the figures."""
+    print("\n".join(lines))
+    return lines
+
+
+def ratio(value: float, base: float) -> float:
+    return round(value / base, 2) if base else float("inf")
+
+
+def meets(ok: bool) -> str:
+    return "meets" if ok else "MISSES"
 
 
 def load() -> str:

@@ -44,7 +44,7 @@ from pathlib import Path
 
 from lab.config import collection_on_path
 
-from .common import load, save
+from .common import load, meets, printed, ratio, save
 
 COLLECTIONS = collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
@@ -287,18 +287,15 @@ def profile_steady(count: int) -> list[str]:
     return lines
 
 
-def ratio(value: float, base: float) -> float:
-    return round(value / base, 2) if base else float("inf")
-
-
-def meets(ok: bool) -> str:
-    return "meets" if ok else "MISSES"
-
-
 def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list[str]:
     out: list[str] = []
     p = out.append
     base = {r["run"]: r for r in rows if r["clusters"] == SIZES[0]}
+
+    def x_base(r: dict, key: str) -> float:
+        """r[key] against the baseline's, in the same run (first or steady)."""
+        return ratio(r[key], base[r["run"]][key])
+
     p(f"fleet: N clusters x {SERVICES} exported Services (2 ports; {SHARED} of them exported by a partner cluster too); "
       "every cluster receives one ServiceEntry and one DestinationRule per host")
     p(f"baseline: {SIZES[0]} clusters, same run; first = empty VIP stores, steady = the stores the first run wrote")
@@ -310,30 +307,27 @@ def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list
     p(f"   {'clusters':>8} {'run':>6} {'hosts':>6} {'obj/cl':>7} {'plan (s)':>8} {'us/obj':>7} {'x base':>6} "
       f"{'peak MiB':>8} {'KB/obj':>6} {'input MiB':>9} {'module (s)':>10} {'us/obj':>7} {'x base':>6} {'module RSS MiB':>14}")
     for r in rows:
-        b = base[r["run"]]
         p(f"   {r['clusters']:>8} {r['run']:>6} {r['hosts']:>6} {r['objects_per_cluster']:>7} {r['plan_s']:>8} "
-          f"{r['plan_us_per_object']:>7} {ratio(r['plan_us_per_object'], b['plan_us_per_object']):>5}x "
+          f"{r['plan_us_per_object']:>7} {x_base(r, 'plan_us_per_object'):>5}x "
           f"{r['plan_peak_mib']:>8} {r['plan_peak_kb_per_object']:>6} {r['plan_input_in_memory_mib']:>9} "
           f"{r['module_s']:>10} {r['module_us_per_object']:>7} "
-          f"{ratio(r['module_us_per_object'], b['module_us_per_object']):>5}x {r['module_peak_rss_mib']:>14}")
+          f"{x_base(r, 'module_us_per_object'):>5}x {r['module_peak_rss_mib']:>14}")
     p("")
     p("2. what travels through Ansible (JSON): gather result per cluster, plan task arguments and result, "
       "arguments of each writer task, all of it summed over the fleet")
     p(f"   {'clusters':>8} {'run':>6} {'gather KB/cl':>12} {'plan args MB':>12} {'plan result MB':>14} "
       f"{'writer args MB':>14} {'B/obj':>6} {'x base':>6} {'fleet total MB':>14}")
     for r in rows:
-        b = base[r["run"]]
         p(f"   {r['clusters']:>8} {r['run']:>6} {r['gather_result_kb_per_cluster']:>12} {r['plan_args_mb']:>12} "
           f"{r['plan_result_mb']:>14} {r['writer_args_mb']:>14} {r['writer_args_bytes_per_object']:>6} "
-          f"{ratio(r['writer_args_bytes_per_object'], b['writer_args_bytes_per_object']):>5}x {r['fleet_traffic_mb']:>14}")
+          f"{x_base(r, 'writer_args_bytes_per_object'):>5}x {r['fleet_traffic_mb']:>14}")
     p("")
     p("3. one cluster's writer before it reads its cluster: decode its arguments, render_entries + "
       "render_destination_rules (best of 5/3/2, wall seconds; us/obj = CPU; peak = tracemalloc)")
     p(f"   {'clusters':>8} {'run':>6} {'obj/cl':>7} {'writer (s)':>10} {'us/obj':>7} {'x base':>6} {'peak MiB':>8}")
     for r in rows:
-        b = base[r["run"]]
         p(f"   {r['clusters']:>8} {r['run']:>6} {r['objects_per_cluster']:>7} {r['writer_s']:>10} "
-          f"{r['writer_us_per_object']:>7} {ratio(r['writer_us_per_object'], b['writer_us_per_object']):>5}x "
+          f"{r['writer_us_per_object']:>7} {x_base(r, 'writer_us_per_object'):>5}x "
           f"{r['writer_peak_mib']:>8}")
     p("   select_exports over all clusters' Services (gather, in the clusters' modules): "
       + ", ".join(f"{n} clusters {s:.2f} s" for n, s in select_s.items()))
@@ -352,8 +346,7 @@ def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list
           f"{meets(r['plan_s'] < 10 and (r['plan_peak_mib'] + r['plan_input_in_memory_mib']) * MIB < 500 * MB)}); "
           f"module process {r['module_s']} s, {r['module_peak_rss_mib']} MiB RSS "
           f"({meets(r['module_s'] < 10 and r['module_peak_rss_mib'] * MIB < 500 * MB)})")
-    print("\n".join(out))
-    return out
+    return printed(out)
 
 
 def main() -> None:

@@ -17,21 +17,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import resource
 import subprocess
 import sys
 import time
 
-from .common import (REPO, RESULTS, STATE, MemorySampler, by_group, controller_group, cpu_seconds, lab, lab_group, lab_roots,
-                     peak_memory_lines,
-                     lab_state, load, save)
+from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, WRITE_VERBS, MemorySampler, ansible_env, audit_events_since,
+                     audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds, lab, lab_group,
+                     lab_roots, lab_state, load, meets, peak_memory_lines, printed, ratio, save)
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
-# profile_tasks pads a task name with dashes to the width of the terminal; a long name gets one dash or none.
-TASK_LINE = re.compile(r"^(.+?)(?: -+)? (\d+\.\d+)s$", re.M)
-CHANGED = re.compile(r"changed=(\d+)")
-WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
 TOP_TASKS = 6
 
 
@@ -49,46 +44,32 @@ def per_role(output: str) -> dict[str, float]:
 
 
 def top_tasks(output: str) -> dict[str, float]:
-    tasks = sorted(((name.split(" : ", 1)[-1].strip(), float(s)) for name, s in TASK_LINE.findall(recap(output, "TASKS RECAP"))),
+    tasks = sorted(((name.split(" : ", 1)[-1].strip(), float(s)) for name, s in PROFILE_TASK_LINE.findall(recap(output, "TASKS RECAP"))),
                    key=lambda item: -item[1])
     return dict(tasks[:TOP_TASKS])
 
 
-def audit_sizes() -> dict[str, int]:
-    return {c["name"]: (STATE / c["name"] / "audit.log").stat().st_size for c in lab_state()["clusters_info"]}
-
-
 def writes_since(mark: dict[str, int]) -> dict[str, int]:
     """Write requests per user agent (its first word) in every cluster's audit log since `mark`."""
-    time.sleep(1)  # the API server writes the event after the response
     writes: dict[str, int] = {}
-    for cluster, offset in mark.items():
-        with open(STATE / cluster / "audit.log", "rb") as log:
-            log.seek(offset)
-            for line in filter(None, log.read().decode().splitlines()):
-                event = json.loads(line)
-                if event.get("verb") in WRITE_VERBS:
-                    agent = (event.get("userAgent") or "?").split("/", 1)[0].split(" ", 1)[0]
-                    writes[agent] = writes.get(agent, 0) + 1
+    for events in audit_events_since(mark).values():
+        for event in events:
+            if event.get("verb") in WRITE_VERBS:
+                agent = (event.get("userAgent") or "?").split("/", 1)[0].split(" ", 1)[0]
+                writes[agent] = writes.get(agent, 0) + 1
     return writes
-
-
-def cpu_children() -> float:
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 def site(label: str) -> dict:
     """site.yml once: wall time, changed, role and task times, write requests, memory and CPU."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_CALLBACKS_ENABLED="ansible.posix.profile_roles,ansible.posix.profile_tasks",
-               PROFILE_TASKS_TASK_OUTPUT_LIMIT="40")
-    mark, lab_cpu, cpu = audit_sizes(), by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
+    env = ansible_env("ansible.posix.profile_roles,ansible.posix.profile_tasks", 40)
+    mark = audit_mark(c["name"] for c in lab_state()["clusters_info"])
+    lab_cpu, cpu = by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
     started = time.monotonic()
     (RESULTS / "site").mkdir(parents=True, exist_ok=True)
     with open(RESULTS / "site" / f"{label}.log", "w+", encoding="utf-8") as out:  # kept for a look after the run
-        proc = subprocess.Popen([str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory"),
-                                 str(REPO / "playbooks" / "site.yml")], env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "site.yml")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT)
         with MemorySampler(lambda: [proc.pid], controller_group) as controller, \
                 MemorySampler(lab_roots, lab_group) as lab_memory:
             proc.wait()
@@ -99,7 +80,7 @@ def site(label: str) -> dict:
         raise SystemExit(f"site.yml ({label}) failed:\n{output[-3000:]}")
     lab_after = by_group(lab_roots(), lab_group, cpu_seconds)
     return {"seconds": round(elapsed, 1), "load": load(),
-            "changed": sum(map(int, CHANGED.findall(output.split("PLAY RECAP")[-1]))),
+            "changed": changed_count(output),
             "writes": writes_since(mark), "seconds_per_role": per_role(output), "top_tasks": top_tasks(output),
             "cpu_s": {"ansible": round(cpu_children() - cpu, 1),
                       **{k: round(v - lab_cpu.get(k, 0), 1) for k, v in sorted(lab_after.items())}},
@@ -120,14 +101,6 @@ def measure(clusters: int) -> dict:
           f"(changed={noop['changed']}, writes {noop['writes'] or 0}); load {load()}", flush=True)
     return {"clusters": clusters, "lab_up_s": round(up, 1), "first_run_s": first["seconds"], "noop_run_s": noop["seconds"],
             "noop_changed": noop["changed"], "noop_seconds_per_role": noop["seconds_per_role"], "first": first, "noop": noop}
-
-
-def ratio(value: float, base: float) -> float:
-    return round(value / base, 2)
-
-
-def meets(ok: bool) -> str:
-    return "meets" if ok else "MISSES"
 
 
 def steps(seconds: dict[str, float]) -> str:
@@ -178,8 +151,7 @@ def report(rows: list[dict]) -> list[str]:
           f"{ansible[6]:.1f} at 6 ({ratio(ansible[6], ansible[3])}x); the lab per cluster and second of the run: "
           f"{lab_rate[3]:.3f}, {lab_rate[6]:.3f} ({ratio(lab_rate[6], lab_rate[3])}x); cores busy on average (of 2): "
           f"{busy[3]:.2f}, {busy[6]:.2f}; load {three['noop']['load']} / {six['noop']['load']}")
-    print("\n".join(out))
-    return out
+    return printed(out)
 
 
 def reprint() -> None:

@@ -8,7 +8,8 @@ import sys
 import time
 
 from . import build
-from .cluster import MAX_CLUSTERS, LabError, apiserver, down, status, up
+from .cluster import MAX_CLUSTERS, apiserver, down, status, up
+from .state import LabError
 
 
 def main(argv: list[str] | None = None) -> int:

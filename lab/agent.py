@@ -24,10 +24,10 @@ import time
 from pathlib import Path
 
 from .api import Api, ApiError
-from .cluster import LabState, log
 from .config import state_dir
 from .istiod import Istiod, is_istiod, newest_pod
 from .kubelet import Volumes, stop_process
+from .state import LabState, log
 
 TICK = 1.0
 # Where upstream lookups go in the lab: a loopback port nothing listens on (answers SERVFAIL at once).

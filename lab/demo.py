@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from .api import Api
-from .cluster import LabError, LabState
 from .config import state_dir
+from .state import LabError, LabState
 
 SAMPLE = yaml.safe_load("""
 - apiVersion: v1

@@ -15,8 +15,8 @@ import urllib.request
 
 from .api import Api
 from .build import ensure_binaries
-from .cluster import LabError, LabState
 from .config import state_dir
+from .state import LabError, LabState
 
 ISTIO_NAMESPACE = "istio-system"
 GATEWAY_LABELS = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}

@@ -18,8 +18,8 @@ from pathlib import Path
 import yaml
 
 from .api import Api
-from .cluster import log
 from .kubelet import Volumes, container_env, stop_process, write_atomic
+from .state import log
 
 # pilot-discovery's listen-address flags, by the container port the chart gives them.
 ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAddr",
