@@ -156,8 +156,8 @@ def test_the_control_plane_identity_ignores_per_cluster_values_and_reads_missing
 
 
 def test_a_reachable_cluster_with_nothing_read_is_judged_not_a_traceback():
-    model = evaluate([{"name": "cluster1", "reachable": True}, {"name": "cluster2", "reachable": True, "check": None,
-                                                                 "trust": None, "service_entries": None}], FRESH_FLEET)
+    nothing = {"name": "cluster2", "reachable": True, "check": None, "trust": None, "service_entries": None}
+    model = evaluate([{"name": "cluster1", "reachable": True}, nothing], FRESH_FLEET)
     for cluster in model["clusters"]:
         assert cluster["results"]["root"]["detail"] == "no cacerts Secret"
         assert cluster["results"]["service_entries"]["status"] == "skip"
