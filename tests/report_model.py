@@ -1,17 +1,19 @@
-"""Sample models for the fleet report tests (the shape documented in plugins/module_utils/_verify/report.py)."""
+"""Sample models for the fleet report tests (the shape documented in plugins/module_utils/_verify/report.py),
+with the checks the fleet check runs (_verify/checks.py), not a copy of them."""
 
 from __future__ import annotations
 
-CHECKS = [{"id": "root", "title": "Same root CA"}, {"id": "intermediate", "title": "Intermediate CA"},
-          {"id": "control_plane", "title": "Control plane"}, {"id": "gateway", "title": "Gateway address"},
-          {"id": "dns", "title": ".global DNS"}, {"id": "service_entries", "title": "ServiceEntries"}]
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import CHECKS
+
+# The detail of each check when it passes: one for every check the fleet check runs (a KeyError
+# in sample() says which one a new check lacks).
 PASS = {"root": "sha256 ab12\u2026 on every cluster", "intermediate": "valid for 340 days",
         "control_plane": "istiod 1.29.0 ready", "gateway": "LoadBalancer IP", "dns": "reviews.shop.global answers",
-        "service_entries": "matches the inventory"}
+        "service_entries": "matches the inventory", "destination_rules": "12 as desired", "held_hosts": "none"}
 
 
 def cluster(i: int, exports: list[str], imports: list[dict], **problems) -> dict:
-    results = {k: {"status": "pass", "detail": d} for k, d in PASS.items()}
+    results = {check["id"]: {"status": "pass", "detail": PASS[check["id"]]} for check in CHECKS}
     results.update(problems)
     return {"name": "cluster%d" % i, "network": "network%d" % i, "reachable": True,
             "gateway": {"address": "127.141.%d.1" % i, "port": 15443},
@@ -46,4 +48,4 @@ def sample(clusters: int = 3, services: int = 0) -> dict:
             members.append(cluster(i, exports, imports))
         ok = True
     return {"generated": "2026-11-21T23:00:00Z", "mesh": {"mesh_id": "mesh1", "trust_domain": "cluster.local"},
-            "ok": ok, "checks": CHECKS, "clusters": members}
+            "ok": ok, "checks": [dict(check) for check in CHECKS], "clusters": members}

@@ -106,109 +106,9 @@ istiod_roots:
   elements: str
 """
 
-import json
-
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, resolve_gateway
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
-
-
-DNS_POLL_SECONDS = 3
-# Where istiod publishes its CA's roots in every namespace (workloads verify peers with it).
-ISTIOD_ROOTS_CONFIGMAP = "istio-ca-root-cert"
-# Objects of the charts that say which chart version is installed, and istiod's values.
-BASE_CHART_SERVICE_ACCOUNT = "istio-reader-service-account"
-ISTIOD_VALUES_CONFIGMAP = "values"
-
-
-def read_cluster(client, p):
-    namespace = p["namespace"]
-    malformed = []
-
-    def readable(check, read, *args):
-        """read(*args); None when the object it reads is malformed, which is then a finding of check."""
-        try:
-            return read(*args)
-        except MalformedObject as exc:
-            malformed.append(exc.finding(check))
-            return None
-
-    deployments = {name: client.get("Deployment", name, namespace) for name in p["deployments"]}
-    values = readable("control_plane", istiod_values, client.get("ConfigMap", ISTIOD_VALUES_CONFIGMAP, namespace),
-                      namespace)
-    releases = installed_releases(client, namespace, deployments, values)
-    not_ready = {name: why for name, deployment in deployments.items()
-                 for why in [deployment_not_ready(deployment)] if why}
-    gateway = resolve_gateway(client, namespace, p["gateway_service"], p["address_override"])[0]
-    records = readable("dns", zone_records.read_records,
-                       client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, namespace), namespace)
-    answers = dns_answers(p, records or {})
-    roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
-    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
-                istiod_roots=roots, malformed=malformed)
-
-
-def istiod_values(configmap, namespace):
-    """The values istiod was installed with (its ConfigMap `values`, key original-values), redacted;
-    {} without them. MalformedObject when they are not a JSON object."""
-    with reading("ConfigMap %s/%s" % (namespace, ISTIOD_VALUES_CONFIGMAP)):
-        text = ((configmap or {}).get("data") or {}).get("original-values") or "{}"
-        values = json.loads(text)
-        if not isinstance(values, dict):
-            raise ValueError("original-values is not a JSON object")
-        return redact(values)
-
-
-def installed_releases(client, namespace, deployments, istiod_values):
-    """{release: {chart, version, app_version, values}} from objects each chart stamps: the
-    ServiceAccount of chart base, `deployments` ({name: Deployment}), and istiod's values
-    (the values the release was installed with). No Helm Secret is read
-    (docs/permissions.md: the operate identity reads no Secret but cacerts)."""
-    objects = [(client.get("ServiceAccount", BASE_CHART_SERVICE_ACCOUNT, namespace), None)]
-    objects += [(deployment, istiod_values if name == "istiod" else None) for name, deployment in deployments.items()]
-    releases = {}
-    for obj, values in objects:
-        release = stamped_release(obj, values)
-        if release:
-            releases[release.pop("release")] = release
-    return releases
-
-
-def istiod_roots(configmap, namespace):
-    """Fingerprints of the roots istiod publishes to workloads (its CA's root bundle); None when it
-    publishes none (yet). MalformedObject when they are not certificates."""
-    text = ((configmap or {}).get("data") or {}).get("root-cert.pem")
-    if not text or not pki.HAS_CRYPTOGRAPHY:
-        return None
-    with reading("ConfigMap %s/%s" % (namespace, ISTIOD_ROOTS_CONFIGMAP)):
-        return [pki.fingerprint(cert) for cert in pki.load_certs(("root-cert.pem", "ConfigMap", text.encode()))]
-
-
-def dns_answers(p, records):
-    """What the cluster DNS answers for every expected host; asked again, up to dns_wait seconds,
-    while a name the zone server holds right is answered wrong (a configuration still propagating)."""
-    if not p["dns_server"]:
-        return {}
-    expected, answers, todo = p["expected_records"], {}, sorted(p["expected_records"])
-
-    def pending():
-        for host in todo:
-            try:
-                answers[host] = query_a(p["dns_server"], host, port=p["dns_port"])
-            except DnsError as exc:
-                answers[host] = str(exc)
-        todo[:] = [host for host in todo if answers[host] != [expected[host]] and records.get(host) == expected[host]]
-        return todo
-
-    wait(pending, p["dns_wait"], DNS_POLL_SECONDS)
-    return answers
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.cluster_reader import read_cluster
 
 
 def main():
@@ -225,8 +125,8 @@ def main():
     client = k8s_client(module)
     try:
         result = read_cluster(client, module.params)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     module.exit_json(changed=False, **result)
 
 

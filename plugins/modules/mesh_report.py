@@ -67,6 +67,12 @@ ok:
   description: Whether every check of every cluster passed (warnings and pending checks allowed).
   returned: always
   type: bool
+failed_count:
+  description:
+    - How many checks failed, over every cluster (warnings and pending checks not counted); the C(verify) role's
+      failure says it. Not C(failed), which Ansible reads as the task's own verdict.
+  returned: always
+  type: int
 report:
   description: The report model (clusters, checks, results with detail, object and fix).
   returned: always
@@ -88,8 +94,10 @@ import os
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import write_atomic
-from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate, failed_checks
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
 
@@ -111,13 +119,12 @@ def main():
         fail_on_error=dict(type="bool", default=True),
     ), supports_check_mode=True)
     model = evaluate(module.params["clusters"], module.params["fleet"])
+    failed = failed_checks(model["clusters"])
     files = write_reports(module.params["report_dir"], model) if module.params["report_dir"] else []
-    text = render_text(model).splitlines()
-    result = dict(changed=False, ok=model["ok"], report=model, text=text, files=files)
-    if not model["ok"] and module.params["fail_on_error"]:
-        failed = ["%s: %s (%s)" % (c["name"], check_id, r.get("detail")) for c in model["clusters"]
-                  for check_id, r in c["results"].items() if r["status"] == "fail"]
-        module.fail_json(msg="the fleet check failed %d check(s): %s" % (len(failed), "; ".join(failed)), **result)
+    result = dict(changed=False, ok=model["ok"], failed_count=len(failed), report=model,
+                  text=render_text(model).splitlines(), files=files)
+    if failed and module.params["fail_on_error"]:
+        fail_with(module, MeshError("the fleet check failed %d check(s): %s" % (len(failed), "; ".join(failed))), **result)
     module.exit_json(**result)
 
 

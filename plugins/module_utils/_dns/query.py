@@ -32,7 +32,8 @@ def _skip_name(data, offset):
 
 
 def query_a(server, name, port=53, timeout=2.0):
-    """IPv4 addresses the server answers for name; DnsError with the response code otherwise."""
+    """IPv4 addresses the server answers for name; DnsError with the response code otherwise, or when
+    the answer cannot be read (cut short or garbage)."""
     query_id = struct.unpack(">H", os.urandom(2))[0]
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.settimeout(timeout)
@@ -43,12 +44,22 @@ def query_a(server, name, port=53, timeout=2.0):
         raise DnsError("no answer from %s:%d for %s: %s" % (server, port, name, exc))
     finally:
         sock.close()
-    reply_id, flags, questions, answers = struct.unpack(">HHHH", data[:8])
+    try:
+        reply_id, flags, questions, answers = struct.unpack(">HHHH", data[:8])
+        if reply_id == query_id and not flags & 0x0F:
+            return _addresses(data, questions, answers)
+    except (struct.error, IndexError, ValueError) as exc:
+        raise DnsError("%s:%d answered %s with %d bytes that are not a DNS response (%s)" % (
+            server, port, name, len(data), str(exc) or type(exc).__name__))
     if reply_id != query_id:
         raise DnsError("%s:%d answered another query" % (server, port))
     rcode = flags & 0x0F
-    if rcode:
-        raise DnsError("%s from %s:%d for %s" % (RCODES.get(rcode, "rcode %d" % rcode), server, port, name))
+    raise DnsError("%s from %s:%d for %s" % (RCODES.get(rcode, "rcode %d" % rcode), server, port, name))
+
+
+def _addresses(data, questions, answers):
+    """IPv4 addresses of the A records of a DNS response whose header said how many questions and
+    answers follow; struct.error, IndexError or ValueError when it is cut short or garbage."""
     offset = 12
     for _question_index in range(questions):
         offset = _skip_name(data, offset) + 4
@@ -57,6 +68,8 @@ def query_a(server, name, port=53, timeout=2.0):
         offset = _skip_name(data, offset)
         rtype, _cls, _ttl, length = struct.unpack(">HHIH", data[offset:offset + 10])
         offset += 10
+        if offset + length > len(data):
+            raise ValueError("a record is cut short")
         if rtype == 1 and length == 4:
             addresses.append(socket.inet_ntoa(data[offset:offset + 4]))
         offset += length

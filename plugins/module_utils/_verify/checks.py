@@ -285,6 +285,14 @@ def pending(results, steps):
     return results
 
 
+def failed_checks(clusters):
+    """"<cluster>: <check id> (<detail>)" of every failed check of the judged clusters, in report order:
+    the one count of failures (the model's ok, mesh_report's failed count and message, the verify role's failure).
+    Warnings and pending checks are not failures."""
+    return ["%s: %s (%s)" % (c["name"], check_id, r.get("detail")) for c in clusters
+            for check_id, r in c["results"].items() if r["status"] == "fail"]
+
+
 def evaluate(clusters, fleet, now=None):
     """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations.
 
@@ -330,11 +338,10 @@ def evaluate(clusters, fleet, now=None):
                 "held_hosts": (check_held_hosts, (entries,)),
             }, malformed_findings(c, namespace)), pending_steps)
         out.append(entry)
-    failed = sum(1 for c in out for r in c["results"].values() if r["status"] == "fail")
     return {
         "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mesh": {"mesh_id": fleet.get("mesh_id"), "trust_domain": fleet.get("trust_domain")},
-        "ok": failed == 0,
+        "ok": not failed_checks(out),
         "pending": sum(1 for c in out for r in c["results"].values() if r["status"] == "pending"),
         "checks": CHECKS,
         "clusters": out,

@@ -12,7 +12,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._dns import z
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate, judge, result
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
-from ansible_collections.meshops.multicluster.plugins.modules import mesh_check
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify import cluster_reader
 
 RECORDS = "ConfigMap istio-system/istiocoredns-records"
 
@@ -102,14 +102,14 @@ def test_mesh_check_reports_each_malformed_object_with_its_check_and_reads_the_r
         ("ConfigMap", zone_records.RECORDS_CONFIGMAP): records_configmap("240.0.0.1 a.b.global extra..dots\n"),
         ("ConfigMap", "istio-ca-root-cert"): {"data": {"root-cert.pem": "-----BEGIN CERTIFICATE-----\nnope\n"}},
     })
-    read = mesh_check.read_cluster(client, PARAMS)
+    read = cluster_reader.read_cluster(client, PARAMS)
     assert [(f["check"], f["object"]) for f in read["malformed"]] == [
         ("dns", RECORDS), ("root", "ConfigMap istio-system/istio-ca-root-cert")]
     assert read["zone_records"] is None and read["istiod_roots"] is None
     # What could be read still is, redacted.
     assert read["releases"]["istiod"]["values"] == {"global": {"meshID": "m1", "apiKeys": "<redacted>"}}
     client.objects[("ConfigMap", "values")] = {"data": {"original-values": "[1, 2"}}
-    finding = mesh_check.read_cluster(client, PARAMS)["malformed"][0]
+    finding = cluster_reader.read_cluster(client, PARAMS)["malformed"][0]
     assert finding["check"] == "control_plane" and finding["object"] == "ConfigMap istio-system/values"
 
 

@@ -1,7 +1,8 @@
-"""The fleet check's judgement: failover order as istiod derives it, and the services step's drift."""
+"""The fleet check's judgement: failover order as istiod derives it, the services step's drift, failed
+checks counted once, and the reader of what the verify role gathered per cluster."""
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (
-    check_services_set, evaluate, failover_order)
+    check_services_set, control_plane_identity, evaluate, failed_checks, failover_order, malformed_findings)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
 LOCALITIES = {"cluster1": "lab-east/zone1", "cluster2": "lab-west/zone2", "cluster3": "lab-east/zone3",
@@ -101,3 +102,66 @@ def test_a_real_run_or_the_check_alone_still_fails_on_a_fresh_fleet():
     results = model["clusters"][0]["results"]
     assert results["root"]["status"] == "pending" and results["control_plane"]["status"] == "fail"
     assert results["dns"]["status"] == "fail" and not model["ok"]
+
+
+def test_failed_checks_are_counted_once_and_agree_with_the_verdict_and_the_text():
+    broken = fresh("cluster2")
+    broken["trust"] = {"exists": True, "valid": True, "root_fingerprint": "ab", "intermediate": {"days_left": 3}}
+    unreachable = {"name": "cluster3", "reachable": False, "error": "connection refused"}
+    model = evaluate([broken, unreachable], dict(FRESH_FLEET, pending_steps=["services"]))
+    failed = failed_checks(model["clusters"])
+    # The intermediate's warning and the pending ServiceEntries are not failures; the unreachable cluster is one.
+    assert failed == [
+        "cluster2: control_plane (Helm release(s) istio-base, istiod, istio-eastwestgateway not installed)",
+        "cluster2: gateway (no gateway: Helm release istio-eastwestgateway not installed)",
+        "cluster2: dns (the cluster DNS does not delegate zone global to the zone server)",
+        "cluster3: root (cluster unreachable: connection refused)"]
+    assert not model["ok"] and model["pending"] == 1
+    assert render_text(model).splitlines()[0].endswith(": 4 failed, 1 warning, 1 pending, 1 cluster unreachable")
+    assert failed_checks(evaluate([fresh("cluster1")], dict(FRESH_FLEET, pending_steps=[
+        "trust", "control_plane", "dns", "services"]))["clusters"]) == []
+
+
+# --- the reader of what the verify role gathered per cluster ---------------------------------
+
+def test_malformed_findings_read_mesh_checks_and_the_trust_checks_unreadable_cacerts():
+    cluster = fresh("cluster1")
+    cluster["check"]["malformed"] = [{"check": "dns", "object": "ConfigMap x/istiocoredns-records", "problem": "line 1"}]
+    cluster["trust"] = {"exists": True, "valid": False, "reasons": ["malformed"],
+                        "reason": "malformed: data.ca-cert.pem is not base64"}
+    assert malformed_findings(cluster, "mesh-system") == [
+        {"check": "dns", "object": "ConfigMap x/istiocoredns-records", "problem": "line 1"},
+        {"check": "root", "object": "Secret mesh-system/cacerts", "problem": "data.ca-cert.pem is not base64"},
+        {"check": "intermediate", "object": "Secret mesh-system/cacerts", "problem": "data.ca-cert.pem is not base64"}]
+    cluster["trust"] = {"exists": True, "valid": False, "reasons": ["malformed"]}
+    assert malformed_findings(cluster)[-1]["problem"] == "cannot be read"
+    # What a cluster that could not be read leaves: no check, no trust, or null.
+    for empty in ({}, {"check": None, "trust": None}, {"check": {}, "trust": {"reasons": None}}):
+        assert malformed_findings(empty) == []
+
+
+def test_the_control_plane_identity_ignores_per_cluster_values_and_reads_missing_parts_as_empty():
+    def check(values, version="1.29.0"):
+        return {"releases": {"istiod": {"version": version, "values": values}}}
+
+    one = check({"global": {"hub": "h", "network": "n1", "multiCluster": {"clusterName": "c1", "enabled": True}}})
+    two = check({"global": {"hub": "h", "network": "n2", "multiCluster": {"clusterName": "c2", "enabled": True}}})
+    assert control_plane_identity(one) == control_plane_identity(two)
+    assert control_plane_identity(one) != control_plane_identity(check({"global": {"hub": "other"}}))
+    assert control_plane_identity(one) != control_plane_identity(dict(one, releases={"istiod": dict(
+        one["releases"]["istiod"], version="1.30.0")}))
+    assert one["releases"]["istiod"]["values"]["global"]["network"] == "n1"  # the input is left as it was
+    assert control_plane_identity({}) == control_plane_identity({"releases": {"istiod": {}}})
+    assert control_plane_identity(check({"global": "not a dict"})) == control_plane_identity(check({"global": "not a dict"}))
+
+
+def test_a_reachable_cluster_with_nothing_read_is_judged_not_a_traceback():
+    nothing = {"name": "cluster2", "reachable": True, "check": None, "trust": None, "service_entries": None}
+    model = evaluate([{"name": "cluster1", "reachable": True}, nothing], FRESH_FLEET)
+    for cluster in model["clusters"]:
+        assert cluster["results"]["root"]["detail"] == "no cacerts Secret"
+        assert cluster["results"]["service_entries"]["status"] == "skip"
+        assert cluster["gateway"] is None and cluster["exports"] == [] and cluster["imports"] == []
+    assert [line.split(" (")[0] for line in failed_checks(model["clusters"])] == [
+        "%s: %s" % (name, check) for name in ("cluster1", "cluster2")
+        for check in ("root", "intermediate", "control_plane", "gateway")]
