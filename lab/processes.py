@@ -41,9 +41,7 @@ class Processes:
         with open(log_file, "ab") as out:
             proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                     start_new_session=True, cwd=state_dir(), env=env)
-        self.state.pids[key] = proc.pid
-        self.state.commands[key] = [argv, str(log_file)]
-        self.state.save()
+        self.state.record_process(key, proc.pid, argv, str(log_file))
         return proc.pid
 
     def stop_all(self, timeout: float = 10) -> None:

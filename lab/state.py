@@ -108,6 +108,14 @@ class LabState:
         with _SAVE_LOCK:  # clusters start in parallel threads
             self._save()
 
+    def record_process(self, key: str, pid: int, argv: list[str], log_file: str) -> None:
+        """Note a started process and save, under the lock: another cluster's thread may be saving
+        (serializing these dicts) at the same moment."""
+        with _SAVE_LOCK:
+            self.pids[key] = pid
+            self.commands[key] = [argv, log_file]
+            self._save()
+
     def _save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
         data = asdict(self)
