@@ -17,19 +17,6 @@ description:
     the cluster would (the cluster DNS address must be reachable from the controller).
   - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
 options:
-  namespace:
-    description: Namespace of the control plane.
-    type: str
-    default: istio-system
-  deployments:
-    description: Deployments in O(namespace) that must be Available.
-    type: list
-    elements: str
-    default: [istiod, istio-eastwestgateway]
-  gateway_service:
-    description: Name of the east-west gateway Service.
-    type: str
-    default: istio-eastwestgateway
   address_override:
     description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
     aliases: [gateway_address_override]
@@ -56,6 +43,9 @@ options:
     default: 0
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.mesh.namespace
+  - meshops.multicluster.mesh.deployments
+  - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
@@ -114,6 +104,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
@@ -213,9 +204,9 @@ def dns_answers(p, records):
 
 def main():
     module = k8s_module(dict(
-        namespace=dict(type="str", default="istio-system"),
-        deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
-        gateway_service=dict(type="str", default="istio-eastwestgateway"),
+        namespace=dict(type="str", default=ISTIO_NAMESPACE),
+        deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
+        gateway_service=dict(type="str", default=GATEWAY),
         address_override=dict(type="str", default="", aliases=["gateway_address_override"]),
         expected_records=dict(type="dict", default={}),
         dns_server=dict(type="str", default=""),

@@ -12,6 +12,8 @@ import datetime
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE as NAMESPACE
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -23,8 +25,6 @@ CHECKS = [
     {"id": "destination_rules", "title": "DestinationRules"},
     {"id": "held_hosts", "title": "Held hosts"},
 ]
-# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
-NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
 # Values the collection sets per cluster: not part of what must be identical.
 PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
 
