@@ -56,9 +56,10 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import IDENTITY_NAME, rbac_objects
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
 
 
-def operate_rbac_objects(subjects, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=(),
+def operate_rbac_objects(subjects, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=(),
                          name=IDENTITY_NAME):
     try:
         return rbac_objects(subjects, managed_labels(), mesh_namespace, gateway, options, name=name)

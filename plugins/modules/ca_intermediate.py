@@ -166,8 +166,8 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, present
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    MANAGED_BY, MANAGED_BY_LABEL, KubeError, is_ours)
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
@@ -185,8 +185,8 @@ def main():
             renew_before_days=dict(type="int", default=pki.RENEW_BEFORE_DAYS),
             force=dict(type="bool", default=False),
             adopt=dict(type="bool", default=False),
-            namespace=dict(type="str", default=pki.CACERTS_NAMESPACE),
-            name=dict(type="str", default=pki.CACERTS_NAME),
+            namespace=dict(type="str", default=ISTIO_NAMESPACE),
+            name=dict(type="str", default=CACERTS),
         ),
         key_file_options=("root_key",),
         required_if=[("state", "present", ("root_cert", "root_key"))],

@@ -112,6 +112,7 @@ from ansible.module_utils.basic import missing_required_lib
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
@@ -122,8 +123,8 @@ def main():
             root_cert=dict(type="path"),
             root_bundle=dict(type="list", elements="str", default=[]),
             renew_before_days=dict(type="int", default=pki.RENEW_BEFORE_DAYS),
-            namespace=dict(type="str", default=pki.CACERTS_NAMESPACE),
-            name=dict(type="str", default=pki.CACERTS_NAME),
+            namespace=dict(type="str", default=ISTIO_NAMESPACE),
+            name=dict(type="str", default=CACERTS),
         ),
         supports_check_mode=True,
     )

@@ -17,10 +17,6 @@ description:
   - A storage Secret of one of O(releases) that holds no readable release fails the module, naming the Secret
     and what is wrong with it; the Secrets of other releases are not read.
 options:
-  namespace:
-    description: Namespace of the releases.
-    type: str
-    default: istio-system
   chart_version:
     description: Chart version every release must have.
     type: str
@@ -31,6 +27,7 @@ options:
     required: true
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.mesh.namespace
   - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
@@ -71,11 +68,12 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
 
 
 def main():
     module = k8s_module(dict(
-        namespace=dict(type="str", default="istio-system"),
+        namespace=dict(type="str", default=ISTIO_NAMESPACE),
         chart_version=dict(type="str", required=True),
         releases=dict(type="dict", required=True),
     ), supports_check_mode=True)

@@ -17,19 +17,6 @@ description:
     the cluster would (the cluster DNS address must be reachable from the controller).
   - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
 options:
-  namespace:
-    description: Namespace of the control plane.
-    type: str
-    default: istio-system
-  deployments:
-    description: Deployments in O(namespace) that must be Available.
-    type: list
-    elements: str
-    default: [istiod, istio-eastwestgateway]
-  gateway_service:
-    description: Name of the east-west gateway Service.
-    type: str
-    default: istio-eastwestgateway
   address_override:
     description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
     aliases: [gateway_address_override]
@@ -56,6 +43,9 @@ options:
     default: 0
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.mesh.namespace
+  - meshops.multicluster.mesh.deployments
+  - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
@@ -109,13 +99,14 @@ istiod_roots:
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.cluster_reader import read_cluster
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
 
 
 def main():
     module = k8s_module(dict(
-        namespace=dict(type="str", default="istio-system"),
-        deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
-        gateway_service=dict(type="str", default="istio-eastwestgateway"),
+        namespace=dict(type="str", default=ISTIO_NAMESPACE),
+        deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
+        gateway_service=dict(type="str", default=GATEWAY),
         address_override=dict(type="str", default="", aliases=["gateway_address_override"]),
         expected_records=dict(type="dict", default={}),
         dns_server=dict(type="str", default=""),

@@ -163,12 +163,13 @@ api_requests:
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.cluster_dns import check_input, delegate
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ZONE
 
 
 def main():
     module = k8s_module(
         dict(provider=dict(type="str", choices=["auto", "coredns", "kube-dns"], default="auto"),
-             zone=dict(type="str", default="global"),
+             zone=dict(type="str", default=ZONE),
              target_ips=dict(type="list", elements="str"),
              state=dict(type="str", choices=["present", "absent"], default="present"),
              configmap_namespace=dict(type="str", default="kube-system"),

@@ -15,19 +15,10 @@ description:
   - O(address_override) wins over discovery (a gateway behind NAT or a DNS name of its own).
   - Fails after O(timeout) seconds naming the cluster and what is missing.
 options:
-  namespace:
-    description: Namespace of the gateway Service and the Deployments.
-    type: str
-    default: istio-system
   service:
     description: Name of the gateway Service.
     type: str
     default: istio-eastwestgateway
-  deployments:
-    description: Deployments in O(namespace) that must be Available.
-    type: list
-    elements: str
-    default: [istiod, istio-eastwestgateway]
   timeout:
     description: Seconds to wait for readiness and an address.
     type: int
@@ -42,6 +33,8 @@ options:
     default: this cluster
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.mesh.namespace
+  - meshops.multicluster.mesh.deployments
   - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
@@ -80,6 +73,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
     deployments_waiting, resolve_gateway)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 
 POLL_SECONDS = 2
@@ -87,9 +81,9 @@ POLL_SECONDS = 2
 
 def main():
     module = k8s_module(dict(
-        namespace=dict(type="str", default="istio-system"),
-        service=dict(type="str", default="istio-eastwestgateway"),
-        deployments=dict(type="list", elements="str", default=["istiod", "istio-eastwestgateway"]),
+        namespace=dict(type="str", default=ISTIO_NAMESPACE),
+        service=dict(type="str", default=GATEWAY),
+        deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
         timeout=dict(type="int", default=120),
         address_override=dict(type="str", default=""),
         cluster_name=dict(type="str", default="this cluster"),

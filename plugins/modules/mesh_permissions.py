@@ -21,14 +21,6 @@ options:
     elements: str
     required: true
     choices: [trust, control_plane, dns, services, verify]
-  namespace:
-    description: Namespace of the control plane.
-    type: str
-    default: istio-system
-  gateway_service:
-    description: Name of the east-west gateway.
-    type: str
-    default: istio-eastwestgateway
   options:
     description:
       - Rules some fleets need besides the steps' own; V(replicate_namespaces) when
@@ -44,6 +36,8 @@ options:
     default: this cluster
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
+  - meshops.multicluster.mesh.namespace
+  - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
 author:
   - meshops developers (@meshops)
@@ -73,13 +67,14 @@ user:
 from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
 
 
 def main():
     module = k8s_module(dict(
         steps=dict(type="list", elements="str", required=True, choices=list(permissions.STEPS)),
-        namespace=dict(type="str", default="istio-system"),
-        gateway_service=dict(type="str", default="istio-eastwestgateway"),
+        namespace=dict(type="str", default=ISTIO_NAMESPACE),
+        gateway_service=dict(type="str", default=GATEWAY),
         options=dict(type="list", elements="str", default=[], choices=list(permissions.OPTIONS)),
         cluster_name=dict(type="str", default="this cluster"),
     ), supports_check_mode=True)

@@ -117,10 +117,10 @@ api_requests:
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import (
     EXPORT_LABEL, PlanError, parse_exported, select_exports)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
-    STORE_NAME, store_from_configmap, store_summary)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import store_from_configmap, store_summary
 
 
 def main():
@@ -130,7 +130,7 @@ def main():
              vip_store_allocations=dict(type="bool", default=False),
              gateway_service=dict(type="str"),
              address_override=dict(type="str", default=""),
-             namespace=dict(type="str", default="istio-system", aliases=["gateway_namespace"])),
+             namespace=dict(type="str", default=ISTIO_NAMESPACE, aliases=["gateway_namespace"])),
         supports_check_mode=True)
     exported, label = module.params["exported"], module.params["export_label"]
     try:
@@ -142,7 +142,7 @@ def main():
         # One list: all Services when some are named in the inventory, else only the labelled ones.
         services = client.list("Service", label_selector=None if exported else "%s=true" % label)
         exports, missing = select_exports(services, exported, label)
-        store = store_from_configmap(client.get("ConfigMap", STORE_NAME, module.params["namespace"]))
+        store = store_from_configmap(client.get("ConfigMap", VIP_STORE, module.params["namespace"]))
         if not module.params["vip_store_allocations"]:
             store = store_summary(store)
         gateway = None

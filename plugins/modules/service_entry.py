@@ -173,6 +173,7 @@ import gc
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import PlanError, from_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import ServicesError, Writer
 
 
@@ -185,7 +186,7 @@ def main():
              cluster_name=dict(type="str"),
              prune=dict(type="bool", default=True),
              dns_records=dict(type="bool", default=True),
-             istio_namespace=dict(type="str", default="istio-system"),
+             istio_namespace=dict(type="str", default=ISTIO_NAMESPACE),
              namespace_timeout=dict(type="int", default=120),
              state=dict(type="str", choices=["present", "absent"], default="present")),
         required_if=[("state", "present", ("plan", "cluster_name"))],

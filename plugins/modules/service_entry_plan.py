@@ -225,12 +225,13 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (
     OUTLIER_DEFAULTS, PlanError, plan, to_text, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import DEFAULT_RANGE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT, ISTIO_NAMESPACE
 
 CLUSTER_SPEC = dict(
     name=dict(type="str", required=True),
     exports=dict(type="list", elements="dict", default=[]),
     gateway_address=dict(type="str"),
-    gateway_port=dict(type="int", default=15443),
+    gateway_port=dict(type="int", default=GATEWAY_PORT),
     locality=dict(type="str"),
     vip_store=dict(type="dict"),
     import_from_clusters=dict(type="list", elements="str", default=[]),
@@ -247,7 +248,7 @@ def main():
             clusters=dict(type="list", elements="dict", required=True, options=CLUSTER_SPEC),
             vip_range=dict(type="str", default=DEFAULT_RANGE),
             namespace_mode=dict(type="str", choices=["replicate", "single"], default="replicate"),
-            namespace=dict(type="str", default="istio-system"),
+            namespace=dict(type="str", default=ISTIO_NAMESPACE),
             cluster_domain=dict(type="str", default="cluster.local"),
             unavailable=dict(type="list", elements="str", default=[]),
             vip_stores=dict(type="list", elements="dict", default=[]),

@@ -13,10 +13,12 @@ from labtools import REPO, Lab, lab_command
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, gateway_address
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import deployed_releases
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY, MANAGED_BY_LABEL, KINDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    BASE_RELEASE, GATEWAY, ISTIOD, MANAGED_BY, MANAGED_BY_LABEL)
 from lab.seed import KUBEADM_COREFILE
 
-RELEASES = {"istio-base", "istiod", "istio-eastwestgateway"}
+RELEASES = {BASE_RELEASE, ISTIOD, GATEWAY}
 GATEWAY_LINE = re.compile(r"GATEWAY (\S+) (\S+) (\d+)")
 
 

@@ -12,7 +12,7 @@ import pytest
 from services_lab import ensure_gateways, ensure_namespace, entries, run_services
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import is_owned
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL
 
 UNEXPORT_DATA = "meshops-ns-data"     # un-exported; holds a Secret and a ConfigMap of the test's

@@ -17,6 +17,9 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    CACERTS, GATEWAY, ISTIO_NAMESPACE, ISTIOD, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
+
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
 
 STEPS = ("trust", "control_plane", "dns", "services", "verify")
@@ -32,7 +35,6 @@ OPTIONS = {
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
 }
 IDENTITY_NAME = "meshops-operate"
-ZONE_SERVER = "istiocoredns"
 DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
 
 
@@ -48,7 +50,7 @@ CLUSTER_IDENTITY = _rule("cluster", "", ["namespaces"], ["get"], ["kube-system"]
 PERMISSIONS = {
     "trust": (
         CLUSTER_IDENTITY,
-        _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], ["cacerts"],
+        _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], [CACERTS],
               "read, issue, renew and remove the cluster's intermediate CA; no other Secret"),
         _rule("cluster", "", ["namespaces"], ["get"], ["{mesh}"],
               "whether the control plane's namespace exists (playbooks/rbac.yml creates it)"),
@@ -92,7 +94,7 @@ PERMISSIONS = {
         _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"],
               ["list", "create", "patch", "delete"], why="the ServiceEntries and DestinationRules of the .global hosts"),
         _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
-        _rule("mesh", "", ["configmaps"], ["get", "update", "patch", "delete"], ["meshops-vips", "istiocoredns-records"],
+        _rule("mesh", "", ["configmaps"], ["get", "update", "patch", "delete"], [VIP_STORE, ZONE_RECORDS],
               "the VIP store and the zone server's records"),
         _rule("mesh", "", ["configmaps"], ["create"],
               why="the VIP store, once (a create is authorized before Kubernetes knows the name)"),
@@ -107,22 +109,22 @@ PERMISSIONS = {
         _rule("cluster", "apps", ["deployments"], ["list"], why="as the services step reads them"),
         _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"], ["list"],
               why="compare each cluster's ServiceEntries with the plan"),
-        _rule("mesh", "", ["secrets"], ["get"], ["cacerts"], "the cluster's intermediate CA"),
-        _rule("mesh", "", ["configmaps"], ["get"], ["istio-ca-root-cert", "values", "meshops-vips", "istiocoredns-records"],
+        _rule("mesh", "", ["secrets"], ["get"], [CACERTS], "the cluster's intermediate CA"),
+        _rule("mesh", "", ["configmaps"], ["get"], ["istio-ca-root-cert", "values", VIP_STORE, ZONE_RECORDS],
               "the roots istiod hands out, istiod's Helm values, the VIP store, the zone records"),
         _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects"),
         _rule("mesh", "apps", ["deployments"], ["list"], why="the zone server's objects"),
         _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
         _rule("mesh", "", ["serviceaccounts"], ["get"], ["istio-reader-service-account"],
               "the chart version of Istio's base chart"),
-        _rule("mesh", "apps", ["deployments"], ["get"], ["istiod", "{gateway}"], "readiness and chart versions"),
+        _rule("mesh", "apps", ["deployments"], ["get"], [ISTIOD, "{gateway}"], "readiness and chart versions"),
         _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
         _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
     ),
 }
 
 
-def step_rules(steps, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS)):
+def step_rules(steps, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=tuple(OPTIONS)):
     """The rules of `steps`, names filled in: [(step, Rule)], with `options` granted (names from OPTIONS)."""
     problems = ["%r is not a step: expected %s" % (step, ", ".join(STEPS)) for step in steps if step not in PERMISSIONS]
     problems += ["%r is not an option: expected %s" % (option, ", ".join(OPTIONS)) for option in options
@@ -161,7 +163,7 @@ def _merged(rules):
             for (group, resource, names), listed in sorted(verbs.items())]
 
 
-def rbac_objects(subjects, labels, mesh_namespace="istio-system", gateway="istio-eastwestgateway", options=tuple(OPTIONS),
+def rbac_objects(subjects, labels, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=tuple(OPTIONS),
                  steps=OPERATE_STEPS, name=IDENTITY_NAME):
     """ClusterRole, Roles and their bindings granting `steps` to `subjects` (RBAC subjects); when these
     write namespaces, the admission policy that limits those writes to namespaces labelled `labels`."""

@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-GATEWAY_PORT = 15443
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT
 
 
 def gateway_address(service, nodes=()):

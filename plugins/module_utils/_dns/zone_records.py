@@ -17,19 +17,20 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import name_errors, parse_ip
+# NAMESPACE: the control plane's namespace unless mesh_istio_namespace says otherwise.
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    ISTIO_NAMESPACE as NAMESPACE, ZONE, ZONE_RECORDS as RECORDS_CONFIGMAP, ZONE_SERVER as ZONE_SERVER_NAME)
 
-# The control plane's namespace unless mesh_istio_namespace says otherwise.
-NAMESPACE = "istio-system"
-ZONE = "global"
-ZONE_SERVER_NAME = "istiocoredns"
-RECORDS_CONFIGMAP = "istiocoredns-records"
-RECORDS_KEY = "global.hosts"
+RECORDS_KEY = ZONE + ".hosts"
 RECORDS_DIR = "/etc/coredns/records"
 RECORDS_PATH = RECORDS_DIR + "/" + RECORDS_KEY
 
-HOSTS_HEADER = ("# %s.hosts: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
-                "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
-                % (ZONE, ZONE, NAMESPACE, ZONE_SERVER_NAME))
+
+def hosts_header(namespace=NAMESPACE):
+    """The first lines of the records file, naming the zone server of `namespace` that serves it."""
+    return ("# %s: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
+            "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
+            % (RECORDS_KEY, ZONE, namespace, ZONE_SERVER_NAME))
 
 
 def check_dns_name(name, field="zone"):
@@ -52,15 +53,15 @@ def check_ip(value, field="target_ips"):
                          "whitespace or an IPv6 scope id)" % (field, value))
 
 
-def render_hosts(records: dict[str, str]) -> str:
-    """The records file: header, then `<ip> <host>` a line, sorted by host."""
+def render_hosts(records: dict[str, str], namespace: str = NAMESPACE) -> str:
+    """The records file of the zone server in `namespace`: header, then `<ip> <host>` a line, sorted by host."""
     lines = {}
     for host, ip in records.items():
         name = check_dns_name(host, "host")
         if not name.endswith("." + ZONE):
             raise ValueError("host: %r is not in zone %s (expected <name>.<namespace>.%s)" % (host, ZONE, ZONE))
         lines[name] = "%s %s\n" % (check_ip(ip, "ip of " + name), name)
-    return HOSTS_HEADER + "".join(lines[name] for name in sorted(lines))
+    return hosts_header(namespace) + "".join(lines[name] for name in sorted(lines))
 
 
 def parse_hosts(text) -> dict:
@@ -91,4 +92,4 @@ def records_configmap(records: dict[str, str], namespace: str = NAMESPACE) -> di
     return {"apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": RECORDS_CONFIGMAP, "namespace": namespace,
                          "labels": managed_labels({"app": ZONE_SERVER_NAME})},
-            "data": {RECORDS_KEY: render_hosts(records)}}
+            "data": {RECORDS_KEY: render_hosts(records, namespace)}}

@@ -32,10 +32,9 @@ except ImportError as exc:  # reported by the module through missing_required_li
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import KubeconfigError, resolve
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import forbidden_message
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 
 
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "meshops.multicluster"
 FIELD_MANAGER = "meshops.multicluster"
 USER_AGENT = "meshops.multicluster"
 

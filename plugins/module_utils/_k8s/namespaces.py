@@ -14,7 +14,8 @@ from __future__ import annotations
 
 from collections import namedtuple
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY, MANAGED_BY_LABEL, KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import allowed
 
 NOT_OURS = "%s!=%s" % (MANAGED_BY_LABEL, MANAGED_BY)

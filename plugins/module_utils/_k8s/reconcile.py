@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    API_VERSIONS, MANAGED_BY_LABEL, MANAGED_BY, is_ours, subset_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import API_VERSIONS, is_ours, subset_matches
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import REDACTED
 
 WRITE_WORKERS = 8

@@ -17,9 +17,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.valid
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PROTOCOLS, PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
     DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    GATEWAY_PORT, ISTIO_NAMESPACE, ZONE as HOST_SUFFIX)
 
-HOST_SUFFIX = "global"
-GATEWAY_PORT = 15443
 NAMESPACE_MODES = ("replicate", "single")
 # How calls to a host exported from several clusters are spread (mesh_services_failover):
 # locality - Istio's locality load balancing: endpoints of the client's own locality first, then
@@ -194,7 +194,7 @@ def traffic_policy(failover="locality", **outlier):
     return dict(values, failover=failover)
 
 
-def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace="istio-system",
+def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace=ISTIO_NAMESPACE,
          cluster_domain="cluster.local", unavailable=(), policy=None, cluster_groups=None, vip_stores=()):
     """The desired state of the whole fleet, computed once, in compact form (render_entries makes
     one cluster's ServiceEntries from it).

@@ -17,7 +17,8 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import traffic_policy
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY_LABEL, MANAGED_BY, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL
 

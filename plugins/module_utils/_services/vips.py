@@ -18,13 +18,13 @@ import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    ISTIO_NAMESPACE as STORE_NAMESPACE, VIP_STORE as STORE_NAME)
 
 CLASS_E = ipaddress.ip_network("240.0.0.0/4")
 ISTIO_AUTO_ALLOCATE = ipaddress.ip_network("240.240.0.0/16")
 DEFAULT_RANGE = "240.10.0.0/16"
 
-STORE_NAMESPACE = "istio-system"
-STORE_NAME = "meshops-vips"
 GENERATION_ANNOTATION = "multicluster.meshops.io/vip-generation"
 COMPONENT_LABEL = "multicluster.meshops.io/component"
 COMPONENT = "services"

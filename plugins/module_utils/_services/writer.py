@@ -15,7 +15,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.ren
     COMPONENT, COMPONENT_LABEL, OWNED_SELECTOR, reconcile_entries, reconcile_namespaces, render_destination_rules,
     render_entries, shadowing_rules)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MANAGED_BY, KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
     STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    MANAGED_BY, MANAGED_BY_LABEL, is_ours, managed_labels)
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 
 

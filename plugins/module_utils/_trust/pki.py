@@ -28,9 +28,8 @@ except ImportError as exc:  # reported by the module through missing_required_li
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import LABEL_RULE, label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE as CACERTS_NAMESPACE
 
-CACERTS_NAMESPACE = "istio-system"
-CACERTS_NAME = "cacerts"
 CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN = "ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"
 CACERTS_KEYS = (CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN)
 KEY_TYPES = ("rsa", "ec")

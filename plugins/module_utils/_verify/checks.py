@@ -12,6 +12,8 @@ import datetime
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import BASE_RELEASE, GATEWAY, ISTIOD, ISTIO_NAMESPACE as NAMESPACE
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -23,8 +25,6 @@ CHECKS = [
     {"id": "destination_rules", "title": "DestinationRules"},
     {"id": "held_hosts", "title": "Held hosts"},
 ]
-# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
-NAMESPACE, GATEWAY = "istio-system", "istio-eastwestgateway"
 # Values the collection sets per cluster: not part of what must be identical.
 PER_CLUSTER_VALUES = (("global", "multiCluster", "clusterName"), ("global", "network"))
 
@@ -99,7 +99,7 @@ def _copy(value):
     return value
 
 
-def control_plane_identity(check, istiod_release="istiod"):
+def control_plane_identity(check, istiod_release=ISTIOD):
     release = (check.get("releases") or {}).get(istiod_release) or {}
     return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
 
@@ -328,7 +328,7 @@ def evaluate(clusters, fleet, now=None):
                 "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"))),
                 "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
-                                                        fleet.get("releases", ["istio-base", "istiod"]), majority,
+                                                        fleet.get("releases", [BASE_RELEASE, ISTIOD]), majority,
                                                         namespace)),
                 "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
                 "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),

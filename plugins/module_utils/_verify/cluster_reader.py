@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIOD
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
@@ -77,7 +78,7 @@ def installed_releases(client, namespace, deployments, values_of_istiod):
     (the values the release was installed with). No Helm Secret is read
     (docs/permissions.md: the operate identity reads no Secret but cacerts)."""
     objects = [(client.get("ServiceAccount", BASE_CHART_SERVICE_ACCOUNT, namespace), None)]
-    objects += [(deployment, values_of_istiod if name == "istiod" else None) for name, deployment in deployments.items()]
+    objects += [(deployment, values_of_istiod if name == ISTIOD else None) for name, deployment in deployments.items()]
     releases = {}
     for obj, values in objects:
         release = stamped_release(obj, values)

@@ -28,6 +28,8 @@ from __future__ import annotations
 import math
 from html import escape
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT
+
 STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "pending": "\u2026", "skip": "\u2013"}
 HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "pending": "pending", "unreachable": "unreachable"}
 # Statuses listed as problems, in this order: pending is what a check-mode run would write.
@@ -131,7 +133,7 @@ def _gateway(cluster: dict) -> str:
         return "gateway unknown"
     address = str(gw["address"])
     address = "[%s]" % address if ":" in address else address
-    return "%s:%s" % (address, gw.get("port", 15443))
+    return "%s:%s" % (address, gw.get("port", GATEWAY_PORT))
 
 
 def _flows(model: dict) -> dict[tuple[str, str], list[str]]:

@@ -22,7 +22,7 @@ def test_render_hosts_sorted_one_line_each_and_parse_back():
         "fd00::1 a.foo.global", "240.0.0.2 httpbin.bar.global", "240.0.0.3 reviews.bookinfo.global"]
     assert zr.parse_hosts(text) == {"a.foo.global": "fd00::1", "httpbin.bar.global": "240.0.0.2",
                                     "reviews.bookinfo.global": "240.0.0.3"}
-    assert zr.render_hosts({}) == zr.HOSTS_HEADER
+    assert zr.render_hosts({}) == zr.hosts_header()
     assert zr.parse_hosts(zr.render_hosts({})) == {} == zr.parse_hosts(None)
 
 
@@ -98,6 +98,16 @@ def test_records_configmap_is_labelled():
     assert is_ours(records)
     assert (records["metadata"]["namespace"], records["metadata"]["name"]) == (zr.NAMESPACE, zr.RECORDS_CONFIGMAP)
     assert records["data"] == {zr.RECORDS_KEY: zr.render_hosts({"httpbin.bar.global": "240.0.0.2"})}
+
+
+def test_records_header_names_the_zone_server_of_their_namespace():
+    """The header says which zone server serves the file: the one in the records' own namespace."""
+    assert "served by istio-system/istiocoredns." in zr.render_hosts({})
+    records = zr.records_configmap({"httpbin.bar.global": "240.0.0.2"}, namespace="mesh-cp")
+    text = records["data"][zr.RECORDS_KEY]
+    assert text.startswith(zr.hosts_header("mesh-cp"))
+    assert "served by mesh-cp/istiocoredns." in text and "istio-system" not in text
+    assert zr.parse_hosts(text) == {"httpbin.bar.global": "240.0.0.2"}
 
 
 @pytest.mark.parametrize("value", ["global\n", " global", "global "])
