@@ -49,7 +49,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet as plan  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
 
 CLUSTER_COUNTS = tuple(int(n) for n in os.environ.get("SE_BENCH_CLUSTERS", "3,6").split(","))
