@@ -84,7 +84,7 @@ def reuse_verdict(config, desired, service_account, now, renew_before):
 
 def token_kubeconfig(connection, context_name, token, ca_pem=None):
     """A kubeconfig with one context `context_name` (its cluster and user named the same) for the
-    server of `connection` (k8s.KubeClient's), its CA (`ca_pem`, else the connection's CA data) and
+    server of `connection` (client.KubeClient's), its CA (`ca_pem`, else the connection's CA data) and
     `token`."""
     cluster = {"server": connection.server}
     ca = ca_pem or connection.ca_data
