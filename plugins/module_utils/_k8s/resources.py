@@ -108,9 +108,9 @@ class ObjectSet:
     @staticmethod
     def _refuse_conflicts(changes):
         if changes.conflicts:
+            names = ", ".join(_name(live) for _desired, live in changes.conflicts)
             raise MeshError("%s already exist(s) without the label %s=%s: not ours, so not changed. Remove or rename it, "
-                            "or label it to hand it over." % (", ".join(_name(live) for _desired, live in changes.conflicts),
-                                                               MANAGED_BY_LABEL, MANAGED_BY))
+                            "or label it to hand it over." % (names, MANAGED_BY_LABEL, MANAGED_BY))
 
     def _wait_available(self, client, timeout):
         deployments = [(obj["metadata"]["namespace"], obj["metadata"]["name"])

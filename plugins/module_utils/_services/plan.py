@@ -262,8 +262,8 @@ def plan_fleet(clusters: list[ClusterInput], vip_range: str = DEFAULT_RANGE, nam
     if unavailable:
         warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
                         "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
-    services_planned: list[PlannedService] = [dict(service, host=host, vip=allocations[host])
-                                               for host, service in sorted(services.items())]
+    services_planned: list[PlannedService] = [
+        dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())]
     return FleetPlan(
         allocations=allocations, generation=generation, warnings=warnings, unavailable=sorted(unavailable), held=held,
         services=services_planned,

@@ -101,7 +101,7 @@ class Writer:
         if dns_records:
             current = self._get("ConfigMap", RECORDS_CONFIGMAP, self.istio_namespace)
             records = reconcile.compare([records_configmap(fleet_plan["allocations"], self.istio_namespace)],
-                                     [current] if current else [], prune=False)
+                                        [current] if current else [], prune=False)
             problems += self._not_ours(current)
         if problems:
             raise ServicesError("nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))

@@ -108,7 +108,7 @@ def test_exported_from_one_cluster():
 
 def test_exported_from_several_clusters_local_first():
     result = plan_fleet([cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2", gateway_port=31443),
-                   cluster("c3", address="10.0.0.3")])
+                         cluster("c3", address="10.0.0.3")])
     assert [e["address"] for e in entry(result, "c3")["spec"]["endpoints"]] == ["10.0.0.1", "10.0.0.2"]
     assert [e["address"] for e in entry(result, "c2")["spec"]["endpoints"]] == [
         "httpbin.bar.svc.cluster.local", "10.0.0.1"]
@@ -120,12 +120,12 @@ def test_exported_from_several_clusters_local_first():
 def test_ports_of_several_exporters_are_merged_and_contradictions_fail():
     grpc = {"name": "grpc", "number": 9000, "protocol": "GRPC"}
     result = plan_fleet([cluster("c1", [export()], "10.0.0.1"),
-                   cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
+                         cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
     assert [p["name"] for p in entry(result, "c1")["spec"]["ports"]] == ["http", "grpc"]
     assert entry(result, "c1")["spec"]["endpoints"][1]["ports"] == {"http": 15443, "grpc": 15443}
     # a contradiction holds the host back, with a warning; the fleet plan still succeeds
     held = plan_fleet([cluster("c1", [export(), export("other")], "10.0.0.1"),
-                 cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
+                       cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
     assert [s["host"] for s in held["services"]] == ["other.bar.global"]
     assert list(held["held"]) == [HTTPBIN]
     assert any("port http/8080/HTTP by c2 but http/8000/HTTP elsewhere" in w for w in held["warnings"])
