@@ -192,9 +192,9 @@ def test_a_namespace_still_being_deleted_after_the_timeout_fails_with_nothing_wr
     assert cluster.writes() == []
 
 
-def ours(kind, name, namespace="bar", labels=OURS):
+def ours(kind, name, namespace="bar", labels=None):
     return {"apiVersion": "networking.istio.io/v1", "kind": kind, "spec": {},
-            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels),
+            "metadata": {"name": name, "namespace": namespace, "labels": dict(labels or OURS),
                          "annotations": {EXPORTED_FROM_ANNOTATION: "c1"}}}
 
 
