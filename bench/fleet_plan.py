@@ -50,7 +50,7 @@ COLLECTIONS = collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (  # noqa: E402
-    cluster_store, from_text, plan, traffic_policy)
+    cluster_store, from_text, plan_fleet, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (  # noqa: E402
     store_configmap, store_from_configmap, store_summary)
@@ -168,7 +168,7 @@ def traced(fn, *args) -> float:
 
 
 def run_plan(clusters: list[dict]) -> dict:
-    return plan(clusters, vip_range=PLAN_ARGS["vip_range"], namespace_mode=PLAN_ARGS["namespace_mode"],
+    return plan_fleet(clusters, vip_range=PLAN_ARGS["vip_range"], namespace_mode=PLAN_ARGS["namespace_mode"],
                 namespace=PLAN_ARGS["namespace"], cluster_domain=PLAN_ARGS["cluster_domain"],
                 unavailable=PLAN_ARGS["unavailable"], policy=traffic_policy(**PLAN_ARGS["policy"]))
 

@@ -50,7 +50,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan  # noqa: E402
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
 
 BASELINE = 3                    # the lab size the others are compared with (when measured in the run)
@@ -186,7 +186,7 @@ def rendered_entries(fleet: Fleet) -> dict[str, list[dict]]:
         address, port, _ = gateway_address(client.get("Service", "istio-eastwestgateway", "istio-system"))
         clusters.append({"name": name, "exports": exports, "gateway_address": address, "gateway_port": port,
                          "locality": localities[name]})
-    fleet_plan = plan(clusters)
+    fleet_plan = plan_fleet(clusters)
     return {name: render_entries(fleet_plan, name) + render_destination_rules(fleet_plan, name)
             for name in fleet_plan["gateways"]}
 

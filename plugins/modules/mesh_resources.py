@@ -120,54 +120,9 @@ api_requests:
   sample: {read: 2, write: 0}
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployments_waiting
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS, KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
-
-
-def _validate(module, objects):
-    for kind in module.params["prune_kinds"] or []:
-        if kind not in KINDS:
-            module.fail_json(msg="prune_kinds has %r: expected kinds among %s" % (kind, ", ".join(sorted(KINDS))))
-    for index, obj in enumerate(objects):
-        where = "objects[%d]" % index
-        kind = obj.get("kind")
-        if kind not in KINDS:
-            module.fail_json(msg="%s.kind is %r: expected one of %s" % (where, kind, ", ".join(sorted(KINDS))))
-        meta = obj.get("metadata") or {}
-        if not meta.get("name"):
-            module.fail_json(msg="%s.metadata.name is missing: every object needs a name" % where)
-        if KINDS[kind][2] and not meta.get("namespace"):
-            module.fail_json(msg="%s (%s %s) has no metadata.namespace: %s is namespaced"
-                             % (where, kind, meta["name"], kind))
-
-
-def _parse_label(module, value):
-    if value is None:
-        return None
-    key, sep, label_value = value.partition("=")
-    if not sep or not key:
-        module.fail_json(msg="prune_label is %r: expected key=value" % value)
-    return {key: label_value}
-
-
-def _live_objects(client, desired, prune_labels, prune_kinds):
-    """One list per (kind, namespace) of the desired objects; one labelled list per kind to prune."""
-    live = {}
-    scopes = {(obj["kind"], obj["metadata"].get("namespace") if KINDS[obj["kind"]][2] else None) for obj in desired}
-    for kind, namespace in sorted(scopes, key=str):
-        for item in client.list(kind, namespace):
-            item.setdefault("kind", kind)
-            live[reconcile.object_key(item)] = item
-    if prune_labels:
-        selector = ",".join("%s=%s" % kv for kv in prune_labels.items())
-        for kind in sorted(prune_kinds or {obj["kind"] for obj in desired} or KINDS):
-            for item in client.list(kind, label_selector=selector):
-                item.setdefault("kind", kind)
-                live[reconcile.object_key(item)] = item
-    return list(live.values())
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.resources import ObjectSet
 
 
 def main():
@@ -179,55 +134,19 @@ def main():
              wait=dict(type="bool", default=False),
              wait_timeout=dict(type="int", default=120)),
         supports_check_mode=True)
-    objects = module.params["objects"]
-    _validate(module, objects)
-    prune_labels = _parse_label(module, module.params["prune_label"])
-    desired = [reconcile.owned(obj, prune_labels) for obj in objects]
-    client = k8s_client(module)
+    params = module.params
     try:
-        if module.params["state"] == "absent":
-            live = [client.get(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in desired]
-            the_plan = reconcile.Plan()
-            the_plan.delete = [dict(obj, kind=o["kind"]) for obj, o in zip(live, desired) if obj and is_ours(obj)]
-        else:
-            live = _live_objects(client, desired, prune_labels, module.params["prune_kinds"])
-            the_plan = reconcile.plan(desired, live, prune=bool(prune_labels),
-                                      prune_match=lambda obj: all(
-                                          obj["metadata"].get("labels", {}).get(k) == v
-                                          for k, v in (prune_labels or {}).items()))
-        if the_plan.conflicts:
-            names = ", ".join(reconcile.key_name(reconcile.object_key(live)) for _desired, live in the_plan.conflicts)
-            module.fail_json(msg="%s already exist(s) without the label app.kubernetes.io/managed-by="
-                                 "meshops.multicluster: not ours, so not changed. Remove or rename it, "
-                                 "or label it to hand it over." % names, api_requests=client.requests)
-        stored = {} if module.check_mode else reconcile.execute(client, the_plan)
-        if module.params["wait"] and not module.check_mode:
-            _wait_available(module, client, desired)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc), api_requests=client.requests)
-    result = dict(
-        changed=the_plan.changed,
-        created=[reconcile.key_name(reconcile.object_key(o)) for o in the_plan.create],
-        updated=[reconcile.key_name(reconcile.object_key(o)) for o, _live in the_plan.update],
-        deleted=[reconcile.key_name(reconcile.object_key(o)) for o in the_plan.delete],
-        unchanged=len(the_plan.unchanged),
-        api_requests=client.requests,
-    )
-    if module.params["state"] == "present":
-        by_key = {reconcile.object_key(obj): obj for obj in live}
-        by_key.update(stored)
-        result["resources"] = [by_key.get(reconcile.object_key(obj)) for obj in desired]
-    if module._diff:
-        result["diff"] = reconcile.diff(the_plan)
-    module.exit_json(**result)
-
-
-def _wait_available(module, client, desired):
-    deployments = [(obj["metadata"]["namespace"], obj["metadata"]["name"]) for obj in desired if obj["kind"] == "Deployment"]
-    waiting, _waited = wait(lambda: deployments_waiting(client, deployments), module.params["wait_timeout"])
-    if waiting:
-        module.fail_json(msg="not Available after %ds: %s" % (module.params["wait_timeout"], "; ".join(waiting)),
-                         api_requests=client.requests)
+        objects = ObjectSet(params["objects"], params["prune_label"], params["prune_kinds"])
+    except MeshError as exc:
+        fail_with(module, exc)
+    client = k8s_client(module)
+    keep = objects.present if params["state"] == "present" else objects.absent
+    try:
+        result = keep(client, check_mode=module.check_mode, wait_timeout=params["wait_timeout"] if params["wait"] else None,
+                      diff=module._diff)
+    except MeshError as exc:
+        fail_with(module, exc, client)
+    module.exit_json(api_requests=client.requests, **result)
 
 
 if __name__ == "__main__":

@@ -87,33 +87,9 @@ user:
   sample: system:serviceaccount:meshops-system:meshops-operate
 """
 
-import datetime
-import json
-import os
-
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import read_file, write_atomic
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import (
-    reuse_verdict, token_expiry, token_kubeconfig)
-
-try:
-    import yaml
-except ImportError:  # reported by k8s_client through missing_required_lib
-    yaml = None
-
-
-def read_yaml(path):
-    try:
-        return yaml.safe_load(read_file(path) or b"")
-    except yaml.YAMLError:
-        return None
-
-
-def read_ca(connection):
-    if connection.ca_data or not connection.ca_file:
-        return None
-    return read_file(connection.ca_file)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import AccountKubeconfig
 
 
 def main():
@@ -126,43 +102,18 @@ def main():
         renew_before_hours=dict(type="int", default=168),
     ), supports_check_mode=True)
     p = module.params
-    user = "system:serviceaccount:%s:%s" % (p["namespace"], p["service_account"])
-    if p["duration_hours"] <= p["renew_before_hours"]:
-        module.fail_json(msg="duration_hours=%d must exceed renew_before_hours=%d, or every run writes a new token"
-                         % (p["duration_hours"], p["renew_before_hours"]), user=user)
+    try:
+        kubeconfig = AccountKubeconfig(p["namespace"], p["service_account"], p["path"], p["context_name"],
+                                       duration_hours=p["duration_hours"], renew_before_hours=p["renew_before_hours"])
+    except MeshError as exc:
+        fail_with(module, exc)
     client = k8s_client(module)
     try:
-        account = client.get("ServiceAccount", p["service_account"], p["namespace"])
-    except KubeError as exc:
-        module.fail_json(msg="cannot read the ServiceAccount %s/%s: %s" % (p["namespace"], p["service_account"], exc),
-                         user=user)
-    identity = (p["namespace"], p["service_account"], (account or {}).get("metadata", {}).get("uid"))
-    ca = read_ca(client.connection)
-    desired = token_kubeconfig(client.connection, p["context_name"], None, ca)
-    now = datetime.datetime.now(datetime.timezone.utc)
-    if account is None:
-        expiry, reason = None, "the ServiceAccount %s/%s does not exist (yet)" % identity[:2]
-    else:
-        expiry, reason = reuse_verdict(read_yaml(p["path"]), desired, identity, now,
-                                       datetime.timedelta(hours=p["renew_before_hours"]))
-    if expiry:
-        module.exit_json(changed=False, expires=expiry.isoformat(), user=user, reason=None)
-    if module.check_mode:
-        module.exit_json(changed=True, user=user, reason=reason)
-    request = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
-               "spec": {"expirationSeconds": p["duration_hours"] * 3600}}
-    try:
-        response = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token"
-                                  % (p["namespace"], p["service_account"]), body=json.dumps(request))
-    except KubeError as exc:
-        module.fail_json(msg="cannot get a token for %s: %s" % (user, exc), user=user, reason=reason)
-    token = response["status"]["token"]
-    module.no_log_values.add(token)  # masked in anything the module returns, should it ever slip in
-    os.makedirs(os.path.dirname(os.path.abspath(p["path"])), mode=0o700, exist_ok=True)
-    text = yaml.safe_dump(token_kubeconfig(client.connection, p["context_name"], token, ca))
-    write_atomic(p["path"], text, mode=0o600)
-    expiry = token_expiry(token)
-    module.exit_json(changed=True, expires=expiry.isoformat() if expiry else None, user=user, reason=reason)
+        # masked in anything the module returns, should the token ever slip in
+        result = kubeconfig.keep(client, check_mode=module.check_mode, hide=module.no_log_values.add)
+    except MeshError as exc:
+        fail_with(module, exc)
+    module.exit_json(**result)
 
 
 if __name__ == "__main__":

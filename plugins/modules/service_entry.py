@@ -170,11 +170,11 @@ api_requests:
 
 import gc
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import PlanError, from_text
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import ServicesError, Writer
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import Writer
 
 
 def main():
@@ -201,8 +201,8 @@ def main():
                                     dns_records=params["dns_records"])
         else:
             result = writer.absent()
-    except (KubeError, PlanError, ServicesError) as exc:
-        module.fail_json(msg=str(exc), api_requests=client.requests)
+    except MeshError as exc:
+        fail_with(module, exc, client)
     module.exit_json(api_requests=client.requests, **result)
 
 

@@ -222,8 +222,10 @@ import gc
 
 from ansible.module_utils.basic import AnsibleModule
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (
-    OUTLIER_DEFAULTS, PlanError, plan, to_text, traffic_policy)
+    OUTLIER_DEFAULTS, plan_fleet, refused, to_text, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import DEFAULT_RANGE
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT, ISTIO_NAMESPACE
 
@@ -263,13 +265,12 @@ def main():
         supports_check_mode=True)
     params = module.params
     try:
-        result = plan(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
-                      namespace=params["namespace"], cluster_domain=params["cluster_domain"],
-                      unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]),
-                      cluster_groups=params["cluster_groups"], vip_stores=params["vip_stores"])
-    except PlanError as exc:
-        module.fail_json(msg="the ServiceEntry plan has problems; nothing was written:\n- "
-                             + str(exc).replace("\n", "\n- "))
+        result = plan_fleet(params["clusters"], vip_range=params["vip_range"], namespace_mode=params["namespace_mode"],
+                            namespace=params["namespace"], cluster_domain=params["cluster_domain"],
+                            unavailable=params["unavailable"], policy=traffic_policy(**params["policy"]),
+                            cluster_groups=params["cluster_groups"], vip_stores=params["vip_stores"])
+    except MeshError as exc:
+        fail_with(module, refused(exc))
     for warning in result.pop("warnings"):
         module.warn(warning)
     module.exit_json(changed=False, plan=to_text(result))

@@ -1,14 +1,25 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""A kubeconfig that holds one bearer token for one cluster (a ServiceAccount's), and whether the
-token of an existing one may be kept. Pure functions: no cluster access, no Ansible. The token is a
-secret: nothing here puts it (or a part of it) into a message."""
+"""A kubeconfig that holds one bearer token for one cluster (a ServiceAccount's), whether the
+token of an existing one may be kept, and keeping such a file (the backend of
+mesh_service_account_kubeconfig: a new token from a TokenRequest only when the file cannot be kept).
+The token is a secret: nothing here puts it (or a part of it) into a message."""
 
 from __future__ import annotations
 
 import base64
 import datetime
 import json
+import os
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import read_file, write_atomic
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+
+try:
+    import yaml
+except ImportError:  # the module reports it (k8s_client, missing_required_lib) before anything here runs
+    yaml = None
 
 
 def token_claims(token):
@@ -73,7 +84,7 @@ def reuse_verdict(config, desired, service_account, now, renew_before):
 
 def token_kubeconfig(connection, context_name, token, ca_pem=None):
     """A kubeconfig with one context `context_name` (its cluster and user named the same) for the
-    server of `connection` (k8s.KubeClient's), its CA (`ca_pem`, else the connection's CA data) and
+    server of `connection` (client.KubeClient's), its CA (`ca_pem`, else the connection's CA data) and
     `token`."""
     cluster = {"server": connection.server}
     ca = ca_pem or connection.ca_data
@@ -87,3 +98,79 @@ def token_kubeconfig(connection, context_name, token, ca_pem=None):
             "clusters": [{"name": context_name, "cluster": cluster}],
             "users": [{"name": context_name, "user": {"token": token}}],
             "contexts": [{"name": context_name, "context": {"cluster": context_name, "user": context_name}}]}
+
+
+def request_token(client, namespace, name, seconds):
+    """A new token of the ServiceAccount namespace/name (a TokenRequest), valid for `seconds` or
+    less, as the API server decides. Raises KubeError."""
+    body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
+    response = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name),
+                              body=json.dumps(body))
+    return response["status"]["token"]
+
+
+def _read_kubeconfig(path):
+    """The kubeconfig at `path` as YAML, None when there is none or it is not YAML."""
+    try:
+        return yaml.safe_load(read_file(path) or b"")
+    except yaml.YAMLError:
+        return None
+
+
+def _read_ca(connection):
+    """The CA file's PEM when the connection names a file rather than carrying the data."""
+    if connection.ca_data or not connection.ca_file:
+        return None
+    return read_file(connection.ca_file)
+
+
+class AccountKubeconfig:
+    """The kubeconfig file `path` of the ServiceAccount namespace/name, its one context named
+    context_name, holding a token asked for duration_hours and renewed when it expires within
+    renew_before_hours. Raises MeshError (with the user in its partial result) for a lifetime that
+    would renew the token at every run."""
+
+    def __init__(self, namespace, name, path, context_name, duration_hours=720, renew_before_hours=168):
+        self.namespace, self.name, self.path, self.context_name = namespace, name, path, context_name
+        self.duration_hours, self.renew_before_hours = duration_hours, renew_before_hours
+        self.user = "system:serviceaccount:%s:%s" % (namespace, name)
+        if duration_hours <= renew_before_hours:
+            raise MeshError("duration_hours=%d must exceed renew_before_hours=%d, or every run writes a new token"
+                            % (duration_hours, renew_before_hours), partial={"user": self.user})
+
+    def _read_account(self, client):
+        try:
+            return client.get("ServiceAccount", self.name, self.namespace)
+        except KubeError as exc:
+            raise MeshError("cannot read the ServiceAccount %s/%s: %s" % (self.namespace, self.name, exc),
+                            partial={"user": self.user})
+
+    def _verdict(self, account, desired, now):
+        """(expiry, None) when the file may be kept for the live ServiceAccount `account`, else (None, why not)."""
+        if account is None:
+            return None, "the ServiceAccount %s/%s does not exist (yet)" % (self.namespace, self.name)
+        identity = (self.namespace, self.name, account.get("metadata", {}).get("uid"))
+        return reuse_verdict(_read_kubeconfig(self.path), desired, identity, now,
+                             datetime.timedelta(hours=self.renew_before_hours))
+
+    def keep(self, client, check_mode=False, hide=None, now=None):
+        """Keep the file, or write it with a new token (in check mode, only say so). hide(token) is
+        called with a new token before anything else is done with it (the module masks it in its
+        output). Returns the module's result (changed, expires, user, reason). Raises MeshError."""
+        account = self._read_account(client)
+        ca = _read_ca(client.connection)
+        desired = token_kubeconfig(client.connection, self.context_name, None, ca)
+        expiry, reason = self._verdict(account, desired, now or datetime.datetime.now(datetime.timezone.utc))
+        if expiry:
+            return dict(changed=False, expires=expiry.isoformat(), user=self.user, reason=None)
+        if check_mode:
+            return dict(changed=True, user=self.user, reason=reason)
+        try:
+            token = request_token(client, self.namespace, self.name, self.duration_hours * 3600)
+        except KubeError as exc:
+            raise MeshError("cannot get a token for %s: %s" % (self.user, exc), partial={"user": self.user, "reason": reason})
+        (hide or (lambda secret: None))(token)
+        os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
+        write_atomic(self.path, yaml.safe_dump(token_kubeconfig(client.connection, self.context_name, token, ca)), mode=0o600)
+        expiry = token_expiry(token)
+        return dict(changed=True, expires=expiry.isoformat() if expiry else None, user=self.user, reason=reason)

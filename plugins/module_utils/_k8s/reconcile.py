@@ -2,9 +2,10 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """Bring a set of objects in one cluster to a desired state, writing only the difference.
 
-plan() is pure: it compares the desired objects with what one list call returned and sorts them
-into create / update / unchanged / delete, and conflicts (an object of that name exists and is not
-ours). execute() performs a plan with server-side apply, in a few parallel requests.
+compare() is pure: it compares the desired objects with what one list call returned and sorts them
+into the Changes to make: create / update / unchanged / delete, and conflicts (an object of that
+name exists and is not ours). execute() makes the Changes with server-side apply, in a few parallel
+requests.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def owned(obj, extra_labels=None):
     return result
 
 
-class Plan:
+class Changes:
+    """What one set of objects needs in one cluster to reach the desired state."""
+
     def __init__(self):
         self.create = []     # desired objects
         self.update = []     # (desired, live)
@@ -63,13 +66,15 @@ class Plan:
                 "unchanged": count(self.unchanged), "deleted": count(self.delete)}
 
 
-def plan(desired, live, prune=True, prune_match=None):
-    """desired: objects we want; live: what exists (ours and others', from one list per kind).
+def compare(desired, live, prune=True, prune_match=None):
+    """The Changes that turn `live` into `desired`.
+
+    desired: objects we want; live: what exists (ours and others', from one list per kind).
 
     prune_match(live_obj) limits pruning to one managed set (e.g. one component's label);
     by default every object of ours that is not desired is deleted.
     """
-    result = Plan()
+    result = Changes()
     live_by_key = {object_key(obj): obj for obj in live}
     desired_keys = set()
     for obj in desired:
@@ -96,12 +101,12 @@ def _comparable(obj):
     return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
 
 
-def execute(client, the_plan, workers=WRITE_WORKERS):
+def execute(client, changes, workers=WRITE_WORKERS):
     """Apply creates and updates, delete what is pruned; requests run in parallel.
 
     Returns the objects as the server stored them, by object_key, for the applied ones.
     """
-    changed = the_plan.create + [obj for obj, live in the_plan.update]
+    changed = changes.create + [obj for obj, live in changes.update]
     # Namespaces first, one by one: the objects that go into them wait for them.
     namespaces = [obj for obj in changed if obj.get("kind") == "Namespace"]
     others = [obj for obj in changed if obj.get("kind") != "Namespace"]
@@ -112,14 +117,14 @@ def execute(client, the_plan, workers=WRITE_WORKERS):
         return client.delete(obj["kind"], meta["name"], meta.get("namespace"))
 
     applied = [client.apply(obj) for obj in namespaces]
-    if len(others) + len(the_plan.delete) <= 1:
+    if len(others) + len(changes.delete) <= 1:
         applied += [client.apply(obj) for obj in others]
-        for obj in the_plan.delete:
+        for obj in changes.delete:
             delete(obj)
     else:
         with ThreadPoolExecutor(max_workers=workers) as pool:
             applied += list(pool.map(client.apply, others))
-            list(pool.map(delete, the_plan.delete))
+            list(pool.map(delete, changes.delete))
     return {object_key(obj): stored for obj, stored in zip(writes, applied)}
 
 
@@ -146,8 +151,8 @@ def object_diff(before, after):
             "before": summarize(before) if before else "", "after": summarize(after) if after else ""}
 
 
-def diff(*plans):
-    """Ansible diff entries, one per object the plans change."""
-    return [object_diff(None, obj) for the_plan in plans for obj in the_plan.create] \
-        + [object_diff(live, obj) for the_plan in plans for obj, live in the_plan.update] \
-        + [object_diff(live, None) for the_plan in plans for live in the_plan.delete]
+def diff(*sets):
+    """Ansible diff entries, one per object the Changes `sets` change."""
+    return [object_diff(None, obj) for changes in sets for obj in changes.create] \
+        + [object_diff(live, obj) for changes in sets for obj, live in changes.update] \
+        + [object_diff(live, None) for changes in sets for live in changes.delete]

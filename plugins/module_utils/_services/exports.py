@@ -5,7 +5,7 @@
 A Service is exported when it carries the export label (`"true"`) or the inventory names it
 (`mesh_services_exported`). Each port needs a protocol Istio can carry through a gateway's mTLS
 port. Its export-to annotation, which narrows the clusters that import it, is passed on as written:
-the fleet plan checks it against the inventory (import_selection.py). A Service's ports and
+the fleet plan checks it against the inventory (selection.py). A Service's ports and
 annotation are its owner's input: what is wrong with them is passed on with the export (its
 `problems`), and the fleet plan holds back that one Service; only the inventory's list of exported
 Services fails. Pure functions: no cluster access, no Ansible.
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import Export, Port
 
 EXPORT_LABEL = "multicluster.meshops.io/export"
 # Which clusters import an exported Service: "cluster2,group:eu" (absent: every cluster).
@@ -52,11 +53,11 @@ def port_protocol(port):
     return None
 
 
-def service_export(service):
-    """What a Service exports: {"name", "namespace", "ports": [{"name", "number", "protocol"}]},
-    "export_to" (its export-to annotation, unchecked) when it has one, and "problems" (one message
-    per port a ServiceEntry cannot carry, naming the Service, the port and what is expected) when
-    there are any: such a Service is held back by the fleet plan.
+def service_export(service) -> Export:
+    """What a Service exports: its name, namespace and routable ports, "export_to" (its export-to
+    annotation, unchecked) when it has one, and "problems" (one message per port a ServiceEntry
+    cannot carry, naming the Service, the port and what is expected) when there are any: such a
+    Service is held back by the fleet plan.
     """
     meta = service["metadata"]
     what = "Service %s/%s" % (meta["namespace"], meta["name"])
@@ -73,8 +74,8 @@ def service_export(service):
                                ", appProtocol " + port["appProtocol"] if port.get("appProtocol") else "",
                                "|".join(PROTOCOLS)))
         else:
-            ports.append({"name": port["name"], "number": port["port"], "protocol": protocol})
-    export = {"name": meta["name"], "namespace": meta["namespace"], "ports": ports}
+            ports.append(Port(name=port["name"], number=port["port"], protocol=protocol))
+    export = Export(name=meta["name"], namespace=meta["namespace"], ports=ports)
     export_to = (meta.get("annotations") or {}).get(EXPORT_TO_ANNOTATION)
     if export_to is not None:
         export["export_to"] = export_to
@@ -97,7 +98,7 @@ def parse_exported(items):
     return pairs
 
 
-def select_exports(services, exported=(), label=EXPORT_LABEL):
+def select_exports(services, exported=(), label=EXPORT_LABEL) -> tuple[list[Export], list[str]]:
     """Exports of the Services that carry `label: "true"` or are named in `exported`.
 
     Returns (exports sorted by namespace/name, names in `exported` with no Service); an export

@@ -3,7 +3,7 @@
 """The fleet's plan of the services step, computed once for every cluster: each exported host
 with its stable VIP, ports and exporting clusters (and where they export it), every gateway, what
 each cluster imports, the namespace layout and the DestinationRules' traffic policy. Each cluster
-renders its own objects from it (cluster_services.py). Pure functions: no cluster access, no Ansible.
+renders its own objects from it (render.py); shapes.py names the parts. Pure functions: no cluster access, no Ansible.
 """
 
 from __future__ import annotations
@@ -13,8 +13,12 @@ import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import (
     check_export_to, check_import_from, group_members, referenced_groups)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error, name_errors, parse_ip
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PROTOCOLS, PlanError
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import (
+    ClusterInput, ClusterStore, FleetPlan, Gateway, Layout, PlannedCluster, PlannedService, Selection, StoreVersion,
+    TrafficPolicy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
     DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
@@ -37,7 +41,7 @@ DURATION = re.compile(r"([0-9]+)(ms|s|m|h)")
 PORT_NAME = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?")
 
 
-def host_of(name, namespace):
+def host_of(name: str, namespace: str) -> str:
     return "%s.%s.%s" % (name, namespace, HOST_SUFFIX)
 
 
@@ -171,7 +175,7 @@ def _import_filters(clusters, fleet_names):
     return filters, problems
 
 
-def traffic_policy(failover="locality", **outlier):
+def traffic_policy(failover="locality", **outlier) -> TrafficPolicy:
     """The DestinationRules' policy from the mesh_services_failover / mesh_services_outlier_* values.
 
     Raises PlanError naming each variable with a bad value.
@@ -191,36 +195,31 @@ def traffic_policy(failover="locality", **outlier):
                             % (key, values[key]))
     if problems:
         raise PlanError("\n".join(problems))
-    return dict(values, failover=failover)
+    return TrafficPolicy(**values, failover=failover)
 
 
-def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespace=ISTIO_NAMESPACE,
-         cluster_domain="cluster.local", unavailable=(), policy=None, cluster_groups=None, vip_stores=()):
+def plan_fleet(clusters: list[ClusterInput], vip_range: str = DEFAULT_RANGE, namespace_mode: str = "replicate",
+               namespace: str = ISTIO_NAMESPACE, cluster_domain: str = "cluster.local", unavailable=(),
+               policy: TrafficPolicy | None = None, cluster_groups: dict[str, list[str]] | None = None,
+               vip_stores=()) -> FleetPlan:
     """The desired state of the whole fleet, computed once, in compact form (render_entries makes
-    one cluster's ServiceEntries from it).
+    one cluster's ServiceEntries from it); shapes.FleetPlan names its parts.
 
-    clusters: [{"name", "exports" (from select_exports), "gateway_address", "gateway_port"
-    (default 15443), "locality", "vip_store" (vip_allocation.store_from_configmap, or its
-    store_summary), "import_from_clusters", "import_from_namespaces" (empty: everything)}].
+    clusters: each cluster's exports (from select_exports), gateway (port default 15443), locality,
+    VIP store as read (vips.store_from_configmap, or its store_summary) and what it imports
+    (import_from_*: empty, everything).
     unavailable: names of the fleet's clusters that could not be read: what they export is
     unknown, so every VIP allocated now is kept, and the writers keep the ServiceEntries exported
     from them (see reconcile_entries).
     policy: traffic_policy() of the DestinationRules (the defaults when None).
     cluster_groups: {cluster: its inventory groups} of every cluster, read or not: what the
     export-to annotations' group:<name> may name.
-    vip_stores: stores read in full from the clusters vip_allocation.stores_to_read names.
-    Returns {"allocations": {host: vip}, "generation", "warnings", "unavailable",
-    "services": [{"host", "vip", "name", "namespace", "ports", "clusters", "export_to" (only when
-    an exporter narrows the importers: {exporter: selectors})}],
-    "gateways": {cluster: {"address", "port", "locality"}}, "selection": {"groups": {group:
-    [clusters]} (the groups the selectors name), "import_from": {cluster: {"clusters",
-    "namespaces"}} (the clusters that narrow what they import)}, "layout": {"namespace_mode",
-    "namespace", "cluster_domain"}, "policy": {...}, "clusters": {name: {"vip_store":
-    {"resource_version"}}}} - the version of each cluster's store read, the precondition of writing
-    the allocations and generation there (cluster_store); the allocation is not repeated per
-    cluster, so the plan, and what every writer receives, grows with hosts + clusters.
+    vip_stores: stores read in full from the clusters vips.stores_to_read names.
+    The allocation is not repeated per cluster (each cluster's part is only the version of the
+    store read there, the precondition of writing the allocations and generation there:
+    cluster_store), so the plan, and what every writer receives, grows with hosts + clusters.
     VIPs and DNS records stay fleet-wide: the selection only decides which clusters hold a host's
-    ServiceEntry (import_selection.ImportView).
+    ServiceEntry (selection.ImportView).
     "held": {host: [why]} - hosts whose Service has a bad value its owner controls (ports, a
     malformed export-to annotation, ports that contradict another exporter's): they are not in
     "services", keep their current VIP (none is allocated for a new one), and every writer keeps
@@ -263,27 +262,35 @@ def plan(clusters, vip_range=DEFAULT_RANGE, namespace_mode="replicate", namespac
     if unavailable:
         warnings.append("cluster(s) %s could not be read: the ServiceEntries they export are kept as they are, and "
                         "no VIP is freed, until a run reads them again" % ", ".join(sorted(unavailable)))
-    return {
-        "allocations": allocations, "generation": generation, "warnings": warnings, "unavailable": sorted(unavailable),
-        "held": held,
-        "services": [dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())],
-        "gateways": {c["name"]: {"address": c.get("gateway_address") or "", "port": c.get("gateway_port") or GATEWAY_PORT,
-                                 "locality": c.get("locality") or ""} for c in clusters},
-        "selection": {"groups": referenced_groups(services.values(), groups), "import_from": import_from},
-        "layout": {"namespace_mode": namespace_mode, "namespace": namespace, "cluster_domain": cluster_domain},
-        "policy": policy or traffic_policy(),
-        "clusters": {name: {"vip_store": {"resource_version": version}} for name, version in versions.items()},
-    }
+    services_planned: list[PlannedService] = [
+        dict(service, host=host, vip=allocations[host]) for host, service in sorted(services.items())]
+    return FleetPlan(
+        allocations=allocations, generation=generation, warnings=warnings, unavailable=sorted(unavailable), held=held,
+        services=services_planned,
+        gateways={c["name"]: Gateway(address=c.get("gateway_address") or "", port=c.get("gateway_port") or GATEWAY_PORT,
+                                     locality=c.get("locality") or "") for c in clusters},
+        selection=Selection(groups=referenced_groups(services.values(), groups), import_from=import_from),
+        layout=Layout(namespace_mode=namespace_mode, namespace=namespace, cluster_domain=cluster_domain),
+        policy=policy or traffic_policy(),
+        clusters={name: PlannedCluster(vip_store=StoreVersion(resource_version=version)) for name, version in versions.items()},
+    )
 
 
-def to_text(fleet_plan):
+def refused(exc: MeshError) -> PlanError:
+    """The error service_entry_plan fails with when the plan cannot be made: each problem of `exc`
+    on a line of its own, under one heading."""
+    return PlanError("the ServiceEntry plan has problems; nothing was written:\n- " + str(exc).replace("\n", "\n- "),
+                     field=exc.field, fix=exc.fix, partial=exc.partial)
+
+
+def to_text(fleet_plan: FleetPlan) -> str:
     """The plan as it travels from service_entry_plan to every writer: compact JSON text. Ansible
     hands text on as it is, where a structure of this size (15 MB at 100 clusters x 300 Services)
     is walked, copied and scrubbed for secrets by every task that returns or receives it."""
     return json.dumps(fleet_plan, separators=(",", ":"))
 
 
-def from_text(value):
+def from_text(value) -> FleetPlan:
     """A plan from to_text(), or the same plan as a structure (written by hand, as in a test)."""
     if not isinstance(value, str):
         return value
@@ -293,8 +300,8 @@ def from_text(value):
         raise PlanError("plan is not the JSON text of a service_entry_plan result (%s)" % exc)
 
 
-def cluster_store(fleet_plan, cluster):
-    """The VIP store `cluster` must hold, {"allocations", "generation", "resource_version"}.
+def cluster_store(fleet_plan: FleetPlan, cluster: str) -> ClusterStore:
+    """The VIP store `cluster` must hold.
     Raises KeyError when the plan has no such cluster."""
-    return {"allocations": fleet_plan["allocations"], "generation": fleet_plan["generation"],
-            "resource_version": fleet_plan["clusters"][cluster]["vip_store"].get("resource_version") or ""}
+    return ClusterStore(allocations=fleet_plan["allocations"], generation=fleet_plan["generation"],
+                        resource_version=fleet_plan["clusters"][cluster]["vip_store"].get("resource_version") or "")

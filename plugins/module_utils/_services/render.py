@@ -4,7 +4,7 @@
 from the fleet's plan, and what it must change to get there (objects and namespaces).
 
 A cluster holds an entry for each host it imports under the plan's selection (every host by
-default; import_selection.py). A cluster that does not run a Service reaches it through the
+default; selection.py). A cluster that does not run a Service reaches it through the
 gateways of the exporting clusters it imports it from (every port mapped to the gateway's 15443);
 a cluster that runs it points the host at its local Service, so that its gateway can route the
 `.global` SNI (Admiral's approach). Beside each ServiceEntry a DestinationRule of the same name sets
@@ -17,6 +17,7 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import traffic_policy
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import FleetPlan, Layout, PlannedService, TrafficPolicy
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
@@ -39,7 +40,7 @@ def _endpoint(address, ports, locality, port=None):
     return endpoint
 
 
-def _metadata(service, sources, namespace):
+def _metadata(service: PlannedService, sources, namespace):
     return {
         "name": service["host"],
         "namespace": namespace,
@@ -49,7 +50,7 @@ def _metadata(service, sources, namespace):
     }
 
 
-def render_entry(service, sources, endpoints, namespace):
+def render_entry(service: PlannedService, sources: list[str], endpoints, namespace: str):
     """The ServiceEntry object for one planned service (host, vip, ...) in one cluster, whose
     endpoints come from the exporting clusters `sources`."""
     return {
@@ -67,7 +68,7 @@ def render_entry(service, sources, endpoints, namespace):
     }
 
 
-def render_destination_rule(service, sources, namespace, policy):
+def render_destination_rule(service: PlannedService, sources: list[str], namespace: str, policy: TrafficPolicy):
     """The DestinationRule beside a service's ServiceEntry: mutual TLS, outlier detection, failover."""
     return {
         "apiVersion": "networking.istio.io/v1",
@@ -89,16 +90,16 @@ def render_destination_rule(service, sources, namespace, policy):
     }
 
 
-def _check_cluster(fleet_plan, cluster):
+def _check_cluster(fleet_plan: FleetPlan, cluster: str):
     if cluster not in fleet_plan["gateways"]:
         raise PlanError("cluster %s is not in the plan (planned: %s)" % (cluster, ", ".join(sorted(fleet_plan["gateways"]))))
 
 
-def _target_namespace(service, layout):
+def _target_namespace(service: PlannedService, layout: Layout) -> str:
     return service["namespace"] if layout["namespace_mode"] == "replicate" else layout["namespace"]
 
 
-def _imported(fleet_plan, cluster):
+def _imported(fleet_plan: FleetPlan, cluster: str):
     """(service, sources) for each planned service `cluster` holds an entry for, sources being the
     exporting clusters its endpoints come from."""
     _check_cluster(fleet_plan, cluster)
@@ -109,8 +110,8 @@ def _imported(fleet_plan, cluster):
             yield service, sources
 
 
-def render_entries(fleet_plan, cluster):
-    """The ServiceEntries that `cluster` must hold according to a plan() result."""
+def render_entries(fleet_plan: FleetPlan, cluster: str):
+    """The ServiceEntries that `cluster` must hold according to the fleet plan (plan.plan_fleet)."""
     gateways, layout = fleet_plan["gateways"], fleet_plan["layout"]
     entries = []
     for service, sources in _imported(fleet_plan, cluster):
@@ -124,7 +125,7 @@ def render_entries(fleet_plan, cluster):
     return entries
 
 
-def render_destination_rules(fleet_plan, cluster):
+def render_destination_rules(fleet_plan: FleetPlan, cluster: str):
     """The DestinationRules that `cluster` must hold: one beside each of its ServiceEntries."""
     policy = fleet_plan.get("policy") or traffic_policy()
     return [render_destination_rule(service, sources, _target_namespace(service, fleet_plan["layout"]), policy)
@@ -138,7 +139,7 @@ def is_owned(obj):
 
 
 def spec_differs(desired, live):
-    """True when a spec field we set is not exactly ours in `live` (reconcile.plan compares as a
+    """True when a spec field we set is not exactly ours in `live` (reconcile.compare compares as a
     subset, which misses an endpoint field we stopped setting); fields others add are left alone."""
     live_spec = live.get("spec") or {}
     return any(value != live_spec.get(field) for field, value in desired["spec"].items())
@@ -193,7 +194,7 @@ def reconcile_entries(desired, live, prune=True, keep_exported_from=(), keep_hos
 
     live: every ServiceEntry and DestinationRule of the cluster (ours and others', one list per
     kind; a live object without kind is a ServiceEntry). Only this step's own objects are updated
-    or pruned. Ours are left as they are, neither updated nor pruned - the plan's `kept` - when
+    or pruned. Ours are left as they are, neither updated nor pruned - the Changes' `kept` - when
     they are exported from a cluster in keep_exported_from (one that could not be read), or are of
     a host in keep_hosts (held back by the fleet plan), or of a host that someone else's object
     clashes with (clashes()): such a host is `skipped`, {host: [messages]}, and theirs is untouched.
@@ -214,7 +215,7 @@ def reconcile_entries(desired, live, prune=True, keep_exported_from=(), keep_hos
     kept_keys = {reconcile.object_key(obj) for obj in kept}
     desired = [obj for obj in desired if reconcile.object_key(obj) not in kept_keys and obj["metadata"]["name"] not in hosts]
     live = [obj for obj in live if reconcile.object_key(obj) not in kept_keys]
-    changes = reconcile.plan(desired, live, prune=prune, prune_match=is_owned)
+    changes = reconcile.compare(desired, live, prune=prune, prune_match=is_owned)
     changes.kept, changes.skipped = kept, skipped
     live_by_key = {reconcile.object_key(obj): obj for obj in live}
     for obj in list(changes.unchanged):
@@ -237,13 +238,13 @@ def _terminating(namespace):
 def reconcile_namespaces(desired, live, prune=True):
     """The namespaces `desired` objects need that are missing, and ours none needs any more.
 
-    Returns a reconcile.Plan (create, delete). A namespace made by someone else is used as it is,
+    Returns a reconcile.Changes (create, delete). A namespace made by someone else is used as it is,
     never labelled or deleted. A namespace already being deleted is not deleted again; one that is
     needed again while it is being deleted is `waiting`: it must be gone before it is created anew.
     """
     needed = {obj["metadata"]["namespace"] for obj in desired}
     live_by_name = {ns["metadata"]["name"]: dict(ns, kind="Namespace") for ns in live}
-    changes = reconcile.Plan()
+    changes = reconcile.Changes()
     changes.waiting = sorted(name for name in needed if _terminating(live_by_name.get(name)))
     changes.create = [namespace_object(name) for name in sorted((needed - set(live_by_name)) | set(changes.waiting))]
     changes.delete = [ns for name, ns in sorted(live_by_name.items())

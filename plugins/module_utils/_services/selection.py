@@ -19,6 +19,8 @@ import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_TO_ANNOTATION
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import (
+    ClusterInput, ImportFrom, PlannedService, Selection)
 
 GROUP_PREFIX = "group:"
 # Inventory group names as Ansible keeps them: letters, digits, '_' (and '-', '.', which it warns about).
@@ -87,7 +89,7 @@ def check_export_to(what, value, clusters, groups):
     return known, name(malformed), name(["%s: left out, the rest applies" % why for why in unknown])
 
 
-def check_import_from(cluster, clusters):
+def check_import_from(cluster: ClusterInput, clusters) -> tuple[ImportFrom | None, list[str]]:
     """What one cluster imports (its mesh_services_import_from_* host_vars) and the problems.
 
     cluster: {"name", "import_from_clusters", "import_from_namespaces"}; clusters: names of the
@@ -116,7 +118,7 @@ def group_members(cluster_groups):
     return members
 
 
-def referenced_groups(services, groups):
+def referenced_groups(services, groups: dict[str, list[str]]) -> dict[str, list[str]]:
     """The groups that export-to annotations of the planned services name, with their members:
     all the plan carries of the inventory's groups."""
     named = {selector[len(GROUP_PREFIX):] for service in services
@@ -126,10 +128,10 @@ def referenced_groups(services, groups):
 
 
 class ImportView:
-    """What one cluster imports under a plan's selection: {"groups": {group: [clusters]},
-    "import_from": {cluster: {"clusters", "namespaces"}}} (both optional; empty: everything)."""
+    """What one cluster imports under a plan's selection (shapes.Selection; both keys optional:
+    empty, everything)."""
 
-    def __init__(self, selection, cluster):
+    def __init__(self, selection: Selection | None, cluster: str):
         selection = selection or {}
         self.cluster = cluster
         # The export-to selectors that name this cluster: its own name and its groups.
@@ -139,13 +141,13 @@ class ImportView:
         self.from_clusters = set(wanted.get("clusters") or ())
         self.from_namespaces = set(wanted.get("namespaces") or ())
 
-    def _imports(self, service, exporter):
+    def _imports(self, service: PlannedService, exporter: str):
         selectors = (service.get("export_to") or {}).get(exporter)
         return (selectors is None or not self.named_by.isdisjoint(selectors)) \
             and (not self.from_clusters or exporter in self.from_clusters) \
             and (not self.from_namespaces or service["namespace"] in self.from_namespaces)
 
-    def sources(self, service):
+    def sources(self, service: PlannedService) -> list[str]:
         """The exporting clusters of a planned service whose endpoints this cluster holds, in the
         plan's order: itself when it exports the service (always), and every other exporter that
         exports it here and that this cluster imports from. Empty: no entry for the service here."""

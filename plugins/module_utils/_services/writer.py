@@ -15,6 +15,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.ren
     COMPONENT, COMPONENT_LABEL, OWNED_SELECTOR, reconcile_entries, reconcile_namespaces, render_destination_rules,
     render_entries, shadowing_rules)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import ClusterStore, FleetPlan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
@@ -51,7 +52,7 @@ class Writer:
     def _keep_namespaces_in_use(self, namespaces):
         """Take out of namespaces.delete each namespace of ours that holds anything of anyone else,
         or that this identity cannot prove empty, with a warning. One that holds others' objects is
-        handed over: our labels removed (an update of the plan, applied with it). Returns the kept."""
+        handed over: our labels removed (an update among the namespaces' changes, made with them). Returns the kept."""
         if not namespaces.delete:
             return []
         found = namespace_contents.contents(self.client, [ns["metadata"]["name"] for ns in namespaces.delete])
@@ -64,7 +65,7 @@ class Writer:
                 namespaces.update.append(({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}, ns))
         return kept
 
-    def present(self, fleet_plan, cluster, prune=True, dns_records=True):
+    def present(self, fleet_plan: FleetPlan, cluster: str, prune=True, dns_records=True):
         """Bring the cluster to the plan. Raises ServicesError (nothing written) on any problem of the
         inventory or the control plane's namespace. A host the plan holds back, or that someone
         else's object clashes with here, is left as it is, with a warning; the others converge."""
@@ -97,11 +98,11 @@ class Writer:
         if write_store and (current_store or {}).get("metadata", {}).get("resourceVersion", "") != \
                 (store.get("resource_version") or ""):
             problems.append(CONCURRENT_RUN % (self.istio_namespace, STORE_NAME))
-        records = reconcile.Plan()
+        records = reconcile.Changes()
         if dns_records:
             current = self._get("ConfigMap", RECORDS_CONFIGMAP, self.istio_namespace)
-            records = reconcile.plan([records_configmap(fleet_plan["allocations"], self.istio_namespace)],
-                                     [current] if current else [], prune=False)
+            records = reconcile.compare([records_configmap(fleet_plan["allocations"], self.istio_namespace)],
+                                        [current] if current else [], prune=False)
             problems += self._not_ours(current)
         if problems:
             raise ServicesError("nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))
@@ -123,14 +124,14 @@ class Writer:
 
     def absent(self):
         """Delete everything this step made in the cluster."""
-        the_plan = reconcile.Plan()
+        the_plan = reconcile.Changes()
         the_plan.delete = [dict(obj, kind=kind) for kind in KINDS
                            for obj in self.client.list(kind, label_selector=OWNED_SELECTOR)]
         configmaps = [obj for obj in (self._get("ConfigMap", STORE_NAME, self.istio_namespace),
                                       self._get("ConfigMap", RECORDS_CONFIGMAP, self.istio_namespace))
                       if obj and is_ours(obj)]
         the_plan.delete += configmaps
-        namespaces = reconcile.Plan()
+        namespaces = reconcile.Changes()
         namespaces.delete = [dict(ns, kind="Namespace") for ns in self.client.list("Namespace", label_selector=OWNED_SELECTOR)]
         kept = self._keep_namespaces_in_use(namespaces)
         if not self.check_mode:
@@ -171,7 +172,7 @@ class Writer:
         self.warn("waited %.0fs for namespace(s) %s to finish their deletion before creating them again"
                   % (waited, ", ".join(names)))
 
-    def _write_store(self, store, current):
+    def _write_store(self, store: ClusterStore, current):
         """Replace (or create) the store with the read resourceVersion as precondition: a concurrent
         run's write makes this fail with 409 instead of silently handing one VIP to two hosts."""
         body = store_configmap(store, self.istio_namespace)

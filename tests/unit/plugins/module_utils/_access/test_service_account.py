@@ -5,10 +5,13 @@ import datetime
 import json
 
 import pytest
+import yaml
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import Connection
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import (
-    reuse_verdict, token_claims, token_expiry, token_kubeconfig, token_service_account)
+    AccountKubeconfig, reuse_verdict, token_claims, token_expiry, token_kubeconfig, token_service_account)
 
 
 def jwt(claims):
@@ -96,3 +99,72 @@ def test_a_written_kubeconfig_holds_the_server_ca_and_token():
     assert config["clusters"][0]["cluster"]["tls-server-name"] == "api"
     assert base64.b64decode(config["clusters"][0]["cluster"]["certificate-authority-data"]).startswith(b"-----BEGIN")
     assert config["users"][0]["user"]["token"] == "t0ken"
+
+
+class TokenClient:
+    """The calls AccountKubeconfig makes: the ServiceAccount read, the TokenRequest posted."""
+
+    def __init__(self, uid="uid-1", token=None, refuse=None):
+        self.connection = connection()
+        self.uid, self.token, self.refuse, self.posted = uid, token or sa_token(), refuse, []
+
+    def get(self, kind, name, namespace=None):
+        assert (kind, namespace, name) == ("ServiceAccount", "meshops-system", "meshops-operate")
+        return {"metadata": {"name": name, "namespace": namespace, "uid": self.uid}} if self.uid else None
+
+    def request(self, method, path, body=None):
+        self.posted.append((method, path, json.loads(body)))
+        if self.refuse:
+            raise KubeError("POST %s: 403 forbidden" % path, status=403)
+        return {"status": {"token": self.token, "expirationTimestamp": "later"}}
+
+
+def account_kubeconfig(tmp_path, **kwargs):
+    return AccountKubeconfig("meshops-system", "meshops-operate", str(tmp_path / "operate" / "cluster1.kubeconfig"),
+                             "cluster1", **kwargs)
+
+
+def test_a_new_token_is_asked_for_written_0600_and_then_kept(tmp_path):
+    client, hidden = TokenClient(), []
+    result = account_kubeconfig(tmp_path, duration_hours=48, renew_before_hours=24).keep(client, hide=hidden.append, now=NOW)
+    assert client.posted == [("POST", "/api/v1/namespaces/meshops-system/serviceaccounts/meshops-operate/token",
+                              {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                               "spec": {"expirationSeconds": 48 * 3600}})]
+    assert hidden == [client.token] and result["changed"] and result["reason"] == "no kubeconfig with the context cluster1"
+    assert result["user"] == "system:serviceaccount:meshops-system:meshops-operate"
+    assert result["expires"] == (NOW + datetime.timedelta(days=30)).isoformat()
+    path = tmp_path / "operate" / "cluster1.kubeconfig"
+    assert path.stat().st_mode & 0o777 == 0o600 and yaml.safe_load(path.read_text())["users"][0]["user"]["token"] == client.token
+    again = TokenClient()
+    assert account_kubeconfig(tmp_path).keep(again, now=NOW) == dict(changed=False, expires=result["expires"], user=result["user"],
+                                                                     reason=None)
+    assert again.posted == []
+
+
+def test_a_re_created_service_account_gets_a_new_token(tmp_path):
+    account_kubeconfig(tmp_path).keep(TokenClient(), now=NOW)
+    client = TokenClient(uid="uid-2", token=sa_token(uid="uid-2"))
+    result = account_kubeconfig(tmp_path).keep(client, now=NOW)
+    assert result["changed"] and "uid uid-2" in result["reason"] and len(client.posted) == 1
+
+
+def test_check_mode_asks_for_no_token_and_writes_no_file(tmp_path):
+    client = TokenClient()
+    result = account_kubeconfig(tmp_path).keep(client, check_mode=True, now=NOW)
+    assert result == dict(changed=True, user="system:serviceaccount:meshops-system:meshops-operate",
+                          reason="no kubeconfig with the context cluster1")
+    assert client.posted == [] and not (tmp_path / "operate").exists()
+
+
+def test_a_missing_service_account_is_the_reason_and_a_refused_request_fails_naming_the_user(tmp_path):
+    with pytest.raises(MeshError) as caught:
+        account_kubeconfig(tmp_path).keep(TokenClient(uid=None, refuse=True), now=NOW)
+    assert str(caught.value).startswith("cannot get a token for system:serviceaccount:meshops-system:meshops-operate: POST ")
+    assert caught.value.result() == {"user": "system:serviceaccount:meshops-system:meshops-operate",
+                                     "reason": "the ServiceAccount meshops-system/meshops-operate does not exist (yet)"}
+
+
+def test_a_lifetime_that_renews_at_every_run_is_refused(tmp_path):
+    with pytest.raises(MeshError, match="duration_hours=24 must exceed renew_before_hours=24") as caught:
+        account_kubeconfig(tmp_path, duration_hours=24, renew_before_hours=24)
+    assert caught.value.result() == {"user": "system:serviceaccount:meshops-system:meshops-operate"}

@@ -15,19 +15,19 @@ def names(objects):
     return [o["metadata"]["name"] for o in objects]
 
 
-def test_plan_sorts_and_prunes_only_ours_within_the_set():
+def test_compare_sorts_and_prunes_only_ours_within_the_set():
     desired = [reconcile.owned(obj("same")), reconcile.owned(obj("changed", data={"k": "new"})),
                reconcile.owned(obj("new")), reconcile.owned(obj("theirs"))]
     live = [dict(obj("same", OURS), metadata=dict(obj("same", OURS)["metadata"], uid="u1")),  # server fields
             obj("changed", OURS), obj("theirs", {"team": "x"}), obj("stale", OURS), obj("unrelated", {"team": "x"}),
             obj("other-set", dict(OURS, set="b"))]
-    changes = reconcile.plan(desired, live, prune_match=lambda o: o["metadata"]["labels"].get("set") != "b")
+    changes = reconcile.compare(desired, live, prune_match=lambda o: o["metadata"]["labels"].get("set") != "b")
     assert names(changes.create) == ["new"] and names(changes.unchanged) == ["same"]
     assert [d["metadata"]["name"] for d, _live in changes.update] == ["changed"]
     assert [d["metadata"]["name"] for d, _live in changes.conflicts] == ["theirs"]
     assert names(changes.delete) == ["stale"]
     assert changes.counts() == {"created": 1, "updated": 1, "unchanged": 1, "deleted": 1} and changes.changed
-    assert reconcile.plan(desired, live, prune=False).delete == []
+    assert reconcile.compare(desired, live, prune=False).delete == []
 
 
 def test_owned_adds_the_label_and_api_version_without_changing_the_input():
@@ -40,9 +40,9 @@ def test_owned_adds_the_label_and_api_version_without_changing_the_input():
 
 def test_diffs_show_what_changes_and_redact_secrets():
     secret = dict(obj("cacerts", kind="Secret"), data={"ca-key.pem": "c2VjcmV0"})
-    the_plan = reconcile.Plan()
-    the_plan.create, the_plan.delete = [secret], [obj("gone", OURS)]
-    entries = reconcile.diff(the_plan)
+    changes = reconcile.Changes()
+    changes.create, changes.delete = [secret], [obj("gone", OURS)]
+    entries = reconcile.diff(changes)
     assert entries[0]["before"] == "" and entries[0]["after"]["data"] == {"ca-key.pem": "<redacted>"}
     assert entries[0]["after_header"] == "Secret ns/cacerts"
     assert entries[1]["after"] == "" and entries[1]["before"]["data"] == {"k": "v"}

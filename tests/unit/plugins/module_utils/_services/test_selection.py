@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     reconcile_entries, render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import (
     check_export_to, parse_export_to)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError, select_exports
@@ -34,7 +34,7 @@ def cluster(name, *exports, **extra):
 
 
 def fleet_plan(*clusters, **kwargs):
-    return plan(list(clusters), cluster_groups=GROUPS, **kwargs)
+    return plan_fleet(list(clusters), cluster_groups=GROUPS, **kwargs)
 
 
 def held(result, name):

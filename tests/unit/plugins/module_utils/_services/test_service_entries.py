@@ -6,7 +6,7 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     reconcile_entries, reconcile_namespaces, render_destination_rules, render_entries, shadowing_rules)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store, plan, traffic_policy
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store, plan_fleet, traffic_policy
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError, port_protocol, select_exports
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import store_configmap, store_from_configmap
 
@@ -89,7 +89,7 @@ def test_bad_inventory_entries(item):
 
 
 def test_exported_from_one_cluster():
-    result = plan([cluster("c1", [export()], "10.0.0.1", locality="eu/z1"), cluster("c2", address="lb.example.com")])
+    result = plan_fleet([cluster("c1", [export()], "10.0.0.1", locality="eu/z1"), cluster("c2", address="lb.example.com")])
     vip = result["allocations"][HTTPBIN]
     local, remote = entry(result, "c1"), entry(result, "c2")
     assert remote["spec"] == {
@@ -107,8 +107,8 @@ def test_exported_from_one_cluster():
 
 
 def test_exported_from_several_clusters_local_first():
-    result = plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2", gateway_port=31443),
-                   cluster("c3", address="10.0.0.3")])
+    result = plan_fleet([cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2", gateway_port=31443),
+                         cluster("c3", address="10.0.0.3")])
     assert [e["address"] for e in entry(result, "c3")["spec"]["endpoints"]] == ["10.0.0.1", "10.0.0.2"]
     assert [e["address"] for e in entry(result, "c2")["spec"]["endpoints"]] == [
         "httpbin.bar.svc.cluster.local", "10.0.0.1"]
@@ -119,28 +119,28 @@ def test_exported_from_several_clusters_local_first():
 
 def test_ports_of_several_exporters_are_merged_and_contradictions_fail():
     grpc = {"name": "grpc", "number": 9000, "protocol": "GRPC"}
-    result = plan([cluster("c1", [export()], "10.0.0.1"),
-                   cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
+    result = plan_fleet([cluster("c1", [export()], "10.0.0.1"),
+                         cluster("c2", [export(ports=[{"name": "http", "number": 8000, "protocol": "HTTP"}, grpc])], "10.0.0.2")])
     assert [p["name"] for p in entry(result, "c1")["spec"]["ports"]] == ["http", "grpc"]
     assert entry(result, "c1")["spec"]["endpoints"][1]["ports"] == {"http": 15443, "grpc": 15443}
     # a contradiction holds the host back, with a warning; the fleet plan still succeeds
-    held = plan([cluster("c1", [export(), export("other")], "10.0.0.1"),
-                 cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
+    held = plan_fleet([cluster("c1", [export(), export("other")], "10.0.0.1"),
+                       cluster("c2", [export(ports=[{"name": "http", "number": 8080, "protocol": "HTTP"}])], "10.0.0.2")])
     assert [s["host"] for s in held["services"]] == ["other.bar.global"]
     assert list(held["held"]) == [HTTPBIN]
     assert any("port http/8080/HTTP by c2 but http/8000/HTTP elsewhere" in w for w in held["warnings"])
 
 
 def test_single_namespace_mode():
-    result = plan([cluster("c1", [export()], "10.0.0.1")], namespace_mode="single", namespace="mesh-services")
+    result = plan_fleet([cluster("c1", [export()], "10.0.0.1")], namespace_mode="single", namespace="mesh-services")
     assert entry(result, "c1")["metadata"]["namespace"] == "mesh-services"
 
 
 def test_exporting_cluster_without_gateway_fails_naming_it():
     with pytest.raises(PlanError, match="cluster c1 exports bar/httpbin but has no gateway address"):
-        plan([cluster("c1", [export()]), cluster("c2", address="10.0.0.2")])
+        plan_fleet([cluster("c1", [export()]), cluster("c2", address="10.0.0.2")])
     # a cluster that exports nothing needs no gateway
-    assert render_entries(plan([cluster("c1", [export()], "10.0.0.1"), cluster("c2")]), "c2")
+    assert render_entries(plan_fleet([cluster("c1", [export()], "10.0.0.1"), cluster("c2")]), "c2")
 
 
 @pytest.mark.parametrize("bad, message", [
@@ -152,7 +152,7 @@ def test_exporting_cluster_without_gateway_fails_naming_it():
     (dict(export(), problems=["Service bar/httpbin port 53 has no name"]), "cluster c1: Service bar/httpbin port 53 has no name"),
 ])
 def test_a_bad_value_of_a_services_owner_holds_back_only_that_service(bad, message):
-    result = plan([cluster("c1", [bad, export("good")], "10.0.0.1"), cluster("c2", address="10.0.0.2")])
+    result = plan_fleet([cluster("c1", [bad, export("good")], "10.0.0.1"), cluster("c2", address="10.0.0.2")])
     host = "%s.%s.global" % (bad["name"], bad["namespace"])
     assert [s["host"] for s in result["services"]] == ["good.bar.global"] and list(result["held"]) == [host]
     assert result["held"][host][0].startswith(message) or message in result["held"][host][0], result["held"]
@@ -166,10 +166,10 @@ def test_a_bad_value_of_a_services_owner_holds_back_only_that_service(bad, messa
 
 def test_a_held_host_keeps_its_vip_and_its_entries_everywhere_until_fixed():
     fleet = [cluster("c1", [export("a"), export("b")], "10.0.0.1"), cluster("c2", address="10.0.0.2")]
-    first = plan(fleet)
+    first = plan_fleet(fleet)
     live = [as_live(obj) for obj in render_entries(first, "c2") + render_destination_rules(first, "c2")]
     broken = dict(export("b"), ports=[{"name": "udp", "number": 53, "protocol": "UDP"}])
-    second = plan(next_run(first, [cluster("c1", [export("a"), broken], "10.0.0.1"), fleet[1]]))
+    second = plan_fleet(next_run(first, [cluster("c1", [export("a"), broken], "10.0.0.1"), fleet[1]]))
     assert second["allocations"] == first["allocations"] and second["generation"] == first["generation"]
     desired = render_entries(second, "c2") + render_destination_rules(second, "c2")
     changes = reconcile_entries(desired, live, keep_hosts=second["held"])
@@ -177,7 +177,7 @@ def test_a_held_host_keeps_its_vip_and_its_entries_everywhere_until_fixed():
     assert {obj["metadata"]["name"] for obj in changes.kept} == {"b.bar.global"}
     assert not changes.changed
     # fixed: back in the plan with the same VIP
-    third = plan(next_run(second, fleet))
+    third = plan_fleet(next_run(second, fleet))
     assert third["allocations"] == first["allocations"] and third["held"] == {}
 
 
@@ -197,23 +197,23 @@ def test_a_held_host_keeps_its_vip_and_its_entries_everywhere_until_fixed():
 ])
 def test_bad_input_fails_before_anything_is_written(clusters, kwargs, message):
     with pytest.raises(PlanError, match=message):
-        plan(clusters, **kwargs)
+        plan_fleet(clusters, **kwargs)
 
 
 def test_every_problem_is_reported_at_once():
     with pytest.raises(PlanError) as error:
-        plan([cluster("c1", [export(name="Bad")]), cluster("c1"), cluster("c2", [export()])], vip_range="10.0.0.0/8")
+        plan_fleet([cluster("c1", [export(name="Bad")]), cluster("c1"), cluster("c2", [export()])], vip_range="10.0.0.0/8")
     # the gateways missing, the name repeated, the range; Service bar/Bad is only held back
     assert len(str(error.value).splitlines()) == 4
 
 
 def test_vips_of_untouched_services_never_change():
     fleet = [cluster("c1", [export("a"), export("b"), export("c")], "10.0.0.1"), cluster("c2", address="10.0.0.2")]
-    first = plan(fleet)
+    first = plan_fleet(fleet)
     # b is un-exported, d exported, a cluster added: a and c keep theirs, d reuses b's freed VIP
     fleet = next_run(first, [cluster("c1", [export("a"), export("c"), export("d")], "10.0.0.1"),
                              cluster("c2", address="10.0.0.2"), cluster("c3", [export("a")], "10.0.0.3")])
-    second = plan(fleet)
+    second = plan_fleet(fleet)
     before, after = first["allocations"], second["allocations"]
     assert after["a.bar.global"] == before["a.bar.global"] and after["c.bar.global"] == before["c.bar.global"]
     assert after["d.bar.global"] == before["b.bar.global"]
@@ -221,20 +221,20 @@ def test_vips_of_untouched_services_never_change():
     assert cluster_store(second, "c3")["generation"] == second["generation"]
     assert entry(second, "c2", "a.bar.global")["spec"]["endpoints"][1]["address"] == "10.0.0.3"
     # and a run with nothing changed plans the same stores again
-    third = plan(next_run(second, fleet))
+    third = plan_fleet(next_run(second, fleet))
     assert third["allocations"] == after and third["generation"] == second["generation"]
 
 
 def test_removed_cluster_is_gone_from_every_endpoint_list():
     fleet = [cluster("c1", [export()], "10.0.0.1"), cluster("c2", [export()], "10.0.0.2"), cluster("c3", address="x")]
-    result = plan(next_run(plan(fleet), [fleet[0], fleet[2]]))
+    result = plan_fleet(next_run(plan_fleet(fleet), [fleet[0], fleet[2]]))
     assert [e["address"] for e in entry(result, "c3")["spec"]["endpoints"]] == ["10.0.0.1"]
 
 
 def test_vip_store_read_back_feeds_the_next_plan():
     configmap = {"metadata": {"resourceVersion": "7", "annotations": {"multicluster.meshops.io/vip-generation": "3"}},
                  "data": {HTTPBIN: "240.10.0.9"}}
-    result = plan([cluster("c1", [export()], "10.0.0.1", vip_store=store_from_configmap(configmap))])
+    result = plan_fleet([cluster("c1", [export()], "10.0.0.1", vip_store=store_from_configmap(configmap))])
     assert result["allocations"] == {HTTPBIN: "240.10.0.9"}
     assert cluster_store(result, "c1") == {"allocations": {HTTPBIN: "240.10.0.9"}, "generation": 3, "resource_version": "7"}
 
@@ -242,7 +242,7 @@ def test_vip_store_read_back_feeds_the_next_plan():
 # --- one cluster's changes -----------------------------------------------------------------------
 
 def desired_entries():
-    result = plan([cluster("c1", [export("a"), export("b")], "10.0.0.1", locality="eu/z1"), cluster("c2", address="x")])
+    result = plan_fleet([cluster("c1", [export("a"), export("b")], "10.0.0.1", locality="eu/z1"), cluster("c2", address="x")])
     return render_entries(result, "c2")
 
 
@@ -288,7 +288,7 @@ def test_a_field_we_stopped_setting_is_an_update():
 
 
 def test_others_serviceentries_with_our_name_host_or_vip_skip_that_host_only_and_are_not_touched():
-    result = plan([cluster("c1", [export("a"), export("b"), export("c"), export("d")], "10.0.0.1"), cluster("c2")])
+    result = plan_fleet([cluster("c1", [export("a"), export("b"), export("c"), export("d")], "10.0.0.1"), cluster("c2")])
     desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
     a, b, c, d = (desired[i] for i in range(4))
     ours_b = as_live(b)
@@ -336,30 +336,30 @@ def test_a_namespace_being_deleted_is_not_deleted_again_and_awaited_when_needed_
 
 def test_unavailable_cluster_keeps_every_vip_and_is_named_in_a_warning():
     fleet = [cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("b")], "10.0.0.2"), cluster("c3")]
-    first = plan(fleet)
+    first = plan_fleet(fleet)
     # c2 cannot be read: b is not seen, but keeps its VIP; a new export still gets one
     readable = next_run(first, [cluster("c1", [export("a"), export("n")], "10.0.0.1"), fleet[2]])
-    second = plan(readable, unavailable=["c2"])
+    second = plan_fleet(readable, unavailable=["c2"])
     assert second["allocations"]["b.bar.global"] == first["allocations"]["b.bar.global"]
     assert second["allocations"]["a.bar.global"] == first["allocations"]["a.bar.global"]
     assert "n.bar.global" in second["allocations"] and second["unavailable"] == ["c2"]
     assert any("c2 could not be read" in w for w in second["warnings"])
     # once c2 is read again without b, b's VIP is freed
-    third = plan(next_run(second, [readable[0], cluster("c2", address="10.0.0.2"), fleet[2]]))
+    third = plan_fleet(next_run(second, [readable[0], cluster("c2", address="10.0.0.2"), fleet[2]]))
     assert "b.bar.global" not in third["allocations"]
 
 
 def test_a_cluster_cannot_be_both_read_and_unavailable():
     with pytest.raises(PlanError, match="c1 are both read and unavailable"):
-        plan([cluster("c1")], unavailable=["c1"])
+        plan_fleet([cluster("c1")], unavailable=["c1"])
 
 
 def test_entries_exported_from_an_unavailable_cluster_are_kept_as_they_are():
     fleet = [cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("b"), export("a")], "10.0.0.2"),
              cluster("c3")]
-    live = [as_live(obj) for obj in render_entries(plan(fleet), "c3")]
+    live = [as_live(obj) for obj in render_entries(plan_fleet(fleet), "c3")]
     # c2 unreadable: the plan no longer has b, and a only from c1; both stay as they are in c3
-    desired = render_entries(plan(next_run(plan(fleet), [fleet[0], fleet[2]]), unavailable=["c2"]), "c3")
+    desired = render_entries(plan_fleet(next_run(plan_fleet(fleet), [fleet[0], fleet[2]]), unavailable=["c2"]), "c3")
     changes = reconcile_entries(desired, live, keep_exported_from=["c2"])
     assert sorted(obj["metadata"]["name"] for obj in changes.kept) == ["a.bar.global", "b.bar.global"]
     assert (changes.create, changes.update, changes.delete) == ([], [], [])
@@ -371,7 +371,7 @@ def test_entries_exported_from_an_unavailable_cluster_are_kept_as_they_are():
 # --- DestinationRules: mutual TLS, outlier detection, failover ----------------------------------------
 
 def test_every_serviceentry_gets_a_destination_rule_of_its_name_with_failover_by_default():
-    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("a")], "10.0.0.2"), cluster("c3")])
+    result = plan_fleet([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2", [export("a")], "10.0.0.2"), cluster("c3")])
     entries, rules = render_entries(result, "c3"), render_destination_rules(result, "c3")
     assert [(r["kind"], r["metadata"]["name"], r["metadata"]["namespace"]) for r in rules] == \
         [("DestinationRule", e["metadata"]["name"], e["metadata"]["namespace"]) for e in entries]
@@ -386,7 +386,7 @@ def test_every_serviceentry_gets_a_destination_rule_of_its_name_with_failover_by
 
 def test_failover_none_and_outlier_settings_come_from_the_policy():
     policy = traffic_policy("none", consecutive_errors=3, interval="2s", base_ejection_time="1m", max_ejection_percent=50)
-    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")], policy=policy)
+    result = plan_fleet([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")], policy=policy)
     spec = render_destination_rules(result, "c2")[0]["spec"]["trafficPolicy"]
     assert spec["loadBalancer"] == {"localityLbSetting": {"enabled": False}}
     assert spec["outlierDetection"] == {"consecutive5xxErrors": 3, "interval": "2s", "baseEjectionTime": "1m",
@@ -407,7 +407,7 @@ def test_bad_traffic_policy_names_the_variable(values, variable):
 
 
 def test_rules_are_reconciled_with_the_entries_and_pruned_with_them():
-    result = plan([cluster("c1", [export("a"), export("b")], "10.0.0.1"), cluster("c2")])
+    result = plan_fleet([cluster("c1", [export("a"), export("b")], "10.0.0.1"), cluster("c2")])
     desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
     live = [as_live(obj) for obj in desired]
     assert not reconcile_entries(desired, live).changed
@@ -420,7 +420,7 @@ def test_rules_are_reconciled_with_the_entries_and_pruned_with_them():
 
 
 def test_others_rules_with_our_name_conflict_and_on_our_host_are_warned_about():
-    result = plan([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")])
+    result = plan_fleet([cluster("c1", [export("a")], "10.0.0.1"), cluster("c2")])
     desired = render_entries(result, "c2") + render_destination_rules(result, "c2")
     theirs = {"kind": "DestinationRule", "metadata": {"name": "a.bar.global", "namespace": "bar"},
               "spec": {"host": "a.bar.global"}}
