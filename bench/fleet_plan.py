@@ -169,8 +169,8 @@ def traced(fn, *args) -> float:
 
 def run_plan(clusters: list[dict]) -> dict:
     return plan_fleet(clusters, vip_range=PLAN_ARGS["vip_range"], namespace_mode=PLAN_ARGS["namespace_mode"],
-                namespace=PLAN_ARGS["namespace"], cluster_domain=PLAN_ARGS["cluster_domain"],
-                unavailable=PLAN_ARGS["unavailable"], policy=traffic_policy(**PLAN_ARGS["policy"]))
+                      namespace=PLAN_ARGS["namespace"], cluster_domain=PLAN_ARGS["cluster_domain"],
+                      unavailable=PLAN_ARGS["unavailable"], policy=traffic_policy(**PLAN_ARGS["policy"]))
 
 
 # Runs the module as a child of a small process: Linux keeps a process's peak RSS across exec, so a
