@@ -10,7 +10,8 @@ without it.
 Check mode is decided here, in one place (KubeClient.request): a client made with check_mode=True
 sends every read and records every write in `recorded` instead of sending it. Backends run the same
 code in both modes; the one rule for what is not a write to the API: what only follows from a write
-(waiting for an object to be created or deleted, local files) asks `client.check_mode`.
+that was not made (waiting for its effect) asks `client.check_mode`. A module without a cluster
+(ca_root) hands its check mode to the one object that writes its local files (RootStore.save).
 
 A 403 raises Forbidden, which carries the request; the module layer words it (_common/module.py).
 """
