@@ -32,7 +32,7 @@ class FakeApi:
         self.sent = []
 
     def request(self, method, url, body=None, headers=None, timeout=None, retries=None):
-        path, _, query = ("/" + url.split("/", 3)[3]).partition("?")
+        path, _mark, query = ("/" + url.split("/", 3)[3]).partition("?")
         self.sent.append((method, path))
         if (method, path) in self.forbidden:
             return Response(403, json.dumps({"message": "%s is forbidden" % path}).encode(), "Forbidden")
@@ -67,7 +67,8 @@ class FakeApi:
 def _selected(obj, label_selector):
     """Whether an object's labels match a selector of key=value terms (the only form the collection sends)."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
-    return all(labels.get(key) == value for key, _, value in (term.partition("=") for term in label_selector.split(",") if term))
+    terms = [term.partition("=") for term in label_selector.split(",") if term]
+    return all(labels.get(key) == value for key, _equals, value in terms)
 
 
 def fake_client(api, check_mode=False):

@@ -99,7 +99,8 @@ def test_a_secret_of_others_is_refused_unless_adopted(root, act, state, adopt, r
 def test_check_mode_reports_what_a_real_run_does_and_writes_nothing(root, state):
     data = pki.issue_intermediate(root, "west", "ec")  # the wrong cluster: re-issued, or deleted
     act, signing = (cacerts.present, root) if state == "present" else (cacerts.absent, None)
-    api, real_api = (FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)}) for _ in range(2))
+    api, real_api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)}), \
+        FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
     (result, before, after), client = run(act, api, secret_of(data), signing, check_mode=True, state=state)
     (real_result, real_before, _after), _client = run(act, real_api, secret_of(data), signing, state=state)
     assert api.writes() == [] and client.requests["write"] == 0 and api.objects[SECRET_PATH] == secret_of(data)
