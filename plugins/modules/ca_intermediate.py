@@ -165,10 +165,10 @@ api_requests:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, present
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, not_ours, present
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
 
 
 def main():
@@ -199,22 +199,23 @@ def main():
     try:
         pki.check_cluster_name(params["cluster_name"])
         root = load_root(params) if state == "present" else None
-    except pki.PkiError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     name = "%s/%s" % (params["namespace"], params["name"])
     client = k8s_client(module)
+    where = "cluster %s" % params["cluster_name"]
     try:
         secret = client.get("Secret", params["name"], params["namespace"])
-        if secret is not None and not is_ours(secret) and not (params["adopt"] and state == "present"):
-            module.fail_json(msg="Secret %s exists but is not managed by %s (no label %s=%s): refusing to %s it; "
-                                 "set adopt: true to take it over, or remove it yourself"
-                                 % (name, MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY,
-                                    "overwrite" if state == "present" else "delete"),
-                             secret=name, api_requests=client.requests)
+    except MeshError as exc:
+        fail_with(module, exc, client, where=where, secret=name)
+    refused = not_ours(params, secret)
+    if refused:
+        fail_with(module, refused, client, secret=name)
+    try:
         act = present if state == "present" else absent
-        result, before, after = act(params, client, secret, root, module.check_mode)
-    except KubeError as exc:
-        module.fail_json(msg="cluster %s: %s" % (params["cluster_name"], exc), secret=name, api_requests=client.requests)
+        result, before, after = act(params, client, secret, root)
+    except MeshError as exc:
+        fail_with(module, exc, client, where=where, secret=name)
     result.update(cluster_name=params["cluster_name"], secret=name, api_requests=client.requests)
     if module._diff:
         result["diff"] = {"before": before, "after": after, "before_header": name,

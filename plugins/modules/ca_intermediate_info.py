@@ -111,9 +111,10 @@ from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
 
 
 def main():
@@ -138,15 +139,14 @@ def main():
         if params["root_cert"]:
             root = pki.load_root(pki.read_source("root_cert", params["root_cert"]),
                                  bundle=[pki.read_source("root_bundle", item) for item in params["root_bundle"]])
-    except pki.PkiError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     name = "%s/%s" % (params["namespace"], params["name"])
     client = k8s_client(module)
     try:
         secret = client.get("Secret", params["name"], params["namespace"])
-    except KubeError as exc:
-        module.fail_json(msg="cluster %s: %s" % (params["cluster_name"] or client.host, exc), secret=name,
-                         api_requests=client.requests)
+    except MeshError as exc:
+        fail_with(module, exc, client, where="cluster %s" % (params["cluster_name"] or client.host), secret=name)
     result = dict(changed=False, cluster_name=params["cluster_name"], secret=name, exists=secret is not None,
                   managed=secret is not None and is_ours(secret), api_requests=client.requests)
     data, reasons = cacerts.inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],

@@ -165,7 +165,8 @@ bundle_fingerprints:
 from ansible.module_utils.basic import missing_required_lib
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import key_file_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_store import ensure_root
 
 
@@ -193,8 +194,8 @@ def main():
         module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
     try:
         result, diff = ensure_root(module.params, module.check_mode)
-    except pki.PkiError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     if module._diff:
         result["diff"] = diff
     module.exit_json(**result)

@@ -65,9 +65,8 @@ releases:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import compare_release, deployed_releases
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
 
 
@@ -81,8 +80,8 @@ def main():
     client = k8s_client(module)
     try:
         deployed = deployed_releases(client.list("Secret", p["namespace"], "owner=helm"), names=p["releases"])
-    except (KubeError, MalformedObject) as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     module.exit_json(changed=False, releases={
         name: compare_release(deployed.get(name), p["chart_version"], values or {})
         for name, values in p["releases"].items()})

@@ -161,8 +161,8 @@ api_requests:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.cluster_dns import check_input, delegate
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ZONE
 
 
@@ -180,13 +180,13 @@ def main():
         supports_check_mode=True)
     try:
         zone, targets = check_input(module.params)
-    except ValueError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     client = k8s_client(module)
     try:
-        result = delegate(client, module.params, zone, targets, module.check_mode, module._diff)
-    except (KubeError, ValueError) as exc:
-        module.fail_json(msg=str(exc), api_requests=client.requests)
+        result = delegate(client, module.params, zone, targets, module._diff)
+    except MeshError as exc:
+        fail_with(module, exc, client)
     module.exit_json(api_requests=client.requests, **result)
 
 

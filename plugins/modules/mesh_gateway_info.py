@@ -71,8 +71,8 @@ waited:
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import (
     deployments_waiting, resolve_gateway)
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 
@@ -101,8 +101,8 @@ def main():
 
     try:
         left, waited = wait(waiting, p["timeout"], POLL_SECONDS)
-    except KubeError as exc:
-        module.fail_json(msg="%s: %s" % (p["cluster_name"], exc))
+    except MeshError as exc:
+        fail_with(module, exc, where=p["cluster_name"])
     if left:
         module.fail_json(msg="cluster %s: after %ds, %s. Fix the cluster's load balancer, or set "
                              "mesh_gateway_address_override for it." % (p["cluster_name"], p["timeout"], "; ".join(left)),

@@ -65,8 +65,8 @@ user:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
 
 
@@ -88,17 +88,9 @@ def main():
         if not lacking:
             module.exit_json(changed=False, missing=[])
         user = client.whoami()
-    except KubeError as exc:
-        module.fail_json(msg="%s: cannot ask the API server what this identity may do: %s" % (p["cluster_name"], exc))
-    steps = sorted({item["step"] for item in lacking}, key=permissions.STEPS.index)
-    fix = ("the control plane step installs Istio with Helm: run it as a cluster administrator (the install identity)"
-           if "control_plane" in steps else "grant them with playbooks/rbac.yml, or run the step with an identity "
-                                            "that has them")
-    module.fail_json(
-        msg="%s: %s lacks %d permission(s) that step %s need(s), checked before any write: %s. Fix: %s "
-            "(docs/permissions.md)" % (p["cluster_name"], user, len(lacking), ", ".join(steps),
-                                       "; ".join(permissions.summary(lacking)), fix),
-        missing=lacking, user=user)
+    except MeshError as exc:
+        fail_with(module, exc, where="%s: cannot ask the API server what this identity may do" % p["cluster_name"])
+    fail_with(module, permissions.lacking_error(p["cluster_name"], user, lacking))
 
 
 if __name__ == "__main__":

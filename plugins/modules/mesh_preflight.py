@@ -108,9 +108,10 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import (
-    FleetError, check_fleet, check_identities, check_single_api_server, read_uids)
+    check_fleet, check_identities, check_single_api_server, read_uids)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import require_client_libraries
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, require_client_libraries
 
 CONNECTION = dict(host=dict(type="str", required=True), kubeconfig=dict(type="path"), context=dict(type="str"))
 
@@ -134,8 +135,8 @@ def main():
         summary = check_fleet(module.params["clusters"])
         summary["cluster_uids"], summary["unidentified"] = identify(module, module.params["connections"]) \
             if module.params["connections"] else ({}, {})
-    except FleetError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     if not summary["identical_control_planes"]:
         groups = "; ".join(", ".join(names) for names in summary["control_plane_identities"].values())
         module.warn("the control planes of the fleet are not identical (chart version or shared values differ "

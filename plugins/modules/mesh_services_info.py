@@ -115,12 +115,12 @@ api_requests:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import (
-    EXPORT_LABEL, PlanError, parse_exported, select_exports)
+    EXPORT_LABEL, parse_exported, select_exports)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import store_from_configmap, store_summary
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE
 
 
 def main():
@@ -135,8 +135,8 @@ def main():
     exported, label = module.params["exported"], module.params["export_label"]
     try:
         parse_exported(exported)
-    except PlanError as exc:
-        module.fail_json(msg=str(exc))
+    except MeshError as exc:
+        fail_with(module, exc)
     client = k8s_client(module)
     try:
         # One list: all Services when some are named in the inventory, else only the labelled ones.
@@ -149,8 +149,8 @@ def main():
         if exports and module.params["gateway_service"]:
             gateway = resolve_gateway(client, module.params["namespace"], module.params["gateway_service"],
                                       module.params["address_override"])[0]
-    except (KubeError, PlanError) as exc:
-        module.fail_json(msg=str(exc), api_requests=client.requests)
+    except MeshError as exc:
+        fail_with(module, exc, client)
     for name in missing:
         module.warn("mesh_services_exported names %s, but the cluster has no such Service: not exported" % name)
     module.exit_json(changed=False, exports=exports, missing=missing, vip_store=store, gateway=gateway,

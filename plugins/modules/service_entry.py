@@ -193,7 +193,7 @@ def main():
         supports_check_mode=True)
     params = module.params
     client = k8s_client(module)
-    writer = Writer(client, params["istio_namespace"], check_mode=module.check_mode, diff=module._diff, warn=module.warn,
+    writer = Writer(client, params["istio_namespace"], diff=module._diff, warn=module.warn,
                     namespace_timeout=params["namespace_timeout"])
     try:
         if params["state"] == "present":

@@ -4,8 +4,9 @@
 
 The same rules make the RBAC objects of playbooks/rbac.yml (rbac_objects, with the admission policy
 that keeps the identity's namespace writes to namespaces labelled ours), the check every step
-runs before its first write (missing), the step named in a 403 (steps_needing) and the table of
-docs/permissions.md (markdown_table). Pure functions: no cluster access, no Ansible.
+runs before its first write (missing), the words of a 403 (worded: the client raises Forbidden, the
+module layer words it here) and the table of docs/permissions.md (markdown_table). Pure functions:
+no cluster access, no Ansible.
 
 Scopes: "cluster" rules go into a ClusterRole, "mesh" rules into a Role in the control plane's
 namespace, "kube-system" rules into a Role there (the cluster DNS lives there). Names may hold
@@ -17,6 +18,8 @@ from __future__ import annotations
 import json
 from collections import namedtuple
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import Forbidden, api_resource
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     CACERTS, GATEWAY, ISTIO_NAMESPACE, ISTIOD, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
 
@@ -287,6 +290,19 @@ def summary(lacking):
             for (step, resource, name, namespace), verbs in groups.items()]
 
 
+def lacking_error(cluster, user, lacking):
+    """The MeshError of an identity that lacks permissions (missing()) a step needs: the message
+    names them and the fix; the partial result holds them (missing) and the user."""
+    steps = sorted({item["step"] for item in lacking}, key=STEPS.index)
+    fix = ("the control plane step installs Istio with Helm: run it as a cluster administrator (the install identity)"
+           if "control_plane" in steps else "grant them with playbooks/rbac.yml, or run the step with an identity "
+                                            "that has them")
+    return MeshError("%s: %s lacks %d permission(s) that step %s need(s), checked before any write: %s. Fix: %s "
+                     "(docs/permissions.md)" % (cluster, user, len(lacking), ", ".join(steps), "; ".join(summary(lacking)),
+                                                fix),
+                     fix=fix, partial={"missing": lacking, "user": user})
+
+
 def review_namespaces(step_rules_, mesh_namespace):
     """The namespaces to ask a SelfSubjectRulesReview of (cluster-wide rules show in any of them)."""
     return sorted({namespace_of(rule, mesh_namespace) or mesh_namespace for _step, rule in step_rules_})
@@ -295,17 +311,10 @@ def review_namespaces(step_rules_, mesh_namespace):
 VERBS = {"POST": "create", "PUT": "update", "PATCH": "patch", "DELETE": "delete"}
 
 
-def describe_request(method, path):
-    """(verb, group, resource, namespace, name) of a REST call of k8s.KubeClient."""
-    parts = path.split("?", 1)[0].strip("/").split("/")
-    core = parts[0] == "api"
-    group, rest = ("", parts[2:]) if core else (parts[1], parts[3:])
-    namespace = None
-    if len(rest) > 2 and rest[0] == "namespaces":
-        namespace, rest = rest[1], rest[2:]
-    resource, name = rest[0], rest[1] if len(rest) > 1 else None
-    verb = VERBS.get(method) or ("get" if name else "list")
-    return verb, group, resource, namespace, name
+def _request_words(method, kind, name):
+    """(verb, group, resource) of a request on an object of a kind of KINDS, as RBAC names them."""
+    group, resource = api_resource(kind)
+    return VERBS.get(method) or ("get" if name else "list"), group, resource
 
 
 def _names_match(names, name):
@@ -334,12 +343,21 @@ def markdown_table(steps=STEPS):
     return "\n".join(lines)
 
 
-def forbidden_message(method, path, server_message):
-    """A 403 in words: the request, the server's reason, the steps that need it, the fix."""
-    verb, group, resource, namespace, name = describe_request(method, path)
-    what = describe({"verb": verb, "resource": _qualified(resource, group), "name": name or "",
-                     "namespace": namespace or ""})
-    steps = steps_needing(group, resource, verb, name)
+def forbidden_message(request, server_message):
+    """A 403 in words: the request (a client.Request: the object it addresses, or without a kind its
+    method and path), the server's reason, the steps that need it, the fix."""
+    if request.kind is None:
+        what, steps = "%s %s" % (request.method, request.path), []
+    else:
+        verb, group, resource = _request_words(request.method, request.kind, request.name)
+        what = describe({"verb": verb, "resource": _qualified(resource, group), "name": request.name or "",
+                         "namespace": request.namespace or ""})
+        steps = steps_needing(group, resource, verb, request.name)
     needed = "needed by step %s" % ", ".join(steps) if steps else "needed by no step of the collection"
     return ("permission missing: %s (%s) - the API server said: %s. Grant the step's permissions with "
             "playbooks/rbac.yml (docs/permissions.md)" % (what, needed, server_message))
+
+
+def worded(exc):
+    """The message of an error for the user: a Forbidden in the words of this table, any other as it is."""
+    return forbidden_message(exc.request, exc.server_message) if isinstance(exc, Forbidden) else str(exc)

@@ -21,3 +21,8 @@ class MeshError(Exception):
         result = dict(self.partial)
         result.update((key, value) for key, value in (("field", self.field), ("fix", self.fix)) if value is not None)
         return result
+
+
+class InputError(MeshError, ValueError):
+    """Input the collection refuses (a module option, an inventory variable, a cluster's configuration
+    it was pointed at), found before anything was written."""

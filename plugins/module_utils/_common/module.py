@@ -1,14 +1,20 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""What every module shares: the auth options, building the client, and turning a MeshError into fail_json."""
+"""What every module shares: the auth options, building the client, and turning a MeshError into fail_json.
+
+The spine of a module: build the client with k8s_client(module) (check mode is the client's: it
+records writes instead of sending them), call the backend, catch MeshError and fail through
+fail_with, which words the message (a 403 with the permissions table) and returns field, fix,
+partial result and the API requests made."""
 
 from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient, KubeError)
+    HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import KEY_TEXT, is_pem_text
 
@@ -53,21 +59,23 @@ def require_client_libraries(module):
 
 
 def k8s_client(module):
-    """A client for the module's cluster, or fail_json saying what is missing."""
+    """A client for the module's cluster, in the module's check mode, or fail_json saying what is missing."""
     require_client_libraries(module)
-    if is_pem_text(module.params.get("client_key") or ""):
-        module.fail_json(msg="client_key %r holds key text, not a path; expected the path of a PEM key file "
-                             "(or a kubeconfig whose user has client-key-data)" % KEY_TEXT)
     try:
-        return KubeClient(module.params)
-    except KubeError as exc:
-        module.fail_json(msg=str(exc))
+        if is_pem_text(module.params.get("client_key") or ""):
+            raise MeshError("client_key %r holds key text, not a path; expected the path of a PEM key file "
+                            "(or a kubeconfig whose user has client-key-data)" % KEY_TEXT, field="client_key")
+        return KubeClient(module.params, check_mode=module.check_mode)
+    except MeshError as exc:
+        fail_with(module, exc)
 
 
-def fail_with(module, exc, client=None, **result):
-    """The one place a MeshError becomes fail_json: its message, field, fix and partial result, the
-    module's own result keys, and the API requests made so far."""
+def fail_with(module, exc, client=None, where=None, **result):
+    """The one place a MeshError becomes fail_json: its message (a Forbidden in the words of the
+    permissions table; `where` it happened, e.g. "cluster east", in front), field, fix and partial
+    result, the module's own result keys, and the API requests made so far."""
     result.update(exc.result())
     if client is not None:
         result["api_requests"] = client.requests
-    module.fail_json(msg=str(exc), **result)
+    msg = worded(exc)
+    module.fail_json(msg="%s: %s" % (where, msg) if where else msg, **result)

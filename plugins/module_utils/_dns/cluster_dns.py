@@ -4,7 +4,7 @@
 reads), then add, update or remove the delegation of one zone - a marked block of a Corefile,
 a coredns-custom key, or a kube-dns stub domain - touching nothing else of that ConfigMap.
 
-Check mode is decided here, at the write.
+Check mode is the client's: it records the writes, this code runs the same.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._dns import c
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import kubedns
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
 
 ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode"
 CONFLICT_RETRIES = 3
@@ -61,9 +62,9 @@ def detect_provider(client, namespace, deployment, deployments):
         return "coredns"
     if any(d["metadata"]["name"] == "kube-dns" for d in deployments) or client.get("ConfigMap", "kube-dns", namespace):
         return "kube-dns"
-    raise ValueError("provider: no CoreDNS (Deployment coredns or labelled k8s-app=kube-dns, ConfigMap coredns) "
+    raise InputError("provider: no CoreDNS (Deployment coredns or labelled k8s-app=kube-dns, ConfigMap coredns) "
                      "and no kube-dns (Deployment or ConfigMap kube-dns) in namespace %s; set provider and "
-                     "configmap_name to the cluster's DNS" % namespace)
+                     "configmap_name to the cluster's DNS" % namespace, field="provider")
 
 
 @dataclass(frozen=True)
@@ -171,13 +172,13 @@ def check_served_once(deployment, main, extra, zone, custom, data_of):
     for pattern in corefile.imports(text):
         sources += [(str(place), content) for place, content in imported_files(pattern, conf, mounts, main.namespace, data_of)]
     if custom and str(extra) not in dict(sources):
-        raise ValueError("%s is not read by CoreDNS: no import of %s matches it where the CoreDNS Deployment mounts "
+        raise InputError("%s is not read by CoreDNS: no import of %s matches it where the CoreDNS Deployment mounts "
                          "ConfigMap %s; nothing was written. Add `import /etc/coredns/custom/*.server` to the Corefile "
                          "(outside any server block) and mount %s there, or set custom_configmap: false"
-                         % (extra, main, extra.name, extra.name))
+                         % (extra, main, extra.name, extra.name), field="custom_configmap")
     twice = corefile.zones_defined_twice(sources)
     if twice:
-        raise ValueError("CoreDNS would refuse to start: %s; nothing was written. Remove the block that is not the "
+        raise InputError("CoreDNS would refuse to start: %s; nothing was written. Remove the block that is not the "
                          "collection's (ours is between the lines '%s' and '%s'), or keep it and leave the zone to it "
                          "(mesh_dns_mode: sidecar_proxy)" % (
                              "; ".join("zone %s port %d is defined in %s" % (zone, port, " and in ".join(where))
@@ -216,18 +217,18 @@ def plan_edit(params, client, zone, targets):
 def check_configmap(configmap, edit, present):
     place = edit.place
     if configmap is None and (edit.required or (edit.adds and not edit.may_create)):
-        raise ValueError("ConfigMap %s/%s not found: set configmap_name to the ConfigMap the cluster's CoreDNS "
-                         "reads its Corefile from" % (place.namespace, place.name))
+        raise InputError("ConfigMap %s/%s not found: set configmap_name to the ConfigMap the cluster's CoreDNS "
+                         "reads its Corefile from" % (place.namespace, place.name), field="configmap_name")
     if edit.required and place.key not in ((configmap or {}).get("data") or {}):
-        raise ValueError("ConfigMap %s/%s has no key %s: the collection edits the cluster's Corefile, it does not "
+        raise InputError("ConfigMap %s/%s has no key %s: the collection edits the cluster's Corefile, it does not "
                          "write one; nothing was written. Set configmap_name and configmap_key (mesh_dns_configmap_name, "
                          "mesh_dns_configmap_key) to the ConfigMap and key the cluster's CoreDNS reads its Corefile from"
-                         % (place.namespace, place.name, place.key))
+                         % (place.namespace, place.name, place.key), field="configmap_key")
     mode = ((configmap or {}).get("metadata", {}).get("labels") or {}).get(ADDON_MANAGER_LABEL)
     if present and edit.adds and not edit.may_create and mode == "Reconcile":
-        raise ValueError("ConfigMap %s/%s is labelled %s=Reconcile: the addon manager would revert the edit; "
+        raise InputError("ConfigMap %s/%s is labelled %s=Reconcile: the addon manager would revert the edit; "
                          "set custom_configmap: true to use the coredns-custom ConfigMap instead"
-                         % (place.namespace, place.name, ADDON_MANAGER_LABEL))
+                         % (place.namespace, place.name, ADDON_MANAGER_LABEL), field="custom_configmap")
 
 
 def write(client, configmap, place, value):
@@ -245,16 +246,16 @@ def write(client, configmap, place, value):
 
 
 def check_input(params):
-    """(zone, target IPs) from mesh_dns's parameters; ValueError naming the parameter."""
+    """(zone, target IPs) from mesh_dns's parameters; InputError naming the parameter."""
     zone = check_dns_name(params["zone"])
     targets = [check_ip(target) for target in params["target_ips"] or []]
     if params["state"] == "present" and not targets:
-        raise ValueError("target_ips: at least one IP address is needed to send zone %s to" % zone)
+        raise InputError("target_ips: at least one IP address is needed to send zone %s to" % zone, field="target_ips")
     if params["custom_configmap"] and params["provider"] == "kube-dns":
-        raise ValueError("custom_configmap: only CoreDNS imports a coredns-custom ConfigMap, not kube-dns")
+        raise InputError("custom_configmap: only CoreDNS imports a coredns-custom ConfigMap, not kube-dns", field="custom_configmap")
     if params["custom_configmap"] and not (params["configmap_key"] or ".server").endswith(".server"):
-        raise ValueError("configmap_key: %r must end in .server with custom_configmap (the Corefile imports "
-                         "custom/*.server)" % params["configmap_key"])
+        raise InputError("configmap_key: %r must end in .server with custom_configmap (the Corefile imports "
+                         "custom/*.server)" % params["configmap_key"], field="configmap_key")
     return zone, targets
 
 
@@ -287,14 +288,14 @@ def read_and_edit(client, edits, present, check_result):
     return configmaps, texts
 
 
-def delegate(client, params, zone, targets, check_mode=False, diff=False):
+def delegate(client, params, zone, targets, diff=False):
     """Bring the cluster's DNS to params["state"] for the zone; the module's result."""
     present = params["state"] == "present"
     facts, edits, check_result = plan_edit(params, client, zone, targets)
     for attempt in range(CONFLICT_RETRIES):
         configmaps, texts = read_and_edit(client, edits, present, check_result)
         changed = [edit.place for edit in edits if texts[edit.place][0] != texts[edit.place][1]]
-        if not changed or check_mode:
+        if not changed:
             break
         try:
             for place in changed:

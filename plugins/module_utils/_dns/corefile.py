@@ -29,7 +29,7 @@ import re
 from dataclasses import dataclass
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError, MeshError
 
 MARKER_BEGIN = "# BEGIN meshops.multicluster %s"
 MARKER_END = "# END meshops.multicluster %s"
@@ -311,16 +311,16 @@ def forward_plugin(version):
 def render_block(zone, targets, plugin="forward"):
     """The marked server block that sends `zone` to the targets."""
     if plugin not in PLUGINS:
-        raise ValueError("plugin: %r is not one of %s" % (plugin, ", ".join(PLUGINS)))
+        raise InputError("plugin: %r is not one of %s" % (plugin, ", ".join(PLUGINS)), field="plugin")
     zone = check_dns_name(zone)
     targets = [check_ip(target) for target in targets]
     if not targets:
-        raise ValueError("target_ips: at least one IP address is needed to forward zone %s to" % zone)
+        raise InputError("target_ips: at least one IP address is needed to forward zone %s to" % zone, field="target_ips")
     block = "\n".join([MARKER_BEGIN % zone, "%s:53 {" % zone, "    errors", "    cache 30",
                        "    %s . %s" % (plugin, " ".join(targets)), "}", MARKER_END % zone, ""])
     # Whatever the validators let through, the block reads back as exactly this one server block.
     if [token.text for token in tokenize(block)] != ["%s:53" % zone, "{", "errors", "cache", "30", plugin, ".", *targets, "}"]:
-        raise ValueError("zone %r and target_ips %r must be one word each (no spaces, quotes, braces or '#')"
+        raise InputError("zone %r and target_ips %r must be one word each (no spaces, quotes, braces or '#')"
                          % (zone, targets))
     return block
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError, MeshError
 
 KEY = "stubDomains"
 
@@ -50,7 +50,7 @@ def merge(text, zone, targets, what="stubDomains"):
     zone = check_dns_name(zone)
     targets = [check_ip(target) for target in targets]
     if not targets:
-        raise ValueError("target_ips: at least one IP address is needed to send zone %s to" % zone)
+        raise InputError("target_ips: at least one IP address is needed to send zone %s to" % zone, field="target_ips")
     stubs = load(text, what)
     if stubs.get(zone) == targets:
         return text

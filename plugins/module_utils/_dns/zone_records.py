@@ -17,6 +17,7 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import name_errors, parse_ip
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
 # NAMESPACE: the control plane's namespace unless mesh_istio_namespace says otherwise.
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     ISTIO_NAMESPACE as NAMESPACE, ZONE, ZONE_RECORDS as RECORDS_CONFIGMAP, ZONE_SERVER as ZONE_SERVER_NAME)
@@ -34,23 +35,23 @@ def hosts_header(namespace=NAMESPACE):
 
 
 def check_dns_name(name, field="zone"):
-    """name in lower case without a final dot; ValueError naming the field if it is not a DNS name."""
+    """name in lower case without a final dot; InputError naming the field if it is not a DNS name."""
     text = str(name).lower()  # matched whole: surrounding whitespace is refused, not stripped
     bare = text[:-1] if text.endswith(".") else text
     if not bare or name_errors(bare):
-        raise ValueError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "
-                         "e.g. 'global')" % (field, name))
+        raise InputError("%s: %r is not a DNS name (dot-separated labels of letters, digits and '-', "
+                         "e.g. 'global')" % (field, name), field=field)
     return bare
 
 
 def check_ip(value, field="target_ips"):
-    """The address in canonical form; ValueError naming the field if it is not exactly an IP
+    """The address in canonical form; InputError naming the field if it is not exactly an IP
     address (names.parse_ip: no scope id, no whitespace)."""
     try:
         return str(parse_ip(value))
     except ValueError:
-        raise ValueError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20, without "
-                         "whitespace or an IPv6 scope id)" % (field, value))
+        raise InputError("%s: %r is not an IP address (expected e.g. 10.96.0.20 or fd00::20, without "
+                         "whitespace or an IPv6 scope id)" % (field, value), field=field)
 
 
 def render_hosts(records: dict[str, str], namespace: str = NAMESPACE) -> str:

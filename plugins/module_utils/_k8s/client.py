@@ -6,12 +6,22 @@ Only the handful of kinds the collection manages, addressed by their REST paths 
 only to prove a namespace empty), one connection pool per module run, server-side apply for every
 write. Objects the collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects
 without it.
+
+Check mode is decided here, in one place (KubeClient.request): a client made with check_mode=True
+sends every read and records every write in `recorded` instead of sending it. Backends run the same
+code in both modes; the one rule for what is not a write to the API: what only follows from a write
+that was not made (waiting for its effect) asks `client.check_mode`. A module without a cluster
+(ca_root) hands its check mode to the one object that writes its local files (RootStore.save).
+
+A 403 raises Forbidden, which carries the request; the module layer words it (_common/module.py).
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
+from collections import namedtuple
 
 try:
     from urllib.parse import urlencode
@@ -30,7 +40,6 @@ except ImportError as exc:  # reported by the module through missing_required_li
     URLLIB3_IMPORT_ERROR = exc
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import KubeconfigError, resolve
-from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import forbidden_message
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 
@@ -59,6 +68,7 @@ KINDS = {
                                          False),
 }
 REVIEW_PREFIXES = ("/apis/authorization.k8s.io/", "/apis/authentication.k8s.io/")
+MERGE_PATCH = "application/merge-patch+json"
 API_VERSIONS = {kind: prefix.split("/", 1)[1] for kind, (prefix, _resource, _namespaced) in KINDS.items()}
 
 # Each option of kubernetes.core's auth with its environment fallback (AWX credentials).
@@ -74,6 +84,13 @@ AUTH_ENV = {
 }
 
 
+# One request: method and path, and the object it addresses when resource_path built the path
+# (kind None for discovery, reviews and raw paths).
+Request = namedtuple("Request", "method path kind namespace name")
+# A write a check-mode client did not send: the request and the object it would have sent.
+Write = namedtuple("Write", "request body")
+
+
 class KubeError(MeshError):
     """An API or connection failure, with the HTTP status when there was one."""
 
@@ -81,6 +98,16 @@ class KubeError(MeshError):
         super().__init__(message)
         self.status = status
         self.reason = reason
+
+
+class Forbidden(KubeError):
+    """403: the identity may not make `request`; server_message is the API server's reason. The
+    module layer words it with the permissions table (permissions.worded)."""
+
+    def __init__(self, request, server_message, reason=None):
+        super().__init__("%s %s: 403 %s" % (request.method, request.path, server_message), status=403, reason=reason)
+        self.request = request
+        self.server_message = server_message
 
 
 def managed_labels(extra=None):
@@ -172,11 +199,21 @@ RETRIES = urllib3.Retry(total=None, connect=2, read=0, redirect=0, status=6, oth
                         raise_on_status=False) if HAS_URLLIB3 else None
 
 
-def resource_path(kind, namespace=None, name=None):
+def _kind(kind):
     try:
-        prefix, resource, namespaced = KINDS[kind]
+        return KINDS[kind]
     except KeyError:
         raise KubeError("kind %s is not one the collection manages" % kind)
+
+
+def api_resource(kind):
+    """(API group, resource) of a kind of KINDS: ("networking.istio.io", "serviceentries"), ("", "secrets")."""
+    prefix, resource, _namespaced = _kind(kind)
+    return ("" if prefix == "api/v1" else prefix.split("/")[1]), resource
+
+
+def resource_path(kind, namespace=None, name=None):
+    prefix, resource, namespaced = _kind(kind)
     path = "/" + prefix
     if namespaced and namespace:
         path += "/namespaces/" + namespace
@@ -186,10 +223,28 @@ def resource_path(kind, namespace=None, name=None):
     return path
 
 
-class KubeClient:
-    """REST calls for the kinds in KINDS; counts requests so modules can report them."""
+def resource_request(method, kind, namespace=None, name=None):
+    """The Request of `method` on an object (or, without name, the collection) of a kind of KINDS."""
+    namespace = namespace if _kind(kind)[2] else None  # a cluster-wide kind has no namespace in its path
+    return Request(method, resource_path(kind, namespace, name), kind, namespace, name)
 
-    def __init__(self, params, timeout=30):
+
+def is_write(method, path):
+    """Whether a request changes anything. An access review is a POST but changes nothing."""
+    return method != "GET" and not path.startswith(REVIEW_PREFIXES)
+
+
+class KubeClient:
+    """REST calls for the kinds in KINDS; counts requests so modules can report them.
+
+    With check_mode, writes (apply, create, replace, merge_patch, delete, any non-GET request but an
+    access review) are not sent: each is appended to `recorded` (a Write) and answered by _record().
+    Only sent requests are counted in `requests`. Recording instead of the API's dryRun=All: a
+    dry-run request is still a write request in the API server's audit log (and check mode makes
+    none), and it fails where an earlier write of the same run would have made its way (the object's
+    namespace)."""
+
+    def __init__(self, params, timeout=30, check_mode=False):
         try:
             self.connection = resolve(auth_params(params))
         except KubeconfigError as exc:
@@ -201,11 +256,17 @@ class KubeClient:
         self.host = self.connection.server
         self.timeout = timeout
         self.requests = {"read": 0, "write": 0}
+        self.check_mode = check_mode
+        self.recorded = []
 
-    def request(self, method, path, query=None, body=None, content_type="application/json"):
-        """JSON response of one call; None for 404 on GET and DELETE."""
-        # An access review is a POST but changes nothing: counted as a read.
-        self.requests["read" if method == "GET" or path.startswith(REVIEW_PREFIXES) else "write"] += 1
+    def request(self, method, path, query=None, body=None, content_type="application/json", target=None):
+        """JSON response of one call; None for 404 on GET and DELETE. target: the Request of
+        resource_request() when the path addresses an object of KINDS (named in a Forbidden)."""
+        target = target or Request(method, path, None, None, None)
+        write = is_write(method, path)
+        if write and self.check_mode:
+            return self._record(target, body, content_type)
+        self.requests["write" if write else "read"] += 1
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
         if self.connection.token:
@@ -220,45 +281,57 @@ class KubeClient:
         if response.status == 404 and method in ("GET", "DELETE"):
             return None
         if response.status == 403:
-            raise KubeError(forbidden_message(method, path, _server_message(response)), status=403,
-                            reason=response.reason)
+            raise Forbidden(target, _server_message(response), reason=response.reason)
         if response.status >= 400:
             raise KubeError("%s %s: %s %s" % (method, path, response.status, _server_message(response)),
                             status=response.status, reason=response.reason)
         return json.loads(response.data) if response.data else None
 
+    def _record(self, target, body, content_type):
+        """Record a write instead of sending it. It answers the object it would have sent (apply,
+        create, replace; without what the server adds: uid, resourceVersion, defaults, status), or
+        None for a merge patch (a part of an object) and a delete."""
+        sent = None if body is None else json.loads(body)
+        self.recorded.append(Write(target, sent))
+        return None if content_type == MERGE_PATCH else copy.deepcopy(sent)
+
+    def _call(self, method, kind, namespace=None, name=None, **kwargs):
+        """request() of an object (or the collection, without name) of a kind of KINDS."""
+        target = resource_request(method, kind, namespace, name)
+        return self.request(method, target.path, target=target, **kwargs)
+
     def get(self, kind, name, namespace=None):
-        return self.request("GET", resource_path(kind, namespace, name))
+        return self._call("GET", kind, namespace, name)
 
     def list(self, kind, namespace=None, label_selector=None):
         query = {"labelSelector": label_selector} if label_selector else None
-        result = self.request("GET", resource_path(kind, namespace), query=query)
+        result = self._call("GET", kind, namespace, query=query)
         return (result or {}).get("items") or []
 
     def apply(self, obj):
         """Server-side apply of one whole object with the collection's field manager."""
         meta = obj["metadata"]
-        return self.request("PATCH", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
-                            query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=json.dumps(obj),
-                            content_type="application/apply-patch+yaml")
+        return self._call("PATCH", obj["kind"], meta.get("namespace"), meta["name"],
+                          query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=json.dumps(obj),
+                          content_type="application/apply-patch+yaml")
 
     def create(self, obj):
         """Create an object; 409 (KubeError) when one of that name exists."""
         meta = obj["metadata"]
-        return self.request("POST", resource_path(obj["kind"], meta.get("namespace")),
-                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+        return self._call("POST", obj["kind"], meta.get("namespace"), query={"fieldManager": FIELD_MANAGER},
+                          body=json.dumps(obj))
 
     def replace(self, obj):
         """Replace an object whole. With metadata.resourceVersion set this is conditional: 409
         (KubeError) when someone changed the object since that version was read."""
         meta = obj["metadata"]
-        return self.request("PUT", resource_path(obj["kind"], meta.get("namespace"), meta["name"]),
-                            query={"fieldManager": FIELD_MANAGER}, body=json.dumps(obj))
+        return self._call("PUT", obj["kind"], meta.get("namespace"), meta["name"], query={"fieldManager": FIELD_MANAGER},
+                          body=json.dumps(obj))
 
     def merge_patch(self, kind, name, namespace, patch):
         """JSON merge patch (RFC 7386): set the given fields, None removes one."""
-        return self.request("PATCH", resource_path(kind, namespace, name), query={"fieldManager": FIELD_MANAGER},
-                            body=json.dumps(patch), content_type="application/merge-patch+json")
+        return self._call("PATCH", kind, namespace, name, query={"fieldManager": FIELD_MANAGER},
+                          body=json.dumps(patch), content_type=MERGE_PATCH)
 
     def review_rules(self, namespace):
         """What this identity may do in a namespace (and cluster-wide): a SelfSubjectRulesReview's
@@ -293,7 +366,7 @@ class KubeClient:
         return found, failed
 
     def delete(self, kind, name, namespace=None):
-        return self.request("DELETE", resource_path(kind, namespace, name), query={"propagationPolicy": "Background"})
+        return self._call("DELETE", kind, namespace, name, query={"propagationPolicy": "Background"})
 
 
 def _short(exc):

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
@@ -120,9 +120,9 @@ def read_uids(connections, client_for):
     for connection in connections:
         try:
             uids[connection["host"]] = cluster_uid(client_for(connection))
-        except (KubeError, FleetError) as exc:
+        except MeshError as exc:
             unidentified[connection["host"]] = "%s: cannot read who the cluster is (namespace %s), nothing was " \
-                "written to it: %s" % (connection["host"], IDENTITY_NAMESPACE, exc)
+                "written to it: %s" % (connection["host"], IDENTITY_NAMESPACE, worded(exc))
     return uids, unidentified
 
 

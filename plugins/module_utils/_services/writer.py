@@ -4,7 +4,9 @@
 the difference - the VIP store (conditionally), namespaces, ServiceEntries and DestinationRules,
 the zone server's records - or, with state absent, remove all of it.
 
-Check mode is decided here, at the writes: everything else runs the same.
+Check mode is the client's (it records the writes): everything runs the same, but for what only a
+write not made would need (client.check_mode): the control plane's namespace, which a check-mode
+site.yml's control plane step did not create, and waiting for namespaces to finish their deletion.
 """
 
 from __future__ import annotations
@@ -39,9 +41,8 @@ class Writer:
     """One cluster's services step. The VIP store and the zone server's records live in the control
     plane's namespace, istio_namespace. warn(message) reports what the user should know."""
 
-    def __init__(self, client, istio_namespace=STORE_NAMESPACE, check_mode=False, diff=False, warn=None,
-                 namespace_timeout=120):
-        self.client, self.istio_namespace, self.check_mode, self.diff = client, istio_namespace, check_mode, diff
+    def __init__(self, client, istio_namespace=STORE_NAMESPACE, diff=False, warn=None, namespace_timeout=120):
+        self.client, self.istio_namespace, self.diff = client, istio_namespace, diff
         self.warn = warn or (lambda message: None)
         self.namespace_timeout = namespace_timeout
 
@@ -90,7 +91,7 @@ class Writer:
         namespaces = reconcile_namespaces(written + entries.kept, live_namespaces, prune=prune)
         problems = []
         # In check mode of a whole site.yml the control plane step would have created it.
-        if self.istio_namespace not in {ns["metadata"]["name"] for ns in live_namespaces} and not self.check_mode:
+        if self.istio_namespace not in {ns["metadata"]["name"] for ns in live_namespaces} and not self.client.check_mode:
             problems.append("namespace %s does not exist: run the control plane step first" % self.istio_namespace)
         current_store = self._get("ConfigMap", STORE_NAME, self.istio_namespace)
         problems += self._not_ours(current_store)
@@ -107,12 +108,11 @@ class Writer:
         if problems:
             raise ServicesError("nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))
         kept = self._keep_namespaces_in_use(namespaces)
-        if not self.check_mode:
-            self._await_deleted(namespaces.waiting)
-            if write_store:
-                self._write_store(store, current_store)
-            for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
-                reconcile.execute(self.client, the_plan)
+        self._await_deleted(namespaces.waiting)
+        if write_store:
+            self._write_store(store, current_store)
+        for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
+            reconcile.execute(self.client, the_plan)
         result = self._result(entries, namespaces, kept, write_store, records.changed)
         result.update(held=held, skipped=entries.skipped)
         result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
@@ -134,9 +134,8 @@ class Writer:
         namespaces = reconcile.Changes()
         namespaces.delete = [dict(ns, kind="Namespace") for ns in self.client.list("Namespace", label_selector=OWNED_SELECTOR)]
         kept = self._keep_namespaces_in_use(namespaces)
-        if not self.check_mode:
-            reconcile.execute(self.client, the_plan)
-            reconcile.execute(self.client, namespaces)
+        reconcile.execute(self.client, the_plan)
+        reconcile.execute(self.client, namespaces)
         names = {obj["metadata"]["name"] for obj in configmaps}
         result = self._result(the_plan, namespaces, kept, STORE_NAME in names, RECORDS_CONFIGMAP in names)
         result["changed"] = the_plan.changed or namespaces.changed
@@ -161,8 +160,9 @@ class Writer:
                 % (reconcile.key_name(reconcile.object_key(obj)), MANAGED_BY)] if obj and not is_ours(obj) else []
 
     def _await_deleted(self, names):
-        """Namespaces needed again while they are being deleted: wait until they are gone."""
-        if not names:
+        """Namespaces needed again while they are being deleted: wait until they are gone (not in check
+        mode: only the creates that are not sent would need them gone)."""
+        if not names or self.client.check_mode:
             return
         left, waited = wait(lambda: [n for n in names if self.client.get("Namespace", n) is not None],
                             self.namespace_timeout, interval=2)

@@ -3,7 +3,7 @@
 """What ca_intermediate does in one cluster: keep Secret cacerts (Istio's plug-in CA) holding a
 valid intermediate of the mesh's root, re-issued or updated only when it is not, or remove it.
 
-Check mode is decided here, at the writes. No key material leaves pki.summary().
+Check mode is the client's (it records the writes). No key material leaves pki.summary().
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._trust import
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 
 def load_root(params):
@@ -51,6 +52,18 @@ def inspect(secret, namespace, name, root, cluster_name, renew_before_days):
     return data, pki.inspect_cacerts(data, root, cluster_name, renew_before_days)
 
 
+def not_ours(params, secret):
+    """The MeshError refusing a Secret the collection did not create (unless adopted with state
+    present), or None."""
+    if secret is None or is_ours(secret) or (params["adopt"] and params["state"] == "present"):
+        return None
+    verb = "overwrite" if params["state"] == "present" else "delete"
+    return MeshError("Secret %s/%s exists but is not managed by %s (no label %s=%s): refusing to %s it; set adopt: "
+                     "true to take it over, or remove it yourself"
+                     % (params["namespace"], params["name"], MANAGED_BY, MANAGED_BY_LABEL, MANAGED_BY, verb),
+                     field="adopt", fix="set adopt: true to take it over, or remove it yourself")
+
+
 def _namespace(name):
     return {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name, "labels": managed_labels()}}
 
@@ -61,7 +74,7 @@ def _secret(params, data):
             "data": pki.encode_secret_data(data)}
 
 
-def present(params, client, secret, root, check_mode=False):
+def present(params, client, secret, root):
     """(result, before, after): re-issue or update the Secret when it is not valid."""
     data, reasons = inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],
                             params["renew_before_days"])
@@ -73,19 +86,18 @@ def present(params, client, secret, root, check_mode=False):
     if reasons:
         new = pki.renew_cacerts(data, reasons, root, params["cluster_name"], params["key_type"],
                                 params["validity_days"], namespace=params["namespace"])
-        if not check_mode:
-            if client.get("Namespace", params["namespace"]) is None:
-                client.apply(_namespace(params["namespace"]))
-            client.apply(_secret(params, new))
+        if client.get("Namespace", params["namespace"]) is None:
+            client.apply(_namespace(params["namespace"]))
+        client.apply(_secret(params, new))
     after = pki.summary(new)
     action = "none" if not reasons else "updated" if new[pki.CA_CERT] == data.get(pki.CA_CERT) else "issued"
     result = dict(changed=bool(reasons), action=action, reasons=list(reasons), reason=pki.explain(reasons), **after)
     return result, pki.summary(data) if secret else {}, after
 
 
-def absent(params, client, secret, root, check_mode=False):
+def absent(params, client, secret, root):
     """(result, before, after): delete the Secret if it is there."""
-    if secret is not None and not check_mode:
+    if secret is not None:
         client.delete("Secret", params["name"], params["namespace"])
     before = pki.summary(inspect(secret, params["namespace"], params["name"], None, None, 0)[0]) if secret else {}
     return dict(changed=secret is not None, action="deleted" if secret else "none", reasons=[], reason=""), before, {}

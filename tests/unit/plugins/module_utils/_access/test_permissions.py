@@ -3,7 +3,8 @@
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
+    Forbidden, KubeError, Request, managed_labels, resource_request)
 from tests.docs_permissions import PAGE, render
 
 SA = [{"kind": "ServiceAccount", "name": "meshops-operate", "namespace": "meshops-system"}]
@@ -104,24 +105,42 @@ def test_a_rule_for_other_names_does_not_allow():
                                      "resourceNames": ["cacerts"]}], "", "secrets", "list")
 
 
-@pytest.mark.parametrize("method, path, expected", [
-    ("GET", "/api/v1/namespaces/istio-system/secrets/cacerts", ("get", "", "secrets", "istio-system", "cacerts")),
-    ("GET", "/api/v1/namespaces/istio-system/configmaps", ("list", "", "configmaps", "istio-system", None)),
-    ("DELETE", "/api/v1/namespaces/bar", ("delete", "", "namespaces", None, "bar")),
-    ("PATCH", "/apis/networking.istio.io/v1/namespaces/bar/serviceentries/x?fieldManager=m",
-     ("patch", "networking.istio.io", "serviceentries", "bar", "x")),
-    ("GET", "/apis/networking.istio.io/v1/serviceentries", ("list", "networking.istio.io", "serviceentries", None, None)),
+@pytest.mark.parametrize("method, kind, namespace, name, expected", [
+    ("GET", "Secret", "istio-system", "cacerts", "get secrets cacerts in namespace istio-system (needed by step trust, "),
+    ("GET", "ConfigMap", "istio-system", None, "list configmaps in namespace istio-system (needed by step "),
+    ("DELETE", "Namespace", "ignored", "bar", "delete namespaces bar (cluster-wide) (needed by no step of the collection)"),
+    ("PATCH", "ServiceEntry", "bar", "x", "patch serviceentries.networking.istio.io x in namespace bar (needed by step services)"),
+    ("GET", "ServiceEntry", None, None, "list serviceentries.networking.istio.io (cluster-wide) (needed by step services, verify)"),
 ])
-def test_describe_request(method, path, expected):
-    assert permissions.describe_request(method, path) == expected
+def test_a_forbidden_request_is_worded_from_the_object_it_addresses(method, kind, namespace, name, expected):
+    request = resource_request(method, kind, namespace, name)
+    assert permissions.forbidden_message(request, "forbidden").startswith("permission missing: " + expected)
 
 
 def test_forbidden_message_names_the_step():
-    message = permissions.forbidden_message("PATCH", "/apis/networking.istio.io/v1/namespaces/bar/serviceentries/x",
-                                            "forbidden")
+    message = permissions.worded(Forbidden(resource_request("PATCH", "ServiceEntry", "bar", "x"), "forbidden"))
     assert message.startswith("permission missing: patch serviceentries.networking.istio.io x in namespace bar "
-                              "(needed by step services)")
+                              "(needed by step services) - the API server said: forbidden.")
     assert "playbooks/rbac.yml" in message
+
+
+def test_a_forbidden_request_to_no_kind_of_the_collection_is_worded_by_its_path():
+    forbidden = Forbidden(Request("GET", "/apis", None, None, None), "forbidden")
+    assert str(forbidden) == "GET /apis: 403 forbidden"
+    assert permissions.worded(forbidden).startswith("permission missing: GET /apis (needed by no step of the collection)")
+
+
+def test_other_errors_keep_their_message():
+    assert permissions.worded(KubeError("GET /api/v1: 500 boom", status=500)) == "GET /api/v1: 500 boom"
+
+
+def test_lacking_permissions_name_the_fix_and_return_what_is_missing():
+    lacking = [{"step": "trust", "verb": "create", "resource": "secrets", "namespace": "istio-system", "name": "cacerts"}]
+    error = permissions.lacking_error("cluster1", "ann", lacking)
+    fix = "grant them with playbooks/rbac.yml, or run the step with an identity that has them"
+    assert str(error) == ("cluster1: ann lacks 1 permission(s) that step trust need(s), checked before any write: trust: "
+                          "create secrets cacerts in namespace istio-system. Fix: %s (docs/permissions.md)" % fix)
+    assert error.result() == {"missing": lacking, "user": "ann", "fix": fix}
 
 
 def test_unknown_step_or_option_is_refused():

@@ -42,14 +42,15 @@ def k3s_deployment(conf_args=("-conf", "/etc/coredns/Corefile")):
 
 
 class FakeClient:
-    """ConfigMaps and Deployments of kube-system, with resourceVersions and the write calls counted."""
+    """ConfigMaps and Deployments of kube-system, with resourceVersions and the write calls counted.
+    With check_mode, as KubeClient: writes are recorded (in `writes`) and change nothing."""
 
-    def __init__(self, configmaps, deployments=()):
+    def __init__(self, configmaps, deployments=(), check_mode=False):
         self.objects = {name: {"metadata": {"name": name, "namespace": "kube-system", "resourceVersion": "1",
                                             "labels": labels}, "data": dict(data)}
                         for name, (data, labels) in configmaps.items()}
         self.deployments = list(deployments)
-        self.writes = []
+        self.writes, self.recorded, self.check_mode = [], [], check_mode
 
     def get(self, kind, name, namespace=None):
         return copy.deepcopy(self.objects.get(name)) if kind == "ConfigMap" else None
@@ -57,12 +58,19 @@ class FakeClient:
     def list(self, kind, namespace=None):
         return copy.deepcopy(self.deployments) if kind == "Deployment" else []
 
+    def _sent(self, verb, name):
+        """Whether a write is made (else recorded, in check mode)."""
+        (self.recorded if self.check_mode else self.writes).append((verb, name))
+        return not self.check_mode
+
     def create(self, obj):
-        self.writes.append(("create", obj["metadata"]["name"]))
+        if not self._sent("create", obj["metadata"]["name"]):
+            return
         self.objects[obj["metadata"]["name"]] = dict(copy.deepcopy(obj), metadata=dict(obj["metadata"], resourceVersion="1"))
 
     def merge_patch(self, kind, name, namespace, patch):
-        self.writes.append(("patch", name))
+        if not self._sent("patch", name):
+            return
         obj = self.objects[name]
         assert patch["metadata"]["resourceVersion"] == obj["metadata"]["resourceVersion"]
         for key, value in patch["data"].items():
@@ -70,7 +78,8 @@ class FakeClient:
         obj["metadata"]["resourceVersion"] = str(int(obj["metadata"]["resourceVersion"]) + 1)
 
     def delete(self, kind, name, namespace=None):
-        self.writes.append(("delete", name))
+        if not self._sent("delete", name):
+            return
         del self.objects[name]
 
     def data(self, name):
@@ -84,10 +93,10 @@ def k3s_cluster(custom_data=None, corefile_text=K3S_COREFILE, custom_labels=None
     return FakeClient(configmaps, [k3s_deployment()])
 
 
-def run(client, check_mode=False, **kw):
+def run(client, **kw):
     p = params(target_ips=[ZONE_SERVER], **kw)
     zone, targets = check_input(p)
-    return delegate(client, p, zone, targets, check_mode=check_mode, diff=True)
+    return delegate(client, p, zone, targets, diff=True)
 
 
 def served(client):
@@ -153,8 +162,10 @@ def test_switching_custom_configmap_on_moves_the_block_out_of_the_corefile_byte_
 
 def test_check_mode_writes_nothing_and_the_diff_shows_both_configmaps():
     client = k3s_cluster({"global.server": OUR_SERVER_KEY})
-    result = run(client, check_mode=True)
+    client.check_mode = True
+    result = run(client)
     assert result["changed"] and client.writes == []
+    assert client.recorded == [("delete", "coredns-custom"), ("patch", "coredns")]  # asked once, in write order
     diffs = {d["before_header"]: d for d in result["diff"]}
     assert diffs["ConfigMap kube-system/coredns-custom key global.server"]["before"] == OUR_SERVER_KEY
     assert diffs["ConfigMap kube-system/coredns-custom key global.server"]["after"] == ""

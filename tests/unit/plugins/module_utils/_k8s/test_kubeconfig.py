@@ -181,6 +181,7 @@ class FakeModule:
 
     def __init__(self, params):
         self.params = params
+        self.check_mode = False
 
     def fail_json(self, msg, **kwargs):
         raise FailJson(msg)

@@ -13,6 +13,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._verify.check
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify import cluster_reader
+from tests.unit.fake_api import FakeApi, fake_client
 
 RECORDS = "ConfigMap istio-system/istiocoredns-records"
 
@@ -172,9 +173,10 @@ def test_ca_intermediate_re_issues_a_cacerts_secret_it_cannot_read_without_quoti
               "data": {"ca-key.pem": "S3CRET-KEY-TEXT!"}}
     params = {"namespace": "istio-system", "name": "cacerts", "cluster_name": "cluster1", "renew_before_days": 30,
               "force": False, "key_type": "ec", "validity_days": 365}
-    result, before, after = cacerts.present(params, None, secret, root, check_mode=True)
+    api = FakeApi()
+    result, before, after = cacerts.present(params, fake_client(api, check_mode=True), secret, root)
     assert result["changed"] and result["action"] == "issued" and result["reasons"] == ["malformed"]
     assert result["reason"] == "malformed: data.ca-key.pem is not base64" and before == {"malformed": True}
     assert "S3CRET" not in repr((result, before, after))
-    result, before, _after = cacerts.absent(params, None, secret, None, check_mode=True)
-    assert result["changed"] and before == {"malformed": True}
+    result, before, _after = cacerts.absent(params, fake_client(api, check_mode=True), secret, None)
+    assert result["changed"] and before == {"malformed": True} and api.writes() == []

@@ -31,11 +31,12 @@ def obj(name, labels=None, owner=None):
 
 class FakeClient:
     """Objects by (namespace, resource); requests as KubeClient.request answers them; a list in
-    pages of the `limit` asked for, filtered by the label selector NOT_OURS."""
+    pages of the `limit` asked for, filtered by the label selector NOT_OURS. With check_mode, as
+    KubeClient: writes are recorded, not made."""
 
-    def __init__(self, objects, rules=EVERYTHING, failing=(), undiscovered=()):
+    def __init__(self, objects, rules=EVERYTHING, failing=(), undiscovered=(), check_mode=False):
         self.objects, self.rules, self.failing, self.undiscovered = objects, rules, failing, list(undiscovered)
-        self.paths, self.applied, self.deleted = [], [], []
+        self.paths, self.applied, self.deleted, self.recorded, self.check_mode = [], [], [], [], check_mode
         self.namespaces = {ns: dict(namespace_object(ns), kind="Namespace") for ns, _resource in objects}
 
     def namespaced_resources(self):
@@ -68,10 +69,10 @@ class FakeClient:
         return None
 
     def apply(self, body):
-        self.applied.append(body)
+        (self.recorded if self.check_mode else self.applied).append(body)
 
     def delete(self, kind, name, namespace=None):
-        self.deleted.append((kind, namespace, name))
+        (self.recorded if self.check_mode else self.deleted).append((kind, namespace, name))
 
 
 def found(objects, **kwargs):
@@ -149,8 +150,8 @@ def test_warnings_say_what_is_there_or_what_could_not_be_checked_and_what_happen
     assert "could not read CronJob.batch: 503" in text and "still labelled as ours" in text
 
 
-def writer_absent(objects, rules=EVERYTHING):
-    client, warnings = FakeClient(objects, rules=rules), []
+def writer_absent(objects, rules=EVERYTHING, check_mode=False):
+    client, warnings = FakeClient(objects, rules=rules, check_mode=check_mode), []
     result = Writer(client, warn=warnings.append).absent()
     return client, result, warnings
 
@@ -174,6 +175,10 @@ def test_uninstall_keeps_a_namespace_it_cannot_prove_empty_labelled_as_ours():
 
 
 def test_check_mode_writes_nothing_and_reports_the_same():
-    client, warnings = FakeClient({("shop", "secrets"): [obj("db")]}), []
-    result = Writer(client, check_mode=True, warn=warnings.append).absent()
+    objects = {("empty", "configmaps"): [obj("kube-root-ca.crt")], ("shop", "secrets"): [obj("db")],
+               ("shop", "serviceentries"): [obj("pay.fx.global", managed_labels())]}
+    client, result, warnings = writer_absent(objects, check_mode=True)
     assert client.applied == client.deleted == [] and result["namespaces"]["kept"] == ["shop"] and warnings
+    real, real_result, real_warnings = writer_absent(objects)
+    assert (result, warnings) == (real_result, real_warnings)
+    assert sorted(map(repr, client.recorded)) == sorted(map(repr, real.applied + real.deleted))

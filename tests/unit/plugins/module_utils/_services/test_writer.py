@@ -33,6 +33,8 @@ class FakeCluster:
     answer 409, as the API server does when the object changed since the version given;
     `deleting` names namespaces that `get` still finds that many times before they are gone."""
 
+    check_mode = False  # as KubeClient outside check mode (tests/unit/fake_api.py covers check mode)
+
     def __init__(self, objects=(), conflict=False, deleting=None):
         self.objects, self.calls, self.conflict = {}, [], conflict
         self.deleting = dict(deleting or {})

@@ -1,0 +1,111 @@
+"""ca_intermediate's logic in one cluster (plugins/module_utils/_trust/cacerts.py), with the real
+KubeClient over a FakeApi: a new Secret (and its namespace), a valid Secret left alone, only the
+root files off (the intermediate kept), removal, a Secret of others refused, and check mode, which
+reports the same and sends no write."""
+
+from __future__ import annotations
+
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts, pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels, resource_path
+from tests.unit.fake_api import FakeApi, fake_client
+
+SECRET_PATH = resource_path("Secret", "istio-system", "cacerts")
+NAMESPACE_PATH = resource_path("Namespace", None, "istio-system")
+ISTIO_SYSTEM = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "istio-system"}}
+
+
+@pytest.fixture(scope="module")
+def root():
+    return pki.generate_root("ec")
+
+
+def params(**kw):
+    return dict({"namespace": "istio-system", "name": "cacerts", "cluster_name": "east", "renew_before_days": 30,
+                 "force": False, "key_type": "ec", "validity_days": 365, "adopt": False, "state": "present"}, **kw)
+
+
+def secret_of(data, labels=None):
+    return {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+            "metadata": {"name": "cacerts", "namespace": "istio-system",
+                         "labels": managed_labels() if labels is None else labels},
+            "data": pki.encode_secret_data(data)}
+
+
+def run(act, api, secret, root, check_mode=False, **kw):
+    """(result, before, after) of cacerts.present or .absent, and the client."""
+    client = fake_client(api, check_mode=check_mode)
+    return act(params(**kw), client, secret, root), client
+
+
+def test_present_issues_a_new_secret_and_creates_the_namespace_labelled_ours(root):
+    api = FakeApi()
+    (result, before, after), _client = run(cacerts.present, api, None, root)
+    assert result["changed"] and result["action"] == "issued" and result["reasons"] == ["missing"] and before == {}
+    assert [path for _method, path in api.writes()] == [NAMESPACE_PATH, SECRET_PATH]
+    assert api.objects[NAMESPACE_PATH]["metadata"]["labels"] == managed_labels()
+    data = pki.decode_secret_data(api.objects[SECRET_PATH])
+    assert pki.inspect_cacerts(data, root, "east") == {} and after == pki.summary(data)
+    assert pki.CA_KEY not in repr(result) and data[pki.CA_KEY] not in repr((result, after))
+
+
+def test_present_leaves_a_valid_secret_alone(root):
+    secret = secret_of(pki.issue_intermediate(root, "east", "ec"))
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret})
+    (result, before, after), client = run(cacerts.present, api, secret, root)
+    assert not result["changed"] and result["action"] == "none" and result["reasons"] == []
+    assert api.writes() == [] and client.requests == {"read": 0, "write": 0} and before == after
+
+
+def test_present_keeps_the_intermediate_when_only_the_root_files_are_off(root):
+    data = pki.issue_intermediate(root, "east", "ec")
+    rotating = pki.Root(root.cert, root.key, extra=[pki.generate_root("ec").cert])  # a second root to trust
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
+    (result, _before, _after), _client = run(cacerts.present, api, secret_of(data), rotating)
+    assert result["changed"] and result["action"] == "updated" and "root bundle changed" in result["reasons"]
+    written = pki.decode_secret_data(api.objects[SECRET_PATH])
+    assert written[pki.CA_CERT] == data[pki.CA_CERT] and written[pki.CA_KEY] == data[pki.CA_KEY]
+    assert written[pki.ROOT_CERT] == rotating.bundle_pem
+    assert [method for method, _path in api.writes()] == ["PATCH"]  # the namespace exists: only the Secret
+
+
+def test_absent_deletes_the_secret_and_nothing_when_there_is_none(root):
+    secret = secret_of(pki.issue_intermediate(root, "east", "ec"))
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret})
+    (result, before, after), _client = run(cacerts.absent, api, secret, None, state="absent")
+    assert result == {"changed": True, "action": "deleted", "reasons": [], "reason": ""}
+    assert api.writes() == [("DELETE", SECRET_PATH)] and before["intermediate"] and after == {}
+    (result, _before, _after), _client = run(cacerts.absent, api, None, None, state="absent")
+    assert not result["changed"] and result["action"] == "none" and api.writes() == [("DELETE", SECRET_PATH)]
+
+
+@pytest.mark.parametrize("act, state, adopt, refused", [
+    (cacerts.present, "present", False, "overwrite"), (cacerts.absent, "absent", False, "delete"),
+    (cacerts.absent, "absent", True, "delete"), (cacerts.present, "present", True, None)])
+def test_a_secret_of_others_is_refused_unless_adopted(root, act, state, adopt, refused):
+    theirs = secret_of(pki.issue_intermediate(root, "east", "ec"), labels={})
+    error = cacerts.not_ours(params(state=state, adopt=adopt), theirs)
+    if refused is None:
+        assert error is None
+        return
+    assert "Secret istio-system/cacerts exists but is not managed by meshops.multicluster" in str(error)
+    assert "refusing to %s it" % refused in str(error)
+    assert error.result() == {"field": "adopt", "fix": "set adopt: true to take it over, or remove it yourself"}
+    assert cacerts.not_ours(params(state=state, adopt=adopt), secret_of({})) is None  # ours
+
+
+@pytest.mark.parametrize("state", ["present", "absent"])
+def test_check_mode_reports_what_a_real_run_does_and_writes_nothing(root, state):
+    data = pki.issue_intermediate(root, "west", "ec")  # the wrong cluster: re-issued, or deleted
+    act, signing = (cacerts.present, root) if state == "present" else (cacerts.absent, None)
+    api, real_api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)}), \
+        FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
+    (result, before, after), client = run(act, api, secret_of(data), signing, check_mode=True, state=state)
+    (real_result, real_before, _after), _client = run(act, real_api, secret_of(data), signing, state=state)
+    assert api.writes() == [] and client.requests["write"] == 0 and api.objects[SECRET_PATH] == secret_of(data)
+    assert result["changed"] and result["action"] == real_result["action"] and before == real_before
+    assert [(w.request.method, w.request.path) for w in client.recorded] == real_api.writes()
+    if state == "present":  # a new intermediate each time: the same reasons, another key
+        assert result["reasons"] == real_result["reasons"] == ["wrong cluster"]
+        assert after["intermediate"]["subject"] == real_result["intermediate"]["subject"]
