@@ -142,7 +142,7 @@ def main():
     client = k8s_client(module)
     keep = objects.present if params["state"] == "present" else objects.absent
     try:
-        result = keep(client, check_mode=module.check_mode, wait_timeout=params["wait_timeout"] if params["wait"] else None,
+        result = keep(client, wait_timeout=params["wait_timeout"] if params["wait"] else None,
                       diff=module._diff)
     except MeshError as exc:
         fail_with(module, exc, client)

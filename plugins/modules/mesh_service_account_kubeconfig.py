@@ -110,7 +110,7 @@ def main():
     client = k8s_client(module)
     try:
         # masked in anything the module returns, should the token ever slip in
-        result = kubeconfig.keep(client, check_mode=module.check_mode, hide=module.no_log_values.add)
+        result = kubeconfig.keep(client, hide=module.no_log_values.add)
     except MeshError as exc:
         fail_with(module, exc)
     module.exit_json(**result)

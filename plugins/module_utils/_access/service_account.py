@@ -14,7 +14,8 @@ import os
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.files import read_file, write_atomic
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, resource_request
 
 try:
     import yaml
@@ -104,8 +105,8 @@ def request_token(client, namespace, name, seconds):
     """A new token of the ServiceAccount namespace/name (a TokenRequest), valid for `seconds` or
     less, as the API server decides. Raises KubeError."""
     body = {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest", "spec": {"expirationSeconds": seconds}}
-    response = client.request("POST", "/api/v1/namespaces/%s/serviceaccounts/%s/token" % (namespace, name),
-                              body=json.dumps(body))
+    account = resource_request("POST", "ServiceAccount", namespace, name)  # a 403 is worded as the account's
+    response = client.request("POST", account.path + "/token", body=json.dumps(body), target=account)
     return response["status"]["token"]
 
 
@@ -153,8 +154,8 @@ class AccountKubeconfig:
         return reuse_verdict(_read_kubeconfig(self.path), desired, identity, now,
                              datetime.timedelta(hours=self.renew_before_hours))
 
-    def keep(self, client, check_mode=False, hide=None, now=None):
-        """Keep the file, or write it with a new token (in check mode, only say so). hide(token) is
+    def keep(self, client, hide=None, now=None):
+        """Keep the file, or write it with a new token (a check-mode client: only say so). hide(token) is
         called with a new token before anything else is done with it (the module masks it in its
         output). Returns the module's result (changed, expires, user, reason). Raises MeshError."""
         account = self._read_account(client)
@@ -163,12 +164,12 @@ class AccountKubeconfig:
         expiry, reason = self._verdict(account, desired, now or datetime.datetime.now(datetime.timezone.utc))
         if expiry:
             return dict(changed=False, expires=expiry.isoformat(), user=self.user, reason=None)
-        if check_mode:
+        if client.check_mode:  # no token would come back from a request not sent, and no file is written
             return dict(changed=True, user=self.user, reason=reason)
         try:
             token = request_token(client, self.namespace, self.name, self.duration_hours * 3600)
         except KubeError as exc:
-            raise MeshError("cannot get a token for %s: %s" % (self.user, exc), partial={"user": self.user, "reason": reason})
+            raise MeshError("cannot get a token for %s: %s" % (self.user, worded(exc)), partial={"user": self.user, "reason": reason})
         (hide or (lambda secret: None))(token)
         os.makedirs(os.path.dirname(os.path.abspath(self.path)), mode=0o700, exist_ok=True)
         write_atomic(self.path, yaml.safe_dump(token_kubeconfig(client.connection, self.context_name, token, ca)), mode=0o600)

@@ -77,7 +77,7 @@ class ObjectSet:
                     live[reconcile.object_key(item)] = item
         return list(live.values())
 
-    def present(self, client, check_mode=False, wait_timeout=None, diff=False):
+    def present(self, client, wait_timeout=None, diff=False):
         """Apply the set and prune it; with wait_timeout, wait that long for its Deployments to be
         Available. Returns the module's result, with each desired object as stored (`resources`).
         Raises MeshError naming the objects of the same name that are not ours (nothing written),
@@ -85,8 +85,10 @@ class ObjectSet:
         live = self._live(client)
         changes = reconcile.compare(self.desired, live, prune=bool(self.labels), prune_match=self._in_set)
         self._refuse_conflicts(changes)
-        stored = {} if check_mode else reconcile.execute(client, changes)
-        if wait_timeout is not None and not check_mode:
+        stored = reconcile.execute(client, changes)
+        if client.check_mode:  # what was recorded, not stored: shown as before, the objects as they are
+            stored = {}
+        elif wait_timeout is not None:
             self._wait_available(client, wait_timeout)
         by_key = {reconcile.object_key(obj): obj for obj in live}
         by_key.update(stored)
@@ -94,15 +96,14 @@ class ObjectSet:
         result["resources"] = [by_key.get(reconcile.object_key(obj)) for obj in self.desired]
         return result
 
-    def absent(self, client, check_mode=False, wait_timeout=None, diff=False):
+    def absent(self, client, wait_timeout=None, diff=False):
         """Delete those of the desired objects that exist and are ours. Returns the module's result.
         (wait_timeout as for present: the module has always waited after either state.)"""
         live = [client.get(o["kind"], o["metadata"]["name"], o["metadata"].get("namespace")) for o in self.desired]
         changes = reconcile.Changes()
         changes.delete = [dict(obj, kind=o["kind"]) for obj, o in zip(live, self.desired) if obj and is_ours(obj)]
-        if not check_mode:
-            reconcile.execute(client, changes)
-        if wait_timeout is not None and not check_mode:
+        reconcile.execute(client, changes)
+        if wait_timeout is not None and not client.check_mode:
             self._wait_available(client, wait_timeout)
         return _result(changes, diff)
 

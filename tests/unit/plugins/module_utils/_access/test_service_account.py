@@ -8,7 +8,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import Forbidden
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import Connection
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import (
     AccountKubeconfig, reuse_verdict, token_claims, token_expiry, token_kubeconfig, token_service_account)
@@ -104,18 +104,19 @@ def test_a_written_kubeconfig_holds_the_server_ca_and_token():
 class TokenClient:
     """The calls AccountKubeconfig makes: the ServiceAccount read, the TokenRequest posted."""
 
-    def __init__(self, uid="uid-1", token=None, refuse=None):
+    def __init__(self, uid="uid-1", token=None, refuse=None, check_mode=False):
         self.connection = connection()
         self.uid, self.token, self.refuse, self.posted = uid, token or sa_token(), refuse, []
+        self.check_mode = check_mode
 
     def get(self, kind, name, namespace=None):
         assert (kind, namespace, name) == ("ServiceAccount", "meshops-system", "meshops-operate")
         return {"metadata": {"name": name, "namespace": namespace, "uid": self.uid}} if self.uid else None
 
-    def request(self, method, path, body=None):
+    def request(self, method, path, body=None, target=None):
         self.posted.append((method, path, json.loads(body)))
         if self.refuse:
-            raise KubeError("POST %s: 403 forbidden" % path, status=403)
+            raise Forbidden(target, "serviceaccounts is forbidden")
         return {"status": {"token": self.token, "expirationTimestamp": "later"}}
 
 
@@ -149,8 +150,8 @@ def test_a_re_created_service_account_gets_a_new_token(tmp_path):
 
 
 def test_check_mode_asks_for_no_token_and_writes_no_file(tmp_path):
-    client = TokenClient()
-    result = account_kubeconfig(tmp_path).keep(client, check_mode=True, now=NOW)
+    client = TokenClient(check_mode=True)
+    result = account_kubeconfig(tmp_path).keep(client, now=NOW)
     assert result == dict(changed=True, user="system:serviceaccount:meshops-system:meshops-operate",
                           reason="no kubeconfig with the context cluster1")
     assert client.posted == [] and not (tmp_path / "operate").exists()
@@ -159,7 +160,8 @@ def test_check_mode_asks_for_no_token_and_writes_no_file(tmp_path):
 def test_a_missing_service_account_is_the_reason_and_a_refused_request_fails_naming_the_user(tmp_path):
     with pytest.raises(MeshError) as caught:
         account_kubeconfig(tmp_path).keep(TokenClient(uid=None, refuse=True), now=NOW)
-    assert str(caught.value).startswith("cannot get a token for system:serviceaccount:meshops-system:meshops-operate: POST ")
+    assert str(caught.value).startswith("cannot get a token for system:serviceaccount:meshops-system:meshops-operate: "
+                                        "permission missing: create serviceaccounts meshops-operate in namespace meshops-system")
     assert caught.value.result() == {"user": "system:serviceaccount:meshops-system:meshops-operate",
                                      "reason": "the ServiceAccount meshops-system/meshops-operate does not exist (yet)"}
 

@@ -18,11 +18,12 @@ IN_SET = managed_labels({"multicluster.meshops.io/component": "global-routing"})
 
 
 class FakeClient:
-    """Objects by object_key; list filtered by namespace and label selector; writes recorded."""
+    """Objects by object_key; list filtered by namespace and label selector; writes recorded. With
+    check_mode, as KubeClient: a write is answered with what it would send and not made."""
 
-    def __init__(self, objects=()):
+    def __init__(self, objects=(), check_mode=False):
         self.objects = {reconcile.object_key(obj): copy.deepcopy(obj) for obj in objects}
-        self.writes = []
+        self.writes, self.check_mode = [], check_mode
 
     def list(self, kind, namespace=None, label_selector=None):
         wanted = dict(pair.split("=", 1) for pair in label_selector.split(",")) if label_selector else {}
@@ -35,12 +36,16 @@ class FakeClient:
         return copy.deepcopy(obj) if obj else None
 
     def apply(self, obj):
+        if self.check_mode:
+            return obj
         self.writes.append(("apply", reconcile.key_name(reconcile.object_key(obj))))
         stored = dict(copy.deepcopy(obj), status={"stored": True})
         self.objects[reconcile.object_key(obj)] = stored
         return stored
 
     def delete(self, kind, name, namespace=None):
+        if self.check_mode:
+            return
         self.writes.append(("delete", reconcile.key_name((kind, namespace or "", name))))
         self.objects.pop((kind, namespace or "", name), None)
 
@@ -105,8 +110,8 @@ def test_an_object_of_the_same_name_that_is_not_ours_fails_the_set_with_nothing_
 
 
 def test_check_mode_reports_the_changes_and_writes_nothing():
-    client = FakeClient([configmap("stale", labels=IN_SET)])
-    result = ObjectSet([configmap("new")], SET).present(client, check_mode=True, diff=True)
+    client = FakeClient([configmap("stale", labels=IN_SET)], check_mode=True)
+    result = ObjectSet([configmap("new")], SET).present(client, diff=True)
     assert result["created"] == ["ConfigMap istio-system/new"] and result["deleted"] == ["ConfigMap istio-system/stale"]
     assert client.writes == [] and result["resources"] == [None]
     assert [entry["before_header"] for entry in result["diff"]] == ["ConfigMap istio-system/new", "ConfigMap istio-system/stale"]
@@ -140,6 +145,6 @@ def test_an_available_deployment_ends_the_wait_and_check_mode_does_not_wait():
     client = FakeClient()
     client.get = lambda kind, name, namespace=None: dict(desired, status=status)
     assert ObjectSet([desired]).present(client, wait_timeout=0)["created"] == ["Deployment istio-system/zone"]
-    unread = FakeClient()
+    unread = FakeClient(check_mode=True)
     unread.get = None  # in check mode nothing is awaited: no Deployment is read
-    assert ObjectSet([desired]).present(unread, check_mode=True, wait_timeout=0)["changed"]
+    assert ObjectSet([desired]).present(unread, wait_timeout=0)["changed"]
