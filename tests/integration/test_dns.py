@@ -15,8 +15,8 @@ import dns.resolver
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import kubedns
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import (
-    NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import records_configmap
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER
 
 RECORDS = {"dnscheck.meshtest.global": "240.0.0.77", "other.meshtest.global": "240.0.0.78"}
 ABSENT = {"mesh_dns_state": "absent"}
@@ -74,9 +74,9 @@ def ensure_namespace(lab):
     """The control plane step's namespace, when that step has not run in this lab."""
     for c in lab.clusters:
         client = lab.client(c["name"])
-        if client.get("Namespace", NAMESPACE) is None:
+        if client.get("Namespace", ISTIO_NAMESPACE) is None:
             client.apply({"apiVersion": "v1", "kind": "Namespace",
-                          "metadata": {"name": NAMESPACE, "labels": managed_labels()}})
+                          "metadata": {"name": ISTIO_NAMESPACE, "labels": managed_labels()}})
 
 
 def check_resolution(lab):
@@ -92,7 +92,7 @@ def check_delegation(lab, originals):
     """The cluster DNS ConfigMap is the original plus our block (CoreDNS) or our key (kube-dns)."""
     for c in lab.clusters:
         client = lab.client(c["name"])
-        zone_ip = client.get("Service", ZONE_SERVER_NAME, NAMESPACE)["spec"]["clusterIP"]
+        zone_ip = client.get("Service", ZONE_SERVER, ISTIO_NAMESPACE)["spec"]["clusterIP"]
         original = (originals[c["name"]] or {}).get("data") or {}
         data = client.get("ConfigMap", dns_configmap_name(c), "kube-system")["data"]
         if c["dns_provider"] == "coredns":
@@ -113,8 +113,8 @@ def check_removed(lab, originals):
         assert snapshot(lab, c) == originals[c["name"]]
         client = lab.client(c["name"])
         for kind in ("Deployment", "Service", "ConfigMap"):
-            assert client.get(kind, ZONE_SERVER_NAME, NAMESPACE) is None
-        assert client.get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE) is None
+            assert client.get(kind, ZONE_SERVER, ISTIO_NAMESPACE) is None
+        assert client.get("ConfigMap", ZONE_RECORDS, ISTIO_NAMESPACE) is None
         eventually(lambda: assert_gone(c["dns_ip"], "dnscheck.meshtest.global"))
 
 
@@ -130,7 +130,7 @@ def run_unchanged(lab, ansible_playbook, *args, **kwargs):
 def test_dns_life_cycle(lab, ansible_playbook):
     ensure_namespace(lab)
     originals = {c["name"]: snapshot(lab, c) for c in lab.clusters}
-    records_before = {c["name"]: lab.client(c["name"]).get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE)
+    records_before = {c["name"]: lab.client(c["name"]).get("ConfigMap", ZONE_RECORDS, ISTIO_NAMESPACE)
                       for c in lab.clusters}
 
     writes = total_writes(lab)

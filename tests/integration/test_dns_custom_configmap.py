@@ -15,8 +15,8 @@ import pytest
 from test_dns import RECORDS, assert_answer, ensure_namespace, eventually, lookup
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import (
-    NAMESPACE, RECORDS_CONFIGMAP, ZONE_SERVER_NAME, records_configmap)
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import records_configmap
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER
 
 K3S_IMPORT = "import /etc/coredns/custom/*.server\n"
 CUSTOM_VOLUME = {"name": "custom-config-volume", "configMap": {"name": "coredns-custom", "optional": True}}
@@ -53,8 +53,8 @@ def k3s_layout(lab):
     corefile_before = client.get("ConfigMap", "coredns", "kube-system")["data"]["Corefile"]
     spec_before = client.get("Deployment", "coredns", "kube-system")["spec"]["template"]["spec"]
     custom_before = client.get("ConfigMap", "coredns-custom", "kube-system")
-    records_before = client.get("ConfigMap", RECORDS_CONFIGMAP, NAMESPACE)
-    zone_server_before = client.get("Deployment", ZONE_SERVER_NAME, NAMESPACE)
+    records_before = client.get("ConfigMap", ZONE_RECORDS, ISTIO_NAMESPACE)
+    zone_server_before = client.get("Deployment", ZONE_SERVER, ISTIO_NAMESPACE)
     assert custom_before is None, "the lab has a coredns-custom ConfigMap already"
     k3s_spec = dict(spec_before, volumes=spec_before["volumes"] + [CUSTOM_VOLUME],
                     containers=[dict(spec_before["containers"][0],
@@ -72,12 +72,12 @@ def k3s_layout(lab):
         set_pod_volumes(client, spec_before)
         if records_before is not None:
             client.apply(dict(records_configmap({}), data=records_before.get("data") or {}))
-        installed = [("ConfigMap", RECORDS_CONFIGMAP)] if records_before is None else []
+        installed = [("ConfigMap", ZONE_RECORDS)] if records_before is None else []
         if zone_server_before is None:  # the zone server this test installed goes too
-            installed += [(kind, ZONE_SERVER_NAME) for kind in ("Deployment", "Service", "ConfigMap")]
+            installed += [(kind, ZONE_SERVER) for kind in ("Deployment", "Service", "ConfigMap")]
         for kind, name in installed:
-            if client.get(kind, name, NAMESPACE) is not None:
-                client.delete(kind, name, NAMESPACE)
+            if client.get(kind, name, ISTIO_NAMESPACE) is not None:
+                client.delete(kind, name, ISTIO_NAMESPACE)
 
 
 def served_zones(client):

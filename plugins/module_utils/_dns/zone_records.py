@@ -3,7 +3,7 @@
 """The `global` zone server (istiocoredns): its names, its Corefile, its objects and its records.
 
 The contract other steps rely on: a CoreDNS Deployment + Service `istiocoredns` in the control
-plane's namespace (NAMESPACE by default, mesh_istio_namespace) serves zone `global` with the
+plane's namespace (ISTIO_NAMESPACE by default, mesh_istio_namespace) serves zone `global` with the
 `hosts` plugin from RECORDS_PATH (no fallthrough: a name without a record gets SERVFAIL). The
 Corefile is ConfigMap `istiocoredns` (key `Corefile`); the records are ConfigMap
 `istiocoredns-records` (key `global.hosts`) beside it, written by the
@@ -18,20 +18,18 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client i
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import name_errors, parse_ip
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
-# NAMESPACE: the control plane's namespace unless mesh_istio_namespace says otherwise.
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    ISTIO_NAMESPACE as NAMESPACE, ZONE, ZONE_RECORDS as RECORDS_CONFIGMAP, ZONE_SERVER as ZONE_SERVER_NAME)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE, ZONE_RECORDS, ZONE_SERVER
 
 RECORDS_KEY = ZONE + ".hosts"
 RECORDS_DIR = "/etc/coredns/records"
 RECORDS_PATH = RECORDS_DIR + "/" + RECORDS_KEY
 
 
-def hosts_header(namespace=NAMESPACE):
+def hosts_header(namespace=ISTIO_NAMESPACE):
     """The first lines of the records file, naming the zone server of `namespace` that serves it."""
     return ("# %s: <ip> <name>.<namespace>.%s, one ServiceEntry VIP a line.\n"
             "# Written by meshops.multicluster (ServiceEntry step); served by %s/%s.\n"
-            % (RECORDS_KEY, ZONE, namespace, ZONE_SERVER_NAME))
+            % (RECORDS_KEY, ZONE, namespace, ZONE_SERVER))
 
 
 def check_dns_name(name, field="zone"):
@@ -54,7 +52,7 @@ def check_ip(value, field="target_ips"):
                          "whitespace or an IPv6 scope id)" % (field, value), field=field)
 
 
-def render_hosts(records: dict[str, str], namespace: str = NAMESPACE) -> str:
+def render_hosts(records: dict[str, str], namespace: str = ISTIO_NAMESPACE) -> str:
     """The records file of the zone server in `namespace`: header, then `<ip> <host>` a line, sorted by host."""
     lines = {}
     for host, ip in records.items():
@@ -80,17 +78,17 @@ def parse_hosts(text) -> dict:
     return records
 
 
-def read_records(configmap, namespace=NAMESPACE):
+def read_records(configmap, namespace=ISTIO_NAMESPACE):
     """host -> ip of the records ConfigMap, None without it; MalformedObject naming it on a bad line."""
     if configmap is None:
         return None
-    with reading("ConfigMap %s/%s" % (namespace, RECORDS_CONFIGMAP)):
+    with reading("ConfigMap %s/%s" % (namespace, ZONE_RECORDS)):
         return parse_hosts((configmap.get("data") or {}).get(RECORDS_KEY, ""))
 
 
-def records_configmap(records: dict[str, str], namespace: str = NAMESPACE) -> dict:
+def records_configmap(records: dict[str, str], namespace: str = ISTIO_NAMESPACE) -> dict:
     """ConfigMap <namespace>/istiocoredns-records holding render_hosts(records)."""
     return {"apiVersion": "v1", "kind": "ConfigMap",
-            "metadata": {"name": RECORDS_CONFIGMAP, "namespace": namespace,
-                         "labels": managed_labels({"app": ZONE_SERVER_NAME})},
+            "metadata": {"name": ZONE_RECORDS, "namespace": namespace,
+                         "labels": managed_labels({"app": ZONE_SERVER})},
             "data": {RECORDS_KEY: render_hosts(records, namespace)}}

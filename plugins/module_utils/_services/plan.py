@@ -21,8 +21,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.sha
     TrafficPolicy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
     DEFAULT_RANGE, AllocationError, parse_range, plan_stores)
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    GATEWAY_PORT, ISTIO_NAMESPACE, ZONE as HOST_SUFFIX)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT, ISTIO_NAMESPACE, ZONE
 
 NAMESPACE_MODES = ("replicate", "single")
 # How calls to a host exported from several clusters are spread (mesh_services_failover):
@@ -42,7 +41,7 @@ PORT_NAME = re.compile(r"[a-zA-Z0-9]([-a-zA-Z0-9]{0,60}[a-zA-Z0-9])?")
 
 
 def host_of(name: str, namespace: str) -> str:
-    return "%s.%s.%s" % (name, namespace, HOST_SUFFIX)
+    return "%s.%s.%s" % (name, namespace, ZONE)
 
 
 def _dns_name_problems(what, value):

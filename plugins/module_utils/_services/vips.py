@@ -18,8 +18,7 @@ import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    ISTIO_NAMESPACE as STORE_NAMESPACE, VIP_STORE as STORE_NAME)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE
 
 CLASS_E = ipaddress.ip_network("240.0.0.0/4")
 ISTIO_AUTO_ALLOCATE = ipaddress.ip_network("240.240.0.0/16")
@@ -207,13 +206,13 @@ def store_from_configmap(configmap):
             "digest": store_digest(allocations)}
 
 
-def store_configmap(store, namespace=STORE_NAMESPACE):
+def store_configmap(store, namespace=ISTIO_NAMESPACE):
     """The ConfigMap that holds a store (without resourceVersion), in the control plane's namespace."""
     return {
         "apiVersion": "v1",
         "kind": "ConfigMap",
         "metadata": {
-            "name": STORE_NAME,
+            "name": VIP_STORE,
             "namespace": namespace,
             "labels": managed_labels({COMPONENT_LABEL: COMPONENT}),
             "annotations": {GENERATION_ANNOTATION: str(int(store["generation"]))},

@@ -19,12 +19,11 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.ren
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import ClusterStore, FleetPlan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, MANAGED_BY, VIP_STORE, ZONE_RECORDS
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
-    STORE_NAME, STORE_NAMESPACE, store_configmap, store_matches)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import store_configmap, store_matches
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import RECORDS_CONFIGMAP, records_configmap
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import records_configmap
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
 # What this step writes beside the VIP store and the records, one list call per kind.
@@ -41,7 +40,7 @@ class Writer:
     """One cluster's services step. The VIP store and the zone server's records live in the control
     plane's namespace, istio_namespace. warn(message) reports what the user should know."""
 
-    def __init__(self, client, istio_namespace=STORE_NAMESPACE, diff=False, warn=None, namespace_timeout=120):
+    def __init__(self, client, istio_namespace=ISTIO_NAMESPACE, diff=False, warn=None, namespace_timeout=120):
         self.client, self.istio_namespace, self.diff = client, istio_namespace, diff
         self.warn = warn or (lambda message: None)
         self.namespace_timeout = namespace_timeout
@@ -93,15 +92,15 @@ class Writer:
         # In check mode of a whole site.yml the control plane step would have created it.
         if self.istio_namespace not in {ns["metadata"]["name"] for ns in live_namespaces} and not self.client.check_mode:
             problems.append("namespace %s does not exist: run the control plane step first" % self.istio_namespace)
-        current_store = self._get("ConfigMap", STORE_NAME, self.istio_namespace)
+        current_store = self._get("ConfigMap", VIP_STORE, self.istio_namespace)
         problems += self._not_ours(current_store)
         write_store = not store_matches(current_store, store)
         if write_store and (current_store or {}).get("metadata", {}).get("resourceVersion", "") != \
                 (store.get("resource_version") or ""):
-            problems.append(CONCURRENT_RUN % (self.istio_namespace, STORE_NAME))
+            problems.append(CONCURRENT_RUN % (self.istio_namespace, VIP_STORE))
         records = reconcile.Changes()
         if dns_records:
-            current = self._get("ConfigMap", RECORDS_CONFIGMAP, self.istio_namespace)
+            current = self._get("ConfigMap", ZONE_RECORDS, self.istio_namespace)
             records = reconcile.compare([records_configmap(fleet_plan["allocations"], self.istio_namespace)],
                                         [current] if current else [], prune=False)
             problems += self._not_ours(current)
@@ -127,8 +126,8 @@ class Writer:
         the_plan = reconcile.Changes()
         the_plan.delete = [dict(obj, kind=kind) for kind in KINDS
                            for obj in self.client.list(kind, label_selector=OWNED_SELECTOR)]
-        configmaps = [obj for obj in (self._get("ConfigMap", STORE_NAME, self.istio_namespace),
-                                      self._get("ConfigMap", RECORDS_CONFIGMAP, self.istio_namespace))
+        configmaps = [obj for obj in (self._get("ConfigMap", VIP_STORE, self.istio_namespace),
+                                      self._get("ConfigMap", ZONE_RECORDS, self.istio_namespace))
                       if obj and is_ours(obj)]
         the_plan.delete += configmaps
         namespaces = reconcile.Changes()
@@ -137,7 +136,7 @@ class Writer:
         reconcile.execute(self.client, the_plan)
         reconcile.execute(self.client, namespaces)
         names = {obj["metadata"]["name"] for obj in configmaps}
-        result = self._result(the_plan, namespaces, kept, STORE_NAME in names, RECORDS_CONFIGMAP in names)
+        result = self._result(the_plan, namespaces, kept, VIP_STORE in names, ZONE_RECORDS in names)
         result["changed"] = the_plan.changed or namespaces.changed
         if self.diff:
             result["diff"] = reconcile.diff(the_plan, namespaces)
@@ -184,5 +183,5 @@ class Writer:
                 self.client.create(body)
         except KubeError as exc:
             if exc.status == 409:
-                raise ServicesError(CONCURRENT_RUN % (self.istio_namespace, STORE_NAME))
+                raise ServicesError(CONCURRENT_RUN % (self.istio_namespace, VIP_STORE))
             raise

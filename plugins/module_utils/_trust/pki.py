@@ -28,7 +28,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import LABEL_RULE, label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE as CACERTS_NAMESPACE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
 
 CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN = "ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"
 CACERTS_KEYS = (CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN)
@@ -354,13 +354,13 @@ def cacerts_data(cert, key_text, root):
     }
 
 
-def istiod_san(namespace=CACERTS_NAMESPACE):
+def istiod_san(namespace=ISTIO_NAMESPACE):
     """The DNS name of istiod in its namespace, the intermediate's SAN (Istio's recipe)."""
     return "istiod.%s.svc" % namespace
 
 
 def issue_intermediate(root, cluster_name, key_type="rsa", validity_days=INTERMEDIATE_VALIDITY_DAYS, now=None,
-                       namespace=CACERTS_NAMESPACE):
+                       namespace=ISTIO_NAMESPACE):
     """cacerts data for one cluster: a fresh key (in memory only) signed by root.key, for the
     istiod of `namespace`."""
     check_cluster_name(cluster_name)
@@ -433,7 +433,7 @@ def inspect_cacerts(data, root=None, cluster_name=None, renew_before_days=RENEW_
 
 
 def renew_cacerts(data, reasons, root, cluster_name, key_type="rsa", validity_days=INTERMEDIATE_VALIDITY_DAYS,
-                  now=None, namespace=CACERTS_NAMESPACE):
+                  now=None, namespace=ISTIO_NAMESPACE):
     """The data to write for these reasons: the same intermediate with fresh root files when only
     those are off, else a new intermediate."""
     if reasons and set(reasons) <= KEEP_INTERMEDIATE:

@@ -13,7 +13,7 @@ import datetime
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
 # Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import BASE_RELEASE, GATEWAY, ISTIOD, ISTIO_NAMESPACE as NAMESPACE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import BASE_RELEASE, GATEWAY, ISTIOD, ISTIO_NAMESPACE
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -52,7 +52,7 @@ def _cacerts(namespace):
     return "Secret %s/cacerts" % namespace
 
 
-def check_root(trust, root_fingerprint, namespace=NAMESPACE, istiod_roots=None):
+def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=None):
     if not trust.get("exists"):
         return result("fail", "no cacerts Secret", _cacerts(namespace), step="trust")
     signer = trust.get("root_fingerprint")
@@ -67,7 +67,7 @@ def check_root(trust, root_fingerprint, namespace=NAMESPACE, istiod_roots=None):
     return result("pass", "root %s" % _short(signer))
 
 
-def check_intermediate(trust, warn_days, namespace=NAMESPACE):
+def check_intermediate(trust, warn_days, namespace=ISTIO_NAMESPACE):
     if not trust.get("exists"):
         return result("fail", "no intermediate CA", _cacerts(namespace), step="trust")
     if not trust.get("valid"):
@@ -104,7 +104,7 @@ def control_plane_identity(check, istiod_release=ISTIOD):
     return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
 
 
-def check_control_plane(check, chart_version, releases, majority_identity, namespace=NAMESPACE):
+def check_control_plane(check, chart_version, releases, majority_identity, namespace=ISTIO_NAMESPACE):
     present = check.get("releases") or {}
     missing = [name for name in releases if name not in present]
     if missing:
@@ -125,7 +125,7 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
     return result("pass", "Istio %s, ready" % chart_version)
 
 
-def check_gateway(check, namespace=NAMESPACE, service=GATEWAY):
+def check_gateway(check, namespace=ISTIO_NAMESPACE, service=GATEWAY):
     gateway = check.get("gateway")
     if not gateway and service not in (check.get("releases") or {}):
         # The Service is part of the gateway's chart: not there because the chart is not installed.
@@ -137,7 +137,7 @@ def check_gateway(check, namespace=NAMESPACE, service=GATEWAY):
     return result("pass", "%s:%s (%s)" % (gateway["address"], gateway["port"], gateway["source"]))
 
 
-def check_dns(check, delegated, expected, namespace=NAMESPACE):
+def check_dns(check, delegated, expected, namespace=ISTIO_NAMESPACE):
     records_configmap = "ConfigMap %s/istiocoredns-records" % namespace
     if delegated is False:
         return result("fail", "the cluster DNS does not delegate zone global to the zone server",
@@ -247,7 +247,7 @@ MALFORMED_FIX = {
 }
 
 
-def malformed_findings(cluster, namespace=NAMESPACE):
+def malformed_findings(cluster, namespace=ISTIO_NAMESPACE):
     """[{check, object, problem}] of the objects of a cluster that could not be read: what mesh_check
     reported, and a cacerts Secret that ca_intermediate_info could not read (both trust checks)."""
     found = list((cluster.get("check") or {}).get("malformed") or [])
@@ -304,7 +304,7 @@ def evaluate(clusters, fleet, now=None):
                   and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
-    namespace = fleet.get("istio_namespace") or NAMESPACE
+    namespace = fleet.get("istio_namespace") or ISTIO_NAMESPACE
     pending_steps = set(fleet.get("pending_steps") or [])
     # What each cluster should hold under the plan's import selection.
     views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIOD
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIOD, ZONE_RECORDS
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
@@ -54,7 +54,7 @@ def read_cluster(client, params):
                  for why in [deployment_not_ready(deployment)] if why}
     gateway = resolve_gateway(client, namespace, params["gateway_service"], params["address_override"])[0]
     records = readable("dns", zone_records.read_records,
-                       client.get("ConfigMap", zone_records.RECORDS_CONFIGMAP, namespace), namespace)
+                       client.get("ConfigMap", ZONE_RECORDS, namespace), namespace)
     answers = dns_answers(params, records or {})
     roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
     return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,

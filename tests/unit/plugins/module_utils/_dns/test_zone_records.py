@@ -10,6 +10,7 @@ import yaml
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records as zr
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER
 
 ROLE = Path(__file__).resolve().parents[5] / "roles" / "dns"
 
@@ -49,7 +50,7 @@ def test_parse_hosts_refuses_bad_lines(text, message):
 
 
 def test_names_of_the_contract():
-    assert (zr.NAMESPACE, zr.ZONE_SERVER_NAME, zr.RECORDS_CONFIGMAP, zr.RECORDS_KEY) == (
+    assert (ISTIO_NAMESPACE, ZONE_SERVER, ZONE_RECORDS, zr.RECORDS_KEY) == (
         "istio-system", "istiocoredns", "istiocoredns-records", "global.hosts")
     assert zr.RECORDS_PATH == "/etc/coredns/records/global.hosts"
 
@@ -58,7 +59,7 @@ def render_zone_server(**overrides):
     """The role's zone server objects as the role renders them with its defaults (and the preflight's
     fact mesh_cluster for the default control-plane namespace)."""
     variables = dict(yaml.safe_load((ROLE / "defaults" / "main.yml").read_text()),
-                     mesh_cluster={"istio_namespace": zr.NAMESPACE}, **overrides)
+                     mesh_cluster={"istio_namespace": ISTIO_NAMESPACE}, **overrides)
     env = jinja2.Environment(undefined=jinja2.StrictUndefined)
     env.filters["to_json"] = json.dumps
     return yaml.safe_load(env.from_string((ROLE / "templates" / "zone-server.yml.j2").read_text()).render(variables))
@@ -67,7 +68,7 @@ def render_zone_server(**overrides):
 def test_zone_server_template_keeps_the_contract():
     configmap, deployment, service = render_zone_server(mesh_dns_zone_server_tag="1.11.3")
     for obj in (configmap, deployment, service):
-        assert obj["metadata"]["name"] == zr.ZONE_SERVER_NAME and obj["metadata"]["namespace"] == zr.NAMESPACE
+        assert obj["metadata"]["name"] == ZONE_SERVER and obj["metadata"]["namespace"] == ISTIO_NAMESPACE
     corefile_text = configmap["data"]["Corefile"]
     blocks = corefile.parse(corefile_text)
     assert [list(block.zones()) for block in blocks] == [[(zr.ZONE, 53)]]
@@ -76,7 +77,7 @@ def test_zone_server_template_keeps_the_contract():
 
     pod = deployment["spec"]["template"]
     selector = deployment["spec"]["selector"]["matchLabels"]
-    assert selector == service["spec"]["selector"] == {"app": zr.ZONE_SERVER_NAME}
+    assert selector == service["spec"]["selector"] == {"app": ZONE_SERVER}
     # No sidecar, said with the label (the annotation is deprecated: istioctl analyze IST0135).
     assert pod["metadata"]["labels"] == dict(selector, **{"sidecar.istio.io/inject": "false"})
     assert "annotations" not in pod["metadata"]
@@ -86,8 +87,8 @@ def test_zone_server_template_keeps_the_contract():
     mounts = {mount["mountPath"]: volumes[mount["name"]] for mount in container["volumeMounts"]}
     conf = container["args"][container["args"].index("-conf") + 1]
     config_dir, _slash, config_file = conf.rpartition("/")
-    assert mounts[config_dir] == {"name": zr.ZONE_SERVER_NAME, "items": [{"key": "Corefile", "path": config_file}]}
-    assert mounts[zr.RECORDS_DIR] == {"name": zr.RECORDS_CONFIGMAP, "optional": True,
+    assert mounts[config_dir] == {"name": ZONE_SERVER, "items": [{"key": "Corefile", "path": config_file}]}
+    assert mounts[zr.RECORDS_DIR] == {"name": ZONE_RECORDS, "optional": True,
                                       "items": [{"key": zr.RECORDS_KEY, "path": zr.RECORDS_KEY}]}
     assert deployment["spec"]["replicas"] == 2
     assert [(port["port"], port["protocol"]) for port in service["spec"]["ports"]] == [(53, "UDP"), (53, "TCP")]
@@ -96,7 +97,7 @@ def test_zone_server_template_keeps_the_contract():
 def test_records_configmap_is_labelled():
     records = zr.records_configmap({"httpbin.bar.global": "240.0.0.2"})
     assert is_ours(records)
-    assert (records["metadata"]["namespace"], records["metadata"]["name"]) == (zr.NAMESPACE, zr.RECORDS_CONFIGMAP)
+    assert (records["metadata"]["namespace"], records["metadata"]["name"]) == (ISTIO_NAMESPACE, ZONE_RECORDS)
     assert records["data"] == {zr.RECORDS_KEY: zr.render_hosts({"httpbin.bar.global": "240.0.0.2"})}
 
 

@@ -8,10 +8,9 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
     Forbidden, KubeError, Request, managed_labels, resource_path)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
-    COMPONENT, COMPONENT_LABEL, STORE_NAME)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import Writer
-from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import RECORDS_CONFIGMAP
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE, ZONE_RECORDS
 from tests.unit.fake_api import FakeApi, fake_client
 
 OURS = managed_labels({COMPONENT_LABEL: COMPONENT})
@@ -90,8 +89,8 @@ def fleet_of_ours():
     rule = {"apiVersion": "networking.istio.io/v1", "kind": "DestinationRule",
             "metadata": {"name": "pay.fx.global", "namespace": "fx", "labels": OURS}, "spec": {"host": "pay.fx.global"}}
     theirs = dict(entry, metadata={"name": "theirs", "namespace": "fx", "labels": {}})
-    return stored(entry, rule, theirs, configmap(STORE_NAME, labels=managed_labels()),
-                  configmap(RECORDS_CONFIGMAP, labels=managed_labels()))
+    return stored(entry, rule, theirs, configmap(VIP_STORE, labels=managed_labels()),
+                  configmap(ZONE_RECORDS, labels=managed_labels()))
 
 
 def test_a_writer_in_check_mode_sends_no_write_and_reports_what_a_real_run_does():

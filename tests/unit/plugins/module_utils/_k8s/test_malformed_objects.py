@@ -13,13 +13,14 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._verify.check
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify import cluster_reader
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ZONE_RECORDS
 from tests.unit.fake_api import FakeApi, fake_client
 
 RECORDS = "ConfigMap istio-system/istiocoredns-records"
 
 
 def records_configmap(text):
-    return {"metadata": {"name": zone_records.RECORDS_CONFIGMAP, "namespace": "istio-system"},
+    return {"metadata": {"name": ZONE_RECORDS, "namespace": "istio-system"},
             "data": {zone_records.RECORDS_KEY: text}}
 
 
@@ -100,7 +101,7 @@ def test_mesh_check_reports_each_malformed_object_with_its_check_and_reads_the_r
     client = FakeClient({
         ("Deployment", "istiod"): deployment(),
         ("ConfigMap", "values"): {"data": {"original-values": '{"global": {"meshID": "m1", "apiKeys": ["k1"]}}'}},
-        ("ConfigMap", zone_records.RECORDS_CONFIGMAP): records_configmap("240.0.0.1 a.b.global extra..dots\n"),
+        ("ConfigMap", ZONE_RECORDS): records_configmap("240.0.0.1 a.b.global extra..dots\n"),
         ("ConfigMap", "istio-ca-root-cert"): {"data": {"root-cert.pem": "-----BEGIN CERTIFICATE-----\nnope\n"}},
     })
     read = cluster_reader.read_cluster(client, PARAMS)

@@ -15,9 +15,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services imp
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     EXPORTED_FROM_ANNOTATION, namespace_object)
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (
-    COMPONENT, COMPONENT_LABEL, STORE_NAME, store_configmap, store_from_configmap)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL, store_configmap, store_from_configmap
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import CONCURRENT_RUN, ServicesError, Writer
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE
 
 OURS = managed_labels({COMPONENT_LABEL: COMPONENT})
 WRITES = ("apply", "create", "replace", "delete")
@@ -116,11 +116,11 @@ def test_a_first_run_creates_the_store_the_namespace_and_both_objects_of_each_ho
     result, warnings = present(cluster, fleet_plan("httpbin"))
     assert result["changed"] and result["vip_store_changed"] and warnings == []
     assert result["namespaces"]["created"] == ["bar"]
-    assert ("create", "ConfigMap", "istio-system", STORE_NAME) in cluster.writes()
+    assert ("create", "ConfigMap", "istio-system", VIP_STORE) in cluster.writes()
     assert {("apply", kind, "bar", "httpbin.bar.global") for kind in ("ServiceEntry", "DestinationRule")} \
         <= set(cluster.writes())
     cluster.calls.clear()
-    again, _warnings = present(cluster, fleet_plan("httpbin", c2_store=cluster.get("ConfigMap", STORE_NAME, "istio-system")))
+    again, _warnings = present(cluster, fleet_plan("httpbin", c2_store=cluster.get("ConfigMap", VIP_STORE, "istio-system")))
     assert not again["changed"] and cluster.writes() == []
 
 
@@ -151,8 +151,8 @@ def stale_store(version):
 def test_the_store_is_replaced_on_the_version_the_plan_read():
     cluster = FakeCluster([stale_store("7")])
     result, _warnings = present(cluster, fleet_plan("httpbin", c2_store=stale_store("7")))
-    assert result["vip_store_changed"] and ("replace", "ConfigMap", "istio-system", STORE_NAME) in cluster.writes()
-    stored = cluster.objects[key("ConfigMap", "istio-system", STORE_NAME)]
+    assert result["vip_store_changed"] and ("replace", "ConfigMap", "istio-system", VIP_STORE) in cluster.writes()
+    stored = cluster.objects[key("ConfigMap", "istio-system", VIP_STORE)]
     assert stored["metadata"]["resourceVersion"] == "7" and "httpbin.bar.global" in stored["data"]
 
 
@@ -168,8 +168,8 @@ def test_a_store_answered_409_fails_the_run_before_anything_else_is_written():
     cluster = FakeCluster([stale_store("7")], conflict=True)
     with pytest.raises(ServicesError) as caught:
         present(cluster, fleet_plan("httpbin", c2_store=stale_store("7")))
-    assert str(caught.value) == CONCURRENT_RUN % ("istio-system", STORE_NAME)
-    assert cluster.writes() == [("replace", "ConfigMap", "istio-system", STORE_NAME)]
+    assert str(caught.value) == CONCURRENT_RUN % ("istio-system", VIP_STORE)
+    assert cluster.writes() == [("replace", "ConfigMap", "istio-system", VIP_STORE)]
 
 
 def terminating(name):

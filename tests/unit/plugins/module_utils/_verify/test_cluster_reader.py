@@ -15,6 +15,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query im
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify import cluster_reader
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ZONE_RECORDS
 
 NS = "istio-system"
 PARAMS = {"namespace": NS, "deployments": ["istiod", "istio-eastwestgateway"], "gateway_service": "istio-eastwestgateway",
@@ -72,7 +73,7 @@ def healthy_cluster():
         ("Deployment", "istio-eastwestgateway"): stamped("istio-eastwestgateway", "gateway", "1.29.0"),
         ("ConfigMap", "values"): values_configmap({"global": {"meshID": "mesh1", "hub": "docker.io/istio"}}),
         ("Service", "istio-eastwestgateway"): gateway_service(ingress=[{"ip": "127.141.1.1"}]),
-        ("ConfigMap", zone_records.RECORDS_CONFIGMAP): records("240.0.10.1 httpbin.bar.global\n"),
+        ("ConfigMap", ZONE_RECORDS): records("240.0.10.1 httpbin.bar.global\n"),
         ("ConfigMap", "istio-ca-root-cert"): {"data": {"root-cert.pem": pki.certs_pem([ROOT.cert])}},
     }
 
@@ -149,11 +150,11 @@ def test_istiods_values_that_are_not_a_json_object_are_a_control_plane_finding(t
 
 def test_each_malformed_object_is_a_finding_of_its_check_and_the_rest_is_read():
     objects = healthy_cluster()
-    objects[("ConfigMap", zone_records.RECORDS_CONFIGMAP)] = records("240.0.10.1 a.b.global\nnot-an-ip c.d.global\n")
+    objects[("ConfigMap", ZONE_RECORDS)] = records("240.0.10.1 a.b.global\nnot-an-ip c.d.global\n")
     objects[("ConfigMap", "istio-ca-root-cert")] = {"data": {"root-cert.pem": "-----BEGIN CERTIFICATE-----\nnope\n"}}
     read = cluster_reader.read_cluster(FakeClient(objects), PARAMS)
     assert [(f["check"], f["object"]) for f in read["malformed"]] == [
-        ("dns", "ConfigMap %s/%s" % (NS, zone_records.RECORDS_CONFIGMAP)), ("root", "ConfigMap %s/istio-ca-root-cert" % NS)]
+        ("dns", "ConfigMap %s/%s" % (NS, ZONE_RECORDS)), ("root", "ConfigMap %s/istio-ca-root-cert" % NS)]
     assert all(f["problem"] for f in read["malformed"])
     assert read["zone_records"] is None and read["istiod_roots"] is None
     assert read["gateway"]["address"] == "127.141.1.1" and "istio-base" in read["releases"]
@@ -170,7 +171,7 @@ def test_objects_of_other_shapes_read_as_absent_not_as_a_traceback():
 
 
 def test_an_error_of_the_api_is_a_mesh_error_for_the_module():
-    client = FakeClient(healthy_cluster(), failing=("ConfigMap", zone_records.RECORDS_CONFIGMAP))
+    client = FakeClient(healthy_cluster(), failing=("ConfigMap", ZONE_RECORDS))
     with pytest.raises(MeshError, match="403 forbidden"):
         cluster_reader.read_cluster(client, PARAMS)
 
