@@ -69,8 +69,8 @@ waited:
   type: float
 """
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import (
-    deployments_waiting, resolve_gateway)
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD

@@ -11,7 +11,8 @@ import pytest
 
 from labtools import REPO, Lab, lab_command
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (

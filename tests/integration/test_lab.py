@@ -15,7 +15,7 @@ from lab.build import ensure_binaries, ensure_istio_charts
 
 from labtools import Lab, lab_command
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 
 

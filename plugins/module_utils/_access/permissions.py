@@ -20,6 +20,7 @@ from collections import namedtuple
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import Forbidden, api_resource
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.rules import allowed
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     CACERTS, GATEWAY, ISTIO_NAMESPACE, ISTIOD, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
 
@@ -235,20 +236,6 @@ def namespace_policy(subjects, labels, name=IDENTITY_NAME):
     binding = {"apiVersion": "admissionregistration.k8s.io/v1", "kind": "ValidatingAdmissionPolicyBinding",
                "metadata": dict(meta), "spec": {"policyName": policy_name, "validationActions": ["Deny"]}}
     return [policy, binding]
-
-
-def _matches(values, value):
-    return "*" in values or value in values
-
-
-def allowed(resource_rules, group, resource, verb, name=None):
-    """Whether RBAC resource rules (as a SelfSubjectRulesReview returns them) allow the request."""
-    for rule in resource_rules:
-        names = rule.get("resourceNames") or []
-        if (_matches(rule.get("verbs") or [], verb) and _matches(rule.get("apiGroups") or [], group)
-                and _matches(rule.get("resources") or [], resource) and (not names or (name and name in names))):
-            return True
-    return False
 
 
 def _qualified(resource, group):

@@ -1,6 +1,6 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Where other clusters reach a cluster's east-west gateway, and whether Deployments are ready."""
+"""Where other clusters reach a cluster's east-west gateway."""
 
 from __future__ import annotations
 
@@ -62,21 +62,3 @@ def resolve_gateway(client, namespace, name, address_override=""):
         return None, ("Service %s/%s has no address (no load balancer IP or hostname, no externalIP, no node "
                       "ExternalIP with a NodePort for %d)" % (namespace, name, GATEWAY_PORT))
     return found, ""
-
-
-def deployments_waiting(client, deployments):
-    """["Deployment <namespace>/<name>: why"] for each (namespace, name) not Available yet."""
-    return ["Deployment %s/%s: %s" % (namespace, name, why) for namespace, name in deployments
-            for why in [deployment_not_ready(client.get("Deployment", name, namespace))] if why]
-
-
-def deployment_not_ready(deployment):
-    """Why a Deployment is not Available with all replicas updated, or None when it is."""
-    if deployment is None:
-        return "does not exist"
-    status = deployment.get("status") or {}
-    wanted = (deployment.get("spec") or {}).get("replicas", 1)
-    available = any(c.get("type") == "Available" and c.get("status") == "True" for c in status.get("conditions") or [])
-    if not available or status.get("availableReplicas", 0) < wanted or status.get("updatedReplicas", 0) < wanted:
-        return "%s of %s replicas available" % (status.get("availableReplicas", 0), wanted)
-    return None

@@ -16,7 +16,7 @@ from collections import namedtuple
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
-from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import allowed
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.rules import allowed
 
 NOT_OURS = "%s!=%s" % (MANAGED_BY_LABEL, MANAGED_BY)
 # (group, kind, name) of what every namespace gets: Kubernetes' root CA bundle and default

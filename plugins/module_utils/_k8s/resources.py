@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 # Deployment readiness is generic; it lives with the gateway, which also waits for Deployments.
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployments_waiting
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL

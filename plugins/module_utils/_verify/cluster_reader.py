@@ -14,7 +14,8 @@ import json
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIOD, ZONE_RECORDS
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import deployment_not_ready, resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a

@@ -98,13 +98,6 @@ def test_missing_names_verb_resource_name_namespace_and_step():
     assert permissions.summary(lacking) == ["trust: create, patch, delete secrets cacerts in namespace istio-system"]
 
 
-def test_a_rule_for_other_names_does_not_allow():
-    assert not permissions.allowed([{"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"],
-                                     "resourceNames": ["other"]}], "", "secrets", "get", "cacerts")
-    assert not permissions.allowed([{"verbs": ["list"], "apiGroups": [""], "resources": ["secrets"],
-                                     "resourceNames": ["cacerts"]}], "", "secrets", "list")
-
-
 @pytest.mark.parametrize("method, kind, namespace, name, expected", [
     ("GET", "Secret", "istio-system", "cacerts", "get secrets cacerts in namespace istio-system (needed by step trust, "),
     ("GET", "ConfigMap", "istio-system", None, "list configmaps in namespace istio-system (needed by step "),

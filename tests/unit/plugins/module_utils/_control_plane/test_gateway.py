@@ -1,5 +1,4 @@
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import (
-    deployment_not_ready, gateway_address)
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
 
 
 def service(ingress=None, external_ips=None, node_port=None, type_="LoadBalancer"):
@@ -34,13 +33,3 @@ def test_node_external_ip_with_node_port():
 def test_no_address():
     assert gateway_address(service(), [NODE]) is None
     assert gateway_address(service(node_port=31443), [{"status": {"addresses": []}}]) is None
-
-
-def test_deployment_readiness():
-    ready = {"spec": {"replicas": 2}, "status": {"availableReplicas": 2, "updatedReplicas": 2,
-                                                 "conditions": [{"type": "Available", "status": "True"}]}}
-    assert deployment_not_ready(ready) is None
-    assert deployment_not_ready(None) == "does not exist"
-    half = {"spec": {"replicas": 2}, "status": {"availableReplicas": 1, "updatedReplicas": 2,
-                                                "conditions": [{"type": "Available", "status": "True"}]}}
-    assert deployment_not_ready(half) == "1 of 2 replicas available"
