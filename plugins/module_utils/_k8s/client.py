@@ -44,8 +44,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 
 
-FIELD_MANAGER = "meshops.multicluster"
-USER_AGENT = "meshops.multicluster"
+# The collection names itself the same way as the manager of its fields and as the agent of its requests.
+FIELD_MANAGER = USER_AGENT = MANAGED_BY
 
 # kind -> (API prefix, resource, namespaced)
 KINDS = {
