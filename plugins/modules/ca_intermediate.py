@@ -162,12 +162,10 @@ api_requests:
   type: dict
 """
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, not_ours, present
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module, require_cryptography
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
 
 
@@ -192,8 +190,7 @@ def main():
         required_if=[("state", "present", ("root_cert", "root_key"))],
         supports_check_mode=True,
     )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    require_cryptography(module)
     params = module.params
     state = params["state"]
     try:

@@ -107,13 +107,11 @@ api_requests:
   type: dict
 """
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module, require_cryptography
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
 
 
@@ -129,8 +127,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    require_cryptography(module)
     params = module.params
     try:
         if params["cluster_name"] is not None:

@@ -162,11 +162,9 @@ bundle_fingerprints:
   elements: str
 """
 
-from ansible.module_utils.basic import missing_required_lib
-
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module, require_cryptography
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_store import ensure_root
 
 
@@ -190,8 +188,7 @@ def main():
         mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content")],
         supports_check_mode=True,
     )
-    if not pki.HAS_CRYPTOGRAPHY:
-        module.fail_json(msg=missing_required_lib("cryptography"), exception=str(pki.CRYPTOGRAPHY_IMPORT_ERROR))
+    require_cryptography(module)
     try:
         result, diff = ensure_root(module.params, module.check_mode)
     except MeshError as exc:

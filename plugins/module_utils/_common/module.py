@@ -16,7 +16,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import KEY_TEXT, is_pem_text
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import (
+    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, KEY_TEXT, is_pem_text)
 
 # Documented once in the doc fragment meshops.multicluster.k8s_auth.
 AUTH_ARG_SPEC = dict(
@@ -51,11 +52,21 @@ def k8s_module(argument_spec, key_file_options=(), **kwargs):
     return key_file_module(spec, ("client_key",) + tuple(key_file_options), **kwargs)
 
 
-def require_client_libraries(module):
-    """fail_json naming the first library a KubeClient needs that is not installed."""
-    for has, library, error in ((HAS_URLLIB3, "urllib3", URLLIB3_IMPORT_ERROR), (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR)):
+def _require(module, libraries):
+    """fail_json naming the first of (installed, library, import error) that is not installed."""
+    for has, library, error in libraries:
         if not has:
             module.fail_json(msg=missing_required_lib(library), exception=str(error))
+
+
+def require_client_libraries(module):
+    """fail_json naming the first library a KubeClient needs that is not installed."""
+    _require(module, ((HAS_URLLIB3, "urllib3", URLLIB3_IMPORT_ERROR), (HAS_YAML, "PyYAML", YAML_IMPORT_ERROR)))
+
+
+def require_cryptography(module):
+    """fail_json when the library of the CA modules' certificates and keys is not installed."""
+    _require(module, ((HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR),))
 
 
 def k8s_client(module):
