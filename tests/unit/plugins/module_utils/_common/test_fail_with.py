@@ -9,6 +9,7 @@ import pytest
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import AUTH_ENV, Forbidden, KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from tests.unit.fake_api import FakeApi, fake_client
 
 
@@ -75,7 +76,9 @@ def test_k8s_client_builds_the_client_in_the_modules_check_mode(monkeypatch, che
 def test_k8s_client_refuses_key_text_naming_the_field(monkeypatch):
     for env in AUTH_ENV.values():
         monkeypatch.delenv(env, raising=False)
-    module = FakeModule({"host": "https://127.0.0.1:6443", "client_key": "-----BEGIN PRIVATE KEY-----\nMII\n"})
+    key_text = pki.key_pem(pki.generate_key("ec")).decode()  # generated here: no key material in the repository
+    module = FakeModule({"host": "https://127.0.0.1:6443", "client_key": key_text})
     with pytest.raises(Failed):
         k8s_client(module)
-    assert module.failed["field"] == "client_key" and "MII" not in repr(module.failed)
+    body = key_text.splitlines()[1]
+    assert module.failed["field"] == "client_key" and body not in repr(module.failed)
