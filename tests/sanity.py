@@ -14,8 +14,9 @@ from pathlib import Path, PurePosixPath
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-# Outside the repository: inside it, git (which ansible-test asks) would ignore the copy.
-COPY = Path(tempfile.gettempdir()) / "meshops-sanity" / "ansible_collections" / "meshops" / "multicluster"
+# The copy goes outside the repository (inside it, git - which ansible-test asks - would ignore it),
+# into a directory of this run's own: two runs at once (worktrees, CI beside a developer) never share it.
+COLLECTION_PATH = Path("ansible_collections") / "meshops" / "multicluster"
 GET_PIP = Path.home() / ".ansible" / "test" / "cache"
 
 
@@ -55,17 +56,21 @@ def pinned_pip() -> str:
 
 
 def main() -> int:
-    shutil.rmtree(COPY, ignore_errors=True)
+    with tempfile.TemporaryDirectory(prefix="meshops-sanity-") as top:
+        return sanity(Path(top) / COLLECTION_PATH)
+
+
+def sanity(copy: Path) -> int:
     for name in files():
-        (COPY / name).parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(REPO / name, COPY / name)
+        (copy / name).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(REPO / name, copy / name)
     # ansible-test bootstraps pip in its venvs with a script from a site outside the package
     # registries; ours gives it pip from the standard library instead.
     GET_PIP.mkdir(parents=True, exist_ok=True)
     shutil.copy(REPO / "tests" / "sanity_get_pip.py", GET_PIP / f"get_pip_{pinned_pip().replace('.', '_')}.py")
     ansible_test_bin = Path(sys.executable).parent / "ansible-test"
     return subprocess.run([str(ansible_test_bin), "sanity", "--python", f"{sys.version_info[0]}.{sys.version_info[1]}",
-                           *sys.argv[1:]], cwd=COPY, check=False).returncode
+                           *sys.argv[1:]], cwd=copy, check=False).returncode
 
 
 if __name__ == "__main__":
