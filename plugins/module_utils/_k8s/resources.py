@@ -9,7 +9,6 @@ touched: the set fails naming it."""
 from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-# Deployment readiness is generic; it lives with the gateway, which also waits for Deployments.
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS, is_ours
@@ -21,17 +20,18 @@ def _check_objects(objects, prune_kinds):
     """Raises MeshError for the first kind or object the set cannot hold."""
     for kind in prune_kinds or []:
         if kind not in KINDS:
-            raise MeshError("prune_kinds has %r: expected kinds among %s" % (kind, ", ".join(sorted(KINDS))))
+            raise MeshError("prune_kinds has %r: expected kinds among %s" % (kind, ", ".join(sorted(KINDS))), field="prune_kinds")
     for index, obj in enumerate(objects):
         where = "objects[%d]" % index
         kind = obj.get("kind")
         if kind not in KINDS:
-            raise MeshError("%s.kind is %r: expected one of %s" % (where, kind, ", ".join(sorted(KINDS))))
+            raise MeshError("%s.kind is %r: expected one of %s" % (where, kind, ", ".join(sorted(KINDS))), field="objects")
         meta = obj.get("metadata") or {}
         if not meta.get("name"):
-            raise MeshError("%s.metadata.name is missing: every object needs a name" % where)
+            raise MeshError("%s.metadata.name is missing: every object needs a name" % where, field="objects")
         if KINDS[kind][2] and not meta.get("namespace"):
-            raise MeshError("%s (%s %s) has no metadata.namespace: %s is namespaced" % (where, kind, meta["name"], kind))
+            raise MeshError("%s (%s %s) has no metadata.namespace: %s is namespaced" % (where, kind, meta["name"], kind),
+                            field="objects")
 
 
 def _parse_label(value):
@@ -40,7 +40,7 @@ def _parse_label(value):
         return None
     key, sep, label_value = value.partition("=")
     if not sep or not key:
-        raise MeshError("prune_label is %r: expected key=value" % value)
+        raise MeshError("prune_label is %r: expected key=value" % value, field="prune_label")
     return {key: label_value}
 
 

@@ -110,8 +110,8 @@ class Writer:
         self._await_deleted(namespaces.waiting)
         if write_store:
             self._write_store(store, current_store)
-        for the_plan in (namespaces, entries, records):  # namespaces exist before their entries
-            reconcile.execute(self.client, the_plan)
+        for changes in (namespaces, entries, records):  # namespaces exist before their entries
+            reconcile.execute(self.client, changes)
         result = self._result(entries, namespaces, kept, write_store, records.changed)
         result.update(held=held, skipped=entries.skipped)
         result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
@@ -123,23 +123,23 @@ class Writer:
 
     def absent(self):
         """Delete everything this step made in the cluster."""
-        the_plan = reconcile.Changes()
-        the_plan.delete = [dict(obj, kind=kind) for kind in KINDS
-                           for obj in self.client.list(kind, label_selector=OWNED_SELECTOR)]
+        changes = reconcile.Changes()
+        changes.delete = [dict(obj, kind=kind) for kind in KINDS
+                          for obj in self.client.list(kind, label_selector=OWNED_SELECTOR)]
         configmaps = [obj for obj in (self._get("ConfigMap", VIP_STORE, self.istio_namespace),
                                       self._get("ConfigMap", ZONE_RECORDS, self.istio_namespace))
                       if obj and is_ours(obj)]
-        the_plan.delete += configmaps
+        changes.delete += configmaps
         namespaces = reconcile.Changes()
         namespaces.delete = [dict(ns, kind="Namespace") for ns in self.client.list("Namespace", label_selector=OWNED_SELECTOR)]
         kept = self._keep_namespaces_in_use(namespaces)
-        reconcile.execute(self.client, the_plan)
+        reconcile.execute(self.client, changes)
         reconcile.execute(self.client, namespaces)
         names = {obj["metadata"]["name"] for obj in configmaps}
-        result = self._result(the_plan, namespaces, kept, VIP_STORE in names, ZONE_RECORDS in names)
-        result["changed"] = the_plan.changed or namespaces.changed
+        result = self._result(changes, namespaces, kept, VIP_STORE in names, ZONE_RECORDS in names)
+        result["changed"] = changes.changed or namespaces.changed
         if self.diff:
-            result["diff"] = reconcile.diff(the_plan, namespaces)
+            result["diff"] = reconcile.diff(changes, namespaces)
         return result
 
     @staticmethod

@@ -8,12 +8,13 @@ not passing the object concerned and the fix. The model is what report.py render
 
 from __future__ import annotations
 
+import copy
 import datetime
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
-# Where the control plane lives unless the fleet says otherwise (mesh_istio_namespace).
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import BASE_RELEASE, GATEWAY, ISTIOD, ISTIO_NAMESPACE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    BASE_RELEASE, CACERTS, GATEWAY, ISTIOD, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -49,7 +50,7 @@ def _short(fingerprint):
 
 
 def _cacerts(namespace):
-    return "Secret %s/cacerts" % namespace
+    return "Secret %s/%s" % (namespace, CACERTS)
 
 
 def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=None):
@@ -62,7 +63,7 @@ def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=
     if istiod_roots is not None and signer and signer not in istiod_roots:
         return result("fail", "istiod gives workloads root %s, not the root of cacerts %s: it started before the "
                       "Secret existed and runs a CA of its own" % (_short((istiod_roots or [""])[0]), _short(signer)),
-                      "Deployment %s/istiod" % namespace, "run playbooks/control_plane.yml (it restarts istiod)",
+                      "Deployment %s/%s" % (namespace, ISTIOD), "run playbooks/control_plane.yml (it restarts istiod)",
                       "control_plane")
     return result("pass", "root %s" % _short(signer))
 
@@ -81,7 +82,7 @@ def check_intermediate(trust, warn_days, namespace=ISTIO_NAMESPACE):
 
 
 def _without(values, paths):
-    values = _copy(values)
+    values = copy.deepcopy(values)
     for path in paths:
         node = values
         for key in path[:-1]:
@@ -89,14 +90,6 @@ def _without(values, paths):
         if isinstance(node, dict):
             node.pop(path[-1], None)
     return values
-
-
-def _copy(value):
-    if isinstance(value, dict):
-        return {k: _copy(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_copy(v) for v in value]
-    return value
 
 
 def control_plane_identity(check, istiod_release=ISTIOD):
@@ -120,7 +113,7 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
         return result("fail", "%s: %s" % (name, why), "Deployment %s/%s" % (namespace, name),
                       "check the Deployment's events and pods (kubectl -n %s describe deploy %s)" % (namespace, name))
     if majority_identity and control_plane_identity(check) != majority_identity:
-        return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/istiod" % namespace,
+        return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/%s" % (namespace, ISTIOD),
                       "align mesh_istio_values_override, then run playbooks/control_plane.yml")
     return result("pass", "Istio %s, ready" % chart_version)
 
@@ -138,7 +131,7 @@ def check_gateway(check, namespace=ISTIO_NAMESPACE, service=GATEWAY):
 
 
 def check_dns(check, delegated, expected, namespace=ISTIO_NAMESPACE):
-    records_configmap = "ConfigMap %s/istiocoredns-records" % namespace
+    records_configmap = "ConfigMap %s/%s" % (namespace, ZONE_RECORDS)
     if delegated is False:
         return result("fail", "the cluster DNS does not delegate zone global to the zone server",
                       "cluster DNS ConfigMap in kube-system", step="dns")
@@ -168,7 +161,7 @@ def check_services_set(counts, kind):
     missing, different, extra = counts.get("created", 0), counts.get("updated", 0), counts.get("deleted", 0)
     if missing or different or extra:
         return result("fail", "%d missing, %d different, %d stale" % (missing, different, extra),
-                      "%s labelled app.kubernetes.io/managed-by=meshops.multicluster" % kind,
+                      "%s labelled %s=%s" % (kind, MANAGED_BY_LABEL, MANAGED_BY),
                       step="services")
     return result("pass", "%d as desired" % counts.get("unchanged", 0))
 
