@@ -3,24 +3,11 @@ warns, in the play's output, and goes on; the lab's own versions draw no warning
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
-PREFLIGHT_ONLY = """
-- name: Preflight only
-  hosts: mesh_clusters
-  gather_facts: false
-  roles:
-    - role: meshops.multicluster.preflight
-      vars:
-        mesh_preflight_check_permissions: false
-"""
+from labtools import preflight_only_playbook
 
 
 def test_an_unsupported_istio_version_warns_and_the_lab_kubernetes_does_not(lab, ansible_playbook):
-    playbook = Path(tempfile.mkdtemp()) / "preflight.yml"
-    playbook.write_text(PREFLIGHT_ONLY)
-    run = ansible_playbook(str(playbook), extra_vars={"mesh_istio_version": "1.29.0"})
+    run = ansible_playbook(preflight_only_playbook(), extra_vars={"mesh_istio_version": "1.29.0"})
     assert run.rc == 0, run.stdout[-3000:]
     output = " ".join((run.stdout + run.stderr).split())
     assert "mesh_istio_version='1.29.0' (%s) is outside the Istio versions this collection supports, 1.30 to 1.31" % (
