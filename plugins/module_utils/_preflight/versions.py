@@ -33,9 +33,20 @@ def range_text(bounds):
     return "%d.%d to %d.%d" % (bounds[0] + bounds[1])
 
 
-def _outside(version, bounds):
+def _why_outside(version, bounds):
+    """Why a version is outside bounds ("older", "newer", "not a version"), or None inside them."""
     minor = minor_version(version)
-    return minor is None or not bounds[0] <= minor <= bounds[1]
+    if minor is None:
+        return "not a version"
+    return "older" if minor < bounds[0] else "newer" if minor > bounds[1] else None
+
+
+ISTIO_WHY = {"older": "past Istio's support: a minor is supported until six weeks after the next-but-one",
+             "newer": "newer than the collection is tested with",
+             "not a version": "not an Istio version"}
+KUBERNETES_WHY = {"older": "older than Istio %s support" % range_text(ISTIO_RANGE),
+                  "newer": "newer than Istio %s support" % range_text(ISTIO_RANGE),
+                  "not a version": "not a Kubernetes version"}
 
 
 def istio_warnings(clusters):
@@ -45,18 +56,19 @@ def istio_warnings(clusters):
     for cluster in clusters:
         hosts_of.setdefault(cluster.get("chart_version"), []).append(cluster["host"])
     return ["mesh_istio_version=%r (%s) is outside the Istio versions this collection supports, %s (tested with "
-            "%s): Istio supports a minor until six weeks after the next-but-one; see docs/variables.md, "
-            "Supported versions" % (version, ", ".join(hosts), range_text(ISTIO_RANGE), TESTED_ISTIO)
-            for version, hosts in hosts_of.items() if _outside(version, ISTIO_RANGE)]
+            "%s): %s; see docs/variables.md, Supported versions"
+            % (version, ", ".join(hosts), range_text(ISTIO_RANGE), TESTED_ISTIO, ISTIO_WHY[why])
+            for version, hosts in hosts_of.items() for why in [_why_outside(version, ISTIO_RANGE)] if why]
 
 
 def kubernetes_warnings(versions):
     """One warning per cluster whose Kubernetes version ({host: the API server's gitVersion}) is
     outside KUBERNETES_RANGE. A version that could not be read (None) is left out."""
-    return ["%s: Kubernetes %s is outside the versions this collection supports, %s (tested with %s; what "
-            "Istio %d.%d-%d.%d supports); see docs/variables.md, Supported versions"
-            % ((host, version, range_text(KUBERNETES_RANGE), TESTED_KUBERNETES) + ISTIO_RANGE[0] + ISTIO_RANGE[1])
-            for host, version in versions.items() if version is not None and _outside(version, KUBERNETES_RANGE)]
+    return ["%s: Kubernetes %s is outside the versions this collection supports, %s (tested with %s): %s; "
+            "see docs/variables.md, Supported versions"
+            % (host, version, range_text(KUBERNETES_RANGE), TESTED_KUBERNETES, KUBERNETES_WHY[why])
+            for host, version in versions.items() if version is not None
+            for why in [_why_outside(version, KUBERNETES_RANGE)] if why]
 
 
 def server_version(client):

@@ -48,21 +48,25 @@ def test_a_supported_istio_version_gives_no_warning():
     assert istio_warnings([cluster("east", "1.31.0"), cluster("west", "1.30.4"), cluster("lab", "1.31-dev")]) == []
 
 
-@pytest.mark.parametrize("version", ["1.29.0", "1.32.0", "2.0.0", "latest"])
-def test_an_istio_version_outside_the_range_warns_once_naming_its_hosts(version):
+@pytest.mark.parametrize("version, why", [
+    ("1.29.0", "past Istio's support: a minor is supported until six weeks after the next-but-one"),
+    ("1.32.0", "newer than the collection is tested with"), ("2.0.0", "newer than the collection is tested with"),
+    ("latest", "not an Istio version"),
+])
+def test_an_istio_version_outside_the_range_warns_once_naming_its_hosts(version, why):
     warnings = istio_warnings([cluster("east", version), cluster("west", version), cluster("north", "1.31.0")])
     assert warnings == ["mesh_istio_version=%r (east, west) is outside the Istio versions this collection supports, "
-                        "1.30 to 1.31 (tested with 1.31): Istio supports a minor until six weeks after the "
-                        "next-but-one; see docs/variables.md, Supported versions" % version]
+                        "1.30 to 1.31 (tested with 1.31): %s; see docs/variables.md, Supported versions"
+                        % (version, why)]
 
 
 def test_a_kubernetes_version_outside_the_range_warns_naming_the_cluster():
     warnings = kubernetes_warnings({"east": "v1.34.4", "west": "v1.31.9", "north": "v1.37.0", "south": None})
     assert warnings == [
         "west: Kubernetes v1.31.9 is outside the versions this collection supports, 1.32 to 1.36 (tested with "
-        "1.34; what Istio 1.30-1.31 supports); see docs/variables.md, Supported versions",
+        "1.34): older than Istio 1.30 to 1.31 support; see docs/variables.md, Supported versions",
         "north: Kubernetes v1.37.0 is outside the versions this collection supports, 1.32 to 1.36 (tested with "
-        "1.34; what Istio 1.30-1.31 supports); see docs/variables.md, Supported versions"]
+        "1.34): newer than Istio 1.30 to 1.31 support; see docs/variables.md, Supported versions"]
 
 
 def test_the_version_is_read_from_the_api_server():
