@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 COLLECTION_LINK := .cache/collections/ansible_collections/meshops/multicluster
 DEMO_CLUSTERS ?= 3
 
-.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection bench clean
+.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection ee bench clean
 
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
@@ -17,7 +17,7 @@ demo: venv binaries
 	@$(PY) -m lab show httpbin.bar.global
 	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"
 
-test: venv binaries system-deps unit integration sanity lint build-collection
+test: venv binaries system-deps unit integration sanity lint build-collection ee
 
 # Debian packages the tests use: Chromium opens the fleet report page and takes a screenshot.
 system-deps:
@@ -58,6 +58,12 @@ lint: venv
 
 build-collection: venv
 	$(PY) tests/build_collection.py
+
+# The execution environment: ansible-builder creates the build context of
+# execution-environment/execution-environment.yml (in a temporary directory, no container runtime) and the
+# test checks it (pinned base image, helm checksums, the collection's dependency files). About 3 s.
+ee: venv
+	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit/test_execution_environment.py
 
 # Each prints ratios against a baseline measured in the same run; results in bench/results/.
 bench: venv binaries

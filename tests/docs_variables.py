@@ -55,6 +55,26 @@ extra variables set them (`-e`, or a job template's extra variables or survey); 
 | `mesh_rollout_canary` | str | none | This cluster (a host of `mesh_clusters`) goes first, alone; when it fails, the run stops before any other cluster. |
 | `mesh_rollout_serial` | list | `["100%"]`, `[1, "100%"]` with a canary | Batch sizes, as Ansible's `serial` (numbers or percentages; the last one repeats). |
 | `mesh_rollout_max_fail_percentage` | int | `100` | Stop when more than this share of a batch failed; a batch that fails entirely always stops the run. |
+
+## Supported versions
+
+What the collection is tested with (the lab: `lab/versions.toml`, `requirements-dev.txt`) and the
+versions it supports. Outside them the preflight role warns and goes on: for `mesh_istio_version`,
+and for each cluster's Kubernetes version as its API server reports it (`/version`). The ranges
+live in `plugins/module_utils/_preflight/versions.py`; a unit test keeps this table in step.
+
+| component | tested with | supported |
+| --- | --- | --- |
+| Istio | 1.31 | 1.30 to 1.31 |
+| Kubernetes | 1.34 | 1.32 to 1.36 |
+| ansible-core | 2.19.14 | `>=2.19.0` |
+
+- **Istio**: the minors the Istio project supports (a minor until six weeks after the next-but-one
+  minor is released; see Istio's [supported releases](https://istio.io/latest/docs/releases/supported-releases/)).
+  The lab builds the commit of Istio 1.31.0, the default `mesh_istio_version`. Take the newest patch
+  of a supported minor: the collection installs whatever chart version you name.
+- **Kubernetes**: the versions those Istio minors support.
+- **ansible-core**: `requires_ansible` of `meta/runtime.yml`, with Python 3.11.
 """
 
 

@@ -15,11 +15,13 @@ description:
     C(mesh_trust_domain) differ between clusters, or a per-cluster values override sets what must be
     identical fleet-wide.
   - Warns when the control planes of the fleet would not be identical (chart version or shared values).
+  - Warns when C(mesh_istio_version), or with O(connections) a cluster's Kubernetes version, is outside
+    the versions the collection supports (see the C(variables) guide, Supported versions); goes on.
   - Then, with O(connections), asks each cluster who it is - the uid of its C(kube-system) namespace,
     as Istio and Submariner identify a cluster - and fails naming the hosts and the uid when two
     inventory hosts are the same cluster, or when E(K8S_AUTH_HOST) would send a play of more than
     one host to one API server. A cluster that cannot be read is returned in RV(unidentified).
-    Only reads (C(get namespaces kube-system)); nothing is written.
+    Only reads (C(get namespaces kube-system), the API server's C(/version)); nothing is written.
   - Without O(connections), talks to no cluster.
 options:
   clusters:
@@ -108,7 +110,9 @@ import os
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import (
-    check_fleet, check_identities, check_single_api_server, read_uids)
+    check_fleet, check_identities, check_single_api_server, read_clusters)
+from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.versions import (
+    istio_warnings, kubernetes_warnings)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, require_client_libraries
@@ -117,13 +121,14 @@ CONNECTION = dict(host=dict(type="str", required=True), kubeconfig=dict(type="pa
 
 
 def identify(module, connections):
-    """({host: kube-system uid}, {host: why unknown}), every host read a cluster of its own, or FleetError."""
+    """({host: kube-system uid}, {host: Kubernetes version}, {host: why unknown}), every host read a
+    cluster of its own, or FleetError."""
     require_client_libraries(module)
     check_single_api_server([c["host"] for c in connections], os.environ)
-    uids, unidentified = read_uids(connections, lambda c: KubeClient({"kubeconfig": c["kubeconfig"],
-                                                                      "context": c["context"]}))
+    uids, versions, unidentified = read_clusters(connections, lambda c: KubeClient({"kubeconfig": c["kubeconfig"],
+                                                                                    "context": c["context"]}))
     check_identities(uids)
-    return uids, unidentified
+    return uids, versions, unidentified
 
 
 def main():
@@ -133,10 +138,12 @@ def main():
                            supports_check_mode=True)
     try:
         summary = check_fleet(module.params["clusters"])
-        summary["cluster_uids"], summary["unidentified"] = identify(module, module.params["connections"]) \
-            if module.params["connections"] else ({}, {})
+        summary["cluster_uids"], versions, summary["unidentified"] = identify(module, module.params["connections"]) \
+            if module.params["connections"] else ({}, {}, {})
     except MeshError as exc:
         fail_with(module, exc)
+    for warning in istio_warnings(module.params["clusters"]) + kubernetes_warnings(versions):
+        module.warn(warning)
     if not summary["identical_control_planes"]:
         groups = "; ".join(", ".join(names) for names in summary["control_plane_identities"].values())
         module.warn("the control planes of the fleet are not identical (chart version or shared values differ "

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -88,3 +89,19 @@ class PlaybookRun:
     @property
     def changed(self) -> int:
         return sum(h["changed"] for h in self.recap.values())
+
+
+def preflight_only_playbook(tasks: str = "") -> str:
+    """The path of a play that runs only the preflight role (its permission check off) on mesh_clusters,
+    then `tasks` (YAML task entries, indented as play keys' items)."""
+    path = Path(tempfile.mkdtemp()) / "preflight.yml"
+    path.write_text("""
+- name: Preflight only
+  hosts: mesh_clusters
+  gather_facts: false
+  roles:
+    - role: meshops.multicluster.preflight
+      vars:
+        mesh_preflight_check_permissions: false
+""" + ("  tasks:\n" + tasks if tasks else ""))
+    return str(path)

@@ -9,6 +9,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from labtools import preflight_only_playbook
+
 HELM = "Helm/"
 
 
@@ -54,22 +56,13 @@ def test_k8s_auth_host_over_a_fleet_is_refused_before_any_write(lab, ansible_pla
 
 
 def test_each_host_knows_its_cluster_uid(lab, ansible_playbook):
-    playbook = Path(tempfile.mkdtemp()) / "identity.yml"
-    playbook.write_text("""
-- name: Preflight only
-  hosts: mesh_clusters
-  gather_facts: false
-  roles:
-    - role: meshops.multicluster.preflight
-      vars:
-        mesh_preflight_check_permissions: false
-  tasks:
+    playbook = preflight_only_playbook("""
     - name: Show the identity
       ansible.builtin.debug:
         msg: "UID {{ inventory_hostname }} {{ mesh_cluster_uid }}"
 """)
     before = all_writes(lab)
-    run = ansible_playbook(str(playbook))
+    run = ansible_playbook(playbook)
     assert run.rc == 0, run.stdout[-3000:]
     for name in lab.names:
         assert "UID %s %s" % (name, kube_system_uid(lab, name)) in run.text

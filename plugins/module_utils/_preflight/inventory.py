@@ -11,6 +11,7 @@ import json
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.versions import server_version
 
 # Values that must be the same in every cluster of one mesh (or are set per cluster by the
 # collection itself): an override of one of them on one cluster splits the mesh.
@@ -112,18 +113,25 @@ def cluster_uid(client):
     return uid
 
 
-def read_uids(connections, client_for):
-    """({host: kube-system uid}, {host: why it could not be read}) of each connection ({host,
-    kubeconfig, context}), asking each API server once with client_for(connection). A cluster that
-    cannot be read now cannot be written either: the caller fails that host alone."""
-    uids, unidentified = {}, {}
+def read_clusters(connections, client_for):
+    """({host: kube-system uid}, {host: Kubernetes version or None}, {host: why it could not be read})
+    of each connection ({host, kubeconfig, context}), asking each API server with one client of
+    client_for(connection). A cluster that cannot be read now cannot be written either: the caller
+    fails that host alone. Its version only informs a warning: an unreadable one is None."""
+    uids, versions, unidentified = {}, {}, {}
     for connection in connections:
         try:
-            uids[connection["host"]] = cluster_uid(client_for(connection))
+            client = client_for(connection)
+            uids[connection["host"]] = cluster_uid(client)
         except MeshError as exc:
             unidentified[connection["host"]] = "%s: cannot read who the cluster is (namespace %s), nothing was " \
                 "written to it: %s" % (connection["host"], IDENTITY_NAMESPACE, worded(exc))
-    return uids, unidentified
+            continue
+        try:
+            versions[connection["host"]] = server_version(client)
+        except MeshError:
+            versions[connection["host"]] = None
+    return uids, versions, unidentified
 
 
 def check_identities(uids):

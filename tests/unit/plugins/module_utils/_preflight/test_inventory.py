@@ -78,15 +78,16 @@ def test_the_control_plane_namespace_is_a_label_and_the_same_everywhere():
 # Who each cluster is (issue #20, finding 10): the API server's word, not the inventory's.
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import (  # noqa: E402
-    check_identities, check_single_api_server, cluster_uid, read_uids)
+    check_identities, check_single_api_server, cluster_uid, read_clusters)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError  # noqa: E402
 
 
 class FakeClient:
-    """The one call the identity check makes: GET namespace kube-system."""
+    """The two calls the identity check makes: GET namespace kube-system, GET /version."""
 
-    def __init__(self, uid=None, error=None, host="https://127.0.0.1:6443"):
+    def __init__(self, uid=None, error=None, host="https://127.0.0.1:6443", version="v1.34.4", version_error=None):
         self.uid, self.error, self.host = uid, error, host
+        self.version, self.version_error = version, version_error
         self.calls = []
 
     def get(self, kind, name, namespace=None):
@@ -94,6 +95,12 @@ class FakeClient:
         if self.error:
             raise KubeError(self.error)
         return {"metadata": {"name": name, "uid": self.uid}} if self.uid else None
+
+    def request(self, method, path):
+        self.calls.append((method, path))
+        if self.version_error:
+            raise KubeError(self.version_error)
+        return {"major": "1", "minor": "34", "gitVersion": self.version}
 
 
 def test_the_cluster_is_who_its_kube_system_namespace_says():
@@ -122,11 +129,21 @@ def test_a_cluster_that_cannot_be_read_is_named_with_why():
     clients = {"east": FakeClient("uid-1"), "west": FakeClient(error="cannot reach the Kubernetes API"),
                "north": FakeClient(None)}
     connections = [{"host": host, "kubeconfig": None, "context": host} for host in clients]
-    uids, unidentified = read_uids(connections, lambda c: clients[c["host"]])
+    uids, versions, unidentified = read_clusters(connections, lambda c: clients[c["host"]])
     assert uids == {"east": "uid-1"}
+    assert versions == {"east": "v1.34.4"}
     assert unidentified["west"] == ("west: cannot read who the cluster is (namespace kube-system), nothing was "
                                     "written to it: cannot reach the Kubernetes API")
     assert set(unidentified) == {"west", "north"}
+
+
+def test_each_cluster_is_asked_once_for_who_it_is_and_its_version():
+    clients = {"east": FakeClient("uid-1", version="v1.35.0+k3s1"), "west": FakeClient("uid-2", version_error="403")}
+    connections = [{"host": host, "kubeconfig": None, "context": host} for host in clients]
+    uids, versions, unidentified = read_clusters(connections, lambda c: clients[c["host"]])
+    # A version that cannot be read only leaves out a warning: the cluster is identified.
+    assert (uids, versions, unidentified) == ({"east": "uid-1", "west": "uid-2"}, {"east": "v1.35.0+k3s1", "west": None}, {})
+    assert clients["east"].calls == [("Namespace", "kube-system", None), ("GET", "/version")]
 
 
 def test_k8s_auth_host_with_more_than_one_host_is_refused():
