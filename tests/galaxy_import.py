@@ -70,7 +70,12 @@ def main() -> int:
     if not (TOOL / "bin" / "python").is_file():
         print(f"galaxy-import: no galaxy-importer venv at {TOOL} (make galaxy-import builds it)", file=sys.stderr)
         return 2
-    work = Path(tempfile.mkdtemp(prefix="meshops-galaxy-import-"))
+    with tempfile.TemporaryDirectory(prefix="meshops-galaxy-import-") as work:
+        return import_check(Path(work))
+
+
+def import_check(work: Path) -> int:
+    """Build the tarball in `work`, import it, print what the importer found; the exit status."""
     tarball = build(work)
     lines = run_importer(tarball, work)
     blocked = any(MISSING_REPOSITORY in line for line in lines)
