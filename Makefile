@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 COLLECTION_LINK := .cache/collections/ansible_collections/meshops/multicluster
 DEMO_CLUSTERS ?= 3
 
-.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection ee bench clean
+.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection ee changelog-lint galaxy-import bench clean
 
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
@@ -17,7 +17,7 @@ demo: venv binaries
 	@$(PY) -m lab show httpbin.bar.global
 	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"
 
-test: venv binaries system-deps unit integration sanity lint build-collection ee
+test: venv binaries system-deps unit integration sanity lint build-collection ee changelog-lint galaxy-import
 
 # Debian packages the tests use: Chromium opens the fleet report page and takes a screenshot.
 system-deps:
@@ -64,6 +64,20 @@ build-collection: venv
 # test checks it (pinned base image, helm checksums, the collection's dependency files). About 3 s.
 ee: venv
 	$(VENV)/bin/pytest -q -p no:cacheprovider tests/unit/test_execution_environment.py
+
+# The changelog fragments and changelogs/changelog.yaml (releasing: docs/development.md#releasing).
+changelog-lint: venv
+	$(VENV)/bin/antsibull-changelog lint
+
+# galaxy-importer on the built tarball with Galaxy's and Automation Hub's settings, offline. Its pins
+# clash with ours (attrs), so it has a venv of its own.
+GALAXY_IMPORTER := .cache/tools/galaxy-importer
+galaxy-import: venv $(GALAXY_IMPORTER)/.installed
+	$(PY) tests/galaxy_import.py
+$(GALAXY_IMPORTER)/.installed: tests/galaxy_importer/requirements.txt
+	$(PYTHON) -m venv $(GALAXY_IMPORTER)
+	$(GALAXY_IMPORTER)/bin/pip install -q --disable-pip-version-check -r $<
+	touch $@
 
 # Each prints ratios against a baseline measured in the same run; results in bench/results/.
 bench: venv binaries

@@ -10,13 +10,22 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+from fnmatch import fnmatch
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-# Present in the repository, never in the built collection.
-MUST_NOT_SHIP = ("lab/", "bench/", ".lab", ".venv/", ".cache/", ".ci/", "tests/output/", "inventory/lab/hosts.yml")
-MUST_SHIP = ("MANIFEST.json", "meta/runtime.yml", "plugins/modules/service_entry.py",
-             "roles/control_plane/tasks/main.yml", "playbooks/site.yml", "README.md", "LICENSE")
+# In the repository, never in the built collection (fnmatch patterns, a directory's ending in "/"):
+# what needs the repository, the lab or the development tools to work.
+MUST_NOT_SHIP = ("lab/", "bench/", ".lab*", ".venv/", ".cache/", ".ci/", "inventory/lab/", "tests/*.py",
+                 "tests/unit/", "tests/integration/", "tests/galaxy_importer/", "tests/output/",
+                 "changelogs/fragments/", "changelogs/.plugin-cache.yaml", "ansible.cfg", ".ansible-lint",
+                 "pytest.ini", ".gitignore", "Makefile", "requirements-dev.txt", "*__pycache__/")
+# What a user of the installed collection needs (one file stands for each kind).
+MUST_SHIP = ("MANIFEST.json", "FILES.json", "README.md", "LICENSE", "CHANGELOG.md", "changelogs/changelog.yaml",
+             "meta/runtime.yml", "meta/execution-environment.yml", "requirements.txt", "requirements.yml",
+             "bindep.txt", "plugins/modules/service_entry.py", "roles/control_plane/tasks/main.yml",
+             "roles/control_plane/README.md", "playbooks/site.yml", "inventory/example/hosts.yml",
+             "docs/quickstart.md")
 
 
 def build(output_dir: Path) -> Path:
@@ -25,11 +34,16 @@ def build(output_dir: Path) -> Path:
     return next(output_dir.glob("meshops-multicluster-*.tar.gz"))
 
 
+def shipped_by_mistake(name: str) -> bool:
+    """The path matches a pattern of MUST_NOT_SHIP, or lies under a directory that does."""
+    return any(fnmatch(name, pattern.rstrip("/")) or fnmatch(name, pattern.rstrip("/") + "/*")
+               for pattern in MUST_NOT_SHIP)
+
+
 def check(tarball: Path) -> list[str]:
     with tarfile.open(tarball) as tar:
         names = tar.getnames()
-    problems = [f"{name} is in the tarball" for name in names for bad in MUST_NOT_SHIP
-                if name == bad.rstrip("/") or name.startswith(bad) or "/__pycache__" in name]
+    problems = [f"{name} is in the tarball" for name in names if shipped_by_mistake(name)]
     problems += [f"{name} is missing from the tarball" for name in MUST_SHIP if name not in names]
     return problems
 

@@ -54,13 +54,27 @@ def lab_hosts(lab, with_kubeconfig):
 
 
 def run_job(private_dir, installed):
+    """ansible-runner as AWX runs it: nothing of the repository on the way - no ansible.cfg (not in the
+    working directory, no ANSIBLE_CONFIG), a home of its own, only the installed collections path."""
+    home = private_dir / "home"
+    home.mkdir()
     proc = subprocess.run([str(BIN / "ansible-runner"), "run", str(private_dir), "-p", "job.yml", "--ident", "job"],
-                          capture_output=True, text=True, check=False,
-                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(Path.home()),
+                          capture_output=True, text=True, check=False, cwd=private_dir,
+                          env={"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(home),
                                "ANSIBLE_COLLECTIONS_PATH": str(installed)})
     artifacts = private_dir / "artifacts" / "job"
     events = [json.loads(p.read_text()) for p in sorted((artifacts / "job_events").glob("*.json"))]
     return proc, artifacts, events
+
+
+def assert_nothing_from_the_repository(artifacts, events):
+    """The job ran outside the repository and no task came from it; returns the tasks' files."""
+    command = json.loads((artifacts / "command").read_text())
+    assert not Path(command["cwd"]).resolve().is_relative_to(REPO.resolve()), command["cwd"]
+    assert not [k for k, v in command["env"].items() if k.startswith("ANSIBLE_") and str(REPO) in str(v)]
+    task_paths = {e["event_data"]["task_path"].rsplit(":", 1)[0] for e in events if e.get("event_data", {}).get("task_path")}
+    assert not [p for p in task_paths if str(REPO) in p], task_paths
+    return task_paths
 
 
 def test_site_runs_from_the_installed_collection_through_ansible_runner(lab, installed, tmp_path):
@@ -75,9 +89,9 @@ def test_site_runs_from_the_installed_collection_through_ansible_runner(lab, ins
     # set_stats of the verify step: AWX workflows get the report.
     report = stats["event_data"]["artifact_data"]["mesh_report"]
     assert report["ok"] and {c["name"] for c in report["clusters"]} == set(lab.names)
-    # The modules came from the installed collection, not the repository.
-    assert str(installed) in (artifacts / "stdout").read_text() or any(
-        str(installed) in json.dumps(e.get("event_data", {})) for e in events)
+    # The roles' tasks ran from the installed collection.
+    task_paths = assert_nothing_from_the_repository(artifacts, events)
+    assert [p for p in task_paths if p.startswith(f"{installed}/ansible_collections/meshops/multicluster/roles/")]
 
 
 def test_awx_bearer_token_credential(lab, installed, tmp_path):
@@ -116,4 +130,5 @@ def test_awx_bearer_token_credential(lab, installed, tmp_path):
     stdout = (artifacts / "stdout").read_text()
     assert (artifacts / "status").read_text() == "successful", stdout[-3000:]
     assert "GATEWAY 127." in stdout
+    assert_nothing_from_the_repository(artifacts, events)
     assert token not in stdout and all(token not in json.dumps(e) for e in events)
