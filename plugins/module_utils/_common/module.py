@@ -19,16 +19,30 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconf
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import (
     CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, KEY_TEXT, is_pem_text)
 
-# Documented once in the doc fragment meshops.multicluster.k8s_auth.
+# kubernetes.core's connection options (names, types, aliases), so that one module_defaults entry of
+# the k8s group serves its modules and ours. Documented once in the doc fragment meshops.multicluster.k8s_auth.
+PROXY_HEADERS_SPEC = dict(
+    proxy_basic_auth=dict(type="str", no_log=True),
+    basic_auth=dict(type="str", no_log=True),
+    user_agent=dict(type="str"),
+)
 AUTH_ARG_SPEC = dict(
     kubeconfig=dict(type="path"),
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
     validate_certs=dict(type="bool", aliases=["verify_ssl"]),
     ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
     client_cert=dict(type="path", aliases=["cert_file"]),
     client_key=dict(type="path", aliases=["key_file"], no_log=False),
+    proxy=dict(type="str"),
+    no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=PROXY_HEADERS_SPEC),
+    persist_config=dict(type="bool"),
+    impersonate_user=dict(type="str"),
+    impersonate_groups=dict(type="list", elements="str"),
 )
 
 

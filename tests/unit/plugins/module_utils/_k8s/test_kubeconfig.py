@@ -11,13 +11,12 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient, KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import AUTH_ENV, KubeClient, KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
     KubeconfigError, connection_from_kubeconfig, resolve)
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-NO_AUTH = dict(host=None, kubeconfig=None, context=None, api_key=None, ca_cert=None, client_cert=None,
-               client_key=None, validate_certs=None)
+NO_AUTH = dict({option: None for option in AUTH_ENV}, proxy_headers=None)
 
 
 def b64(text):
@@ -74,12 +73,18 @@ def test_unknown_or_missing_context_is_named(tmp_path, context, message):
         connection_from_kubeconfig(path, context)
 
 
-def test_missing_file_and_basic_auth_are_explained(tmp_path):
+def test_missing_file_is_explained(tmp_path):
     with pytest.raises(KubeconfigError, match="cannot read kubeconfig .*/none: No such file"):
         connection_from_kubeconfig(str(tmp_path / "none"))
-    path = write(tmp_path, {"east": {"username": "admin", "password": "x"}, "west": {}})
-    with pytest.raises(KubeconfigError, match="basic authentication"):
+
+
+def test_basic_auth_user_is_read_and_a_token_beside_it_refused(tmp_path):
+    conn = connection_from_kubeconfig(write(tmp_path, {"east": {"username": "admin", "password": "pa55"}, "west": {}}))
+    assert (conn.username, conn.password, conn.token) == ("admin", "pa55", None)
+    path = write(tmp_path, {"east": {"username": "admin", "password": "pa55", "token": "t0ken"}, "west": {}})
+    with pytest.raises(KubeconfigError, match="both a token and a username/password") as refused:
         connection_from_kubeconfig(path)
+    assert "pa55" not in str(refused.value) and "t0ken" not in str(refused.value)
 
 
 def plugin(tmp_path, output, code=0):
