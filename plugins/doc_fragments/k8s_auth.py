@@ -12,8 +12,14 @@ options:
   kubeconfig:
     description:
       - Path to a kubeconfig file. Defaults to C(~/.kube/config) when no O(host) is given.
+      - Several files joined with C(:) are merged as kubectl merges E(KUBECONFIG);
+        the first file that names a cluster, user or context, or sets C(current-context), wins; files
+        that do not exist are skipped.
+      - The kubeconfig itself can be given as a dictionary. As with kubernetes.core, it is then
+        C(no_log), so each of its values (names and the server URL too) is masked in output and
+        messages. Relative file names in it are read from the working directory.
       - Can also be set with the E(K8S_AUTH_KUBECONFIG) environment variable.
-    type: path
+    type: raw
   context:
     description:
       - The kubeconfig context to use. Defaults to the current context of the kubeconfig.
@@ -140,7 +146,7 @@ notes:
   - The kubeconfig is read as kubectl reads it; client certificates, tokens, token files and exec
     credential plugins (C(client.authentication.k8s.io)) work without the kubernetes library.
   - These are kubernetes.core's connection options with the same names, aliases and E(K8S_AUTH_*)
-    variables; O(kubeconfig) is a path (kubernetes.core also takes a dictionary or several paths).
+    variables.
     The C(meshops.multicluster.k8s) action group extends C(kubernetes.core.k8s), so one
     C(module_defaults) entry C(group/meshops.multicluster.k8s) sets them for both collections' modules.
 """

@@ -113,6 +113,66 @@ def read_kubeconfig(path):
     return doc
 
 
+# The fields of a kubeconfig that name local files, by section: kubectl reads them relative to the
+# file that holds them, also when several files are merged.
+LOCAL_FILES = {"cluster": ("certificate-authority",), "user": ("client-certificate", "client-key", "tokenFile")}
+
+
+def _with_absolute_paths(doc, base_dir):
+    """A copy of a kubeconfig's clusters and users whose local file names (and exec commands given as
+    a path) are absolute, read from base_dir."""
+    doc = dict(doc)
+    for section, keys in LOCAL_FILES.items():
+        entries = []
+        for entry in doc.get(section + "s") or []:
+            body = dict((entry or {}).get(section) or {}) if isinstance(entry, dict) else None
+            if body is None:
+                entries.append(entry)
+                continue
+            body.update({key: _local_path(body[key], base_dir) for key in keys if body.get(key)})
+            exec_spec = body.get("exec")
+            if isinstance(exec_spec, dict) and os.sep in (exec_spec.get("command") or ""):
+                body["exec"] = dict(exec_spec, command=_local_path(exec_spec["command"], base_dir))
+            entries.append(dict(entry, **{section: body}))
+        doc[section + "s"] = entries
+    return doc
+
+
+def _merged(paths, label):
+    """Several kubeconfig files merged as kubectl merges KUBECONFIG: the first file that names a
+    cluster, user or context (or sets current-context) wins; files that do not exist are skipped."""
+    present = [path for path in paths if os.path.exists(path)]
+    if not present:
+        raise KubeconfigError("cannot read kubeconfig %s: none of its files exists" % label)
+    merged = {"current-context": None, "clusters": [], "users": [], "contexts": []}
+    for path in present:
+        doc = _with_absolute_paths(read_kubeconfig(path), os.path.dirname(os.path.abspath(path)))
+        merged["current-context"] = merged["current-context"] or doc.get("current-context")
+        for section in ("clusters", "users", "contexts"):
+            known = {entry.get("name") for entry in merged[section]}
+            merged[section] += [entry for entry in doc.get(section) or []
+                                if isinstance(entry, dict) and entry.get("name") not in known]
+    return merged
+
+
+def load_kubeconfig(source):
+    """(document, label for messages, directory of its relative paths) of the kubeconfig option, as
+    kubernetes.core takes it: a kubeconfig given as a dictionary (relative paths from the working
+    directory), a path, or several paths joined by os.pathsep (merged, see _merged). ~ and
+    environment variables in paths are expanded."""
+    if isinstance(source, dict):
+        return source, "(given as a dictionary)", os.getcwd()
+    if isinstance(source, os.PathLike):
+        source = os.fspath(source)
+    if not isinstance(source, str):
+        raise KubeconfigError("kubeconfig is a %s: expected the path of a kubeconfig file (several joined by %r) "
+                              "or a kubeconfig as a dictionary" % (type(source).__name__, os.pathsep))
+    paths = [os.path.expanduser(os.path.expandvars(path)) for path in source.split(os.pathsep) if path]
+    if len(paths) == 1:
+        return read_kubeconfig(paths[0]), paths[0], os.path.dirname(os.path.abspath(paths[0]))
+    return _merged(paths, source), source, os.getcwd()
+
+
 def user_of(doc, path, context=None):
     """(context name, cluster, user) entries of a context, the current one by default."""
     name = context or doc.get("current-context")
@@ -123,14 +183,14 @@ def user_of(doc, path, context=None):
     return name, _named(doc, "cluster", ctx.get("cluster"), path), user
 
 
-def connection_from_kubeconfig(path, context=None, run=subprocess.run, persist_config=False):
-    """Connection settings of a context; KubeconfigError for what cannot be used. persist_config: a
-    legacy auth-provider's refreshed tokens are written back to the file."""
-    doc = read_kubeconfig(path)
+def connection_from_kubeconfig(source, context=None, run=subprocess.run, persist_config=False):
+    """Connection settings of a context of a kubeconfig (see load_kubeconfig); KubeconfigError for
+    what cannot be used. persist_config: a legacy auth-provider's refreshed tokens are written back
+    to the file."""
+    doc, path, base_dir = load_kubeconfig(source)
     name, cluster, user = user_of(doc, path, context)
     if user.get("auth-provider"):  # legacy gcp, azure, oidc: only the kubernetes library refreshes them
-        return connection_from_kubernetes_library(path, context, persist_config)
-    base_dir = os.path.dirname(os.path.abspath(path))
+        return connection_from_kubernetes_library(source, context, persist_config)
     if not cluster.get("server"):
         raise KubeconfigError("kubeconfig %s: the cluster of context %r has no server" % (path, name))
     conn = Connection(cluster["server"], ca_file=_file(cluster, "certificate-authority", base_dir),
@@ -201,17 +261,22 @@ def exec_credential(spec, base_dir, cluster, path, run=subprocess.run):
     return status
 
 
-def connection_from_kubernetes_library(path, context, persist_config=False):
+def connection_from_kubernetes_library(source, context, persist_config=False):
     """Connection settings that the kubernetes library computes (its auth-provider plugins refresh
-    tokens, and with persist_config write the refreshed ones back to the kubeconfig)."""
+    tokens, and with persist_config write the refreshed ones back to the kubeconfig). source: a
+    kubeconfig as a dictionary, or its path(s)."""
     from kubernetes import client, config  # only here: see the module docstring
 
     cfg = client.Configuration()
+    options = dict(context=context, client_configuration=cfg, persist_config=bool(persist_config))
     try:
-        config.load_kube_config(config_file=path, context=context, client_configuration=cfg,
-                                persist_config=bool(persist_config))
+        if isinstance(source, dict):
+            config.load_kube_config_from_dict(config_dict=source, **options)
+        else:
+            config.load_kube_config(config_file=os.path.expanduser(os.fspath(source)), **options)
     except (config.ConfigException, OSError) as exc:
-        raise KubeconfigError("cannot load kubeconfig %s (context %s): %s" % (path, context or "current", exc))
+        label = "(given as a dictionary)" if isinstance(source, dict) else source
+        raise KubeconfigError("cannot load kubeconfig %s (context %s): %s" % (label, context or "current", exc))
     # The key is "BearerToken" in recent library versions and "authorization" in older ones.
     token = next((value for value in (cfg.api_key or {}).values() if value), "")
     return Connection(cfg.host, ca_file=cfg.ssl_ca_cert, verify=cfg.verify_ssl,
@@ -304,8 +369,8 @@ def resolve(auth, run=subprocess.run):
     if auth["host"]:
         conn = Connection(auth["host"])
     else:
-        conn = connection_from_kubeconfig(auth["kubeconfig"] or os.path.expanduser("~/.kube/config"),
-                                          auth["context"], run, auth["persist_config"])
+        conn = connection_from_kubeconfig(auth["kubeconfig"] or "~/.kube/config", auth["context"], run,
+                                          auth["persist_config"])
     _basic_auth(conn, auth)
     _proxy(conn, auth)
     _impersonation(conn, auth)

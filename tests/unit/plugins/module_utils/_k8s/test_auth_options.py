@@ -237,3 +237,40 @@ def test_persist_config_reaches_the_kubernetes_library_for_auth_provider_users(m
     for given, passed in ((True, True), (None, False)):
         resolve(auth_params(dict(NO_AUTH, kubeconfig=path, persist_config=given)))
         assert seen["persist_config"] is passed
+
+
+@pytest.mark.parametrize("args, shown", [
+    ({"kubeconfig": {"users": [{"name": "u", "user": {"token": SECRET}}]}}, None),
+    ({"proxy": "http://me:%s@127.0.0.1:3128" % SECRET}, None),
+    ({"kubeconfig": "/etc/mesh/kubeconfig", "proxy": "http://127.0.0.1:3128"}, "/etc/mesh/kubeconfig"),
+])
+def test_secret_holding_values_never_reach_the_invocation_log(monkeypatch, args, shown):
+    # As with key text in a key-file option: normally shown options become no_log when given secrets.
+    from ansible.module_utils import basic
+    from ansible.module_utils.testing import patch_module_args
+    from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import k8s_module
+
+    logged = []
+    monkeypatch.setattr(basic.AnsibleModule, "log", lambda self, msg, log_args=None: logged.append(msg))
+    with patch_module_args(dict(args, username="admin", password=SECRET,
+                                proxy_headers={"proxy_basic_auth": "me:" + SECRET, "basic_auth": "u:" + SECRET})):
+        k8s_module({})
+    invocation = " ".join(logged)
+    assert SECRET not in invocation and "admin" in invocation
+    assert shown is None or shown in invocation
+
+
+def test_no_secret_in_a_failed_module_run_at_vvv(tmp_path):
+    from tests.unit.plugins.module_utils._trust.test_key_files import run_verbose
+
+    port = closed_port()
+    rc, output, log = run_verbose(tmp_path, "meshops.multicluster.mesh_services_info", {
+        # A kubeconfig given as a dictionary is no_log: Ansible masks each of its values in the output.
+        "kubeconfig": {"current-context": "ctx-in-dict",
+                       "contexts": [{"name": "ctx-in-dict", "context": {"cluster": "ctx-in-dict", "user": "ctx-in-dict"}}],
+                       "clusters": [{"name": "ctx-in-dict", "cluster": {"server": "https://127.0.0.1:%d" % port}}],
+                       "users": [{"name": "ctx-in-dict", "user": {"token": SECRET}}]},
+        "proxy": "http://me:%s@127.0.0.1:%d" % (SECRET, port), "impersonate_user": "jane",
+        "proxy_headers": {"proxy_basic_auth": "me:" + SECRET}})
+    assert rc == 2 and "through the proxy http://127.0.0.1:%d" % port in output, output
+    assert SECRET not in output and SECRET not in log
