@@ -90,7 +90,7 @@ AUTH_ENV = {
     "impersonate_user": "K8S_AUTH_IMPERSONATE_USER",
     "impersonate_groups": "K8S_AUTH_IMPERSONATE_GROUPS",
 }
-# The suboptions of proxy_headers and theirs.
+# The suboptions of proxy_headers, each with its K8S_AUTH_PROXY_HEADERS_* variable.
 PROXY_HEADERS_ENV = {
     "proxy_basic_auth": "K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH",
     "basic_auth": "K8S_AUTH_PROXY_HEADERS_BASIC_AUTH",

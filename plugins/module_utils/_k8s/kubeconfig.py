@@ -2,11 +2,12 @@
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
 """How to reach one cluster: a kubeconfig context (or explicit options) made into connection settings.
 
-Reads what kubectl reads for a context: the server, its CA, TLS server name and proxy, and the
-user's client certificate, token, token file, username and password or exec credential plugin
-(client.authentication.k8s.io). The explicit options (kubernetes.core's) go on top: a proxy and the
-hosts it is not used for, proxy headers, basic authentication, impersonation. Importing the kubernetes library costs about 0.4 s of CPU in every
-module run, so it is used only for the legacy ``auth-provider`` users it alone understands.
+Reads what kubectl reads for a context (of one file, several merged, or a kubeconfig given as a
+dictionary): the server, its CA, TLS server name and proxy, and the user's client certificate,
+token, token file, username and password or exec credential plugin (client.authentication.k8s.io).
+The explicit options (kubernetes.core's) go on top: a proxy and the hosts it is not used for, proxy
+headers, basic authentication, impersonation. Importing the kubernetes library costs about 0.4 s of
+CPU in every module run, so it is used only for the legacy ``auth-provider`` users it alone understands.
 """
 
 from __future__ import annotations
