@@ -15,32 +15,59 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._access.permi
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient)
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import HAS_YAML, YAML_IMPORT_ERROR
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
+    HAS_YAML, YAML_IMPORT_ERROR, without_credentials)
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import (
     CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, KEY_TEXT, is_pem_text)
 
-# Documented once in the doc fragment meshops.multicluster.k8s_auth.
+# kubernetes.core's connection options (names, types, aliases), so that one module_defaults entry of
+# the k8s group serves its modules and ours. Documented once in the doc fragment meshops.multicluster.k8s_auth.
+PROXY_HEADERS_SPEC = dict(
+    proxy_basic_auth=dict(type="str", no_log=True),
+    basic_auth=dict(type="str", no_log=True),
+    user_agent=dict(type="str"),
+)
 AUTH_ARG_SPEC = dict(
-    kubeconfig=dict(type="path"),
+    kubeconfig=dict(type="raw"),  # a path, paths joined by ":", or a kubeconfig as a dictionary (then no_log)
     context=dict(type="str"),
     host=dict(type="str"),
     api_key=dict(type="str", no_log=True),
+    username=dict(type="str"),
+    password=dict(type="str", no_log=True),
     validate_certs=dict(type="bool", aliases=["verify_ssl"]),
     ca_cert=dict(type="path", aliases=["ssl_ca_cert"]),
     client_cert=dict(type="path", aliases=["cert_file"]),
     client_key=dict(type="path", aliases=["key_file"], no_log=False),
+    proxy=dict(type="str"),
+    no_proxy=dict(type="str"),
+    proxy_headers=dict(type="dict", options=PROXY_HEADERS_SPEC),
+    persist_config=dict(type="bool"),
+    impersonate_user=dict(type="str"),
+    impersonate_groups=dict(type="list", elements="str"),
 )
 
 
+def _holds_secrets(option, value, key_file_options):
+    """Whether a value of an option that is normally shown holds secrets: key text in a key-file
+    option, a kubeconfig given as a dictionary (tokens, keys), a proxy URL with a password."""
+    if option in key_file_options:
+        return isinstance(value, str) and is_pem_text(value)
+    if option == "kubeconfig":
+        return isinstance(value, dict)
+    if option == "proxy":
+        return isinstance(value, str) and without_credentials(value) != value
+    return False
+
+
 def key_file_module(argument_spec, key_file_options, **kwargs):
-    """An AnsibleModule whose key-file options (paths, shown in results and messages) become no_log
-    when they were given key text instead: AnsibleModule writes its arguments to syslog or the
+    """An AnsibleModule whose options that are normally shown (paths, URLs) become no_log when they
+    were given secrets instead (_holds_secrets): AnsibleModule writes its arguments to syslog or the
     journal, and echoes them at -vvv, before the module can refuse the value."""
     raw = _load_params() or {}  # None where ansible-test reads the argument spec without running the module
     spec = dict(argument_spec)
-    for option in key_file_options:
+    for option in set(key_file_options) | ({"kubeconfig", "proxy"} & set(spec)):
         names = [option] + list(spec[option].get("aliases") or [])
-        if any(isinstance(raw.get(name), str) and is_pem_text(raw[name]) for name in names):
+        if any(_holds_secrets(option, raw.get(name), key_file_options) for name in names):
             spec[option] = dict(spec[option], no_log=True)
     return AnsibleModule(argument_spec=spec, **kwargs)
 

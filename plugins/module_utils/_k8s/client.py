@@ -39,7 +39,8 @@ except ImportError as exc:  # reported by the module through missing_required_li
     HAS_URLLIB3 = False
     URLLIB3_IMPORT_ERROR = exc
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import KubeconfigError, resolve
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
+    KubeconfigError, resolve, without_credentials)
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
 
@@ -77,11 +78,25 @@ AUTH_ENV = {
     "context": "K8S_AUTH_CONTEXT",
     "host": "K8S_AUTH_HOST",
     "api_key": "K8S_AUTH_API_KEY",
+    "username": "K8S_AUTH_USERNAME",
+    "password": "K8S_AUTH_PASSWORD",
     "validate_certs": "K8S_AUTH_VERIFY_SSL",
     "ca_cert": "K8S_AUTH_SSL_CA_CERT",
     "client_cert": "K8S_AUTH_CERT_FILE",
     "client_key": "K8S_AUTH_KEY_FILE",
+    "proxy": "K8S_AUTH_PROXY",
+    "no_proxy": "K8S_AUTH_NO_PROXY",
+    "persist_config": "K8S_AUTH_PERSIST_CONFIG",
+    "impersonate_user": "K8S_AUTH_IMPERSONATE_USER",
+    "impersonate_groups": "K8S_AUTH_IMPERSONATE_GROUPS",
 }
+# The suboptions of proxy_headers, each with its K8S_AUTH_PROXY_HEADERS_* variable.
+PROXY_HEADERS_ENV = {
+    "proxy_basic_auth": "K8S_AUTH_PROXY_HEADERS_PROXY_BASIC_AUTH",
+    "basic_auth": "K8S_AUTH_PROXY_HEADERS_BASIC_AUTH",
+    "user_agent": "K8S_AUTH_PROXY_HEADERS_USER_AGENT",
+}
+BOOLEAN_OPTIONS = ("validate_certs", "persist_config")
 
 
 # One request: method and path, and the object it addresses when resource_path built the path
@@ -143,19 +158,37 @@ def _env_bool(env, value):
         raise KubeError("%s=%r is not a boolean: expected true or false (also yes/no, 1/0)" % (env, value))
 
 
+def _env_value(option, env):
+    """An auth option's K8S_AUTH_* variable read as kubernetes.core reads it (booleans strictly, see
+    ENV_BOOLEANS; impersonate_groups as a comma separated list), None when unset or empty."""
+    value = os.environ.get(env) or None
+    if value is None:
+        return None
+    if option in BOOLEAN_OPTIONS:
+        return _env_bool(env, value)
+    if option == "impersonate_groups":
+        return [group for group in value.split(",") if group] or None
+    return value
+
+
+def _proxy_headers(given):
+    """proxy_headers with each unset suboption taken from its K8S_AUTH_PROXY_HEADERS_* variable."""
+    given = given or {}
+    return {name: given.get(name) if given.get(name) is not None else os.environ.get(env) or None
+            for name, env in PROXY_HEADERS_ENV.items()}
+
+
 def auth_params(params):
     """Module params with each unset auth option taken from its K8S_AUTH_* variable; KubeError for a
-    validate_certs that is not a boolean."""
+    validate_certs or persist_config that is not a boolean."""
     resolved = {}
     for option, env in AUTH_ENV.items():
         value = params.get(option)
-        if value is None:
-            value = os.environ.get(env) or None
-            if value is not None and option == "validate_certs":
-                value = _env_bool(env, value)
-        resolved[option] = value
-    if resolved["validate_certs"] is not None and not isinstance(resolved["validate_certs"], bool):
-        raise KubeError("validate_certs=%r is not a boolean: expected true or false" % (resolved["validate_certs"],))
+        resolved[option] = _env_value(option, env) if value is None else value
+    resolved["proxy_headers"] = _proxy_headers(params.get("proxy_headers"))
+    for option in BOOLEAN_OPTIONS:
+        if resolved[option] is not None and not isinstance(resolved[option], bool):
+            raise KubeError("%s=%r is not a boolean: expected true or false" % (option, resolved[option]))
     return resolved
 
 
@@ -182,13 +215,35 @@ def _ssl_context(conn):
 
 
 def _pool(conn):
+    """The connection pool: through conn.proxy_url when there is one (HTTPS tunnels through CONNECT,
+    which carries the proxy headers), straight to the API server otherwise."""
     options = dict(ssl_context=_ssl_context(conn), cert_reqs="CERT_REQUIRED" if conn.verify else "CERT_NONE",
                    server_hostname=conn.tls_server_name)
     if not conn.verify:
         options["assert_hostname"] = False
     if conn.proxy_url:
-        return urllib3.ProxyManager(conn.proxy_url, **options)
+        try:
+            return urllib3.ProxyManager(conn.proxy_url, proxy_headers=urllib3.util.make_headers(**conn.proxy_headers),
+                                        **options)
+        except (ValueError, urllib3.exceptions.HTTPError):  # not a URL, or a scheme urllib3 has no proxy for
+            raise KubeError("proxy %s is not an HTTP(S) proxy URL: expected http://host:port or https://host:port"
+                            % without_credentials(conn.proxy_url))
     return urllib3.PoolManager(**options)
+
+
+def request_headers(conn):
+    """The headers of every request: authentication (bearer token, else basic) and impersonation,
+    one Impersonate-Group header per group as the API server reads them."""
+    headers = urllib3.HTTPHeaderDict({"Accept": "application/json", "User-Agent": USER_AGENT})
+    if conn.token:
+        headers["Authorization"] = "Bearer " + conn.token
+    elif conn.username:
+        headers.update(urllib3.util.make_headers(basic_auth="%s:%s" % (conn.username, conn.password)))
+    if conn.impersonate_user:
+        headers["Impersonate-User"] = conn.impersonate_user
+    for group in conn.impersonate_groups:
+        headers.add("Impersonate-Group", group)
+    return headers
 
 
 # A refused connection is retried twice; 429 (the API server asks to come back: overloaded, or the
@@ -254,6 +309,7 @@ class KubeClient:
         except (ssl.SSLError, OSError) as exc:  # unreadable or mismatched CA, certificate or key files
             raise KubeError("cannot set up TLS for %s: %s" % (self.connection.server, exc))
         self.host = self.connection.server
+        self.headers = request_headers(self.connection)
         self.timeout = timeout
         self.requests = {"read": 0, "write": 0}
         self.check_mode = check_mode
@@ -268,16 +324,14 @@ class KubeClient:
             return self._record(target, body, content_type)
         self.requests["write" if write else "read"] += 1
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
-        headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
-        if self.connection.token:
-            headers["Authorization"] = "Bearer " + self.connection.token
+        headers = self.headers.copy()
         if body is not None:
             headers["Content-Type"] = content_type
         try:
             response = self.pool.request(method, url, body=body, headers=headers, timeout=self.timeout,
                                          retries=RETRIES)
         except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts
-            raise KubeError("cannot reach the Kubernetes API at %s: %s" % (self.host, _short(exc)))
+            raise KubeError("cannot reach the Kubernetes API at %s%s: %s" % (self.host, self._through(), _short(exc)))
         if response.status == 404 and method in ("GET", "DELETE"):
             return None
         if response.status == 403:
@@ -286,6 +340,11 @@ class KubeClient:
             raise KubeError("%s %s: %s %s" % (method, path, response.status, _server_message(response)),
                             status=response.status, reason=response.reason)
         return json.loads(response.data) if response.data else None
+
+    def _through(self):
+        """ through the proxy (named without its credentials), for messages."""
+        proxy = self.connection.proxy_url
+        return " through the proxy %s" % without_credentials(proxy) if proxy else ""
 
     def _record(self, target, body, content_type):
         """Record a write instead of sending it. It answers the object it would have sent (apply,

@@ -11,13 +11,12 @@ import sys
 import pytest
 import yaml
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient, KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import AUTH_ENV, KubeClient, KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
     KubeconfigError, connection_from_kubeconfig, resolve)
 
 PEM = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"
-NO_AUTH = dict(host=None, kubeconfig=None, context=None, api_key=None, ca_cert=None, client_cert=None,
-               client_key=None, validate_certs=None)
+NO_AUTH = dict({option: None for option in AUTH_ENV}, proxy_headers=None)
 
 
 def b64(text):
@@ -74,12 +73,18 @@ def test_unknown_or_missing_context_is_named(tmp_path, context, message):
         connection_from_kubeconfig(path, context)
 
 
-def test_missing_file_and_basic_auth_are_explained(tmp_path):
+def test_missing_file_is_explained(tmp_path):
     with pytest.raises(KubeconfigError, match="cannot read kubeconfig .*/none: No such file"):
         connection_from_kubeconfig(str(tmp_path / "none"))
-    path = write(tmp_path, {"east": {"username": "admin", "password": "x"}, "west": {}})
-    with pytest.raises(KubeconfigError, match="basic authentication"):
+
+
+def test_basic_auth_user_is_read_and_a_token_beside_it_refused(tmp_path):
+    conn = connection_from_kubeconfig(write(tmp_path, {"east": {"username": "admin", "password": "pa55"}, "west": {}}))
+    assert (conn.username, conn.password, conn.token) == ("admin", "pa55", None)
+    path = write(tmp_path, {"east": {"username": "admin", "password": "pa55", "token": "t0ken"}, "west": {}})
+    with pytest.raises(KubeconfigError, match="both a token and a username/password") as refused:
         connection_from_kubeconfig(path)
+    assert "pa55" not in str(refused.value) and "t0ken" not in str(refused.value)
 
 
 def plugin(tmp_path, output, code=0):
@@ -250,3 +255,50 @@ def test_validate_certs_option_must_be_a_boolean():
     with pytest.raises(KubeError, match="validate_certs='false' is not a boolean"):
         auth_params(dict(NO_AUTH, validate_certs="false"))
     assert auth_params(dict(NO_AUTH, validate_certs=False))["validate_certs"] is False
+
+
+# kubeconfig as kubernetes.core takes it: a dictionary, or several files merged as kubectl merges KUBECONFIG.
+
+def kubeconfig_doc(current, clusters, users=None):
+    """A kubeconfig whose contexts are named after its clusters, each with the user of the same name."""
+    return {"apiVersion": "v1", "kind": "Config", "current-context": current,
+            "clusters": [{"name": name, "cluster": cluster} for name, cluster in clusters.items()],
+            "users": [{"name": name, "user": user} for name, user in (users or {}).items()],
+            "contexts": [{"name": name, "context": {"cluster": name, "user": name}} for name in clusters]}
+
+
+def test_kubeconfig_given_as_a_dictionary():
+    doc = kubeconfig_doc("east", {"east": {"server": "https://127.0.0.1:6443"}}, {"east": {"token": "t0ken"}})
+    conn = resolve(dict(NO_AUTH, kubeconfig=doc))
+    assert (conn.server, conn.token) == ("https://127.0.0.1:6443", "t0ken")
+
+
+def test_several_kubeconfig_files_are_merged_as_kubectl_merges_them(tmp_path):
+    first, second = tmp_path / "a" / "config", tmp_path / "b" / "config"
+    for path, doc in ((first, kubeconfig_doc("east", {"east": {"server": "https://127.0.0.1:6443"}},
+                                             {"east": {"token": "first"}})),
+                      (second, kubeconfig_doc("west", {"east": {"server": "https://10.9.9.9:6443"},
+                                                       "west": {"server": "https://127.0.0.2:6443",
+                                                                "certificate-authority": "ca.pem"}},
+                                              {"east": {"token": "second"}, "west": {"tokenFile": "token"}}))):
+        path.parent.mkdir()
+        path.write_text(yaml.safe_dump(doc))
+    (second.parent / "token").write_text("west-token\n")
+    paths = os.pathsep.join([str(first), str(tmp_path / "missing"), str(second)])
+    east = resolve(dict(NO_AUTH, kubeconfig=paths))  # current-context and east: the first file's
+    assert (east.server, east.token) == ("https://127.0.0.1:6443", "first")
+    west = resolve(dict(NO_AUTH, kubeconfig=paths, context="west"))  # relative paths: from the second file
+    assert (west.token, west.ca_file) == ("west-token", str(second.parent / "ca.pem"))
+
+
+def test_kubeconfig_paths_expand_the_home_directory(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    write(tmp_path, {"east": {"token": "t"}, "west": {}})
+    assert resolve(dict(NO_AUTH, kubeconfig="~/kubeconfig")).token == "t"
+
+
+def test_kubeconfig_of_no_usable_kind_is_refused(tmp_path):
+    with pytest.raises(KubeconfigError, match="none of its files exists"):
+        resolve(dict(NO_AUTH, kubeconfig=os.pathsep.join([str(tmp_path / "a"), str(tmp_path / "b")])))
+    with pytest.raises(KubeconfigError, match="kubeconfig is a list: expected the path of a kubeconfig file"):
+        resolve(dict(NO_AUTH, kubeconfig=["/a"]))
