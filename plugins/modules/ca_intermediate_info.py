@@ -29,17 +29,7 @@ options:
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.cacerts
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reads only.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
+  - meshops.multicluster.attributes.read_only
 seealso:
   - module: meshops.multicluster.ca_intermediate
   - module: meshops.multicluster.ca_root
