@@ -79,17 +79,23 @@ EXAMPLES = r"""
         label: "{{ item.name }}: {{ deployed.releases[item.name].differences | join(', ') or 'as desired' }}"
       when: not deployed.releases[item.name].up_to_date
 
-- name: Report the clusters whose istiod is not at the fleet's version
+# Before an upgrade: which clusters' east-west gateway is not yet at the new chart version with the fleet's values.
+- name: Compare the gateway release with the upgrade's chart version and values
   meshops.multicluster.helm_release_info:
-    chart_version: 1.29.0
+    namespace: istio-system
+    chart_version: 1.29.1
     releases:
-      istiod: {}
-  register: istiod_release
+      istio-eastwestgateway:
+        labels: {istio: eastwestgateway, topology.istio.io/network: "{{ mesh_network }}"}
+        networkGateway: "{{ mesh_network }}"
+  register: gateway_release
 
-- name: Show the differences
+- name: Show what the upgrade would change
   ansible.builtin.debug:
-    msg: "istiod revision {{ istiod_release.releases.istiod.revision }}: {{ istiod_release.releases.istiod.differences }}"
-  when: not istiod_release.releases.istiod.up_to_date
+    msg: >-
+      revision {{ gateway_release.releases['istio-eastwestgateway'].revision }}:
+      {{ gateway_release.releases['istio-eastwestgateway'].differences | join(', ') }}
+  when: not gateway_release.releases['istio-eastwestgateway'].up_to_date
 """
 
 RETURN = r"""

@@ -161,7 +161,9 @@ unidentified:
   returned: success
   type: dict
   sample:
-    onprem-1: "onprem-1: cannot read who the cluster is (namespace kube-system), nothing was written to it: cannot connect to https://10.20.0.5:6443: connection refused"
+    onprem-1: >-
+      onprem-1: cannot read who the cluster is (namespace kube-system), nothing was written to it:
+      cannot connect to https://10.20.0.5:6443: connection refused
 """
 
 import os
