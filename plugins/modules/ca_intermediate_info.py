@@ -117,38 +117,19 @@ secret:
   type: str
   sample: istio-system/cacerts
 intermediate:
-  description: The intermediate; certificates only.
+  description:
+    - The intermediate, certificates only - its C(subject), C(issuer), C(serial) (hex), C(fingerprint) (SHA-256),
+      C(not_before), C(not_after) (UTC) and C(days_left), as in RV(meshops.multicluster.ca_intermediate#module:intermediate).
   returned: when the Secret holds a readable ca-cert.pem
   type: dict
-  contains:
-    subject:
-      description: Subject DN.
-      type: str
-      sample: L=east,CN=Intermediate CA,O=Istio
-    issuer:
-      description: Issuer DN.
-      type: str
-      sample: CN=Root CA,O=Istio
-    serial:
-      description: Serial number (hex).
-      type: str
-      sample: 4c1f0e7a9b2d36e58a01f3c7d94b6e20a5c8f113
-    fingerprint:
-      description: SHA-256 fingerprint.
-      type: str
-      sample: "C3:9A:51:0E:D4:7B:26:F1:8C:03:BE:65:1A:D9:47:E2:70:5F:B8:2C:93:E6:0D:4A:71:C5:38:9F:E4:12:6B:AD"
-    not_before:
-      description: Start of validity (UTC).
-      type: str
-      sample: "2025-01-02T10:00:00Z"
-    not_after:
-      description: End of validity (UTC).
-      type: str
-      sample: "2027-01-02T10:00:00Z"
-    days_left:
-      description: Whole days until expiry.
-      type: int
-      sample: 27
+  sample:
+    subject: L=east,CN=Intermediate CA,O=Istio
+    issuer: CN=Root CA,O=Istio
+    serial: 4c1f0e7a9b2d36e58a01f3c7d94b6e20a5c8f113
+    fingerprint: "C3:9A:51:0E:D4:7B:26:F1:8C:03:BE:65:1A:D9:47:E2:70:5F:B8:2C:93:E6:0D:4A:71:C5:38:9F:E4:12:6B:AD"
+    not_before: "2025-01-02T10:00:00Z"
+    not_after: "2027-01-02T10:00:00Z"
+    days_left: 27
 root_fingerprint:
   description: SHA-256 fingerprint of the root in C(root-cert.pem) that signed the intermediate, null if none did.
   returned: when the Secret holds a readable ca-cert.pem
