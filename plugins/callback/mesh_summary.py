@@ -7,7 +7,7 @@ DOCUMENTATION = r"""
 name: mesh_summary
 type: aggregate
 short_description: End a rollout with which clusters converged, which failed and why
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - After the play recap, lists every host the playbook targeted as converged (every play that
     targeted it ran to its end on it), failed (with the play, the task and the message of the
@@ -22,6 +22,11 @@ description:
     E(ANSIBLE_CALLBACKS_ENABLED).
 requirements:
   - enable in configuration
+seealso:
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Rollouts in batches, and the summary at the end of an AWX job.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: A stopped or unreachable cluster.
 """
 
 import unicodedata

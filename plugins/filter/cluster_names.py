@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: cluster_names
 short_description: The mesh cluster names of inventory hosts
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Each host's C(mesh_cluster_name), or the host's inventory name when it has none; works for
     hosts that did not run in the play (left out by C(--limit), or failed earlier).
@@ -21,10 +21,25 @@ options:
     description: The C(hostvars) magic variable.
     type: dict
     required: true
+seealso:
+  - module: meshops.multicluster.service_entry_plan
+  - plugin: meshops.multicluster.kubeconfig_contexts
+    plugin_type: inventory
+  - ref: ansible_collections.meshops.multicluster.docsite.services
+    description: Clusters that could not be read keep what they export.
 """
 
 EXAMPLES = r"""
-unavailable: "{{ groups['mesh_clusters'] | difference(ansible_play_hosts) | meshops.multicluster.cluster_names(hostvars) }}"
+- name: Plan the fleet, keeping what the clusters not read in this run export
+  meshops.multicluster.service_entry_plan:
+    clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster') | list }}"
+    # the clusters of the fleet that did not run in this play (failed earlier, unreachable, left out by --limit)
+    unavailable: "{{ groups['mesh_clusters'] | difference(ansible_play_hosts) | meshops.multicluster.cluster_names(hostvars) }}"
+    # cluster name to its inventory groups, for export-to annotations that name a group (group:eu)
+    cluster_groups: "{{ dict(groups['mesh_clusters'] | meshops.multicluster.cluster_names(hostvars)
+                        | zip(groups['mesh_clusters'] | map('extract', hostvars, 'group_names'))) }}"
+  run_once: true
+  register: fleet
 """
 
 RETURN = r"""
@@ -32,6 +47,7 @@ _value:
   description: Cluster names, in the order of the hosts.
   type: list
   elements: str
+  sample: [east, west, onprem-1]
 """
 
 

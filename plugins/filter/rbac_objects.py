@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: rbac_objects
 short_description: The RBAC objects of the collection's operate identity
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - The ClusterRole, the Roles (control plane's namespace, kube-system) and their bindings that grant
     the permissions of the day-2 steps (trust, dns, services, verify), from the one list of
@@ -38,11 +38,30 @@ options:
     description: Name of the roles and bindings.
     type: str
     default: meshops-operate
+seealso:
+  - module: meshops.multicluster.mesh_resources
+  - module: meshops.multicluster.mesh_permissions
+  - module: meshops.multicluster.mesh_service_account_kubeconfig
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: The operate identity, and what each step needs.
 """
 
 EXAMPLES = r"""
-objects: "{{ [{'kind': 'ServiceAccount', 'name': 'meshops-operate', 'namespace': 'meshops-system'}]
-             | meshops.multicluster.rbac_objects(options=['replicate_namespaces']) }}"
+# The operate identity's RBAC for a ServiceAccount, applied with the collection's module (ownership label,
+# check mode and diff included); with the rules for ServiceEntries in their Services' namespaces.
+- name: RBAC of the operate identity
+  meshops.multicluster.mesh_resources:
+    objects: "{{ [{'kind': 'ServiceAccount', 'name': 'meshops-operate', 'namespace': 'meshops-system'}]
+                 | meshops.multicluster.rbac_objects(options=['replicate_namespaces']) }}"
+
+# The same rules for a group of people, named after the team, for a control plane in a namespace of its own.
+- name: RBAC of the on-call group
+  meshops.multicluster.mesh_resources:
+    objects: "{{ [{'kind': 'Group', 'name': 'platform-oncall', 'apiGroup': 'rbac.authorization.k8s.io'}]
+                 | meshops.multicluster.rbac_objects(name='meshops-oncall', mesh_namespace='istio-mesh',
+                                                     gateway='mesh-gateway', options=['dns_configmap_create']) }}"
+  check_mode: true
+  diff: true
 """
 
 RETURN = r"""
@@ -50,6 +69,22 @@ _value:
   description: Kubernetes objects (RBAC, and the admission policy), labelled as the collection's.
   type: list
   elements: dict
+  sample:
+    - apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRole
+      metadata:
+        name: meshops-operate
+        labels: {app.kubernetes.io/managed-by: meshops.multicluster}
+      rules:
+        - {apiGroups: [''], resources: [services], verbs: [list]}
+        - {apiGroups: [networking.istio.io], resources: [serviceentries], verbs: [list, create, patch, delete]}
+    - apiVersion: rbac.authorization.k8s.io/v1
+      kind: ClusterRoleBinding
+      metadata:
+        name: meshops-operate
+        labels: {app.kubernetes.io/managed-by: meshops.multicluster}
+      roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: meshops-operate}
+      subjects: [{kind: ServiceAccount, name: meshops-operate, namespace: meshops-system}]
 """
 
 from ansible.errors import AnsibleFilterError

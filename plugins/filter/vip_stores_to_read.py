@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: vip_stores_to_read
 short_description: The clusters whose VIP store the services plan still needs in full
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Every cluster reports its copy of the VIP store by fingerprint, one cluster with its allocations
     too. For each distinct copy of the highest generation that no cluster reported in full, the
@@ -20,10 +20,27 @@ options:
     type: list
     elements: dict
     required: true
+seealso:
+  - module: meshops.multicluster.mesh_services_info
+  - module: meshops.multicluster.service_entry_plan
+  - ref: ansible_collections.meshops.multicluster.docsite.services
+    description: VIPs, and the cost of a run.
 """
 
 EXAMPLES = r"""
-readers: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster') | meshops.multicluster.vip_stores_to_read }}"
+# The clusters whose VIP store must still be read in full (as a rule none: every copy is the same);
+# read them, as the services role does before planning.
+- name: Read the VIP store in full where its copy differs from the one read so far
+  meshops.multicluster.mesh_services_info:
+    vip_store_allocations: true
+  when: mesh_services_cluster.name in (ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster')
+                                       | meshops.multicluster.vip_stores_to_read)
+  register: full_store
+
+- name: Show which clusters were read again
+  ansible.builtin.debug:
+    msg: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster') | meshops.multicluster.vip_stores_to_read }}"
+  run_once: true
 """
 
 RETURN = r"""
@@ -31,6 +48,7 @@ _value:
   description: Cluster names, sorted.
   type: list
   elements: str
+  sample: [west]
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import stores_to_read

@@ -6,7 +6,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: kubeconfig_contexts
 short_description: One host per Kubernetes cluster, from the contexts of kubeconfig files
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes every context of one or more kubeconfig files a host of the group O(group) (C(mesh_clusters)),
     the inventory the roles and playbooks of meshops.multicluster expect.
@@ -75,6 +75,12 @@ options:
     default: {}
 extends_documentation_fragment:
   - constructed
+seealso:
+  - module: meshops.multicluster.mesh_preflight
+  - ref: ansible_collections.meshops.multicluster.docsite.quickstart
+    description: Describing the fleet - an inventory from kubeconfig contexts.
+  - ref: ansible_collections.meshops.multicluster.docsite.variables
+    description: The host variables (C(mesh_network), C(mesh_locality), ...) the roles read.
 """
 
 EXAMPLES = r"""

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ca_intermediate
 short_description: Ensure a cluster's Istio plug-in CA (Secret istio-system/cacerts)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Ensures Secret C(istio-system/cacerts) of one cluster holds C(ca-cert.pem), an intermediate CA
     signed by the mesh's root (C(O=Istio, CN=Intermediate CA, L=<cluster>), C(CA:true, pathlen:0),
@@ -87,27 +87,73 @@ attributes:
 seealso:
   - module: meshops.multicluster.ca_root
   - module: meshops.multicluster.ca_intermediate_info
+  - module: meshops.multicluster.mesh_check
+  - ref: ansible_collections.meshops.multicluster.docsite.operations-rotate
+    description: Re-issuing intermediates and rotating the root, phase by phase.
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: What the trust step may do in a cluster (Secret cacerts only).
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: "x509: certificate signed by unknown authority, and Secrets owned by someone else."
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Ensure this cluster's intermediate CA
-  meshops.multicluster.ca_intermediate:
-    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
-    root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
-    root_key: "{{ inventory_dir }}/mesh-ca/root-key.pem"
-    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
-    context: "{{ mesh_context }}"
+# Every cluster of the inventory, from the controller, as the trust role does it.
+- name: Intermediate CAs of the fleet
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Ensure this cluster's intermediate CA (Secret istio-system/cacerts)
+      meshops.multicluster.ca_intermediate:
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
+        root_key: "{{ inventory_dir }}/mesh-ca/root-key.pem"
+        root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+        validity_days: 365
+        renew_before_days: 45
+      register: intermediate
 
-- name: Re-issue before expiry
+    - name: Say why a cluster got a new intermediate
+      ansible.builtin.debug:
+        msg: "{{ intermediate.secret }}: {{ intermediate.action }} ({{ intermediate.reason }}), expires {{ intermediate.intermediate.not_after }}"
+      when: intermediate.action != 'none'
+
+# What a re-issue would change, without writing: fingerprints and dates only, never the key.
+- name: Preview a forced re-issue
   meshops.multicluster.ca_intermediate:
     cluster_name: east
     root_cert: /srv/mesh-ca/root-cert.pem
     root_key: /srv/mesh-ca/root-key.pem
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
     force: true
+  check_mode: true
+  diff: true
 
-- name: Remove the plug-in CA
+- name: Root rotation - every cluster trusts the current and the next root
+  meshops.multicluster.ca_intermediate:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: /srv/mesh-ca/root-cert.pem
+    root_key: /srv/mesh-ca/root-key.pem
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+    root_bundle:
+      - /srv/mesh-ca/next/root-cert.pem
+
+- name: Take over a cacerts Secret that an earlier manual install created
+  meshops.multicluster.ca_intermediate:
+    cluster_name: west
+    namespace: istio-system
+    root_cert: /srv/mesh-ca/root-cert.pem
+    root_key: /srv/mesh-ca/root-key.pem
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+    adopt: true
+
+- name: Remove the plug-in CA of a cluster that leaves the mesh
   meshops.multicluster.ca_intermediate:
     cluster_name: east
     state: absent
@@ -118,6 +164,7 @@ action:
   description: C(none), C(issued) (new intermediate), C(updated) (same intermediate, new root files or labels) or C(deleted).
   returned: always
   type: str
+  sample: issued
 reasons:
   description:
     - Why the Secret was (or in check mode would be) written; empty when it was valid.
@@ -127,39 +174,67 @@ reasons:
   returned: always
   type: list
   elements: str
+  sample: [expiring]
 reason:
   description: The reasons with their details, one sentence.
   returned: always
   type: str
+  sample: "expiring: not after 2027-01-02T10:00:00Z, 27 days left (renew_before_days 30)"
 secret:
   description: namespace/name of the Secret.
   returned: always
   type: str
+  sample: istio-system/cacerts
 intermediate:
   description: The intermediate now in the Secret (or that would be); certificates only.
   returned: when state=present
   type: dict
   contains:
-    subject: {description: Subject DN., type: str}
-    issuer: {description: Issuer DN., type: str}
-    serial: {description: Serial number (hex)., type: str}
-    fingerprint: {description: SHA-256 fingerprint., type: str}
-    not_before: {description: Start of validity (UTC)., type: str}
-    not_after: {description: End of validity (UTC)., type: str}
-    days_left: {description: Whole days until expiry., type: int}
+    subject:
+      description: Subject DN.
+      type: str
+      sample: L=east,CN=Intermediate CA,O=Istio
+    issuer:
+      description: Issuer DN.
+      type: str
+      sample: CN=Root CA,O=Istio
+    serial:
+      description: Serial number (hex).
+      type: str
+      sample: 4c1f0e7a9b2d36e58a01f3c7d94b6e20a5c8f113
+    fingerprint:
+      description: SHA-256 fingerprint.
+      type: str
+      sample: "C3:9A:51:0E:D4:7B:26:F1:8C:03:BE:65:1A:D9:47:E2:70:5F:B8:2C:93:E6:0D:4A:71:C5:38:9F:E4:12:6B:AD"
+    not_before:
+      description: Start of validity (UTC).
+      type: str
+      sample: "2026-12-06T03:40:00Z"
+    not_after:
+      description: End of validity (UTC).
+      type: str
+      sample: "2028-12-05T03:40:00Z"
+    days_left:
+      description: Whole days until expiry.
+      type: int
+      sample: 729
 root_fingerprint:
   description: Fingerprint of the root that signed the intermediate.
   returned: when state=present
   type: str
+  sample: "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 root_fingerprints:
   description: Fingerprints of the roots in C(root-cert.pem).
   returned: when state=present
   type: list
   elements: str
+  sample:
+    - "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 api_requests:
   description: Kubernetes API requests made, by kind (C(read), C(write)).
   returned: always
   type: dict
+  sample: {read: 2, write: 1}
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ca_intermediate_info
 short_description: Report a cluster's Istio plug-in CA (Secret istio-system/cacerts)
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads Secret C(istio-system/cacerts) of one cluster and reports its root fingerprint,
     intermediate subject, serial, expiry and days left, so a fleet report can put clusters side by side.
@@ -29,37 +29,59 @@ options:
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.cacerts
-attributes:
-  check_mode:
-    description: Can run in check_mode and return changed status prediction without modifying target.
-    support: full
-    details: Reads only.
-  diff_mode:
-    description: Will return details on what has changed (or possibly needs changing in check_mode), when in diff mode.
-    support: none
-  idempotent:
-    description: When run twice in a row outside check mode, with the same arguments, the second invocation indicates no change.
-    support: full
+  - meshops.multicluster.attributes.read_only
 seealso:
   - module: meshops.multicluster.ca_intermediate
+  - module: meshops.multicluster.ca_root
+  - module: meshops.multicluster.mesh_report
+  - ref: ansible_collections.meshops.multicluster.docsite.operations-rotate
+    description: Intermediates, their renewal, and root rotation.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: "x509: certificate signed by unknown authority - comparing the clusters' roots."
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Read every cluster's plug-in CA
-  meshops.multicluster.ca_intermediate_info:
-    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
-    root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
-  register: cacerts
+- name: Expiry of every cluster's intermediate CA
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Read this cluster's plug-in CA, checked against the mesh's root
+      meshops.multicluster.ca_intermediate_info:
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
+        renew_before_days: 60
+      register: cacerts
 
-- name: Show them side by side
+    - name: Show the clusters side by side
+      ansible.builtin.debug:
+        msg: >-
+          {{ item }}: root {{ hostvars[item].cacerts.root_fingerprint | default('-') }},
+          {{ hostvars[item].cacerts.intermediate.days_left | default('-') }} days left,
+          {{ 'valid' if hostvars[item].cacerts.valid else hostvars[item].cacerts.reason }}
+      loop: "{{ ansible_play_hosts }}"
+      run_once: true
+
+    - name: Fail the job when an intermediate must be re-issued
+      ansible.builtin.assert:
+        that: cacerts.valid
+        fail_msg: "{{ cacerts.secret }} of {{ inventory_hostname }}: {{ cacerts.reason }} - run playbooks/trust.yml"
+
+# Without the root file (a fresh AWX container): which root do the clusters already trust?
+- name: Read the root the cluster's intermediate was signed by
+  meshops.multicluster.ca_intermediate_info:
+    namespace: istio-system
+  register: existing
+
+- name: Show it
   ansible.builtin.debug:
-    msg: >-
-      {{ item }}: root {{ hostvars[item].cacerts.root_fingerprint }},
-      {{ hostvars[item].cacerts.intermediate.days_left | default('-') }} days left
-  loop: "{{ ansible_play_hosts }}"
-  run_once: true
+    msg: "{{ 'no cacerts Secret' if not existing.exists else existing.root_fingerprint }}"
 """
 
 RETURN = r"""
@@ -67,44 +89,69 @@ exists:
   description: Whether the Secret exists.
   returned: always
   type: bool
+  sample: true
 managed:
   description: Whether the Secret carries the collection's managed-by label.
   returned: always
   type: bool
+  sample: true
 valid:
   description: Whether M(meshops.multicluster.ca_intermediate) would leave the Secret alone.
   returned: always
   type: bool
+  sample: false
 reasons:
   description: Why it is not valid (C(missing), C(expiring), C(wrong root), ...); empty when valid.
   returned: always
   type: list
   elements: str
+  sample: [expiring]
 reason:
   description: The reasons with their details, one sentence.
   returned: always
   type: str
+  sample: "expiring: not after 2027-01-02T10:00:00Z, 27 days left (renew_before_days 30)"
 secret:
   description: namespace/name of the Secret.
   returned: always
   type: str
+  sample: istio-system/cacerts
 intermediate:
-  description: The intermediate (subject, issuer, serial, fingerprint, not_before, not_after, days_left).
+  description:
+    - The intermediate, certificates only - its C(subject), C(issuer), C(serial) (hex), C(fingerprint) (SHA-256),
+      C(not_before), C(not_after) (UTC) and C(days_left), as in RV(meshops.multicluster.ca_intermediate#module:intermediate).
   returned: when the Secret holds a readable ca-cert.pem
   type: dict
+  sample:
+    subject: L=east,CN=Intermediate CA,O=Istio
+    issuer: CN=Root CA,O=Istio
+    serial: 4c1f0e7a9b2d36e58a01f3c7d94b6e20a5c8f113
+    fingerprint: "C3:9A:51:0E:D4:7B:26:F1:8C:03:BE:65:1A:D9:47:E2:70:5F:B8:2C:93:E6:0D:4A:71:C5:38:9F:E4:12:6B:AD"
+    not_before: "2025-01-02T10:00:00Z"
+    not_after: "2027-01-02T10:00:00Z"
+    days_left: 27
 root_fingerprint:
   description: SHA-256 fingerprint of the root in C(root-cert.pem) that signed the intermediate, null if none did.
   returned: when the Secret holds a readable ca-cert.pem
   type: str
+  sample: "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 root_fingerprints:
   description: Fingerprints of every root in C(root-cert.pem).
   returned: when the Secret holds a readable ca-cert.pem
   type: list
   elements: str
+  sample:
+    - "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 api_requests:
   description: Kubernetes API requests made, by kind (C(read), C(write)).
   returned: always
   type: dict
+  sample: {read: 1, write: 0}
+malformed:
+  description: Present (true) when the Secret exists but its C(ca-cert.pem) or C(root-cert.pem) cannot be read.
+  returned: when the Secret's certificates cannot be read
+  type: bool
+  sample: true
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts

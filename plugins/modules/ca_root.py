@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: ca_root
 short_description: Generate or import the mesh's root CA on the controller
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Ensures the root CA that signs every cluster's intermediate (Istio plug-in CA) exists in O(path)
     as C(root-cert.pem) and C(root-key.pem), following upstream Istio's recipe
@@ -88,33 +88,75 @@ requirements:
   - cryptography >= 40.0
 seealso:
   - module: meshops.multicluster.ca_intermediate
+  - module: meshops.multicluster.ca_intermediate_info
+  - ref: ansible_collections.meshops.multicluster.docsite.quickstart
+    description: The quick start - the root CA and its passphrase in the inventory.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations-rotate
+    description: Where the root lives, and how to rotate it with O(bundle) without breaking traffic between clusters.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Keeping the root CA in AWX (a persistent place or the vault).
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Generate the root once, key encrypted
+# The trust role generates the root once, on the controller, before any cluster gets an intermediate.
+- name: Root CA of the mesh, generated once, key encrypted with a vaulted passphrase
   meshops.multicluster.ca_root:
     path: "{{ inventory_dir }}/mesh-ca"
     passphrase: "{{ vault_mesh_ca_passphrase }}"
+    key_type: ec
   delegate_to: localhost
   run_once: true
-  register: root
+  register: mesh_root
 
+- name: Show which root the fleet trusts and how long it lasts
+  ansible.builtin.debug:
+    msg: "root {{ mesh_root.fingerprint }} ({{ mesh_root.subject }}) expires {{ mesh_root.not_after }}, {{ mesh_root.days_left }} days left"
+  run_once: true
+
+- name: Sign every cluster's intermediate with it
+  meshops.multicluster.ca_intermediate:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: "{{ mesh_root.cert_path }}"
+    root_key: "{{ mesh_root.key_path }}"
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+
+# The organisation's root, used where it is (nothing is copied); check mode shows what would be used.
 - name: Use the organisation's root in place
   meshops.multicluster.ca_root:
-    cert_file: /secure/org-root.pem
-    key_file: /secure/org-root.key
+    cert_file: /etc/pki/mesh/org-root.pem
+    key_file: /etc/pki/mesh/org-root.key
     passphrase: "{{ vault_org_root_passphrase }}"
   delegate_to: localhost
   run_once: true
+  check_mode: true
+  diff: true
 
+# Or import it from PEM text held in the vault, and store it under path (key mode 0600).
+- name: Import the organisation's root from vaulted PEM text
+  meshops.multicluster.ca_root:
+    path: "{{ inventory_dir }}/mesh-ca"
+    cert_content: "{{ vault_org_root_cert_pem }}"
+    key_content: "{{ vault_org_root_key_pem }}"
+    passphrase: "{{ vault_mesh_ca_passphrase }}"
+  delegate_to: localhost
+  run_once: true
+
+# Root rotation, phase add-root: every cluster trusts the current and the next root.
 - name: Trust a second root while rotating
   meshops.multicluster.ca_root:
     path: "{{ inventory_dir }}/mesh-ca"
+    passphrase: "{{ vault_mesh_ca_passphrase }}"
     bundle:
       - "{{ inventory_dir }}/mesh-ca/next/root-cert.pem"
   delegate_to: localhost
+  run_once: true
+  register: mesh_root
+
+- name: The roots every cluster will trust, oldest first
+  ansible.builtin.debug:
+    var: mesh_root.bundle_fingerprints
   run_once: true
 """
 
@@ -123,43 +165,55 @@ cert:
   description: The root certificate (PEM). Null in check mode when the root would be generated.
   returned: success
   type: str
+  sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
 cert_path:
   description: File of the root certificate.
   returned: success
   type: str
+  sample: /home/ops/fleet/mesh-ca/root-cert.pem
 key_path:
   description: File of the root key (mode 0600 when written by this module).
   returned: success
   type: str
+  sample: /home/ops/fleet/mesh-ca/root-key.pem
 generated:
   description: Whether a new key was generated (in check mode, would be).
   returned: success
   type: bool
+  sample: false
 fingerprint:
   description: SHA-256 fingerprint of the root, as C(openssl x509 -fingerprint -sha256) prints it.
   returned: success
   type: str
+  sample: "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 subject:
   description: Subject of the root.
   returned: success
   type: str
+  sample: CN=Root CA,O=Istio
 not_after:
   description: Expiry of the root (UTC, ISO 8601).
   returned: success
   type: str
+  sample: "2036-12-04T03:12:45Z"
 days_left:
   description: Whole days until the root expires.
   returned: success
   type: int
+  sample: 3649
 bundle:
   description: The roots clusters trust (this root and O(bundle)), PEM, oldest first.
   returned: success
   type: str
+  sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
 bundle_fingerprints:
   description: Fingerprints of RV(bundle), in order.
   returned: success
   type: list
   elements: str
+  sample:
+    - "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
+    - "A1:47:E2:08:6D:95:3B:C0:7F:14:D9:62:8E:B5:20:4C:F3:0A:97:6B:D1:35:E8:4F:02:AC:59:71:C6:1E:B8:93"
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki

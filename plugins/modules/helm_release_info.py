@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: helm_release_info
 short_description: Tell which Helm releases of a namespace already have the desired chart version and values
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads the deployed revision of each release from Helm's storage Secrets (one list request, no
     helm binary) and compares its chart version and user-supplied values with the desired ones.
@@ -29,33 +29,92 @@ extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.mesh.namespace
   - meshops.multicluster.attributes.read_only
+seealso:
+  - module: kubernetes.core.helm
+  - module: meshops.multicluster.mesh_check
+  - module: meshops.multicluster.mesh_gateway_info
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Upgrading Istio cluster by cluster, and what a run that changes nothing costs.
+  - ref: ansible_collections.meshops.multicluster.docsite.variables
+    description: The control_plane role's variables (chart version, shared values).
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Which control plane releases need helm upgrade
+# The control_plane role runs helm only for the releases that differ: a run that changes nothing starts no helm process.
+- name: Istio control plane, helm only where needed
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  vars:
+    istio_version: 1.29.0
+    istio_releases:
+      - {name: istio-base, chart_ref: base, values: {defaultRevision: default}}
+      - {name: istiod, chart_ref: istiod, values: {global: {meshID: mesh1, network: "{{ inventory_hostname }}"}}}
+  tasks:
+    - name: Which releases already have the pinned chart version and values
+      meshops.multicluster.helm_release_info:
+        namespace: istio-system
+        chart_version: "{{ istio_version }}"
+        releases: "{{ istio_releases | items2dict(key_name='name', value_name='values') }}"
+      register: deployed
+
+    - name: Install or upgrade what differs
+      kubernetes.core.helm:
+        kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+        context: "{{ mesh_context | default(omit) }}"
+        release_name: "{{ item.name }}"
+        release_namespace: istio-system
+        chart_ref: "{{ item.chart_ref }}"
+        chart_repo_url: https://istio-release.storage.googleapis.com/charts
+        chart_version: "{{ istio_version }}"
+        release_values: "{{ item['values'] }}"
+      loop: "{{ istio_releases }}"
+      loop_control:
+        label: "{{ item.name }}: {{ deployed.releases[item.name].differences | join(', ') or 'as desired' }}"
+      when: not deployed.releases[item.name].up_to_date
+
+# Before an upgrade: which clusters' east-west gateway is not yet at the new chart version with the fleet's values.
+- name: Compare the gateway release with the upgrade's chart version and values
   meshops.multicluster.helm_release_info:
     namespace: istio-system
-    chart_version: 1.29.0
+    chart_version: 1.29.1
     releases:
-      istio-base: {defaultRevision: default}
-  register: releases
+      istio-eastwestgateway:
+        labels: {istio: eastwestgateway, topology.istio.io/network: "{{ mesh_network }}"}
+        networkGateway: "{{ mesh_network }}"
+  register: gateway_release
 
-- name: Upgrade what differs
-  kubernetes.core.helm:
-    release_name: istio-base
-    chart_ref: istio/base
-    release_namespace: istio-system
-  when: not releases.releases['istio-base'].up_to_date
+- name: Show what the upgrade would change
+  ansible.builtin.debug:
+    msg: >-
+      revision {{ gateway_release.releases['istio-eastwestgateway'].revision }}:
+      {{ gateway_release.releases['istio-eastwestgateway'].differences | join(', ') }}
+  when: not gateway_release.releases['istio-eastwestgateway'].up_to_date
 """
 
 RETURN = r"""
 releases:
-  description: For each desired release, what is deployed and why it differs.
+  description:
+    - For each desired release (the keys of O(releases)), what is deployed and why it differs.
+    - C(up_to_date) - whether the deployed revision has the chart version and the values asked for;
+      C(chart) and C(version) - the deployed chart and its version (null when not installed);
+      C(revision) - Helm's revision (0 when not installed); C(differences) - why it is not up to date
+      (C(not installed), C(chart version <deployed>, expected <wanted>), C(values differ)).
   returned: success
   type: dict
   sample:
+    istio-base:
+      up_to_date: true
+      chart: base
+      version: 1.29.0
+      revision: 2
+      differences: []
     istiod:
       up_to_date: false
       chart: istiod

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_check
 short_description: Read what the fleet check needs from one cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Reads, in one call and without writing anything, the Helm releases of the control plane
     (chart versions from the labels Helm's charts put on their objects, istiod's values from its
@@ -47,39 +47,115 @@ extends_documentation_fragment:
   - meshops.multicluster.mesh.deployments
   - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
+seealso:
+  - module: meshops.multicluster.mesh_report
+  - module: meshops.multicluster.ca_intermediate_info
+  - module: meshops.multicluster.mesh_gateway_info
+  - module: meshops.multicluster.mesh_permissions
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: What each failed check of the fleet report means and how to fix it.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Check mode, the fleet report and AWX workflows.
+  - ref: ansible_collections.meshops.multicluster.docsite.dns
+    description: Checking the C(.global) names by hand.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Read this cluster's state for the fleet report
+# What the verify role does on every cluster, then hands to mesh_report once.
+- name: Fleet check
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  vars:
+    expected_records:
+      httpbin.bar.global: 240.10.0.1
+      pay.fx.global: 240.10.0.2
+  tasks:
+    - name: Read the control plane, the gateway and the .global names of this cluster
+      meshops.multicluster.mesh_check:
+        namespace: istio-system
+        gateway_service: istio-eastwestgateway
+        deployments: [istiod, istio-eastwestgateway]
+        gateway_address_override: "{{ mesh_gateway_address_override | default('') }}"
+        expected_records: "{{ expected_records }}"
+        dns_server: 10.96.0.10
+        dns_wait: 90
+      register: check
+
+    - name: Show what is not ready, the gateway and what the cluster DNS answered
+      ansible.builtin.debug:
+        msg:
+          - "not ready: {{ check.not_ready }}"
+          - "gateway: {{ check.gateway.address | default('none') }}:{{ check.gateway.port | default('-') }}"
+          - "dns: {{ check.dns_answers }}"
+
+    - name: Describe this cluster for the report
+      ansible.builtin.set_fact:
+        fleet_check_cluster:
+          name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+          reachable: true
+          check: "{{ check }}"
+          expected_records: "{{ expected_records }}"
+
+    - name: Judge every cluster at once
+      meshops.multicluster.mesh_report:
+        clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'fleet_check_cluster') | list }}"
+        fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+        fail_on_error: false
+      run_once: true
+      delegate_to: localhost
+
+# The control plane and gateway only (no DNS queries): istiod and the gateway Available, istiod at 1.29.0.
+- name: Read the control plane only
   meshops.multicluster.mesh_check:
-    expected_records: {httpbin.bar.global: 240.0.10.1}
-    dns_server: 10.96.0.10
-  register: check
+    namespace: istio-system
+  register: control_plane
+
+- name: Fail when istiod is not ready or behind the fleet's version
+  ansible.builtin.assert:
+    that:
+      - control_plane.not_ready == {}
+      - control_plane.releases.istiod.version | default('') == '1.29.0'
+    fail_msg: "{{ control_plane.not_ready }} {{ control_plane.releases.istiod | default('istiod not installed') }}"
 """
 
 RETURN = r"""
 releases:
-  description: Installed Helm releases in O(namespace), by name, with chart, chart version, app version and (istiod) values.
+  description:
+    - Installed Helm releases in O(namespace), by name, with C(chart), C(version) (chart version), C(app_version)
+      and, for istiod, C(values) (the values it was installed with, credentials redacted).
   returned: always
   type: dict
+  sample:
+    istio-base: {chart: base, version: 1.29.0, app_version: 1.29.0, values: null}
+    istiod: {chart: istiod, version: 1.29.0, app_version: 1.29.0, values: {global: {meshID: mesh1, network: east}}}
+    istio-eastwestgateway: {chart: gateway, version: 1.29.0, app_version: 1.29.0, values: null}
 not_ready:
-  description: Deployment name to why it is not Available (absent when all are).
+  description: Deployment name to why it is not Available (empty when all are).
   returned: always
   type: dict
+  sample: {istio-eastwestgateway: 0 of 1 replicas available}
 gateway:
   description: Address, port and source of the gateway address; null when it has none.
   returned: always
   type: dict
+  sample: {address: 203.0.113.10, port: 15443, source: load balancer IP}
 zone_records:
   description: Host to IP records the C(global) zone server serves; null when it has no records ConfigMap.
   returned: always
   type: dict
+  sample: {httpbin.bar.global: 240.10.0.1, pay.fx.global: 240.10.0.2}
 dns_answers:
   description: Host to the addresses the cluster's DNS answered, or to the error; empty without O(dns_server).
   returned: always
   type: dict
+  sample: {httpbin.bar.global: [240.10.0.1], pay.fx.global: "NXDOMAIN from 10.96.0.10:53 for pay.fx.global"}
 malformed:
   description:
     - Objects whose content could not be read, each with the check it belongs to (C(control_plane), C(dns),
@@ -87,6 +163,10 @@ malformed:
   returned: always
   type: list
   elements: dict
+  sample:
+    - check: dns
+      object: ConfigMap istio-system/istiocoredns-records
+      problem: "global.hosts line 3: '240.10.0' is not an IPv4 address"
 istiod_roots:
   description:
     - Fingerprints of the roots istiod publishes to workloads (ConfigMap C(istio-ca-root-cert) in O(namespace));
@@ -94,6 +174,8 @@ istiod_roots:
   returned: always
   type: list
   elements: str
+  sample:
+    - "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_dns
 short_description: Delegate a DNS zone (C(global)) from a cluster's DNS to the mesh's zone server
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Makes the cluster's DNS send every name of O(zone) to O(target_ips), usually the ClusterIP of
     the C(istio-system/istiocoredns) zone server, so C(<name>.<namespace>.global) resolves in every Pod.
@@ -97,16 +97,58 @@ attributes:
   idempotent:
     support: full
     description: A second run reports no change and makes no write request.
+seealso:
+  - module: meshops.multicluster.mesh_resources
+  - module: meshops.multicluster.service_entry
+  - module: meshops.multicluster.mesh_check
+  - ref: ansible_collections.meshops.multicluster.docsite.dns
+    description: The zone server, what the delegation changes in CoreDNS and kube-dns, the AKS and k3s layouts.
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: What the dns step may change in the cluster DNS ConfigMaps.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: When C(.global) does not resolve, or the cluster DNS configuration is refused.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Send .global to the zone server (CoreDNS or kube-dns, found automatically)
-  meshops.multicluster.mesh_dns:
-    target_ips: ["{{ zone_server.cluster_ip }}"]
+# What the dns role does: start the zone server, then send .global to its ClusterIP.
+- name: .global resolves in every cluster
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Apply the zone server's Service and read its ClusterIP
+      meshops.multicluster.mesh_resources:
+        objects:
+          - kind: Service
+            metadata: {name: istiocoredns, namespace: istio-system}
+            spec:
+              selector: {app: istiocoredns}
+              ports: [{name: dns, port: 53, protocol: UDP}, {name: dns-tcp, port: 53, protocol: TCP}]
+      register: zone_server
 
-- name: AKS - the block goes into coredns-custom (key global.server)
+    - name: Send .global to the zone server (CoreDNS or kube-dns, found automatically)
+      meshops.multicluster.mesh_dns:
+        target_ips: ["{{ zone_server.resources[0].spec.clusterIP }}"]
+      register: delegation
+
+    - name: Say what was changed
+      ansible.builtin.debug:
+        msg: "{{ delegation.provider }} {{ delegation.coredns_version | default('') }}: {{ delegation.changed_places | join('; ') or 'nothing to change' }}"
+
+# Review the Corefile edit before making it: the diff shows the Corefile before and after.
+- name: Preview the delegation
+  meshops.multicluster.mesh_dns:
+    target_ips: [10.96.143.20]
+  check_mode: true
+  diff: true
+
+- name: AKS - the block goes into coredns-custom (key global.server), which the addon manager leaves alone
   meshops.multicluster.mesh_dns:
     provider: coredns
     custom_configmap: true
@@ -117,7 +159,7 @@ EXAMPLES = r"""
     configmap_name: rke2-coredns-rke2-coredns
     target_ips: [10.43.12.7]
 
-- name: Restore the cluster DNS configuration
+- name: Restore the cluster DNS configuration (uninstall)
   meshops.multicluster.mesh_dns:
     state: absent
 """
@@ -148,6 +190,7 @@ plugin:
   description: C(forward) or C(proxy), the CoreDNS plugin of the block.
   returned: when provider is coredns
   type: str
+  sample: forward
 coredns_version:
   description: CoreDNS version from the Deployment's image tag; null when unknown.
   returned: when provider is coredns
@@ -157,7 +200,7 @@ api_requests:
   description: Read and write requests this run made to the API server.
   returned: always
   type: dict
-  sample: {read: 2, write: 0}
+  sample: {read: 2, write: 1}
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.cluster_dns import check_input, delegate

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_gateway_info
 short_description: Wait for a cluster's control plane and find the address of its east-west gateway
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Waits until the given Deployments are Available and the gateway Service has an address.
   - The address is found as Admiral does it, in this order, the load balancer IP, the load balancer
@@ -36,14 +36,54 @@ extends_documentation_fragment:
   - meshops.multicluster.mesh.namespace
   - meshops.multicluster.mesh.deployments
   - meshops.multicluster.attributes.read_only
+seealso:
+  - module: meshops.multicluster.mesh_services_info
+  - module: meshops.multicluster.mesh_check
+  - module: meshops.multicluster.helm_release_info
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: No gateway address - load balancers, NodePorts and the address override.
+  - ref: ansible_collections.meshops.multicluster.docsite.variables
+    description: C(mesh_gateway_address_override) and the control_plane role's variables.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Find the gateway address
+# What the control_plane role does after helm: wait for istiod and the gateway, remember the address.
+- name: Gateway addresses of the fleet
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Wait for istiod and the gateway, and find the gateway's address
+      meshops.multicluster.mesh_gateway_info:
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        namespace: istio-system
+        service: istio-eastwestgateway
+        deployments: [istiod, istio-eastwestgateway]
+        timeout: 300
+        address_override: "{{ mesh_gateway_address_override | default('') }}"
+      register: gateway
+
+    - name: Remember the address for the ServiceEntries of the other clusters
+      ansible.builtin.set_fact:
+        mesh_gateway_address: "{{ gateway.address }}"
+        mesh_gateway_port: "{{ gateway.port }}"
+
+    - name: Show where each gateway is reached
+      ansible.builtin.debug:
+        msg: "{{ gateway.address }}:{{ gateway.port }} ({{ gateway.source }}, after {{ gateway.waited }} s)"
+
+# A gateway behind NAT: the address the other clusters use is set, not discovered.
+- name: Gateway behind NAT
   meshops.multicluster.mesh_gateway_info:
-    cluster_name: "{{ mesh_cluster_name }}"
+    cluster_name: onprem-1
+    address_override: gw.onprem-1.example.com
+    timeout: 60
   register: gateway
 """
 
@@ -59,7 +99,9 @@ port:
   type: int
   sample: 15443
 source:
-  description: Where the address came from.
+  description:
+    - Where the address came from - C(load balancer IP), C(load balancer hostname), C(Service externalIP), C(node ExternalIP
+      and NodePort) or C(mesh_gateway_address_override).
   returned: success
   type: str
   sample: load balancer IP
@@ -67,6 +109,7 @@ waited:
   description: Seconds spent waiting.
   returned: always
   type: float
+  sample: 12.4
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_permissions
 short_description: Check that the identity in use may do what the collection's steps need in a cluster
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Asks the API server what the identity may do (SelfSubjectRulesReview, one per namespace of
     the rules) and compares it with the permissions the steps need (docs/permissions.md).
@@ -39,20 +39,64 @@ extends_documentation_fragment:
   - meshops.multicluster.mesh.namespace
   - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
+seealso:
+  - module: meshops.multicluster.mesh_service_account_kubeconfig
+  - module: meshops.multicluster.mesh_preflight
+  - plugin: meshops.multicluster.rbac_objects
+    plugin_type: filter
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: The two identities, the operate identity's RBAC, and what each step needs.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: Refused input, credentials and missing permissions.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Check the permissions of the services step
+# What the preflight role does before any step writes: one check per cluster, every missing permission named.
+- name: May this identity run the mesh's steps?
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Check the permissions of the day-2 steps
+      meshops.multicluster.mesh_permissions:
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        steps: [trust, dns, services, verify]
+        options: [replicate_namespaces]
+        namespace: istio-system
+        gateway_service: istio-eastwestgateway
+
+# Keep going and collect what is missing, for instance to print the RBAC a cluster admin must grant.
+- name: Check the services step's permissions without failing the play
   meshops.multicluster.mesh_permissions:
     steps: [services]
     options: [replicate_namespaces]
+  register: services_permissions
+  ignore_errors: true
+
+- name: Show the missing permissions
+  ansible.builtin.debug:
+    msg: >-
+      {{ services_permissions.user }} lacks
+      {{ services_permissions.missing | map(attribute='verb') | zip(services_permissions.missing | map(attribute='resource'))
+         | map('join', ' ') | join(', ') }}
+  when: services_permissions is failed
+
+# Run as the operate identity, with the kubeconfig meshops.multicluster.mesh_service_account_kubeconfig wrote.
+- name: Check the operate identity
+  meshops.multicluster.mesh_permissions:
+    steps: [verify]
+    kubeconfig: "{{ playbook_dir }}/operate/{{ inventory_hostname }}.kubeconfig"
 """
 
 RETURN = r"""
 missing:
-  description: The missing permissions, one per verb, resource and name.
+  description: The missing permissions, one per verb, resource and name, each with the step that needs it; empty when none is missing.
   returned: always
   type: list
   elements: dict

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_preflight
 short_description: Check the inventory of the whole fleet before any cluster is touched
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs once, on the controller, with the description of every cluster of the play.
   - Fails, listing every problem with the host, the variable, its value and what is expected, when
@@ -59,21 +59,77 @@ attributes:
   idempotent:
     support: full
     description: Never changes anything.
+seealso:
+  - module: meshops.multicluster.mesh_permissions
+  - module: meshops.multicluster.service_entry_plan
+  - plugin: meshops.multicluster.kubeconfig_contexts
+    plugin_type: inventory
+  - ref: ansible_collections.meshops.multicluster.docsite.variables
+    description: The inventory variables it checks (preflight role) and what each expects.
+  - ref: ansible_collections.meshops.multicluster.docsite.quickstart
+    description: Describing the fleet in an inventory.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: Refused input - one cluster twice, credentials, strict values.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Check the fleet's inventory
+# What the preflight role does first: the whole fleet is checked once, before a canary or a batch is touched.
+- name: Check the fleet before any cluster is touched
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  tasks:
+    - name: Describe this cluster for the fleet check
+      ansible.builtin.set_fact:
+        mesh_cluster:
+          host: "{{ inventory_hostname }}"
+          name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+          network: "{{ mesh_network | default(inventory_hostname) }}"
+          mesh_id: mesh1
+          trust_domain: cluster.local
+          chart_version: 1.29.0
+          shared_values: {}
+          values_override: {}
+          istio_namespace: istio-system
+          gateway_name: istio-eastwestgateway
+
+    - name: Check the inventory, then that every host is a cluster of its own
+      meshops.multicluster.mesh_preflight:
+        clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_cluster') | list }}"
+        connections:
+          - host: east
+            kubeconfig: ~/.kube/fleet.yaml
+            context: prod-east
+          - host: west
+            kubeconfig: ~/.kube/fleet.yaml
+            context: prod-west
+      run_once: true
+      delegate_to: localhost
+      register: fleet
+
+    - name: Stop at a cluster that did not say who it is, before any write to it
+      ansible.builtin.fail:
+        msg: "{{ fleet.unidentified[inventory_hostname] }}"
+      when: inventory_hostname in fleet.unidentified
+
+    - name: Show who each cluster is
+      ansible.builtin.debug:
+        msg: "{{ inventory_hostname }} is cluster {{ fleet.cluster_uids[inventory_hostname] }}"
+
+# The inventory alone, talking to no cluster (for example in CI, on a pull request that changes group_vars).
+- name: Check the inventory only
   meshops.multicluster.mesh_preflight:
     clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_cluster') | list }}"
-    connections:
-      - host: cluster1
-        kubeconfig: ~/.kube/fleet.yaml
-        context: cluster1
-      - host: cluster2
-        kubeconfig: ~/.kube/fleet.yaml
-        context: cluster2
+  run_once: true
+  delegate_to: localhost
+  register: fleet
+
+- name: Fail unless every control plane is the same
+  ansible.builtin.assert:
+    that: fleet.identical_control_planes
+    fail_msg: "clusters with different control planes: {{ fleet.control_plane_identities.values() | list }}"
   run_once: true
 """
 
@@ -83,19 +139,22 @@ clusters:
   returned: success
   type: list
   elements: str
+  sample: [east, west, onprem-1]
 identical_control_planes:
   description: Whether every cluster gets the same chart version and shared values.
   returned: success
   type: bool
+  sample: true
 control_plane_identities:
   description: Fingerprint of (chart version, shared values) mapped to the clusters that have it.
   returned: success
   type: dict
+  sample: {7f3c2a91d04be815: [east, west, onprem-1]}
 cluster_uids:
   description: Each host of O(connections) mapped to its cluster's identity, the uid of namespace C(kube-system).
   returned: success
   type: dict
-  sample: {cluster1: 0b4e2b8c-55d5-4a8a-9d0c-2f6f1c7e8a11}
+  sample: {east: 0b4e2b8c-55d5-4a8a-9d0c-2f6f1c7e8a11, west: 6a1d93f0-2c47-4e1b-b8a5-91d7c3e05f62}
 unidentified:
   description:
     - Each host of O(connections) whose cluster could not be read (unreachable, credentials), mapped to
@@ -103,6 +162,10 @@ unidentified:
       fails it alone, before any write to it.
   returned: success
   type: dict
+  sample:
+    onprem-1: >-
+      onprem-1: cannot read who the cluster is (namespace kube-system), nothing was written to it:
+      cannot connect to https://10.20.0.5:6443: connection refused
 """
 
 import os

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_report
 short_description: Judge the fleet check and write the fleet report
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Runs once, on the controller, with what the C(verify) role read from every cluster.
   - Decides pass, warn or fail for every check of every cluster (same root, intermediate CA, control
@@ -49,17 +49,63 @@ attributes:
   idempotent:
     support: full
     description: Reports changed=false; the files are rewritten with the current state.
+seealso:
+  - module: meshops.multicluster.mesh_check
+  - module: meshops.multicluster.ca_intermediate_info
+  - module: meshops.multicluster.service_entry
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: What each failed check means and how to fix it; malformed objects and pending checks.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Check mode, and the report in AWX workflows.
+  - ref: ansible_collections.meshops.multicluster.docsite.quickstart
+    description: Reading the fleet report.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
+# The end of the verify role: every cluster was read with mesh_check (and ca_intermediate_info), described as
+# mesh_verify_cluster; one task on the controller judges them all.
 - name: Judge the fleet and write the report
   meshops.multicluster.mesh_report:
     clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_verify_cluster') | list }}"
-    fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+    fleet:
+      mesh_id: mesh1
+      trust_domain: cluster.local
+      root_fingerprint: "{{ mesh_root.fingerprint }}"
+      chart_version: 1.29.0
+      releases: [istio-base, istiod, istio-eastwestgateway]
+      warn_days: 30
     report_dir: "{{ playbook_dir }}/../reports"
+    fail_on_error: false
   run_once: true
+  delegate_to: localhost
+  register: report
+
+- name: Show the fleet report
+  ansible.builtin.debug:
+    msg: "{{ (report.text + ['', 'report: ' ~ (report.files | join(', '))]) | join('\n') }}"
+  run_once: true
+
+- name: Hand the report to the next job of an AWX workflow
+  ansible.builtin.set_stats:
+    data:
+      mesh_report: "{{ report.report }}"
+  run_once: true
+
+- name: Fail the job when a check failed
+  ansible.builtin.fail:
+    msg: "{{ report.failed_count }} check(s) failed; see {{ report.files | first }}"
+  run_once: true
+  when: not report.ok
+
+# A quick verdict without files (report_dir empty): the module itself fails when a check fails.
+- name: Judge the fleet, write nothing
+  meshops.multicluster.mesh_report:
+    clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_verify_cluster') | list }}"
+    fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+  run_once: true
+  delegate_to: localhost
 """
 
 RETURN = r"""
@@ -67,26 +113,60 @@ ok:
   description: Whether every check of every cluster passed (warnings and pending checks allowed).
   returned: always
   type: bool
+  sample: false
 failed_count:
   description:
     - How many checks failed, over every cluster (warnings and pending checks not counted); the C(verify) role's
       failure says it. Not C(failed), which Ansible reads as the task's own verdict.
   returned: always
   type: int
+  sample: 1
 report:
-  description: The report model (clusters, checks, results with detail, object and fix).
+  description:
+    - The report model - C(generated) (UTC), C(mesh), C(ok), C(pending) (how many checks are pending), C(checks)
+      (id and title of each check), C(clusters) (per cluster its gateway, exports, imports and C(results) - per check
+      its C(status), C(detail) and, for a problem, the C(object) and the C(fix)) and C(failover) (each multi-cluster
+      service's failover order).
   returned: always
   type: dict
+  sample:
+    generated: "2026-12-06T04:02:11Z"
+    mesh: {mesh_id: mesh1, trust_domain: cluster.local}
+    ok: false
+    pending: 0
+    checks: [{id: root, title: Same root CA}, {id: gateway, title: Gateway address}]
+    clusters:
+      - name: east
+        network: east
+        reachable: true
+        gateway: {address: 203.0.113.10, port: 15443, source: load balancer IP}
+        exports: [httpbin.bar]
+        imports: [pay.fx]
+        results:
+          root: {status: pass, detail: "root 5E:0B:7C:...:0D"}
+          gateway: {status: fail, detail: no gateway address, object: Service istio-system/istio-eastwestgateway,
+                    fix: give the Service a load balancer, or set mesh_gateway_address_override}
+    failover: {mode: locality, services: []}
 text:
   description: The report as a console table, one line a list element.
   returned: always
   type: list
   elements: str
+  sample:
+    - "mesh mesh1 (trust domain cluster.local), 2026-12-06T04:02:11Z: 1 failed, 0 warnings"
+    - "cluster  Same root CA  Intermediate CA  Control plane  Gateway address  .global DNS  ServiceEntries"
+    - "-------  ------------  ---------------  -------------  ---------------  -----------  --------------"
+    - "east     pass          pass             pass           FAIL             pass         pass"
+    - "west     pass          pass             pass           pass             pass         pass"
+    - "FAIL east / Gateway address: no gateway address"
+    - "    object: Service istio-system/istio-eastwestgateway"
+    - "    fix: give the Service a load balancer, or set mesh_gateway_address_override"
 files:
-  description: Paths of the written HTML and JSON reports.
+  description: Paths of the written HTML and JSON reports; empty when O(report_dir) is empty.
   returned: always
   type: list
   elements: str
+  sample: [/home/ops/fleet/reports/mesh-report.html, /home/ops/fleet/reports/mesh-report.json]
 """
 
 import json

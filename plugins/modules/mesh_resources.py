@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_resources
 short_description: Keep a set of Kubernetes objects owned by meshops.multicluster in one cluster
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Applies a whole set of objects in one call with server-side apply (field manager
     C(meshops.multicluster)), labelling each with C(app.kubernetes.io/managed-by=meshops.multicluster).
@@ -66,24 +66,78 @@ attributes:
   idempotent:
     support: full
     description: A second run reports no change and makes no write request.
+seealso:
+  - module: meshops.multicluster.service_entry
+  - module: meshops.multicluster.mesh_dns
+  - module: kubernetes.core.k8s
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Check mode and diff, and uninstalling what the collection created.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: Objects owned by someone else, and namespaces of ours that are kept.
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: The objects the rbac playbook keeps with this module.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: The *.global routing of this cluster's east-west gateway
+# What the control_plane role does: the *.global routing of the east-west gateway, as one labelled set.
+- name: Route *.global through the east-west gateway
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: The Gateway of *.global (AUTO_PASSTHROUGH on port 15443); stale objects of the set are pruned
+      meshops.multicluster.mesh_resources:
+        prune_label: multicluster.meshops.io/component=global-routing
+        prune_kinds: [Gateway, DestinationRule]
+        objects:
+          - kind: Gateway
+            metadata: {name: meshops-global, namespace: istio-system}
+            spec:
+              selector: {istio: eastwestgateway}
+              servers:
+                - port: {number: 15443, name: tls, protocol: TLS}
+                  tls: {mode: AUTO_PASSTHROUGH}
+                  hosts: ["*.global"]
+      register: routing
+
+    - name: Say what changed
+      ansible.builtin.debug:
+        msg: "created {{ routing.created }}, updated {{ routing.updated }}, pruned {{ routing.deleted }}, {{ routing.unchanged }} unchanged"
+
+# A Deployment and its Service, waited for; the Service's ClusterIP is read from the result.
+- name: Zone server of the global zone
   meshops.multicluster.mesh_resources:
-    prune_label: multicluster.meshops.io/component=global-routing
-    prune_kinds: [Gateway, DestinationRule]
+    objects: "{{ lookup('ansible.builtin.template', 'zone-server.yml.j2') | from_yaml }}"
+    wait: true
+    wait_timeout: 180
+  register: zone_server
+
+- name: Remember the zone server's address
+  ansible.builtin.set_fact:
+    zone_server_ip: "{{ (zone_server.resources | select | selectattr('kind', 'eq', 'Service') | first).spec.clusterIP }}"
+
+# Review the change first: nothing is written, the diff shows every object before and after.
+- name: Preview a namespace label change
+  meshops.multicluster.mesh_resources:
     objects:
-      - kind: Gateway
-        metadata: {name: meshops-global, namespace: istio-system}
-        spec:
-          selector: {istio: eastwestgateway}
-          servers:
-            - port: {number: 15443, name: tls, protocol: TLS}
-              tls: {mode: AUTO_PASSTHROUGH}
-              hosts: ["*.global"]
+      - kind: Namespace
+        metadata:
+          name: istio-system
+          labels: {topology.istio.io/network: east}
+  check_mode: true
+  diff: true
+
+- name: Uninstall - delete the routing objects (only those carrying the collection's label)
+  meshops.multicluster.mesh_resources:
+    state: absent
+    objects:
+      - {kind: Gateway, metadata: {name: meshops-global, namespace: istio-system}}
 """
 
 RETURN = r"""
@@ -92,20 +146,24 @@ created:
   returned: always
   type: list
   elements: str
+  sample: [Gateway istio-system/meshops-global]
 updated:
   description: Objects whose desired fields differed and were re-applied.
   returned: always
   type: list
   elements: str
+  sample: [Namespace istio-system]
 deleted:
   description: Objects deleted (state absent, or pruned).
   returned: always
   type: list
   elements: str
+  sample: [DestinationRule istio-system/meshops-global]
 unchanged:
   description: Number of objects already as desired.
   returned: always
   type: int
+  sample: 3
 resources:
   description:
     - The desired objects as they are in the cluster (after the write), in the order of O(objects),
@@ -113,6 +171,18 @@ resources:
   returned: when O(state=present)
   type: list
   elements: dict
+  sample:
+    - apiVersion: v1
+      kind: Service
+      metadata:
+        name: istiocoredns
+        namespace: istio-system
+        labels: {app.kubernetes.io/managed-by: meshops.multicluster}
+        resourceVersion: "48213"
+      spec:
+        clusterIP: 10.96.143.20
+        ports: [{name: dns, port: 53, protocol: UDP, targetPort: 53}]
+        selector: {app: istiocoredns}
 api_requests:
   description: Read and write requests this run made to the API server.
   returned: always

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_service_account_kubeconfig
 short_description: Write a kubeconfig for a ServiceAccount, with a token of bounded lifetime
-version_added: 0.2.0
+version_added: 1.0.0
 description:
   - Asks the API server for a token of the ServiceAccount (TokenRequest) and writes a kubeconfig
     file (mode 0600) for it - the cluster's server and CA as the module's own connection sees them,
@@ -56,30 +56,71 @@ attributes:
   idempotent:
     support: full
     description: Keeps the file while its token is valid for more than O(renew_before_hours), for the same cluster and ServiceAccount.
+seealso:
+  - module: meshops.multicluster.mesh_permissions
+  - module: meshops.multicluster.mesh_resources
+  - plugin: meshops.multicluster.rbac_objects
+    plugin_type: filter
+  - ref: ansible_collections.meshops.multicluster.docsite.permissions
+    description: Creating the operate identity, and using it as an AWX credential instead of a file.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
+    description: Credentials in AWX / Automation Platform.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Kubeconfig of the operate identity
+# What playbooks/rbac.yml does, run as a cluster administrator: the operate identity's kubeconfig per cluster.
+- name: Kubeconfigs of the operate identity
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Kubeconfig of the operate identity (a token of 30 days, renewed in its last week)
+      meshops.multicluster.mesh_service_account_kubeconfig:
+        service_account: meshops-operate
+        namespace: meshops-system
+        path: "{{ playbook_dir }}/operate/{{ inventory_hostname }}.kubeconfig"
+        context_name: "{{ mesh_context | default(inventory_hostname) }}"
+        duration_hours: 720
+        renew_before_hours: 168
+      register: operate
+
+    - name: Say when each token expires, and why one was renewed
+      ansible.builtin.debug:
+        msg: "{{ operate.user }}: token until {{ operate.expires }}{{ ' (new: ' ~ operate.reason ~ ')' if operate.changed else '' }}"
+
+# Which kubeconfigs a run would renew, asking for no token and writing nothing.
+- name: Which tokens are due
   meshops.multicluster.mesh_service_account_kubeconfig:
     service_account: meshops-operate
     namespace: meshops-system
     path: "{{ playbook_dir }}/operate/{{ inventory_hostname }}.kubeconfig"
-    context_name: "{{ mesh_context | default(inventory_hostname) }}"
+    context_name: "{{ inventory_hostname }}"
+  check_mode: true
+  register: due
+
+- name: Show them
+  ansible.builtin.debug:
+    msg: "{{ inventory_hostname }}: {{ due.reason }}"
+  when: due.changed
 """
 
 RETURN = r"""
 expires:
   description: When the token in the file expires (UTC, ISO 8601).
-  returned: success
+  returned: when the file was kept or written (not in check mode when a new token is due)
   type: str
-  sample: "2027-01-01T12:00:00+00:00"
+  sample: "2027-01-05T03:40:00+00:00"
 reason:
   description: Why a new token was (in check mode, would be) written; null when the file was kept.
   returned: always
   type: str
-  sample: the token is not one of the ServiceAccount meshops-system/meshops-operate (uid 0b9c...)
+  sample: the token expires within the renewal time
 user:
   description: The user name of the ServiceAccount.
   returned: always

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: mesh_services_info
 short_description: Read the Services one cluster exports to the mesh, and its copy of the VIP store
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Lists the cluster's Services once and returns those it exports to the other clusters of the
     mesh, with their ports and the ServiceEntry protocol of each port.
@@ -60,15 +60,65 @@ options:
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.attributes.read_only
+seealso:
+  - module: meshops.multicluster.service_entry_plan
+  - module: meshops.multicluster.service_entry
+  - module: meshops.multicluster.mesh_gateway_info
+  - plugin: meshops.multicluster.vip_stores_to_read
+    plugin_type: filter
+  - ref: ansible_collections.meshops.multicluster.docsite.services
+    description: Exporting a Service, the export-to annotation, VIPs and the cost of a run.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: A Service held back because of its ports or annotation.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: What this cluster exports
+# What the services role does on every cluster before planning the fleet once.
+- name: What every cluster exports
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    - name: Read the exported Services, the VIP store's fingerprint and the gateway address
+      meshops.multicluster.mesh_services_info:
+        exported: [bar/httpbin]
+        export_label: multicluster.meshops.io/export
+        gateway_service: istio-eastwestgateway
+        address_override: "{{ mesh_gateway_address_override | default('') }}"
+        # the allocations travel once, from the first cluster; the others send the fingerprint only
+        vip_store_allocations: "{{ inventory_hostname == ansible_play_hosts[0] }}"
+      register: exports
+
+    - name: Warn about Services the fleet plan will hold back
+      ansible.builtin.debug:
+        msg: "{{ item.namespace }}/{{ item.name }}: {{ item.problems | join('; ') }}"
+      loop: "{{ exports.exports | selectattr('problems', 'defined') | list }}"
+      loop_control:
+        label: "{{ item.namespace }}/{{ item.name }}"
+
+    - name: Describe this cluster for the fleet plan
+      ansible.builtin.set_fact:
+        mesh_services_cluster: "{{ {'name': inventory_hostname, 'exports': exports.exports, 'vip_store': exports.vip_store}
+                                   | combine({'gateway_address': exports.gateway.address, 'gateway_port': exports.gateway.port}
+                                             if exports.gateway else {}) }}"
+
+# Only the exports: Services labelled team.example.com/mesh-export=true, and two named ones.
+- name: Services exported with a custom label
   meshops.multicluster.mesh_services_info:
-    exported: [bar/httpbin]
+    export_label: team.example.com/mesh-export
+    exported: [bar/httpbin, shop/cart]
   register: exports
+
+- name: Fail on Services named in the inventory that do not exist
+  ansible.builtin.assert:
+    that: exports.missing | length == 0
+    fail_msg: "no such Service: {{ exports.missing | join(', ') }}"
 """
 
 RETURN = r"""
@@ -87,11 +137,15 @@ exports:
       namespace: bar
       ports: [{name: http, number: 8000, protocol: HTTP}]
       export_to: "cluster2,group:eu"
+    - name: pay
+      namespace: fx
+      ports: [{name: grpc-api, number: 9090, protocol: GRPC}]
 missing:
   description: Entries of O(exported) with no such Service in the cluster.
   returned: success
   type: list
   elements: str
+  sample: [shop/cart]
 vip_store:
   description:
     - This cluster's copy of the VIP store (generation 0 when there is none) - C(allocations) only with

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_entry
 short_description: Keep one cluster's whole set of mesh ServiceEntries and DestinationRules, VIP store and C(.global) DNS records
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - One call per cluster takes the fleet's plan from M(meshops.multicluster.service_entry_plan),
     renders this cluster's whole desired set of ServiceEntries from it (one per host the cluster
@@ -93,17 +93,74 @@ attributes:
   idempotent:
     support: full
     description: A second run reports no change and makes no write request.
+seealso:
+  - module: meshops.multicluster.service_entry_plan
+  - module: meshops.multicluster.mesh_services_info
+  - module: meshops.multicluster.mesh_dns
+  - module: meshops.multicluster.mesh_check
+  - ref: ansible_collections.meshops.multicluster.docsite.services
+    description: ServiceEntries with stable VIPs, failover, namespaces, ownership and conflicts.
+  - ref: ansible_collections.meshops.multicluster.docsite.dns
+    description: The C(global) zone server that serves the records this module keeps.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: Hosts held back or skipped, kept namespaces, and a VIP allocation changed by another run.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: ServiceEntries of this cluster
-  meshops.multicluster.service_entry:
-    plan: "{{ fleet.plan }}"  # registered from service_entry_plan
-    cluster_name: "{{ mesh_cluster_name }}"
+# The services role: plan once on the controller, then one call per cluster writes its whole set.
+- name: ServiceEntries of the fleet
+  hosts: mesh_clusters
+  gather_facts: false
+  connection: local
+  module_defaults:
+    group/meshops.multicluster.k8s:
+      kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
+      context: "{{ mesh_context | default(omit) }}"
+  tasks:
+    # ... mesh_services_info on every cluster, described as mesh_services_cluster (see its examples)
+    - name: Plan the ServiceEntries and VIPs of the whole fleet
+      meshops.multicluster.service_entry_plan:
+        clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster') | list }}"
+      run_once: true
+      register: fleet
 
-- name: Remove them all
+    - name: Write this cluster's ServiceEntries, DestinationRules, VIP store and .global records
+      meshops.multicluster.service_entry:
+        plan: "{{ fleet.plan }}"
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        istio_namespace: istio-system
+      register: entries
+
+    - name: Say what changed, and which hosts were skipped because of someone else's objects
+      ansible.builtin.debug:
+        msg: >-
+          ServiceEntries {{ entries.created }} created, {{ entries.updated }} updated, {{ entries.deleted }} deleted,
+          {{ entries.unchanged }} unchanged; skipped {{ entries.skipped | list }}; held {{ entries.held | list }}
+
+# Drift check: what a run would write, nothing written (the verify role does this).
+- name: Compare this cluster's ServiceEntries with the plan
+  meshops.multicluster.service_entry:
+    plan: "{{ fleet.plan }}"
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+  check_mode: true
+  diff: true
+  register: drift
+
+- name: Fail when a cluster drifted from the plan
+  ansible.builtin.assert:
+    that: not drift.changed
+    fail_msg: "{{ drift.created }} missing, {{ drift.updated }} different, {{ drift.deleted }} stale ServiceEntries"
+
+# Add ServiceEntries without removing any (for instance while a cluster is being moved between inventories).
+- name: Write without pruning
+  meshops.multicluster.service_entry:
+    plan: "{{ fleet.plan }}"
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    prune: false
+
+- name: Uninstall - remove them all, with the VIP store and the records
   meshops.multicluster.service_entry:
     state: absent
 """
@@ -113,24 +170,29 @@ created:
   description: Number of ServiceEntries created.
   returned: success
   type: int
+  sample: 2
 updated:
   description: Number of ServiceEntries re-applied because they differed.
   returned: success
   type: int
+  sample: 1
 deleted:
   description: Number of ServiceEntries deleted (pruned, or all with O(state=absent)).
   returned: success
   type: int
+  sample: 0
 unchanged:
   description: Number of ServiceEntries already as desired.
   returned: success
   type: int
+  sample: 37
 kept:
   description:
     - Number of ServiceEntries left as they are because they come from a cluster the plan lists as unavailable,
       or their host is held back by the plan or skipped here.
   returned: success
   type: int
+  sample: 0
 held:
   description: The hosts the plan holds back (in every cluster), each with the reasons (the plan's C(held)).
   returned: with O(state=present)
@@ -157,10 +219,12 @@ vip_store_changed:
   description: Whether the VIP store was (or would be) written or deleted.
   returned: success
   type: bool
+  sample: true
 dns_records_changed:
   description: Whether the DNS records were (or would be) written or deleted.
   returned: success
   type: bool
+  sample: true
 api_requests:
   description: Read and write requests this run made to the API server.
   returned: always

@@ -7,7 +7,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: service_entry_plan
 short_description: Compute the ServiceEntries and VIPs of the whole mesh, once
-version_added: 0.1.0
+version_added: 1.0.0
 description:
   - Takes what every cluster exports (from M(meshops.multicluster.mesh_services_info)), its gateway
     address and locality, and the fingerprint of the VIP store read in every cluster with one full
@@ -172,19 +172,82 @@ attributes:
   idempotent:
     support: full
     description: The same input gives the same plan.
+seealso:
+  - module: meshops.multicluster.mesh_services_info
+  - module: meshops.multicluster.service_entry
+  - plugin: meshops.multicluster.vip_stores_to_read
+    plugin_type: filter
+  - plugin: meshops.multicluster.cluster_names
+    plugin_type: filter
+  - ref: ansible_collections.meshops.multicluster.docsite.services
+    description: Exporting and importing Services, failover, VIPs, adding and removing clusters, sizing.
+  - ref: ansible_collections.meshops.multicluster.docsite.troubleshooting
+    description: A Service held back, and a VIP allocation another run changed.
 author:
   - meshops developers (@meshops)
 """
 
 EXAMPLES = r"""
-- name: Plan the ServiceEntries of the whole fleet
+# The services role plans once, on the controller, from what every cluster reported (mesh_services_info);
+# clusters that were not read in this run (failed, unreachable, --limit) are unavailable: their exports are kept.
+- name: Read the VIP store in full where its current copy differs from the one read so far
+  meshops.multicluster.mesh_services_info:
+    vip_store_allocations: true
+  when: mesh_services_cluster.name in (ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster')
+                                       | meshops.multicluster.vip_stores_to_read)
+  register: full_store
+
+- name: Plan the ServiceEntries and VIPs of the whole fleet
   meshops.multicluster.service_entry_plan:
-    clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_services_cluster') | list }}"
-    cluster_groups: "{{ dict(ansible_play_hosts_all | meshops.multicluster.cluster_names(hostvars)
-                        | zip(ansible_play_hosts_all | map('extract', hostvars, 'group_names'))) }}"
+    clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_services_cluster') | list }}"
+    vip_stores: "{{ ansible_play_hosts | map('extract', hostvars) | selectattr('full_store.vip_store', 'defined')
+                    | map(attribute='full_store.vip_store') | list }}"
+    unavailable: "{{ groups['mesh_clusters'] | difference(ansible_play_hosts) | meshops.multicluster.cluster_names(hostvars) }}"
+    cluster_groups: "{{ dict(groups['mesh_clusters'] | meshops.multicluster.cluster_names(hostvars)
+                        | zip(groups['mesh_clusters'] | map('extract', hostvars, 'group_names'))) }}"
     vip_range: 240.10.0.0/16
+    namespace_mode: replicate
+    policy:
+      failover: locality
+      consecutive_errors: 3
+      interval: 5s
+      base_ejection_time: 1m
   run_once: true
-  register: plan
+  register: fleet
+
+- name: Show the VIP of every exported host
+  ansible.builtin.debug:
+    msg: "{{ (fleet.plan | from_json).allocations }}"
+  run_once: true
+
+- name: Write each cluster's share of the plan
+  meshops.multicluster.service_entry:
+    plan: "{{ fleet.plan }}"
+    cluster_name: "{{ mesh_services_cluster.name }}"
+
+# Everything in one namespace, no locality failover, a smaller VIP range.
+- name: Plan with single-namespace ServiceEntries
+  meshops.multicluster.service_entry_plan:
+    clusters:
+      - name: east
+        gateway_address: 203.0.113.10
+        locality: eu-west-1/eu-west-1a
+        exports: "{{ hostvars['east'].exports.exports }}"
+        vip_store: "{{ hostvars['east'].exports.vip_store }}"
+      - name: west
+        gateway_address: gw.west.example.com
+        gateway_port: 31443
+        locality: us-west-2/us-west-2b
+        exports: "{{ hostvars['west'].exports.exports }}"
+        vip_store: "{{ hostvars['west'].exports.vip_store }}"
+        import_from_namespaces: [bar]
+    vip_range: 240.20.0.0/20
+    namespace_mode: single
+    namespace: istio-system
+    policy:
+      failover: none
+  run_once: true
+  register: fleet
 """
 
 RETURN = r"""
