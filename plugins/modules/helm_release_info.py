@@ -52,7 +52,7 @@ EXAMPLES = r"""
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
   vars:
-    istio_version: 1.29.0
+    istio_version: 1.31.0
     istio_releases:
       - {name: istio-base, chart_ref: base, values: {defaultRevision: default}}
       - {name: istiod, chart_ref: istiod, values: {global: {meshID: mesh1, network: "{{ inventory_hostname }}"}}}
@@ -83,7 +83,7 @@ EXAMPLES = r"""
 - name: Compare the gateway release with the upgrade's chart version and values
   meshops.multicluster.helm_release_info:
     namespace: istio-system
-    chart_version: 1.29.1
+    chart_version: 1.31.1
     releases:
       istio-eastwestgateway:
         labels: {istio: eastwestgateway, topology.istio.io/network: "{{ mesh_network }}"}
@@ -112,15 +112,15 @@ releases:
     istio-base:
       up_to_date: true
       chart: base
-      version: 1.29.0
+      version: 1.31.0
       revision: 2
       differences: []
     istiod:
       up_to_date: false
       chart: istiod
-      version: 1.28.3
+      version: 1.30.4
       revision: 4
-      differences: [chart version 1.28.3, expected 1.29.0]
+      differences: [chart version 1.30.4, expected 1.31.0]
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import compare_release, deployed_releases

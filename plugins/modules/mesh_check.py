@@ -106,12 +106,12 @@ EXAMPLES = r"""
     - name: Judge every cluster at once
       meshops.multicluster.mesh_report:
         clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'fleet_check_cluster') | list }}"
-        fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+        fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.31.0}
         fail_on_error: false
       run_once: true
       delegate_to: localhost
 
-# The control plane and gateway only (no DNS queries): istiod and the gateway Available, istiod at 1.29.0.
+# The control plane and gateway only (no DNS queries): istiod and the gateway Available, istiod at 1.31.0.
 - name: Read the control plane only
   meshops.multicluster.mesh_check:
     namespace: istio-system
@@ -121,7 +121,7 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that:
       - control_plane.not_ready == {}
-      - control_plane.releases.istiod.version | default('') == '1.29.0'
+      - control_plane.releases.istiod.version | default('') == '1.31.0'
     fail_msg: "{{ control_plane.not_ready }} {{ control_plane.releases.istiod | default('istiod not installed') }}"
 """
 
@@ -133,9 +133,9 @@ releases:
   returned: always
   type: dict
   sample:
-    istio-base: {chart: base, version: 1.29.0, app_version: 1.29.0, values: null}
-    istiod: {chart: istiod, version: 1.29.0, app_version: 1.29.0, values: {global: {meshID: mesh1, network: east}}}
-    istio-eastwestgateway: {chart: gateway, version: 1.29.0, app_version: 1.29.0, values: null}
+    istio-base: {chart: base, version: 1.31.0, app_version: 1.31.0, values: null}
+    istiod: {chart: istiod, version: 1.31.0, app_version: 1.31.0, values: {global: {meshID: mesh1, network: east}}}
+    istio-eastwestgateway: {chart: gateway, version: 1.31.0, app_version: 1.31.0, values: null}
 not_ready:
   description: Deployment name to why it is not Available (empty when all are).
   returned: always

@@ -89,7 +89,7 @@ EXAMPLES = r"""
           network: "{{ mesh_network | default(inventory_hostname) }}"
           mesh_id: mesh1
           trust_domain: cluster.local
-          chart_version: 1.29.0
+          chart_version: 1.31.0
           shared_values: {}
           values_override: {}
           istio_namespace: istio-system

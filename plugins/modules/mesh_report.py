@@ -73,7 +73,7 @@ EXAMPLES = r"""
       mesh_id: mesh1
       trust_domain: cluster.local
       root_fingerprint: "{{ mesh_root.fingerprint }}"
-      chart_version: 1.29.0
+      chart_version: 1.31.0
       releases: [istio-base, istiod, istio-eastwestgateway]
       warn_days: 30
     report_dir: "{{ playbook_dir }}/../reports"
@@ -103,7 +103,7 @@ EXAMPLES = r"""
 - name: Judge the fleet, write nothing
   meshops.multicluster.mesh_report:
     clusters: "{{ ansible_play_hosts_all | map('extract', hostvars, 'mesh_verify_cluster') | list }}"
-    fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.29.0}
+    fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.31.0}
   run_once: true
   delegate_to: localhost
 """
