@@ -80,7 +80,9 @@ def return_leaves(values, prefix=""):
 
 
 def k8s_group():
-    return set(yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())["action_groups"]["k8s"])
+    # The group also holds a metadata entry (extend_group: kubernetes.core.k8s): only names are modules.
+    return {entry for entry in yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())["action_groups"]["k8s"]
+            if isinstance(entry, str)}
 
 
 def version(text):
