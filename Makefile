@@ -50,6 +50,7 @@ unit: venv
 integration: venv binaries
 	$(VENV)/bin/pytest -q tests/integration
 
+# Plain ansible-test sanity over every repository file, on Python 3.11, 3.12 and 3.13 (tests/sanity.py).
 sanity: venv
 	$(PY) tests/sanity.py
 

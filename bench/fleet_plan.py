@@ -141,7 +141,7 @@ def timed(times: int, fn, *args) -> tuple[float, float, object]:
     """(best wall seconds, best CPU seconds of `times` calls, the last result); garbage collected
     before each call, and the cyclic collector off during it, as in the module processes."""
     wall, cpu, result = float("inf"), float("inf"), None
-    for _ in range(times):
+    for _run in range(times):
         result = None
         gc.collect()
         gc.disable()
@@ -195,7 +195,7 @@ def module_process(args_json: str) -> tuple[float, float, float, str]:
         started = time.perf_counter()
         with open(out, "wb") as stdout:
             proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", MODULE, str(args)],
-                                  stdout=stdout, stderr=subprocess.PIPE, env=env, text=True)
+                                  stdout=stdout, stderr=subprocess.PIPE, env=env, text=True, check=False)
         seconds = time.perf_counter() - started
         text = out.read_text()
     if proc.returncode:
@@ -207,7 +207,7 @@ def module_process(args_json: str) -> tuple[float, float, float, str]:
 def module_startup() -> float:
     """CPU seconds of the module process on an empty fleet (interpreter, imports, argument checks):
     taken off the module's time per object."""
-    return min(module_process(dumps({"ANSIBLE_MODULE_ARGS": dict(PLAN_ARGS, clusters=[])}))[1] for _ in range(3))
+    return min(module_process(dumps({"ANSIBLE_MODULE_ARGS": dict(PLAN_ARGS, clusters=[])}))[1] for _run in range(3))
 
 
 def writer(args_json: str, cluster: str) -> list[dict]:
@@ -263,7 +263,7 @@ def measure_run(label: str, clusters: list[dict], startup: float) -> tuple[dict,
 
 def profile_steady(count: int) -> list[str]:
     """Where the steady-state plan of `count` clusters spends its time and memory."""
-    clusters, _ = gathered(count)
+    clusters, _select_seconds = gathered(count)
     decoded = json.loads(dumps(read_back(clusters, run_plan(json.loads(dumps(clusters))))))
     profiler = cProfile.Profile()
     profiler.enable()

@@ -108,7 +108,7 @@ def _version_matches(path: str, component: Component) -> bool:
     """A binary found on PATH is used only when it reports the pinned version."""
     for args in (["--version"], ["version"], ["version", "--client"]):
         try:
-            out = subprocess.run([path, *args], capture_output=True, text=True, timeout=20)
+            out = subprocess.run([path, *args], capture_output=True, text=True, timeout=20, check=False)
         except (OSError, subprocess.TimeoutExpired):
             continue
         text = out.stdout + out.stderr
@@ -145,7 +145,7 @@ def _go_env() -> dict[str, str]:
 
 
 def _run(cmd: list[str], cwd: Path, env: dict[str, str]) -> str:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise BuildError(f"{' '.join(cmd)} failed:\n{proc.stderr[-4000:]}")
     return proc.stdout
@@ -160,7 +160,7 @@ def module_download(module: str, version: str) -> tuple[dict | None, str]:
     with tempfile.TemporaryDirectory(prefix="lab-mod-") as tmp:
         proc = subprocess.run([_go(), "mod", "download", "-json", f"{module}@{version}"], cwd=tmp,
                               env=dict(os.environ, GOFLAGS="-mod=mod", GOTOOLCHAIN="local"),
-                              capture_output=True, text=True)
+                              capture_output=True, text=True, check=False)
     try:
         info = json.loads(proc.stdout or "{}")
     except json.JSONDecodeError:

@@ -57,9 +57,8 @@ def show_service_entries(host: str = HOST) -> str:
     if state is None:
         raise LabError("no lab running")
     out = []
+    namespace = host.partition(".")[2].split(".", 1)[0]  # <name>.<namespace>.global
     for cluster in state.clusters:
-        name, _, rest = host.partition(".")
-        namespace = rest.split(".", 1)[0]
         try:
             entry = _api(state, cluster).request(
                 "GET", f"/apis/networking.istio.io/v1/namespaces/{namespace}/serviceentries/{host}")

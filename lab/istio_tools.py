@@ -67,7 +67,7 @@ def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: i
                  "-labels=" + ",".join(f"{k}={v}" for k, v in labels.items())]
     else:
         args += ["-type=sidecar", f"-namespace={namespace}", "-workload=probe", "-labels=app=probe"]
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30)
+    proc = subprocess.run(args, capture_output=True, text=True, timeout=timeout + 30, check=False)
     if proc.returncode != 0:
         raise LabError(f"xdsprobe {' '.join(args[1:])} failed: {proc.stderr.strip()[-2000:]}")
     return json.loads(proc.stdout)
@@ -76,4 +76,4 @@ def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: i
 def istioctl(name: str, *args: str, timeout: int = 120) -> subprocess.CompletedProcess:
     state, _info, _api = _cluster(name)
     return subprocess.run([state.binaries["istioctl"], "--kubeconfig", state.kubeconfig, "--context", name, *args],
-                          capture_output=True, text=True, timeout=timeout)
+                          capture_output=True, text=True, timeout=timeout, check=False)

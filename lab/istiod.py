@@ -116,8 +116,8 @@ class Istiod:
                                  "ca.crt": self.ca_file.read_bytes(), "namespace": namespace.encode()})
         kubeconfig = yaml.safe_dump({
             "apiVersion": "v1", "kind": "Config", "current-context": "in-cluster",
-            "clusters": [{"name": "in-cluster", "cluster": {"server": self.server,
-                                                           "certificate-authority": str(token_dir / "ca.crt")}}],
+            "clusters": [{"name": "in-cluster", "cluster": {
+                "server": self.server, "certificate-authority": str(token_dir / "ca.crt")}}],
             "users": [{"name": "pod", "user": {"tokenFile": str(token_dir / "token")}}],
             "contexts": [{"name": "in-cluster", "context": {"cluster": "in-cluster", "user": "pod"}}]})
         path = self.workdir / "kubeconfig"

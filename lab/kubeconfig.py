@@ -10,7 +10,7 @@ import yaml
 def _entry(name: str, server: str, pki: Path, identity: str) -> tuple[dict, dict, dict]:
     cluster = {"name": name, "cluster": {"server": server, "certificate-authority": str(pki / "ca.crt")}}
     user = {"name": f"{name}-{identity}", "user": {"client-certificate": str(pki / f"{identity}.crt"),
-                                                    "client-key": str(pki / f"{identity}.key")}}
+                                                   "client-key": str(pki / f"{identity}.key")}}
     context = {"name": name, "context": {"cluster": name, "user": f"{name}-{identity}"}}
     return cluster, user, context
 
