@@ -86,8 +86,10 @@ def reuse_verdict(config, desired, service_account, now, renew_before):
 def token_kubeconfig(connection, context_name, token, ca_pem=None):
     """A kubeconfig with one context `context_name` (its cluster and user named the same) for the
     server of `connection` (client.KubeClient's), its CA (`ca_pem`, else the connection's CA data) and
-    `token`."""
+    `token`. The account reaches the server the way this run did: through its proxy, if any."""
     cluster = {"server": connection.server}
+    if connection.proxy_url:
+        cluster["proxy-url"] = connection.proxy_url
     ca = ca_pem or connection.ca_data
     if ca:
         cluster["certificate-authority-data"] = base64.b64encode(ca.encode() if isinstance(ca, str) else ca).decode()

@@ -43,6 +43,15 @@ def connection(server="https://127.0.0.1:6443", ca=CA, **kwargs):
     return Connection(server, ca_data=ca, **kwargs)
 
 
+def test_the_kubeconfig_goes_through_the_proxy_this_run_used():
+    proxied = token_kubeconfig(connection(proxy_url="http://127.0.0.1:3128"), "cluster1", sa_token())
+    assert proxied["clusters"][0]["cluster"]["proxy-url"] == "http://127.0.0.1:3128"
+    assert "proxy-url" not in token_kubeconfig(connection(), "cluster1", sa_token())["clusters"][0]["cluster"]
+    # A proxy added later changes the cluster entry: the file is written again.
+    assert "the cluster" in verdict(token_kubeconfig(connection(), "cluster1", sa_token()),
+                                    token_kubeconfig(connection(proxy_url="http://127.0.0.1:3128"), "cluster1", None))[1]
+
+
 def verdict(existing, desired=None, account=ACCOUNT):
     desired = desired or token_kubeconfig(connection(), "cluster1", None)
     return reuse_verdict(existing, desired, account, NOW, WEEK)
