@@ -27,6 +27,8 @@ GUIDES = REPO / "docs"
 DOCSITE = GUIDES / "docsite"
 EXTRA_RST = DOCSITE / "rst"
 FILTER = Path(__file__).with_name("docsite_md2rst.lua")
+# The pandoc of pypandoc-binary (pinned in requirements-dev.txt), not whichever pandoc is on the PATH.
+PANDOC = Path(pypandoc.__file__).parent / "files" / "pandoc"
 SITE = REPO / ".cache" / "docsite"
 COLLECTION = "meshops.multicluster"
 BIN = Path(sys.executable).parent
@@ -44,9 +46,11 @@ extensions.append("docsite_offline")
 
 def guide_to_rst(guide: Path) -> str:
     """The extra doc of one Markdown guide (labels and links: tests/docsite_md2rst.lua)."""
-    rst = pypandoc.convert_file(str(guide), "rst", format="gfm",
-                                extra_args=["--wrap=preserve", f"--lua-filter={FILTER}"])
-    return f".. Generated from docs/{guide.name} by tests/docsite.py: edit the Markdown, not this file.\n\n{rst}"
+    converted = subprocess.run([str(PANDOC), "--from=gfm", "--to=rst", "--wrap=preserve", f"--lua-filter={FILTER}",
+                                str(guide)], capture_output=True, text=True, check=False)
+    if converted.returncode:
+        raise RuntimeError(f"pandoc could not convert {guide}: {converted.stderr.strip()}")
+    return f".. Generated from docs/{guide.name} by tests/docsite.py: edit the Markdown, not this file.\n\n{converted.stdout}"
 
 
 def convert_guides() -> list[str]:
@@ -94,13 +98,18 @@ def build_site() -> Path:
 
 
 def main() -> int:
-    problems = unlisted_guides(convert_guides())
+    try:
+        problems = unlisted_guides(convert_guides())
+        if not problems:
+            run(str(BIN / "antsibull-docs"), "lint-collection-docs", "--plugin-docs", ".")
+            print(f"docsite: {build_site()}")
+    except RuntimeError as exc:
+        problems = [str(exc)]
+    except subprocess.CalledProcessError as exc:  # the tool has said why
+        problems = [f"make docs: {Path(exc.cmd[0]).name} failed (exit {exc.returncode}), see its output above"]
     if problems:
         print("\n".join(problems), file=sys.stderr)
-        return 1
-    run(str(BIN / "antsibull-docs"), "lint-collection-docs", "--plugin-docs", ".")
-    print(f"docsite: {build_site()}")
-    return 0
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":
