@@ -73,10 +73,10 @@ def unlisted_guides(names: list[str]) -> list[str]:
             for name in names if name not in listed]
 
 
-def run(*args: str, cwd: Path = REPO) -> None:
+def run(*args: str, cwd: Path = REPO, quiet: bool = False) -> None:
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "ANSIBLE_COLLECTIONS_PATH": str(REPO / ".cache" / "collections")}
-    subprocess.run(args, cwd=cwd, env=env, check=True)
+    subprocess.run(args, cwd=cwd, env=env, check=True, stdout=subprocess.DEVNULL if quiet else None)
 
 
 def build_site() -> Path:
@@ -85,7 +85,8 @@ def build_site() -> Path:
     SITE.mkdir(parents=True)
     run(str(BIN / "antsibull-docs"), "sphinx-init", "--use-current", "--squash-hierarchy", "--fail-on-error",
         "--project", COLLECTION, "--title", f"{COLLECTION} documentation", "--html-short-title", COLLECTION,
-        "--copyright", "meshops developers", "--dest-dir", str(SITE), COLLECTION)
+        "--copyright", "meshops developers", "--dest-dir", str(SITE), COLLECTION,
+        quiet=True)  # its hints ("pip install ...; ./build.sh") are what this function does
     with (SITE / "conf.py").open("a") as conf:
         conf.write(OFFLINE_CONF)
     rst = SITE / "rst"
