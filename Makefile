@@ -7,7 +7,7 @@ export PATH := $(CURDIR)/$(VENV)/bin:$(PATH)
 COLLECTION_LINK := .cache/collections/ansible_collections/meshops/multicluster
 DEMO_CLUSTERS ?= 3
 
-.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint build-collection ee changelog-lint galaxy-import bench clean
+.PHONY: demo test system-deps venv binaries lab-up lab-down lab-status unit integration sanity lint docs build-collection ee changelog-lint galaxy-import bench clean
 
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
@@ -17,7 +17,7 @@ demo: venv binaries
 	@$(PY) -m lab show httpbin.bar.global
 	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"
 
-test: venv binaries system-deps unit integration sanity lint build-collection ee changelog-lint galaxy-import
+test: venv binaries system-deps unit integration sanity lint docs build-collection ee changelog-lint galaxy-import
 
 # Debian packages the tests use: Chromium opens the fleet report page and takes a screenshot.
 system-deps:
@@ -79,6 +79,11 @@ $(GALAXY_IMPORTER)/.installed: tests/galaxy_importer/requirements.txt
 	$(PYTHON) -m venv $(GALAXY_IMPORTER)
 	$(GALAXY_IMPORTER)/bin/pip install -q --disable-pip-version-check -r $<
 	touch $@
+
+# antsibull-docs lint-collection-docs, then the collection's Sphinx site with the guides of docs/*.md,
+# offline and with warnings as errors; the HTML is in .cache/docsite/build/html.
+docs: venv
+	$(PY) tests/docsite.py
 
 # Each prints ratios against a baseline measured in the same run; results in bench/results/.
 bench: venv binaries
