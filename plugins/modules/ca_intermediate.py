@@ -100,15 +100,14 @@ author:
 
 EXAMPLES = r"""
 # Every cluster of the inventory, from the controller, as the trust role does it.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Intermediate CAs of the fleet
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Ensure this cluster's intermediate CA (Secret istio-system/cacerts)
       meshops.multicluster.ca_intermediate:
         cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"

@@ -43,15 +43,14 @@ author:
 """
 
 EXAMPLES = r"""
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Expiry of every cluster's intermediate CA
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Read this cluster's plug-in CA, checked against the mesh's root
       meshops.multicluster.ca_intermediate_info:
         cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"

@@ -43,10 +43,9 @@ author:
 
 EXAMPLES = r"""
 # The control_plane role runs helm only for the releases that differ: a run that changes nothing starts no helm process.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Istio control plane, helm only where needed
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
@@ -56,7 +55,7 @@ EXAMPLES = r"""
     istio_releases:
       - {name: istio-base, chart_ref: base, values: {defaultRevision: default}}
       - {name: istiod, chart_ref: istiod, values: {global: {meshID: mesh1, network: "{{ inventory_hostname }}"}}}
-  tasks:
+  block:
     - name: Which releases already have the pinned chart version and values
       meshops.multicluster.helm_release_info:
         namespace: istio-system

@@ -64,10 +64,9 @@ author:
 
 EXAMPLES = r"""
 # What the verify role does on every cluster, then hands to mesh_report once.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Fleet check
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
@@ -76,7 +75,7 @@ EXAMPLES = r"""
     expected_records:
       httpbin.bar.global: 240.10.0.1
       pay.fx.global: 240.10.0.2
-  tasks:
+  block:
     - name: Read the control plane, the gateway and the .global names of this cluster
       meshops.multicluster.mesh_check:
         namespace: istio-system

@@ -113,15 +113,14 @@ author:
 
 EXAMPLES = r"""
 # What the dns role does: start the zone server, then send .global to its ClusterIP.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: .global resolves in every cluster
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Apply the zone server's Service and read its ClusterIP
       meshops.multicluster.mesh_resources:
         objects:

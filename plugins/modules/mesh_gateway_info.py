@@ -50,15 +50,14 @@ author:
 
 EXAMPLES = r"""
 # What the control_plane role does after helm: wait for istiod and the gateway, remember the address.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Gateway addresses of the fleet
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Wait for istiod and the gateway, and find the gateway's address
       meshops.multicluster.mesh_gateway_info:
         cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"

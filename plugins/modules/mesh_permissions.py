@@ -54,15 +54,14 @@ author:
 
 EXAMPLES = r"""
 # What the preflight role does before any step writes: one check per cluster, every missing permission named.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: May this identity run the mesh's steps?
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Check the permissions of the day-2 steps
       meshops.multicluster.mesh_permissions:
         cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"

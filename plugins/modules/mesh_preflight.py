@@ -76,11 +76,9 @@ author:
 
 EXAMPLES = r"""
 # What the preflight role does first: the whole fleet is checked once, before a canary or a batch is touched.
+# In a play on the hosts of group mesh_clusters with connection: local.
 - name: Check the fleet before any cluster is touched
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
-  tasks:
+  block:
     - name: Describe this cluster for the fleet check
       ansible.builtin.set_fact:
         mesh_cluster:

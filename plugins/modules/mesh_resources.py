@@ -82,15 +82,14 @@ author:
 
 EXAMPLES = r"""
 # What the control_plane role does: the *.global routing of the east-west gateway, as one labelled set.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Route *.global through the east-west gateway
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: The Gateway of *.global (AUTO_PASSTHROUGH on port 15443); stale objects of the set are pruned
       meshops.multicluster.mesh_resources:
         prune_label: multicluster.meshops.io/component=global-routing

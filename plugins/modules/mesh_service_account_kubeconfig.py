@@ -71,15 +71,14 @@ author:
 
 EXAMPLES = r"""
 # What playbooks/rbac.yml does, run as a cluster administrator: the operate identity's kubeconfig per cluster.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: Kubeconfigs of the operate identity
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Kubeconfig of the operate identity (a token of 30 days, renewed in its last week)
       meshops.multicluster.mesh_service_account_kubeconfig:
         service_account: meshops-operate

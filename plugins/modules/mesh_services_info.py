@@ -76,15 +76,14 @@ author:
 
 EXAMPLES = r"""
 # What the services role does on every cluster before planning the fleet once.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: What every cluster exports
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     - name: Read the exported Services, the VIP store's fingerprint and the gateway address
       meshops.multicluster.mesh_services_info:
         exported: [bar/httpbin]

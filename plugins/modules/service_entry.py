@@ -110,15 +110,14 @@ author:
 
 EXAMPLES = r"""
 # The services role: plan once on the controller, then one call per cluster writes its whole set.
+# In a play on the hosts of group mesh_clusters with connection: local. module_defaults on the block
+# connect every module of group meshops.multicluster.k8s to this host's cluster.
 - name: ServiceEntries of the fleet
-  hosts: mesh_clusters
-  gather_facts: false
-  connection: local
   module_defaults:
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  tasks:
+  block:
     # ... mesh_services_info on every cluster, described as mesh_services_cluster (see its examples)
     - name: Plan the ServiceEntries and VIPs of the whole fleet
       meshops.multicluster.service_entry_plan:

@@ -1,6 +1,7 @@
 """The documentation a user works from: every module's return values have samples, its seealso names the
-related modules and the guides, its examples are plays to copy (at least two calls, only documented options,
-module_defaults of group k8s where the module talks to a cluster), and every plugin says it came with 1.0.0,
+related modules and the guides, its examples are one list of tasks to copy (no play: ansible-lint, which
+galaxy-importer runs on them, reads them as one document; at least two calls, only documented options,
+module_defaults of group k8s on a block where the module talks to a cluster), and every plugin says it came with 1.0.0,
 the first release.
 
 Pure: the doc strings are read from the source files (ast) and parsed with yaml, doc fragments merged by hand;
@@ -58,7 +59,7 @@ def documented_names(doc):
 
 
 def calls(node, fqcn):
-    """The arguments of every task of the examples (plays, blocks, loops included) that calls fqcn."""
+    """The arguments of every task of the examples (blocks, loops included) that calls fqcn."""
     if isinstance(node, dict):
         if fqcn in node:
             yield node[fqcn] or {}
@@ -125,11 +126,21 @@ def test_examples_call_the_module_at_least_twice_with_documented_options(module)
     assert [sorted(set(args) - options) for args in found if set(args) - options] == []
 
 
+@pytest.mark.parametrize("module", MODULES)
+def test_examples_are_one_list_of_tasks(module):
+    # A play (hosts:) followed by tasks is not a playbook nor a task file: ansible-lint's schema check fails.
+    _doc, examples, _returns = module_doc(module)
+    assert len(examples) == 1, "EXAMPLES holds %d YAML documents, not one" % len(examples)
+    tasks = examples[0]
+    assert isinstance(tasks, list) and tasks and all(isinstance(task, dict) for task in tasks)
+    assert [task.get("name") for task in tasks if {"hosts", "tasks", "import_playbook"} & set(task)] == []
+
+
 @pytest.mark.parametrize("module", sorted(k8s_group()))
 def test_examples_of_cluster_modules_show_the_k8s_module_defaults(module):
     _doc, examples, _returns = module_doc(module)
-    defaults = [play["module_defaults"] for play in examples[0] if isinstance(play, dict) and "module_defaults" in play]
-    assert any(K8S_GROUP in entry for entry in defaults), "no play with module_defaults %s" % K8S_GROUP
+    defaults = [task["module_defaults"] for task in examples[0] if isinstance(task, dict) and "module_defaults" in task]
+    assert any(K8S_GROUP in entry for entry in defaults), "no task with module_defaults %s" % K8S_GROUP
 
 
 @pytest.mark.parametrize("plugin", PLUGINS)
