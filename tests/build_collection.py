@@ -49,7 +49,8 @@ def shipped_by_mistake(name: str) -> bool:
 
 
 def repository_files() -> set[str]:
-    """Tracked and new (not ignored) files: a file git ignores (a cache, a local result) never ships."""
+    """Tracked and new (not ignored) files, what the next commit would hold (sanity tests exactly
+    these): a file git ignores (a cache, a local result) never ships."""
     out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
                          check=True).stdout
     return set(out.decode().split("\0")) - {""}

@@ -23,19 +23,17 @@ import tempfile
 from pathlib import Path
 
 from ansible_test._util.target.common.constants import CONTROLLER_PYTHON_VERSIONS
+from build_collection import REPO, repository_files
 
-REPO = Path(__file__).resolve().parents[1]
 COLLECTION_PATH = Path("ansible_collections") / "meshops" / "multicluster"
 GET_PIP = Path.home() / ".ansible" / "test" / "cache"
 PYENV_VERSIONS = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
 
 
 def files() -> list[str]:
-    """Tracked and new (not ignored) files, as the next commit would have them. The copy has no git
-    for ansible-test to ask, so it tests every file it finds there: exactly these."""
-    out = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=REPO, capture_output=True,
-                         check=True).stdout
-    return [f for f in out.decode().split("\0") if f and (REPO / f).is_file()]
+    """The repository's files, as the next commit would have them. The copy has no git for
+    ansible-test to ask, so it tests every file it finds there: exactly these."""
+    return sorted(f for f in repository_files() if (REPO / f).is_file())
 
 
 def lay_out(copy: Path) -> None:
