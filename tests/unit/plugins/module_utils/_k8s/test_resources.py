@@ -58,12 +58,12 @@ def configmap(name, data=None, labels=None, namespace="istio-system"):
 
 
 @pytest.mark.parametrize("objects, prune_label, prune_kinds, message", [
-    ([{"kind": "Pod", "metadata": {"name": "x"}}], None, None, r"objects\[0\].kind is 'Pod': expected one of"),
+    ([{"kind": "CronJob", "metadata": {"name": "x"}}], None, None, r"objects\[0\].kind is 'CronJob': expected one of"),
     ([configmap("a"), {"kind": "ConfigMap", "metadata": {}}], None, None,
      r"objects\[1\].metadata.name is missing: every object needs a name"),
     ([{"kind": "ConfigMap", "metadata": {"name": "a"}}], None, None,
      r"objects\[0\] \(ConfigMap a\) has no metadata.namespace: ConfigMap is namespaced"),
-    ([], None, ["Pod"], "prune_kinds has 'Pod': expected kinds among"),
+    ([], None, ["CronJob"], "prune_kinds has 'CronJob': expected kinds among"),
     ([], "no-value", None, "prune_label is 'no-value': expected key=value"),
 ])
 def test_a_set_it_cannot_hold_is_refused_naming_the_option(objects, prune_label, prune_kinds, message):
