@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import datetime
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
@@ -20,6 +21,7 @@ CHECKS = [
     {"id": "root", "title": "Same root CA"},
     {"id": "intermediate", "title": "Intermediate CA"},
     {"id": "control_plane", "title": "Control plane"},
+    {"id": "revisions", "title": "Revisions"},
     {"id": "gateway", "title": "Gateway address"},
     {"id": "dns", "title": ".global DNS"},
     {"id": "service_entries", "title": "ServiceEntries"},
@@ -116,6 +118,56 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
         return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/%s" % (namespace, ISTIOD),
                       "align mesh_istio_values_override, then run playbooks/control_plane.yml")
     return result("pass", "Istio %s, ready" % chart_version)
+
+
+def _webhook(dangling):
+    return "%s %s" % (dangling.get("kind"), dangling.get("name"))
+
+
+def check_revisions(info, window, cluster):
+    """The control plane revisions of a cluster (mesh_check's `revisions`, as read_revisions reads
+    them) against the fleet's version window (version_window over every cluster): a webhook calling
+    a Service that does not exist fails (the API server refuses or skips what it guards: istio#28880,
+    #43227), so does a cluster outside the window (the fleet stays within one minor of itself). A
+    revision nothing uses is a note, not a problem: upgrade.yml removes it."""
+    if info is None:
+        return result("skip", "not read")
+    dangling = info.get("dangling_webhooks") or []
+    if dangling:
+        first = dangling[0]
+        return result("fail", "%d webhook(s) call a Service that does not exist: %s (webhook %s) calls Service %s%s" % (
+            len(dangling), _webhook(first), first.get("webhook"), first.get("service"),
+            "; also " + ", ".join(_webhook(d) for d in dangling[1:]) if len(dangling) > 1 else ""),
+            _webhook(first), "the revision that served it is gone: point it at a revision that runs (playbooks/upgrade.yml "
+            "moves our tags; -e mesh_upgrade_rollback=true returns a stopped upgrade) or delete it "
+            "(docs/troubleshooting.md, \"Revisions\")")
+    window = window or {}
+    unread = [why for why in window.get("unparsed") or [] if why.startswith(cluster + ": ")]
+    if cluster in (window.get("outside") or []):
+        return result("fail", "Istio versions of the fleet span %s to %s, more than one minor; outside the window: %s" % (
+            window.get("min"), window.get("max"), ", ".join(window["outside"])),
+            "istiod revisions of %s" % cluster,
+            "bring %s within one minor of the rest of the fleet with playbooks/upgrade.yml" % ", ".join(window["outside"]))
+    if unread:
+        return result("warn", "version not understood, left out of the fleet's version window: %s"
+                      % unread[0].split(": ", 1)[1], "istiod revisions of %s" % cluster)
+    return result("pass", revisions_summary(info))
+
+
+def revisions_summary(info):
+    """One line: the revision the default tag serves, its version, and the revisions nothing uses."""
+    revisions = info.get("revisions") or {}
+    default = info.get("default_revision")
+    line = "revision %s (%s)" % (default, (revisions.get(default) or {}).get("version") or "not installed") \
+        if default else "no default revision"
+    line += ", %d installed" % len(revisions) if len(revisions) > 1 else ""
+    unused = unused_revisions(info)
+    return line + ("; unused: %s (playbooks/upgrade.yml removes it)" % ", ".join(unused) if unused else "")
+
+
+def unused_revisions(info):
+    """Revisions installed that no tag, namespace, pod or gateway uses (read_revisions' in_use_by)."""
+    return sorted(rev for rev, about in (info.get("revisions") or {}).items() if not about.get("in_use_by"))
 
 
 def check_gateway(check, namespace=ISTIO_NAMESPACE, service=GATEWAY):
@@ -278,6 +330,15 @@ def pending(results, steps):
     return results
 
 
+def fleet_window(clusters):
+    """The fleet's version window over the chart version of every istiod revision of every cluster
+    read (a cluster running two revisions counts both)."""
+    return version_window({c["name"]: [about["version"] for about in
+                                       (((c.get("check") or {}).get("revisions") or {}).get("revisions") or {}).values()
+                                       if about.get("version")]
+                           for c in clusters if c.get("reachable") and (c.get("check") or {}).get("revisions")})
+
+
 def failed_checks(clusters):
     """"<cluster>: <check id> (<detail>)" of every failed check of the judged clusters, in report order:
     the one count of failures (the model's ok, mesh_report's failed count and message, the verify role's failure).
@@ -301,10 +362,12 @@ def evaluate(clusters, fleet, now=None):
     pending_steps = set(fleet.get("pending_steps") or [])
     # What each cluster should hold under the plan's import selection.
     views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}
+    window = fleet_window(clusters)
     out = []
     for c in clusters:
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
                  "gateway": (c.get("check") or {}).get("gateway"),
+                 "revisions": (c.get("check") or {}).get("revisions"),
                  "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
                  "imports": imports(services, views[c["name"]])}
         if not c.get("reachable"):
@@ -323,6 +386,7 @@ def evaluate(clusters, fleet, now=None):
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
                                                         fleet.get("releases", [BASE_RELEASE, ISTIOD]), majority,
                                                         namespace)),
+                "revisions": (check_revisions, (check.get("revisions"), window, c["name"])),
                 "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
                 "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),
                 "service_entries": (check_services_set, (entries, "ServiceEntries")),
@@ -337,6 +401,7 @@ def evaluate(clusters, fleet, now=None):
         "ok": not failed_checks(out),
         "pending": sum(1 for c in out for r in c["results"].values() if r["status"] == "pending"),
         "checks": CHECKS,
+        "version_window": window,
         "clusters": out,
         "failover": {"mode": fleet.get("failover") or "locality",
                      "services": failover_orders(services, views,

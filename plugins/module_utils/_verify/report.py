@@ -15,12 +15,24 @@ The model (built by the fleet check; every key below is read, nothing else)::
                    "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "pending" | "skip",
                                               "detail": "...", "object": "...", "fix": "..."}}}],
                                               # detail, object and fix are optional
+                   "revisions": {                 # optional (null when not read): read_revisions' result
+                       "revisions": {"1-31-0": {"release": "istiod-1-31-0", "version": "1.31.0", "ready": true,
+                                                "service": true, "in_use_by": ["tag default", "3 pods"]}},
+                       "tags": {"default": {"revision": "1-31-0", "ours": true}},
+                       "default_revision": "1-31-0",
+                       "gateway": {"name": "istio-eastwestgateway", "revision": "1-31-0", "ready": true},
+                       "namespaces": {"bar": "default"},                # the revision or tag each pins
+                       "pods": {"1-31-0": 3, "1-30-0": 1},             # injected pods per revision
+                       "dangling_webhooks": []}}],
+     "version_window": {"ok": true, "min": "1.31", "max": "1.31",   # optional: the fleet's Istio minors
+                        "outside": [], "unparsed": []},
      "failover": {"mode": "locality",                         # optional: hosts exported from several clusters
                   "services": [{"host": "reviews.shop.global",
                                 "orders": {"cluster1": [["cluster1"], ["cluster2"]]}}]}}  # tiers, first first
 
 A check missing from a cluster's results shows as skip ("not run"), an unknown status as fail. An
-unreachable cluster is drawn grey and counts as failed. Every string from the model is HTML-escaped: names come from clusters.
+unreachable cluster is drawn grey and counts as failed. A revision nothing uses (empty in_use_by)
+is a note: playbooks/upgrade.yml removes it. Every string from the model is HTML-escaped: names come from clusters.
 """
 
 from __future__ import annotations
@@ -146,6 +158,67 @@ def _flows(model: dict) -> dict[tuple[str, str], list[str]]:
             for source in imp.get("from") or []:
                 flows.setdefault((str(source), str(c.get("name"))), []).append(host)
     return flows
+
+
+def _pins(revisions: dict, revision: str) -> list[str]:
+    """The namespaces that pin a revision, directly or through a tag ("foo (tag canary)")."""
+    tags = revisions.get("tags") or {}
+    found = []
+    for namespace, pin in sorted((revisions.get("namespaces") or {}).items()):
+        target = (tags.get(pin) or {}).get("revision") if pin in tags else pin
+        if target == revision:
+            found.append(str(namespace) if pin == revision else "%s (tag %s)" % (namespace, pin))
+    return found
+
+
+def _revision_rows(cluster: dict) -> list[dict]:
+    """One row per revision a cluster installs, or that a tag, its gateway or a pod still names (not
+    installed): the revision the default tag serves first."""
+    revisions = cluster.get("revisions") or {}
+    installed = revisions.get("revisions") or {}
+    tags = revisions.get("tags") or {}
+    gateway = revisions.get("gateway") or {}
+    gateway_rev = (tags.get(gateway.get("revision")) or {}).get("revision") if gateway.get("revision") in tags \
+        else gateway.get("revision")
+    pods = revisions.get("pods") or {}
+    named = set(installed) | set(pods) | {t["revision"] for t in tags.values() if t.get("revision")}
+    named |= {gateway_rev} if gateway_rev else set()
+    default = revisions.get("default_revision")
+    rows = []
+    for rev in sorted(named, key=lambda r: (r != default, str(r))):
+        about = installed.get(rev)
+        rows.append({
+            "revision": rev, "installed": about is not None, "version": (about or {}).get("version"),
+            "ready": bool((about or {}).get("ready")),
+            "tags": sorted(str(tag) for tag, t in tags.items() if t.get("revision") == rev),
+            "gateway": gateway.get("name") if gateway_rev == rev else None,
+            "pods": pods.get(rev, 0), "namespaces": _pins(revisions, rev),
+            "unused": about is not None and not about.get("in_use_by")})
+    return rows
+
+
+def _revision_state(row: dict) -> str:
+    if not row["installed"]:
+        return "not installed"
+    if row["unused"]:
+        return "unused: playbooks/upgrade.yml removes it"
+    return "ready" if row["ready"] else "not ready"
+
+
+def _window(model: dict) -> tuple[str, str]:
+    """(status, sentence) of the fleet's version window; ("", "") when the model has none."""
+    window = model.get("version_window")
+    if not window:
+        return "", ""
+    if not window.get("min"):
+        return "skip", "no istiod version read"
+    span = "Istio %s" % window["min"] if window["min"] == window.get("max") else \
+        "Istio %s to %s" % (window["min"], window.get("max"))
+    if window.get("outside"):
+        return "fail", "%s: more than one minor apart; outside the window: %s" % (span, ", ".join(window["outside"]))
+    if window.get("unparsed"):
+        return "warn", "%s; not understood: %s" % (span, "; ".join(window["unparsed"]))
+    return "pass", "%s: within one minor" % span
 
 
 # ---------------------------------------------------------------------------- HTML
@@ -312,6 +385,29 @@ def _diagram(model: dict) -> str:
             "%s%s</svg>%s" % (width, height, width, "".join(edges), boxes, note))
 
 
+def _revisions_section(model: dict) -> str:
+    """Per cluster the revisions it runs, where its tags point, its gateway's revision, its pods per
+    revision and the namespaces that pin one; above, the fleet's version window."""
+    status, sentence = _window(model)
+    rows = []
+    for c in model.get("clusters", []):
+        for i, r in enumerate(_revision_rows(c)):
+            rows.append('<tr><td class="c">%s</td><td>%s</td><td>%s</td><td>%s</td><td>%s</td><td>%d</td><td>%s</td>'
+                        '<td%s>%s</td></tr>' % (
+                            _e(c.get("name")) if i == 0 else "", _e(r["revision"]), _e(r["version"] or "\u2013"),
+                            _e(", ".join(r["tags"]) or "\u2013"), _e(r["gateway"] or "\u2013"), r["pods"],
+                            _e(", ".join(r["namespaces"]) or "\u2013"),
+                            ' class="none"' if r["unused"] or not r["installed"] else "", _e(_revision_state(r))))
+    if not rows and not sentence:
+        return ""
+    head = '<p>Fleet version window: <span class="s %s">%s %s</span></p>' % (
+        status, STATUSES[status], _e(sentence)) if sentence else ""
+    table = ("<table><thead><tr><th>Cluster</th><th>Revision</th><th>Istio</th><th>Tags</th><th>Gateway</th>"
+             "<th>Pods</th><th>Namespaces</th><th>State</th></tr></thead><tbody>%s</tbody></table>" % "".join(rows)
+             ) if rows else '<p class="none">No revisions read.</p>'
+    return "<section><h2>Control plane revisions</h2>%s%s</section>" % (head, table)
+
+
 def _flows_section(model: dict) -> str:
     flows = _flows(model)
     if not flows:
@@ -354,12 +450,12 @@ def render_html(model: dict) -> str:
         "<title>Mesh %s: %s</title><style>%s</style></head><body><main>"
         '<header class="%s"><div class="mark">%s</div><div><h1>%s</h1><div class="meta">mesh <b>%s</b> '
         "&middot; trust domain <b>%s</b> &middot; %s &middot; generated <b>%s</b></div></div></header>"
-        "<section><h2>Checks</h2>%s%s</section>"
+        "<section><h2>Checks</h2>%s%s</section>%s"
         '<section><div class="bar"><h2>Mesh</h2><div class="legend">%s<span style="--v:#5b7db1">Exporting '
         "\u2192 importing cluster</span></div></div>%s%s%s</section></main></body></html>\n"
     ) % (_e(mesh.get("mesh_id")), _e(headline), CSS, verdict, STATUSES[verdict], _e(headline),
          _e(mesh.get("mesh_id")), _e(mesh.get("trust_domain")), _plural(len(model.get("clusters", [])), "cluster"),
-         _e(model.get("generated")), _checks_table(model), _problems_section(model), legend, _diagram(model),
+         _e(model.get("generated")), _checks_table(model), _problems_section(model), _revisions_section(model), legend, _diagram(model),
          _flows_section(model), _failover_section(model))
 
 
@@ -385,7 +481,24 @@ def render_text(model: dict) -> str:
         out.append("%s %s / %s: %s" % (r["status"].upper(), c.get("name"), k.get("title", k["id"]),
                                        r.get("detail") or r["status"]))
         out += ["    %s: %s" % (key, r[key]) for key in ("object", "fix") if r.get(key)]
+    out += _revisions_text(model)
     for service in (model.get("failover") or {}).get("services") or []:
         out.append("failover %s: %s" % (service["host"], "; ".join(
             "%s: %s" % (cluster, _order(tiers)) for cluster, tiers in sorted(service["orders"].items()))))
     return "\n".join(out) + "\n"
+
+
+def _revisions_text(model: dict) -> list[str]:
+    """The fleet's version window, then a line per revision of every cluster."""
+    status, sentence = _window(model)
+    out = ["version window: %s%s" % (sentence, " (FAIL)" if status == "fail" else "")] if sentence else []
+    for c in model.get("clusters", []):
+        for r in _revision_rows(c):
+            parts = ["Istio %s" % r["version"]] if r["version"] else []
+            parts.append(_revision_state(r))
+            parts += ["tags %s" % ", ".join(r["tags"])] if r["tags"] else []
+            parts += ["gateway %s" % r["gateway"]] if r["gateway"] else []
+            parts += [_plural(r["pods"], "pod")] if r["pods"] else []
+            parts += ["namespaces %s" % ", ".join(r["namespaces"])] if r["namespaces"] else []
+            out.append("revision %s / %s: %s" % (c.get("name"), r["revision"], "; ".join(parts)))
+    return out

@@ -2,7 +2,8 @@
 checks counted once, and the reader of what the verify role gathered per cluster."""
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (
-    check_services_set, control_plane_identity, evaluate, failed_checks, failover_order, malformed_findings)
+    check_revisions, check_services_set, control_plane_identity, evaluate, failed_checks, failover_order,
+    malformed_findings)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
 LOCALITIES = {"cluster1": "lab-east/zone1", "cluster2": "lab-west/zone2", "cluster3": "lab-east/zone3",
@@ -165,3 +166,76 @@ def test_a_reachable_cluster_with_nothing_read_is_judged_not_a_traceback():
     assert [line.split(" (")[0] for line in failed_checks(model["clusters"])] == [
         "%s: %s" % (name, check) for name in ("cluster1", "cluster2")
         for check in ("root", "intermediate", "control_plane", "gateway")]
+
+
+# --- revisions: dangling webhooks, the fleet's version window, unused revisions ----------------
+
+def revisions(*installed, default="1-31-0", dangling=(), unused=()):
+    """read_revisions' result: the given revisions (<rev>:<version>), in use but those in unused."""
+    revs = {}
+    for item in installed:
+        rev, version = item.split(":")
+        revs[rev] = {"release": "istiod-" + rev, "version": version, "ready": True, "service": True,
+                     "in_use_by": [] if rev in unused else ["tag default"]}
+    return {"revisions": revs, "tags": {"default": {"revision": default, "ours": True}}, "default_revision": default,
+            "gateway": {"name": "istio-eastwestgateway", "revision": default, "ready": True},
+            "namespaces": {}, "pods": {}, "dangling_webhooks": list(dangling)}
+
+
+def revisioned(name, info):
+    return {"name": name, "network": "n", "reachable": True, "trust": {}, "check": {"revisions": info}}
+
+
+def test_a_webhook_calling_a_missing_service_fails_naming_it():
+    gone = {"kind": "ValidatingWebhookConfiguration", "name": "istio-validator-1-30-0-istio-system",
+            "webhook": "rev.validation.istio.io", "service": "istio-system/istiod-1-30-0"}
+    found = check_revisions(revisions("1-31-0:1.31.0", dangling=[gone]), {}, "cluster1")
+    assert found["status"] == "fail" and found["object"] == "ValidatingWebhookConfiguration istio-validator-1-30-0-istio-system"
+    assert "calls Service istio-system/istiod-1-30-0" in found["detail"] and "rev.validation.istio.io" in found["detail"]
+    assert "upgrade.yml" in found["fix"]
+    two = check_revisions(revisions("1-31-0:1.31.0", dangling=[gone, dict(gone, kind="MutatingWebhookConfiguration",
+                                                                             name="istio-revision-tag-stable")]),
+                          {}, "cluster1")
+    assert two["detail"].startswith("2 webhook(s)") and "also MutatingWebhookConfiguration istio-revision-tag-stable" \
+        in two["detail"]
+
+
+def test_a_fleet_outside_one_minor_fails_every_cluster_outside_naming_them():
+    clusters = [revisioned("cluster1", revisions("1-31-0:1.31.0")),
+                revisioned("cluster2", revisions("1-31-0:1.31.0", "1-30-0:1.30.0", unused=["1-30-0"])),
+                revisioned("cluster3", revisions("1-29-0:1.29.0", default="1-29-0"))]
+    model = evaluate(clusters, {})
+    assert model["version_window"]["outside"] == ["cluster3"] and not model["ok"]
+    results = {c["name"]: c["results"]["revisions"] for c in model["clusters"]}
+    assert results["cluster3"]["status"] == "fail"
+    assert results["cluster3"]["detail"] == ("Istio versions of the fleet span 1.29 to 1.31, more than one minor; "
+                                             "outside the window: cluster3")
+    assert results["cluster1"]["status"] == "pass" and results["cluster1"]["detail"] == "revision 1-31-0 (1.31.0)"
+    assert [line for line in failed_checks(model["clusters"]) if "revisions" in line] == [
+        "cluster3: revisions (%s)" % results["cluster3"]["detail"]]
+    text = render_text(model)
+    assert "version window: Istio 1.29 to 1.31: more than one minor apart; outside the window: cluster3 (FAIL)" in text
+    # An unused revision is a note, not a problem.
+    assert results["cluster2"]["status"] == "pass"
+    assert results["cluster2"]["detail"] == ("revision 1-31-0 (1.31.0), 2 installed; unused: 1-30-0 "
+                                             "(playbooks/upgrade.yml removes it)")
+    assert "revision cluster2 / 1-30-0: Istio 1.30.0; unused: playbooks/upgrade.yml removes it" in text
+
+
+def test_a_fleet_within_one_minor_passes_and_a_cluster_without_revisions_read_is_skipped():
+    clusters = [revisioned("cluster1", revisions("1-31-0:1.31.0", "1-30-0:1.30.0")),
+                revisioned("cluster2", revisions("1-30-0:1.30.0", default="1-30-0")),
+                {"name": "cluster3", "reachable": True, "check": {}},
+                {"name": "cluster4", "reachable": False}]
+    model = evaluate(clusters, {})
+    assert model["version_window"] == {"ok": True, "min": "1.30", "max": "1.31", "outside": [], "unparsed": []}
+    results = [c["results"]["revisions"]["status"] for c in model["clusters"]]
+    assert results == ["pass", "pass", "skip", "skip"]
+    assert model["clusters"][0]["revisions"]["default_revision"] == "1-31-0" and model["clusters"][2]["revisions"] is None
+
+
+def test_a_version_not_understood_warns_and_stays_out_of_the_window():
+    found = check_revisions(revisions("1-31-0:1.31.0"), {"ok": False, "min": "1.31", "max": "1.31", "outside": [],
+                                                         "unparsed": ["cluster1: 'main' is not a version"]}, "cluster1")
+    assert found["status"] == "warn" and "'main' is not a version" in found["detail"]
+    assert check_revisions(None, {}, "cluster1")["status"] == "skip"

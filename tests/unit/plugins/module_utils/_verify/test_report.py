@@ -14,6 +14,10 @@ def evil_model():
     c.update(name=EVIL, network="<b>net</b>", exports=["<img src=x onerror=alert(1)>.shop"],
              imports=[{"host": "a&b.<i>.global", "from": ["cluster1"]}])
     c["results"]["dns"] = {"status": "fail", "detail": "<iframe>", "object": "ConfigMap <x>", "fix": 'run "a" & <b>'}
+    c["revisions"] = {"revisions": {"<i>rev": {"version": "<u>1", "in_use_by": []}}, "tags": {"<q>": {"revision": "<i>rev"}},
+                      "gateway": {"name": "<em>gw", "revision": "<q>"}, "namespaces": {"<s>ns": "<q>"},
+                      "pods": {"<i>rev": 1}}
+    model["version_window"] = {"min": "<kbd>", "max": "1.30", "outside": ["<var>c"]}
     model["checks"] = CHECKS + [{"id": "evil", "title": "<svg onload=alert(1)>"}]
     model["mesh"] = {"mesh_id": "</title><script>", "trust_domain": "td'\"<"}
     return model
@@ -26,6 +30,9 @@ def test_strings_from_the_model_stay_text():
     assert "&lt;script&gt;alert(&quot;x&quot;)&lt;/script&gt;" in page
     assert "ConfigMap &lt;x&gt;" in page and "run &quot;a&quot; &amp; &lt;b&gt;" in page
     assert "a&amp;b.&lt;i&gt;" in page
+    assert "<i>" not in page and "<q>" not in page and "<em>" not in page and "<s>" not in page and "<var>" not in page
+    assert "<td>&lt;i&gt;rev</td><td>&lt;u&gt;1</td><td>&lt;q&gt;</td><td>&lt;em&gt;gw</td>" in page
+    assert "&lt;s&gt;ns (tag &lt;q&gt;)" in page and "outside the window: &lt;var&gt;c" in page
     assert 'title="&lt;iframe&gt;; ConfigMap &lt;x&gt;"' in page and "&amp;amp;" not in page  # escaped once
 
 
@@ -123,7 +130,7 @@ def test_text_table_is_aligned():
     for line in [header] + rows:
         for start in starts[1:]:
             assert line[start - 2:start] == "  " and line[start] != " ", line
-    assert [r.split()[5] for r in rows] == ["pass", "pass", "FAIL"]
+    assert [r.split()[6] for r in rows] == ["pass", "pass", "FAIL"]  # .global DNS
     assert [r.split()[2] for r in rows] == ["pass", "WARN", "pass"]
 
 
@@ -132,3 +139,37 @@ def test_routes_are_listed_in_cluster_order():
     routes = re.findall(r'<td class="c">(cluster\d+) \u2192 (cluster\d+)</td>', page)
     assert len(routes) == 90 and routes[:2] == [("cluster1", "cluster2"), ("cluster1", "cluster3")]
     assert routes[8] == ("cluster1", "cluster10") and routes[-1] == ("cluster10", "cluster9")
+
+
+def test_each_cluster_shows_its_revisions_tags_gateway_pods_and_pinned_namespaces():
+    model = sample()
+    page, text = render_html(model), render_text(model)
+    section = page[page.index("<h2>Control plane revisions</h2>"):]
+    section = section[:section.index("</section>")]
+    assert '<span class="s pass">\u2713 Istio 1.29 to 1.30: within one minor</span>' in section
+    # cluster2 mid-upgrade: tags, gateway and new pods on 1-30-0, the data plane partly still on 1-29-0
+    assert ('<tr><td class="c">cluster2</td><td>1-30-0</td><td>1.30.0</td><td>default, stable</td>'
+            '<td>istio-eastwestgateway</td><td>1</td><td>bar (tag default), shop (tag stable)</td><td>ready</td></tr>'
+            '<tr><td class="c"></td><td>1-29-0</td><td>1.29.0</td><td>\u2013</td><td>\u2013</td><td>3</td>'
+            '<td>\u2013</td><td>ready</td></tr>') in section
+    assert '<td class="none">unused: playbooks/upgrade.yml removes it</td>' in section
+    assert "revision cluster2 / 1-29-0: Istio 1.29.0; ready; 3 pods" in text
+    assert "version window: Istio 1.29 to 1.30: within one minor" in text
+
+
+def test_a_revision_named_but_not_installed_and_a_window_outside_are_shown():
+    model = sample()
+    model["version_window"] = {"ok": False, "min": "1.28", "max": "1.30", "outside": ["cluster3"], "unparsed": []}
+    revs = model["clusters"][2]["revisions"]
+    revs["pods"]["1-28-0"] = 2
+    revs["namespaces"]["legacy"] = "1-28-0"
+    page, text = render_html(model), render_text(model)
+    assert "\u2717 Istio 1.28 to 1.30: more than one minor apart; outside the window: cluster3" in page
+    assert "<td>1-28-0</td><td>\u2013</td><td>\u2013</td><td>\u2013</td><td>2</td><td>legacy</td>" \
+           '<td class="none">not installed</td>' in page
+    assert "revision cluster3 / 1-28-0: not installed; 2 pods; namespaces legacy" in text
+    # A model without revisions (an older report) renders without the section.
+    for c in model["clusters"]:
+        c.pop("revisions")
+    model.pop("version_window")
+    assert "Control plane revisions" not in render_html(model) and "version window" not in render_text(model)

@@ -48,14 +48,22 @@ cluster = st.fixed_dictionaries({
     "gateway": st.fixed_dictionaries({"address": text, "port": text}),
     "exports": st.lists(text, max_size=3),
     "imports": st.lists(st.fixed_dictionaries({"host": text, "from": st.lists(text, max_size=2)}), max_size=3),
-    "results": st.dictionaries(st.sampled_from([c["id"] for c in CHECKS]), result)})
+    "results": st.dictionaries(st.sampled_from([c["id"] for c in CHECKS]), result)}, optional={
+    "revisions": st.fixed_dictionaries({
+        "revisions": st.dictionaries(text, st.fixed_dictionaries({"version": text, "ready": st.booleans(),
+                                                                  "in_use_by": st.lists(text, max_size=2)}), max_size=2),
+        "tags": st.dictionaries(text, st.fixed_dictionaries({"revision": text}), max_size=2),
+        "default_revision": text, "gateway": st.fixed_dictionaries({"name": text, "revision": text}),
+        "namespaces": st.dictionaries(text, text, max_size=2), "pods": st.dictionaries(text, st.integers(0, 9), max_size=2)})})
 model = st.fixed_dictionaries({
     "generated": text, "ok": st.booleans(), "checks": st.just(CHECKS),
     "mesh": st.fixed_dictionaries({"mesh_id": text, "trust_domain": text}),
     "clusters": st.lists(cluster, min_size=1, max_size=4),
     "failover": st.fixed_dictionaries({"mode": text, "services": st.lists(st.fixed_dictionaries({
         "host": text, "orders": st.dictionaries(text, st.lists(st.lists(text, max_size=2), max_size=2),
-                                                max_size=2)}), max_size=2)})})
+                                                max_size=2)}), max_size=2)})}, optional={
+    "version_window": st.fixed_dictionaries({"min": text, "max": text, "outside": st.lists(text, max_size=2),
+                                             "unparsed": st.lists(text, max_size=2)})})
 
 
 @given(model)
