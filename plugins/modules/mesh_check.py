@@ -13,6 +13,10 @@ description:
     (chart versions from the labels Helm's charts put on their objects, istiod's values from its
     ConfigMap C(values); no Secret is read), whether istiod and the gateway are
     Available, the gateway's address, and the records of the C(global) zone server.
+  - Reads the cluster's Istio revisions once - the istiod revisions installed, where the revision tags
+    point, the gateway's revision, the pods each revision injected, the namespaces that pin a revision
+    or tag, and the webhooks that call a Service that does not exist. A tenant's pod or namespace whose
+    Istio annotation or label cannot be read is left out with a warning.
   - With O(dns_server), asks that DNS server for every host of O(expected_records), as a workload of
     the cluster would (the cluster DNS address must be reachable from the controller).
   - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
@@ -87,10 +91,11 @@ EXAMPLES = r"""
         dns_wait: 90
       register: check
 
-    - name: Show what is not ready, the gateway and what the cluster DNS answered
+    - name: Show what is not ready, the revisions, the gateway and what the cluster DNS answered
       ansible.builtin.debug:
         msg:
           - "not ready: {{ check.not_ready }}"
+          - "default tag on {{ check.revisions.default_revision }}; pods per revision: {{ check.revisions.pods }}"
           - "gateway: {{ check.gateway.address | default('none') }}:{{ check.gateway.port | default('-') }}"
           - "dns: {{ check.dns_answers }}"
 
@@ -166,6 +171,28 @@ malformed:
     - check: dns
       object: ConfigMap istio-system/istiocoredns-records
       problem: "global.hosts line 3: '240.10.0' is not an IPv4 address"
+revisions:
+  description:
+    - The cluster's Istio revisions, in the shape of the result of C(meshops.multicluster.mesh_revision_info) (without C(probes)).
+    - C(revisions) - per revision its istiod's Helm C(release), chart C(version), C(ready), whether its C(service)
+      exists and C(in_use_by) (what keeps it - tags, namespaces, pods, the gateway; empty when nothing uses it).
+      C(tags) - where each revision tag points. C(default_revision) - the revision the C(default) tag serves.
+      C(gateway) - the gateway's C(name), C(revision) and C(ready). C(namespaces) - the revision or tag each
+      namespace pins. C(pods) - per revision the running pods it injected. C(dangling_webhooks) - the webhooks
+      whose Service does not exist (the fleet check fails them).
+  returned: always
+  type: dict
+  sample:
+    revisions:
+      1-31-0: {release: istiod-1-31-0, version: 1.31.0, ready: true, service: true,
+               in_use_by: [tag default, tag stable, namespace shop (tag stable), 12 pods, gateway istio-eastwestgateway]}
+      1-30-0: {release: istiod-1-30-0, version: 1.30.0, ready: true, service: true, in_use_by: [3 pods]}
+    tags: {default: {revision: 1-31-0, ours: true}, stable: {revision: 1-31-0, ours: true}}
+    default_revision: 1-31-0
+    gateway: {name: istio-eastwestgateway, revision: 1-31-0, ready: true}
+    namespaces: {shop: stable}
+    pods: {1-31-0: 12, 1-30-0: 3}
+    dangling_webhooks: []
 istiod_roots:
   description:
     - Fingerprints of the roots istiod publishes to workloads (ConfigMap C(istio-ca-root-cert) in O(namespace));

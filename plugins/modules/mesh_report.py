@@ -11,7 +11,13 @@ version_added: 1.0.0
 description:
   - Runs once, on the controller, with what the C(verify) role read from every cluster.
   - Decides pass, warn or fail for every check of every cluster (same root, intermediate CA, control
-    plane, gateway address, C(.global) DNS, ServiceEntries), each failure naming the object and the fix.
+    plane, revisions, gateway address, C(.global) DNS, ServiceEntries), each failure naming the object and the fix.
+  - Revisions - the fleet's version window spans the chart version of every istiod revision of every cluster
+    read; a fleet more than one minor apart fails the clusters outside the window, naming them. A webhook
+    that calls a Service that does not exist fails its cluster, naming the webhook configuration and the
+    Service. A revision installed that nothing uses is a note (C(playbooks/upgrade.yml) removes it), not a failure.
+  - The report shows per cluster the revisions installed, where the revision tags point, the gateway's
+    revision, the pods per revision and the namespaces that pin a revision or tag.
   - Writes a self-contained HTML page (a table of clusters and checks, and a diagram of the mesh as
     inline SVG) and the same model as JSON, and returns a console table.
   - Talks to no cluster.
@@ -124,9 +130,10 @@ failed_count:
 report:
   description:
     - The report model - C(generated) (UTC), C(mesh), C(ok), C(pending) (how many checks are pending), C(checks)
-      (id and title of each check), C(clusters) (per cluster its gateway, exports, imports and C(results) - per check
-      its C(status), C(detail) and, for a problem, the C(object) and the C(fix)) and C(failover) (each multi-cluster
-      service's failover order).
+      (id and title of each check), C(version_window) (the fleet's lowest and highest Istio minor, C(ok), the
+      clusters C(outside) the window), C(clusters) (per cluster its gateway, exports, imports, C(revisions) as
+      M(meshops.multicluster.mesh_check) read them, and C(results) - per check its C(status), C(detail) and, for a
+      problem, the C(object) and the C(fix)) and C(failover) (each multi-cluster service's failover order).
   returned: always
   type: dict
   sample:
@@ -134,7 +141,8 @@ report:
     mesh: {mesh_id: mesh1, trust_domain: cluster.local}
     ok: false
     pending: 0
-    checks: [{id: root, title: Same root CA}, {id: gateway, title: Gateway address}]
+    checks: [{id: root, title: Same root CA}, {id: revisions, title: Revisions}, {id: gateway, title: Gateway address}]
+    version_window: {ok: true, min: "1.31", max: "1.31", outside: [], unparsed: []}
     clusters:
       - name: east
         network: east
@@ -142,8 +150,18 @@ report:
         gateway: {address: 203.0.113.10, port: 15443, source: load balancer IP}
         exports: [httpbin.bar]
         imports: [pay.fx]
+        revisions:
+          revisions: {1-31-0: {release: istiod-1-31-0, version: 1.31.0, ready: true, service: true,
+                               in_use_by: [tag default, 12 pods, gateway istio-eastwestgateway]}}
+          tags: {default: {revision: 1-31-0, ours: true}}
+          default_revision: 1-31-0
+          gateway: {name: istio-eastwestgateway, revision: 1-31-0, ready: true}
+          namespaces: {bar: default}
+          pods: {1-31-0: 12}
+          dangling_webhooks: []
         results:
           root: {status: pass, detail: "root 5E:0B:7C:...:0D"}
+          revisions: {status: pass, detail: "revision 1-31-0 (1.31.0)"}
           gateway: {status: fail, detail: no gateway address, object: Service istio-system/istio-eastwestgateway,
                     fix: give the Service a load balancer, or set mesh_gateway_address_override}
     failover: {mode: locality, services: []}
@@ -154,13 +172,17 @@ text:
   elements: str
   sample:
     - "mesh mesh1 (trust domain cluster.local), 2026-12-06T04:02:11Z: 1 failed, 0 warnings"
-    - "cluster  Same root CA  Intermediate CA  Control plane  Gateway address  .global DNS  ServiceEntries"
-    - "-------  ------------  ---------------  -------------  ---------------  -----------  --------------"
-    - "east     pass          pass             pass           FAIL             pass         pass"
-    - "west     pass          pass             pass           pass             pass         pass"
+    - "cluster  Same root CA  Intermediate CA  Control plane  Revisions  Gateway address  .global DNS  ServiceEntries"
+    - "-------  ------------  ---------------  -------------  ---------  ---------------  -----------  --------------"
+    - "east     pass          pass             pass           pass       FAIL             pass         pass"
+    - "west     pass          pass             pass           pass       pass             pass         pass"
     - "FAIL east / Gateway address: no gateway address"
     - "    object: Service istio-system/istio-eastwestgateway"
     - "    fix: give the Service a load balancer, or set mesh_gateway_address_override"
+    - "version window: Istio 1.31: within one minor"
+    - "revision east / 1-31-0: Istio 1.31.0; ready; tags default, stable; gateway istio-eastwestgateway; 12 pods"
+    - "revision west / 1-31-0: Istio 1.31.0; ready; tags default, stable; gateway istio-eastwestgateway; 9 pods"
+    - "revision west / 1-30-0: Istio 1.30.0; unused: playbooks/upgrade.yml removes it"
 files:
   description: Paths of the written HTML and JSON reports; empty when O(report_dir) is empty.
   returned: always

@@ -4,8 +4,10 @@
 
 The control plane's Helm releases (from the labels their charts stamp, istiod's values redacted),
 whether its Deployments are Available, the gateway's address, the zone server's records, what the
-cluster DNS answers for the expected hosts, and the roots istiod gives workloads. An object whose
-content cannot be read is a finding of the check it belongs to, not an error: the rest is still read.
+cluster DNS answers for the expected hosts, the roots istiod gives workloads, and its Istio
+revisions (read_revisions: where the tags point, what uses each revision, dangling webhooks). An
+object whose content cannot be read is a finding of the check it belongs to, not an error: the rest
+is still read.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.redac
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import read_revisions
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
@@ -33,7 +36,7 @@ ISTIOD_VALUES_CONFIGMAP = "values"
 
 def read_cluster(client, params):
     """mesh_check's result (releases, not_ready, gateway, zone_records, dns_answers, istiod_roots,
-    malformed) for the cluster of client. params: mesh_check's options (namespace, deployments,
+    revisions, malformed, warnings) for the cluster of client. params: mesh_check's options (namespace, deployments,
     gateway_service, address_override, expected_records, dns_server, dns_port, dns_wait).
     KubeError when the cluster cannot be read."""
     namespace = params["namespace"]
@@ -58,8 +61,11 @@ def read_cluster(client, params):
                        client.get("ConfigMap", ZONE_RECORDS, namespace), namespace)
     answers = dns_answers(params, records or {})
     roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
+    # What a tenant's malformed pod or namespace label leaves out of the revisions is a warning.
+    warnings = []
+    revisions = read_revisions(client, namespace, params["gateway_service"], warnings)
     return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
-                istiod_roots=roots, malformed=malformed)
+                istiod_roots=roots, revisions=revisions, malformed=malformed, warnings=warnings)
 
 
 def istiod_values(configmap, namespace):

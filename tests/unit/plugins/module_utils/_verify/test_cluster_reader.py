@@ -23,10 +23,12 @@ PARAMS = {"namespace": NS, "deployments": ["istiod", "istio-eastwestgateway"], "
 
 
 class FakeClient:
-    """get() and list() from a dict of (kind, name) -> object, in one namespace; the reads asked for."""
+    """get() from a dict of (kind, name) -> object, in one namespace, list() from a dict of kind ->
+    objects (label selectors applied as key=value); the reads asked for."""
 
-    def __init__(self, objects, nodes=(), failing=None):
-        self.objects, self.nodes, self.failing, self.reads = objects, list(nodes), failing, []
+    def __init__(self, objects, nodes=(), failing=None, listed=None):
+        self.objects, self.failing, self.reads = objects, failing, []
+        self.listed = dict(listed or {}, Node=list(nodes))
 
     def get(self, kind, name, namespace=None):
         self.reads.append((kind, name, namespace))
@@ -35,8 +37,9 @@ class FakeClient:
         return self.objects.get((kind, name))
 
     def list(self, kind, namespace=None, label_selector=None):
-        assert kind == "Node"
-        return self.nodes
+        key, _, value = (label_selector or "").partition("=")
+        return [obj for obj in self.listed.get(kind, [])
+                if not key or (obj.get("metadata") or {}).get("labels", {}).get(key) == value]
 
 
 def stamped(release, chart, version, ready=True):
@@ -112,7 +115,53 @@ def test_istiods_values_are_shown_redacted_at_any_depth():
 def test_a_fresh_cluster_has_no_releases_and_says_why_its_deployments_are_not_ready():
     read = cluster_reader.read_cluster(FakeClient({}), PARAMS)
     assert read == {"releases": {}, "not_ready": {"istiod": "does not exist", "istio-eastwestgateway": "does not exist"},
-                    "gateway": None, "zone_records": None, "dns_answers": {}, "istiod_roots": None, "malformed": []}
+                    "gateway": None, "zone_records": None, "dns_answers": {}, "istiod_roots": None, "malformed": [],
+                    "revisions": {"revisions": {}, "tags": {}, "default_revision": None, "namespaces": {}, "pods": {},
+                                  "gateway": {"name": "istio-eastwestgateway", "revision": None, "ready": False},
+                                  "dangling_webhooks": []},
+                    "warnings": []}
+
+
+def named(kind, name, namespace=None, labels=None, **rest):
+    meta = {"name": name, "labels": labels or {}}
+    if namespace:
+        meta["namespace"] = namespace
+    return dict({"kind": kind, "metadata": meta}, **rest)
+
+
+def test_the_revisions_are_read_once_with_what_uses_each_and_the_webhooks_whose_service_is_gone():
+    istiod = stamped("istiod-1-31-0", "istiod", "1.31.0")
+    istiod["metadata"].update(name="istiod-1-31-0", namespace=NS, labels=dict(
+        istiod["metadata"]["labels"], app="istiod", **{"istio.io/rev": "1-31-0"}))
+    old = stamped("istiod-1-30-0", "istiod", "1.30.0")
+    old["metadata"].update(name="istiod-1-30-0", namespace=NS, labels=dict(
+        old["metadata"]["labels"], app="istiod", **{"istio.io/rev": "1-30-0"}))
+    status = '{"revision": "%s", "containers": ["istio-proxy"]}'
+    listed = {
+        "Deployment": [istiod, old],
+        "Service": [named("Service", "istiod-1-31-0", NS), named("Service", "istiod-1-30-0", NS)],
+        "MutatingWebhookConfiguration": [named("MutatingWebhookConfiguration", "istio-revision-tag-default",
+                                               labels={"istio.io/tag": "default", "istio.io/rev": "1-31-0"})],
+        "ValidatingWebhookConfiguration": [named("ValidatingWebhookConfiguration", "istio-validator-1-29-0-istio-system",
+                                                 webhooks=[{"name": "rev.validation.istio.io", "clientConfig": {
+                                                     "service": {"namespace": NS, "name": "istiod-1-29-0"}}}])],
+        "Namespace": [named("Namespace", "bar", labels={"istio-injection": "enabled"}),
+                      named("Namespace", "shop", labels={"istio.io/rev": "1-30-0"}),
+                      named("Namespace", "broken", labels={"istio.io/rev": "not a label!"})],
+        "Pod": [{"metadata": {"name": "p%d" % i, "namespace": "shop",
+                              "annotations": {"sidecar.istio.io/status": status % "1-30-0"}}} for i in range(2)],
+    }
+    found = cluster_reader.read_cluster(FakeClient(healthy_cluster(), listed=listed), PARAMS)
+    read = found["revisions"]
+    assert set(read["revisions"]) == {"1-31-0", "1-30-0"} and read["default_revision"] == "1-31-0"
+    # the gateway's pods carry no revision label: the default tag's revision injects them
+    assert read["revisions"]["1-31-0"]["in_use_by"] == ["tag default", "namespace bar (tag default)",
+                                                        "gateway istio-eastwestgateway"]
+    assert read["revisions"]["1-30-0"]["in_use_by"] == ["namespace shop", "2 pods"]
+    assert read["dangling_webhooks"] == [{"kind": "ValidatingWebhookConfiguration",
+                                          "name": "istio-validator-1-29-0-istio-system",
+                                          "webhook": "rev.validation.istio.io", "service": NS + "/istiod-1-29-0"}]
+    assert len(found["warnings"]) == 1 and "Namespace broken" in found["warnings"][0]  # a tenant's bad label: warned
 
 
 def test_a_deployment_not_available_is_named_and_its_release_still_read():
