@@ -226,6 +226,8 @@ def main():
         result = read_cluster(client, module.params)
     except MeshError as exc:
         fail_with(module, exc)
+    for warning in result.pop("warnings"):
+        module.warn(warning)
     module.exit_json(changed=False, **result)
 
 
