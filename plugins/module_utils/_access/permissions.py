@@ -124,6 +124,11 @@ PERMISSIONS = {
         _rule("mesh", "apps", ["deployments"], ["get"], [ISTIOD, "{gateway}"], "readiness and chart versions"),
         _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
         _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
+        _rule("cluster", "", ["pods"], ["list"], why="the pods each Istio revision injected (their sidecar status)"),
+        _rule("cluster", "admissionregistration.k8s.io",
+              ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"], ["list"],
+              why="where the revision tags point, and the webhooks whose Service does not exist"),
+        _rule("cluster", "", ["services"], ["get"], why="a webhook's Service outside the control plane's namespace"),
     ),
 }
 
