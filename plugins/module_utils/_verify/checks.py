@@ -140,7 +140,7 @@ def check_revisions(info, window, cluster):
             "; also " + ", ".join(_webhook(d) for d in dangling[1:]) if len(dangling) > 1 else ""),
             _webhook(first), "the revision that served it is gone: point it at a revision that runs (playbooks/upgrade.yml "
             "moves our tags; -e mesh_upgrade_rollback=true returns a stopped upgrade) or delete it "
-            "(docs/troubleshooting.md, \"Revisions\")")
+            "(docs/troubleshooting.md, Revisions)")
     window = window or {}
     unread = [why for why in window.get("unparsed") or [] if why.startswith(cluster + ": ")]
     if cluster in (window.get("outside") or []):
