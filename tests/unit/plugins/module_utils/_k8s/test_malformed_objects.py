@@ -76,13 +76,17 @@ def test_a_malformed_helm_release_secret_names_the_secret(payload):
 
 
 class FakeClient:
-    """get() from a dict of (kind, name) -> object: what mesh_check reads of one cluster."""
+    """get() from a dict of (kind, name) -> object: what mesh_check reads of one cluster (its lists,
+    of the revisions, are empty)."""
 
     def __init__(self, objects):
         self.objects = objects
 
     def get(self, kind, name, namespace=None):
         return self.objects.get((kind, name))
+
+    def list(self, kind, namespace=None, label_selector=None):
+        return []
 
 
 def deployment(chart="istiod-1.29.0", version="1.29.0"):
