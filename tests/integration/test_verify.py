@@ -4,9 +4,12 @@ and fix named; the next site.yml repairs what it can while a stopped cluster is 
 from __future__ import annotations
 
 import json
+import re
+from pathlib import Path
 
 from labtools import lab_command
 
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import revision_of_version
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 
 
@@ -30,6 +33,20 @@ def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
     assert (lab.dir / "reports" / "mesh-report.html").read_text().startswith("<!DOCTYPE html>")
     first = next(c for c in model["clusters"] if c["name"] == lab.names[0])
     assert "httpbin.bar" in first["exports"]
+    # What a user checks: the revision each cluster runs, where its tags point, the gateway's revision,
+    # and the fleet's version window.
+    revision = revision_of_version(re.search(r"mesh_istio_version: (\S+)", Path(lab.inventory).read_text()).group(1))
+    assert model["version_window"]["ok"] and model["version_window"]["outside"] == []
+    for cluster in model["clusters"]:
+        revisions = cluster["revisions"]
+        assert list(revisions["revisions"]) == [revision] and revisions["default_revision"] == revision
+        assert {tag: t["revision"] for tag, t in revisions["tags"].items()} == dict.fromkeys(
+            ["default", "stable", "canary"], revision)
+        assert revisions["gateway"]["revision"] == revision and revisions["dangling_webhooks"] == []
+        assert "gateway istio-eastwestgateway" in revisions["revisions"][revision]["in_use_by"]
+        assert re.search(r"revision %s / %s: Istio \S+; ready; tags canary, default, stable; gateway "
+                         r"istio-eastwestgateway" % (cluster["name"], revision), run.stdout)
+    assert "version window: Istio " in run.stdout and "within one minor" in run.stdout
 
 
 def test_breakages_are_named_with_their_fix_and_site_repairs_them(lab, converged, ansible_playbook):

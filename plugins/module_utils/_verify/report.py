@@ -41,6 +41,7 @@ import math
 from html import escape
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import resolve
 
 STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "pending": "\u2026", "skip": "\u2013"}
 HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "pending": "pending", "unreachable": "unreachable"}
@@ -165,8 +166,7 @@ def _pins(revisions: dict, revision: str) -> list[str]:
     tags = revisions.get("tags") or {}
     found = []
     for namespace, pin in sorted((revisions.get("namespaces") or {}).items()):
-        target = (tags.get(pin) or {}).get("revision") if pin in tags else pin
-        if target == revision:
+        if resolve(pin, tags) == revision:
             found.append(str(namespace) if pin == revision else "%s (tag %s)" % (namespace, pin))
     return found
 
@@ -178,8 +178,7 @@ def _revision_rows(cluster: dict) -> list[dict]:
     installed = revisions.get("revisions") or {}
     tags = revisions.get("tags") or {}
     gateway = revisions.get("gateway") or {}
-    gateway_rev = (tags.get(gateway.get("revision")) or {}).get("revision") if gateway.get("revision") in tags \
-        else gateway.get("revision")
+    gateway_rev = resolve(gateway.get("revision"), tags)
     pods = revisions.get("pods") or {}
     named = set(installed) | set(pods) | {t["revision"] for t in tags.values() if t.get("revision")}
     named |= {gateway_rev} if gateway_rev else set()
