@@ -19,7 +19,7 @@ description:
 options:
   revision:
     description:
-      - The Istio revision whose istiod's values are read (C(mesh_cluster.revision)): the ConfigMap
+      - The Istio revision whose istiod's values are read (C(mesh_cluster.revision)) - the ConfigMap
         C(values-<revision>) and the release C(istiod-<revision>). V(default) is an istiod installed without
         a revision (ConfigMap C(values), release C(istiod)).
     type: str
