@@ -32,7 +32,7 @@ options:
     default: this cluster
 seealso:
   - module: meshops.multicluster.mesh_revision_tags
-  - ref: ansible_collections.meshops.multicluster.docsite.operations.upgrade-istio
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
     description: Moving a cluster to another revision.
 """
 

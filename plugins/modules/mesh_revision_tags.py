@@ -21,7 +21,7 @@ description:
     webhooks that O(tags) no longer names, with one list of the webhook configurations and writes
     only for what differs (server-side apply).
   - A tag webhook of the same name that is not the collection's (made by C(istioctl tag set) or the
-    chart's C(revisionTags)) is never changed: the module fails naming it, before any write.
+    chart's C(revisionTags)) is never changed; the module fails naming it, before any write.
   - Fails, before any write, when a revision of O(tags) has no injector webhook (its istiod is not installed).
 options:
   tags:
@@ -49,7 +49,7 @@ seealso:
   - module: meshops.multicluster.helm_release_info
   - plugin: meshops.multicluster.revision_names
     plugin_type: filter
-  - ref: ansible_collections.meshops.multicluster.docsite.operations.upgrade-istio
+  - ref: ansible_collections.meshops.multicluster.docsite.operations
     description: Revisions, tags and upgrading Istio cluster by cluster.
   - ref: ansible_collections.meshops.multicluster.docsite.permissions
     description: What the control_plane step may read and write.
