@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import re
-from pathlib import Path
 
 from labtools import lab_command
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import revision_of_version
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import values_configmap_name
 
@@ -36,7 +34,7 @@ def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
     assert "httpbin.bar" in first["exports"]
     # What a user checks: the revision each cluster runs, where its tags point, the gateway's revision,
     # and the fleet's version window.
-    revision = revision_of_version(re.search(r"mesh_istio_version: (\S+)", Path(lab.inventory).read_text()).group(1))
+    revision = lab.revision
     assert model["version_window"]["ok"] and model["version_window"]["outside"] == []
     for cluster in model["clusters"]:
         revisions = cluster["revisions"]
