@@ -193,9 +193,8 @@ def test_a_webhook_calling_a_missing_service_fails_naming_it():
     assert found["status"] == "fail" and found["object"] == "ValidatingWebhookConfiguration istio-validator-1-30-0-istio-system"
     assert "calls Service istio-system/istiod-1-30-0" in found["detail"] and "rev.validation.istio.io" in found["detail"]
     assert "upgrade.yml" in found["fix"]
-    two = check_revisions(revisions("1-31-0:1.31.0", dangling=[gone, dict(gone, kind="MutatingWebhookConfiguration",
-                                                                             name="istio-revision-tag-stable")]),
-                          {}, "cluster1")
+    tag = dict(gone, kind="MutatingWebhookConfiguration", name="istio-revision-tag-stable")
+    two = check_revisions(revisions("1-31-0:1.31.0", dangling=[gone, tag]), {}, "cluster1")
     assert two["detail"].startswith("2 webhook(s)") and "also MutatingWebhookConfiguration istio-revision-tag-stable" \
         in two["detail"]
 

@@ -37,7 +37,7 @@ class FakeClient:
         return self.objects.get((kind, name))
 
     def list(self, kind, namespace=None, label_selector=None):
-        key, _, value = (label_selector or "").partition("=")
+        key, _equals, value = (label_selector or "").partition("=")
         return [obj for obj in self.listed.get(kind, [])
                 if not key or (obj.get("metadata") or {}).get("labels", {}).get(key) == value]
 
