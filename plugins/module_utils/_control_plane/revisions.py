@@ -135,6 +135,12 @@ def chart_version(deployment):
     return release and release["version"]
 
 
+def serving(deployment):
+    """Whether a Deployment is Available, every replica updated, and at least one running (one scaled
+    to 0 is Available but serves nothing)."""
+    return deployment_not_ready(deployment) is None and ((deployment.get("status") or {}).get("availableReplicas") or 0) > 0
+
+
 # --- pure assembly ---------------------------------------------------------------------------------
 
 def read_tags(mutating_configs, warnings):
@@ -236,8 +242,8 @@ def istiod_revisions(deployments, service_names, warnings):
             warnings.append("%s: left out of the revisions" % exc)
             continue
         name = istiod_name(revision)
-        revisions[revision] = {"release": name, "version": chart_version(deployment),
-                               "ready": deployment_not_ready(deployment) is None, "service": name in service_names}
+        revisions[revision] = {"release": name, "version": chart_version(deployment), "ready": serving(deployment),
+                               "service": name in service_names}
     return revisions
 
 
@@ -251,7 +257,7 @@ def gateway_state(deployment, name, warnings):
     except MalformedObject as exc:
         warnings.append(str(exc))
         revision = None
-    return {"name": name, "revision": revision, "ready": deployment_not_ready(deployment) is None}
+    return {"name": name, "revision": revision, "ready": serving(deployment)}
 
 
 # --- reading a cluster -----------------------------------------------------------------------------
