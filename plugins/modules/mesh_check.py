@@ -61,6 +61,7 @@ extends_documentation_fragment:
   - meshops.multicluster.attributes.read_only
 seealso:
   - module: meshops.multicluster.mesh_report
+  - module: meshops.multicluster.mesh_revision_info
   - module: meshops.multicluster.ca_intermediate_info
   - module: meshops.multicluster.mesh_gateway_info
   - module: meshops.multicluster.mesh_permissions
@@ -182,7 +183,7 @@ malformed:
       problem: "global.hosts line 3: '240.10.0' is not an IPv4 address"
 revisions:
   description:
-    - The cluster's Istio revisions, in the shape of the result of C(meshops.multicluster.mesh_revision_info) (without C(probes)).
+    - The cluster's Istio revisions, in the shape of the result of M(meshops.multicluster.mesh_revision_info) (without C(probes)).
     - C(revisions) - per revision its istiod's Helm C(release), chart C(version), C(ready), whether its C(service)
       exists and C(in_use_by) (what keeps it - tags, namespaces, pods, the gateway; empty when nothing uses it).
       C(tags) - where each revision tag points. C(default_revision) - the revision the C(default) tag serves.
