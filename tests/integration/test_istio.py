@@ -186,7 +186,8 @@ NOT_OURS = {
 
 def test_istioctl_analyze_reports_nothing_caused_by_the_collection(lab, converged):
     for name in lab.names:
-        proc = istioctl(name, "analyze", "--all-namespaces", "--output", "json", "--failure-threshold", "Error")
+        proc = istioctl(name, "analyze", "--all-namespaces", "--revision", lab.revision,  # the revision installed
+                        "--output", "json", "--failure-threshold", "Error")
         messages = json.loads(proc.stdout or "[]")
         assert proc.returncode == 0, (name, proc.stderr[-1500:])
         assert [m for m in messages if m["code"] not in NOT_OURS] == [], name
