@@ -38,8 +38,8 @@ options:
     default: cluster
   fleet_versions:
     description:
-      - Chart versions each cluster of the fleet runs (C({cluster: [versions]})); when given, C(window) says
-        whether the fleet stays within one minor of itself once this cluster runs O(chart_version).
+      - "Chart versions each cluster of the fleet runs (C({cluster: [versions]})); when given, C(window) says
+        whether the fleet stays within one minor of itself once this cluster runs O(chart_version)."
     type: dict
   rollback:
     description: Plan the return to the previous revision instead.
