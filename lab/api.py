@@ -24,6 +24,8 @@ RESOURCES = {
     ("rbac.authorization.k8s.io/v1", "ClusterRole"): ("/apis/rbac.authorization.k8s.io/v1", "clusterroles", False),
     ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"):
         ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
+    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"):
+        ("/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
 }
 
 

@@ -15,6 +15,7 @@ from .api import Api
 from .config import instance, state_dir
 from .control_plane import cluster_api, start_control_planes, start_etcd, wait_until_serving
 from .inventory import remove_inventory, write_inventory
+from .istio_tools import istiod_service
 from .kubeconfig import write_kubeconfig
 from .processes import Processes, alive, check_free, port_open, wait_until
 from .state import ClusterInfo, LabError, LabState, address_bases, cluster_dir, log
@@ -93,9 +94,10 @@ def _start_processes(procs: Processes, bins: dict[str, Path], state: LabState) -
 
 
 def _istiod_serving(api: Api) -> bool | None:
-    """Whether istiod answers on its Service's xDS port; None when no istiod Service exists."""
+    """Whether istiod (of the revision the default tag points at) answers on its Service's xDS port;
+    None when no such istiod Service exists."""
     try:
-        service = api.get("v1", "Service", "istiod", "istio-system")
+        service = api.get("v1", "Service", istiod_service(api), "istio-system")
     except Exception:
         return None
     return None if service is None else port_open(15010, service["spec"]["clusterIP"])

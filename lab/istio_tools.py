@@ -17,6 +17,8 @@ from .api import Api
 from .build import ensure_binaries
 from .config import state_dir
 from .state import LabError, LabState
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
+    DEFAULT_TAG, LEGACY_REVISION, REVISION_LABEL, istiod_name, tag_webhook_name)
 
 ISTIO_NAMESPACE = "istio-system"
 GATEWAY_LABELS = {"istio": "eastwestgateway", "app": "istio-eastwestgateway"}
@@ -34,17 +36,31 @@ def _cluster(name: str):
     return state, info, Api(info.server, state_dir() / name / "pki")
 
 
-def istiod_ip(name: str, namespace: str = ISTIO_NAMESPACE) -> str:
+def default_revision(api: Api, namespace: str = ISTIO_NAMESPACE) -> str:
+    """The revision the `default` tag's webhook points at; `default` (istiod without a revision) without one."""
+    webhook = api.get("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration",
+                      tag_webhook_name(DEFAULT_TAG, namespace)) or {}
+    return (webhook.get("metadata", {}).get("labels") or {}).get(REVISION_LABEL) or LEGACY_REVISION
+
+
+def istiod_service(api: Api, namespace: str = ISTIO_NAMESPACE, revision: str | None = None) -> str:
+    """The name of the istiod Service of `revision`; None: of the revision the default tag points at."""
+    return istiod_name(revision or default_revision(api, namespace))
+
+
+def istiod_ip(name: str, namespace: str = ISTIO_NAMESPACE, revision: str | None = None) -> str:
     _state, _info, api = _cluster(name)
-    service = api.get("v1", "Service", "istiod", namespace)
+    service_name = istiod_service(api, namespace, revision)
+    service = api.get("v1", "Service", service_name, namespace)
     if service is None:
-        raise LabError(f"{name}: no Service {namespace}/istiod: install the control plane first")
+        raise LabError(f"{name}: no Service {namespace}/{service_name}: install the control plane first")
     return service["spec"]["clusterIP"]
 
 
-def istiod_debug(name: str, path: str, timeout: float = 10, namespace: str = ISTIO_NAMESPACE):
-    """GET a debug endpoint of the cluster's istiod; JSON decoded when it is JSON."""
-    url = f"http://{istiod_ip(name, namespace)}:{DEBUG_PORT}{path}"
+def istiod_debug(name: str, path: str, timeout: float = 10, namespace: str = ISTIO_NAMESPACE,
+                 revision: str | None = None):
+    """GET a debug endpoint of the cluster's istiod (of `revision`; None: the default tag's); JSON decoded when it is JSON."""
+    url = f"http://{istiod_ip(name, namespace, revision)}:{DEBUG_PORT}{path}"
     with urllib.request.urlopen(url, timeout=timeout) as answer:
         body = answer.read().decode()
     try:
@@ -54,12 +70,13 @@ def istiod_debug(name: str, path: str, timeout: float = 10, namespace: str = IST
 
 
 def xds(name: str, namespace: str = "default", gateway: bool = False, timeout: int = 30,
-        istio_namespace: str = ISTIO_NAMESPACE) -> dict:
-    """What istiod of cluster `name` tells a sidecar in `namespace`, or the east-west gateway."""
+        istio_namespace: str = ISTIO_NAMESPACE, revision: str | None = None) -> dict:
+    """What istiod of cluster `name` (of `revision`; None: the default tag's) tells a sidecar in
+    `namespace`, or the east-west gateway."""
     state, info, api = _cluster(name)
     network = ((api.get("v1", "Namespace", istio_namespace) or {}).get("metadata", {}).get("labels") or {}) \
         .get("topology.istio.io/network", "")
-    args = [str(ensure_binaries()["xdsprobe"]), f"-addr={istiod_ip(name, istio_namespace)}:{XDS_PORT}", f"-cluster={name}",
+    args = [str(ensure_binaries()["xdsprobe"]), f"-addr={istiod_ip(name, istio_namespace, revision)}:{XDS_PORT}", f"-cluster={name}",
             f"-network={network}", f"-locality={info.locality}", f"-timeout={timeout}s"]
     if gateway:
         labels = dict(GATEWAY_LABELS, **{"topology.istio.io/network": network})

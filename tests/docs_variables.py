@@ -135,10 +135,11 @@ def plain(text):
 
 
 def code(value):
-    """A value as Markdown code: strings as they are ("" when empty), others as JSON."""
+    """A value as Markdown code: strings as they are ("" when empty), others as JSON; a pipe escaped
+    (a table cell ends at an unescaped one, code or not)."""
     if isinstance(value, str):
-        return "`%s`" % value if value else '`""`'
-    return "`%s`" % json.dumps(value)
+        return "`%s`" % value.replace("|", "\\|") if value else '`""`'
+    return "`%s`" % json.dumps(value).replace("|", "\\|")
 
 
 def default_text(spec, defaults, var):

@@ -10,13 +10,21 @@ short_description: Read what the fleet check needs from one cluster
 version_added: 1.0.0
 description:
   - Reads, in one call and without writing anything, the Helm releases of the control plane
-    (chart versions from the labels Helm's charts put on their objects, istiod's values from its
-    ConfigMap C(values); no Secret is read), whether istiod and the gateway are
+    (chart versions from the labels Helm's charts put on their objects, the values of O(revision)'s istiod
+    from its ConfigMap C(values-<revision>); no Secret is read), whether istiod and the gateway are
     Available, the gateway's address, and the records of the C(global) zone server.
   - With O(dns_server), asks that DNS server for every host of O(expected_records), as a workload of
     the cluster would (the cluster DNS address must be reachable from the controller).
   - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
 options:
+  revision:
+    description:
+      - The Istio revision whose istiod's values are read (C(mesh_cluster.revision)) - the ConfigMap
+        C(values-<revision>) and the release C(istiod-<revision>). V(default) is an istiod installed without
+        a revision (ConfigMap C(values), release C(istiod)).
+    type: str
+    default: default
+    version_added: 1.1.0
   address_override:
     description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
     aliases: [gateway_address_override]
@@ -79,8 +87,9 @@ EXAMPLES = r"""
     - name: Read the control plane, the gateway and the .global names of this cluster
       meshops.multicluster.mesh_check:
         namespace: istio-system
+        revision: 1-31-0
         gateway_service: istio-eastwestgateway
-        deployments: [istiod, istio-eastwestgateway]
+        deployments: [istiod-1-31-0, istio-eastwestgateway]
         gateway_address_override: "{{ mesh_gateway_address_override | default('') }}"
         expected_records: "{{ expected_records }}"
         dns_server: 10.96.0.10
@@ -181,11 +190,13 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.cluster_reader import read_cluster
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION
 
 
 def main():
     module = k8s_module(dict(
         namespace=dict(type="str", default=ISTIO_NAMESPACE),
+        revision=dict(type="str", default=LEGACY_REVISION),
         deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
         gateway_service=dict(type="str", default=GATEWAY),
         address_override=dict(type="str", default="", aliases=["gateway_address_override"]),

@@ -50,6 +50,19 @@ class Lab:
         ]
         self.names = [c["name"] for c in self.clusters]
 
+    @property
+    def revision(self) -> str:
+        """The revision site.yml installs: the one the inventory's mesh_istio_version gets by default."""
+        from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
+            revision_of_version)
+        return revision_of_version(re.search(r"mesh_istio_version: \"?([^\s\"]+)", Path(self.inventory).read_text()).group(1))
+
+    @property
+    def istiod(self) -> str:
+        """Helm release, Deployment and Service of the revision's istiod (istiod-<revision>)."""
+        from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import istiod_name
+        return istiod_name(self.revision)
+
     def client(self, name: str):
         from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeClient
         return KubeClient({"kubeconfig": self.kubeconfig, "context": name})

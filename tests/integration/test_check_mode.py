@@ -15,7 +15,7 @@ import pytest
 
 def installed(lab):
     """Clusters holding anything the collection installs (its CA Secret, istiod, the zone records)."""
-    return [name for name in lab.names for kind, obj in (("Secret", "cacerts"), ("Deployment", "istiod"),
+    return [name for name in lab.names for kind, obj in (("Secret", "cacerts"), ("Deployment", lab.istiod),
                                                          ("ConfigMap", "istiocoredns-records"))
             if lab.client(name).get(kind, obj, "istio-system") is not None]
 

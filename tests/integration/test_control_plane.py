@@ -16,10 +16,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployme
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import deployed_releases
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    BASE_RELEASE, GATEWAY, ISTIOD, MANAGED_BY, MANAGED_BY_LABEL)
+    BASE_RELEASE, GATEWAY, MANAGED_BY, MANAGED_BY_LABEL)
 from lab.seed import KUBEADM_COREFILE
 
-RELEASES = {BASE_RELEASE, ISTIOD, GATEWAY}
 GATEWAY_LINE = re.compile(r"GATEWAY (\S+) (\S+) (\d+)")
 
 
@@ -49,9 +48,9 @@ def assert_installed(lab, gateway_facts):
     for name in lab.names:
         client = lab.client(name)
         releases = deployed_releases(client.list("Secret", "istio-system", "owner=helm"))
-        assert set(releases) == RELEASES
+        assert set(releases) == {BASE_RELEASE, lab.istiod, GATEWAY}
         assert {r["version"] for r in releases.values()} == {pinned_version(lab)}
-        for deployment in ("istiod", "istio-eastwestgateway"):
+        for deployment in (lab.istiod, "istio-eastwestgateway"):
             assert deployment_not_ready(client.get("Deployment", deployment, "istio-system")) is None
         gateway = client.get("Gateway", "meshops-global", "istio-system")
         assert gateway["spec"]["servers"] == [{"port": {"number": 15443, "name": "tls", "protocol": "TLS"},

@@ -23,7 +23,6 @@ from lab.istio_tools import SECURE_XDS_PORT, istioctl, istiod_debug, istiod_ip, 
 from lab.istiod import RUN_MARKER
 
 HTTPBIN, PORT = "httpbin.bar.global", 8000
-ISTIOD_LOG = "logs/istio-system.istiod.log"
 
 
 def cacerts(lab, name):
@@ -33,7 +32,7 @@ def cacerts(lab, name):
 
 def istiod_log(lab, name):
     """The log of the cluster's istiod since it last started."""
-    return (lab.dir / name / ISTIOD_LOG).read_text(errors="replace").rsplit(RUN_MARKER, 1)[-1]
+    return (lab.dir / name / "logs" / f"istio-system.{lab.istiod}.log").read_text(errors="replace").rsplit(RUN_MARKER, 1)[-1]
 
 
 def served_chain(lab, name, trusted_roots: bytes) -> bytes:
@@ -44,7 +43,7 @@ def served_chain(lab, name, trusted_roots: bytes) -> bytes:
         context = ssl.create_default_context(cafile=roots.name)
     context.set_alpn_protocols(["h2"])  # istiod's gRPC server insists on it
     with socket.create_connection((istiod_ip(name), SECURE_XDS_PORT), timeout=10) as sock:
-        with context.wrap_socket(sock, server_hostname="istiod.istio-system.svc") as tls:
+        with context.wrap_socket(sock, server_hostname=f"{lab.istiod}.istio-system.svc") as tls:
             return tls.getpeercert(binary_form=True)
 
 

@@ -5,6 +5,7 @@ namespace, and the real istiod there loads its plug-in CA and serves the mesh's 
 from __future__ import annotations
 
 import base64
+import os
 
 import pytest
 from cryptography import x509
@@ -13,7 +14,8 @@ from lab.istio_tools import istiod_debug, xds
 from labtools import Lab, lab_command
 
 NS = "mesh-system"
-SECOND = 3  # the tests' second lab instance
+# The tests' second lab instance (LAB_TEST_SECOND_INSTANCE: another one while instance 3 is taken).
+SECOND = int(os.environ.get("LAB_TEST_SECOND_INSTANCE", "3"))
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +42,7 @@ def test_everything_of_the_control_plane_is_in_that_namespace(moved):
     for name in second.names:
         client = second.client(name)
         for kind, obj in (("Secret", "cacerts"), ("ConfigMap", "meshops-vips"), ("ConfigMap", "istiocoredns-records"),
-                          ("Deployment", "istiod"), ("Service", "istiocoredns"), ("Gateway", "meshops-global")):
+                          ("Deployment", second.istiod), ("Service", "istiocoredns"), ("Gateway", "meshops-global")):
             assert client.get(kind, obj, NS) is not None, (name, kind, obj)
         assert client.get("Namespace", "istio-system") is None, name
         cert = base64.b64decode(client.get("Secret", "cacerts", NS)["data"]["ca-cert.pem"])
@@ -53,7 +55,7 @@ def test_the_real_istiod_there_uses_the_plugin_ca_and_knows_the_imported_host(mo
     for key, value in {"LAB_INSTANCE": str(SECOND), "LAB_STATE_DIR": str(second.dir),
                        "LAB_INVENTORY_DIR": str(second.dir / "inventory")}.items():
         monkeypatch.setenv(key, value)
-    log = (second.dir / second.names[0] / "logs" / f"{NS}.istiod.log").read_text()
+    log = (second.dir / second.names[0] / "logs" / f"{NS}.{second.istiod}.log").read_text()
     assert "Use local CA certificate" in log and "Use root cert from etc/cacerts/root-cert.pem" in log
     hosts = {s["hostname"] for s in istiod_debug(second.names[1], "/debug/registryz", namespace=NS)}
     assert "httpbin.bar.global" in hosts

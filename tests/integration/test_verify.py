@@ -8,6 +8,7 @@ import json
 from labtools import lab_command
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import values_configmap_name
 
 
 def report(lab):
@@ -114,10 +115,11 @@ def test_malformed_objects_fail_their_cluster_naming_them_and_the_others_pass(la
     first, others = lab.names[0], lab.names[1:]
     client = lab.client(first)
     records = client.get("ConfigMap", "istiocoredns-records", "istio-system")["data"]
-    values = client.get("ConfigMap", "values", "istio-system")["data"]
+    values_configmap = values_configmap_name(lab.revision)
+    values = client.get("ConfigMap", values_configmap, "istio-system")["data"]
     client.merge_patch("ConfigMap", "istiocoredns-records", "istio-system",
                        {"data": {"global.hosts": records["global.hosts"] + "240.0.0.300 bad.line.global\n"}})
-    client.merge_patch("ConfigMap", "values", "istio-system", {"data": {"original-values": "{not json"}})
+    client.merge_patch("ConfigMap", values_configmap, "istio-system", {"data": {"original-values": "{not json"}})
     try:
         run = ansible_playbook("verify.yml")
         assert run.rc != 0
@@ -133,5 +135,5 @@ def test_malformed_objects_fail_their_cluster_naming_them_and_the_others_pass(la
             assert {r["status"] for r in clusters[name]["results"].values()} == {"pass"}, clusters[name]
     finally:
         client.merge_patch("ConfigMap", "istiocoredns-records", "istio-system", {"data": records})
-        client.merge_patch("ConfigMap", "values", "istio-system", {"data": values})
+        client.merge_patch("ConfigMap", values_configmap, "istio-system", {"data": values})
     assert ansible_playbook("verify.yml").rc == 0

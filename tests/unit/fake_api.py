@@ -65,10 +65,10 @@ class FakeApi:
 
 
 def _selected(obj, label_selector):
-    """Whether an object's labels match a selector of key=value terms (the only form the collection sends)."""
+    """Whether an object's labels match a selector of key=value and key (exists) terms (the forms the collection sends)."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
     terms = [term.partition("=") for term in label_selector.split(",") if term]
-    return all(labels.get(key) == value for key, _equals, value in terms)
+    return all(labels.get(key) == value if equals else key in labels for key, equals, value in terms)
 
 
 def fake_client(api, check_mode=False):

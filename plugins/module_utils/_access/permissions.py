@@ -22,7 +22,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import Forbidden, api_resource
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.rules import allowed
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    CACERTS, GATEWAY, ISTIO_NAMESPACE, ISTIOD, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
+    CACERTS, GATEWAY, ISTIO_NAMESPACE, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
 
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
 
@@ -70,6 +70,8 @@ PERMISSIONS = {
         _rule("cluster", "admissionregistration.k8s.io",
               ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"], ["get", "create", "update", "patch"],
               why="sidecar injection and config validation webhooks"),
+        _rule("cluster", "admissionregistration.k8s.io", ["mutatingwebhookconfigurations"], ["list", "delete"],
+              why="the revision tags: listed by our label, a tag no longer wanted deleted"),
         _rule("mesh", "", ["secrets"], ["list", "get", "create", "update"],
               why="Helm's release records, Secrets owner=helm"),
         _rule("mesh", "apps", ["deployments"], ["get", "create", "update", "patch"], why="istiod and the gateway"),
@@ -85,7 +87,8 @@ PERMISSIONS = {
         _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS (CoreDNS or kube-dns)"),
         _rule("kube-system", "", ["configmaps"], ["get", "patch"], DNS_CONFIGMAPS,
               "delegate zone global in the cluster DNS's ConfigMap (one key, conditional on its version)"),
-        _rule("mesh", "", ["configmaps"], ["get"], ["istio"], option="sidecar_dns_proxy",
+        # Every revision has its own (istio-<revision>); the step lists the namespace's ConfigMaps anyway.
+        _rule("mesh", "", ["configmaps"], ["get"], option="sidecar_dns_proxy",
               why="whether istiod's mesh config turns the sidecar DNS proxy on"),
         _rule("kube-system", "", ["configmaps"], ["create", "delete"], option="dns_configmap_create",
               why="kube-dns's stubDomains or CoreDNS's coredns-custom ConfigMap, when missing (and when it empties)"),
@@ -114,14 +117,16 @@ PERMISSIONS = {
         _rule("cluster", "networking.istio.io", ["serviceentries", "destinationrules"], ["list"],
               why="compare each cluster's ServiceEntries with the plan"),
         _rule("mesh", "", ["secrets"], ["get"], [CACERTS], "the cluster's intermediate CA"),
-        _rule("mesh", "", ["configmaps"], ["get"], ["istio-ca-root-cert", "values", VIP_STORE, ZONE_RECORDS],
-              "the roots istiod hands out, istiod's Helm values, the VIP store, the zone records"),
+        # Not by name: istiod's values are per revision (values-<revision>), and the step lists them anyway.
+        _rule("mesh", "", ["configmaps"], ["get"],
+              why="the roots istiod hands out, istiod's Helm values, the VIP store, the zone records"),
         _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects"),
         _rule("mesh", "apps", ["deployments"], ["list"], why="the zone server's objects"),
         _rule("mesh", "", ["services"], ["get"], ["{gateway}"], "the gateway's address"),
         _rule("mesh", "", ["serviceaccounts"], ["get"], ["istio-reader-service-account"],
               "the chart version of Istio's base chart"),
-        _rule("mesh", "apps", ["deployments"], ["get"], [ISTIOD, "{gateway}"], "readiness and chart versions"),
+        _rule("mesh", "apps", ["deployments"], ["get"], why="readiness and chart versions of istiod (istiod-<revision>) "
+              "and the gateway"),
         _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
         _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
     ),

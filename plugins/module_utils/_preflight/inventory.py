@@ -11,6 +11,7 @@ import json
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import revision_problem
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.versions import server_version
 
 # Values that must be the same in every cluster of one mesh (or are set per cluster by the
@@ -46,8 +47,25 @@ def identity(chart_version, shared_values):
     return hashlib.sha256(canonical.encode()).hexdigest()[:16]
 
 
+# The revision tags of the stable/canary pair (mesh_istio_tags); the `default` tag always exists.
+TAG_ROLES = ("stable", "canary")
+
+
+def tag_problems(tags):
+    """What is wrong with mesh_istio_tags: {stable: <tag name>, canary: <tag name>}."""
+    if not isinstance(tags, dict) or sorted(tags) != sorted(TAG_ROLES):
+        return ["mesh_istio_tags=%r: expected a dict with exactly the keys stable and canary, each naming a "
+                "revision tag" % (tags,)]
+    problems = ["mesh_istio_tags.%s=%r: %s" % (role, tags[role], revision_problem(tags[role]))
+                for role in TAG_ROLES if revision_problem(tags[role])]
+    if not problems and tags["stable"] == tags["canary"]:
+        problems.append("mesh_istio_tags names %r for both stable and canary: expected two different tag names"
+                        % tags["stable"])
+    return problems
+
+
 def check_fleet(clusters):
-    """clusters: dicts with host, name, network, mesh_id, trust_domain, chart_version,
+    """clusters: dicts with host, name, network, mesh_id, trust_domain, chart_version, revision, tags,
     shared_values, values_override, istio_namespace, gateway_name. Returns a summary; raises
     FleetError listing every problem."""
     problems = []
@@ -61,6 +79,10 @@ def check_fleet(clusters):
             why = label_error(c.get(field))
             if why:
                 problems.append("%s: %s=%r %s (a DNS-1123 label is expected)" % (host, var, c.get(field), why))
+        why = revision_problem(c.get("revision"))
+        if why:
+            problems.append("%s: mesh_istio_revision=%r: %s" % (host, c.get("revision"), why))
+        problems.extend("%s: %s" % (host, problem) for problem in tag_problems(c.get("tags")))
         if c.get("name") in seen:
             problems.append("%s: mesh_cluster_name=%r is also the name of %s: cluster names must be unique "
                             "across the fleet" % (host, c["name"], seen[c["name"]]))
@@ -71,7 +93,7 @@ def check_fleet(clusters):
                                 "cluster (or is set by the collection): set it fleet-wide instead "
                                 "(mesh_id, mesh_trust_domain, mesh_cluster_name, mesh_network)"
                                 % (host, ".".join(path)))
-    for field, var in (("mesh_id", "mesh_id"), ("trust_domain", "mesh_trust_domain"),
+    for field, var in (("mesh_id", "mesh_id"), ("trust_domain", "mesh_trust_domain"), ("revision", "mesh_istio_revision"),
                        ("istio_namespace", "mesh_istio_namespace"), ("gateway_name", "mesh_istio_gateway_name")):
         values = {}
         for c in clusters:

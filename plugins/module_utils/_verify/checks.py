@@ -13,6 +13,7 @@ import datetime
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION, istiod_name
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     BASE_RELEASE, CACERTS, GATEWAY, ISTIOD, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
 
@@ -97,7 +98,8 @@ def control_plane_identity(check, istiod_release=ISTIOD):
     return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
 
 
-def check_control_plane(check, chart_version, releases, majority_identity, namespace=ISTIO_NAMESPACE):
+def check_control_plane(check, chart_version, releases, majority_identity, namespace=ISTIO_NAMESPACE,
+                        istiod_release=ISTIOD):
     present = check.get("releases") or {}
     missing = [name for name in releases if name not in present]
     if missing:
@@ -112,8 +114,9 @@ def check_control_plane(check, chart_version, releases, majority_identity, names
         name, why = sorted(check["not_ready"].items())[0]
         return result("fail", "%s: %s" % (name, why), "Deployment %s/%s" % (namespace, name),
                       "check the Deployment's events and pods (kubectl -n %s describe deploy %s)" % (namespace, name))
-    if majority_identity and control_plane_identity(check) != majority_identity:
-        return result("warn", "istiod values differ from the rest of the fleet", "Helm release %s/%s" % (namespace, ISTIOD),
+    if majority_identity and control_plane_identity(check, istiod_release) != majority_identity:
+        return result("warn", "istiod values differ from the rest of the fleet",
+                      "Helm release %s/%s" % (namespace, istiod_release),
                       "align mesh_istio_values_override, then run playbooks/control_plane.yml")
     return result("pass", "Istio %s, ready" % chart_version)
 
@@ -293,7 +296,9 @@ def evaluate(clusters, fleet, now=None):
     writing (what they would write is pending, not failed); empty in a real run."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # The fleet's usual control plane, from the clusters whose values could be read.
-    identities = [control_plane_identity(c["check"]) for c in clusters if c.get("reachable") and c.get("check")
+    # The fleet's istiod release: istiod-<revision> (fleet.revision), `istiod` without one.
+    istiod_release = istiod_name(fleet.get("revision") or LEGACY_REVISION)
+    identities = [control_plane_identity(c["check"], istiod_release) for c in clusters if c.get("reachable") and c.get("check")
                   and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
     majority = max(set(identities), key=identities.count) if identities else None
     services = fleet.get("services") or []
@@ -321,8 +326,8 @@ def evaluate(clusters, fleet, now=None):
                 "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"))),
                 "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
-                                                        fleet.get("releases", [BASE_RELEASE, ISTIOD]), majority,
-                                                        namespace)),
+                                                        fleet.get("releases", [BASE_RELEASE, istiod_release]),
+                                                        majority, namespace, istiod_release)),
                 "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
                 "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),
                 "service_entries": (check_services_set, (entries, "ServiceEntries")),

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIOD, ZONE_RECORDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ZONE_RECORDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
+    LEGACY_REVISION, istiod_name, values_configmap_name)
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import redact
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
@@ -26,14 +28,14 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._trust import
 DNS_POLL_SECONDS = 3
 # Where istiod publishes its CA's roots in every namespace (workloads verify peers with it).
 ISTIOD_ROOTS_CONFIGMAP = "istio-ca-root-cert"
-# Objects of the charts that say which chart version is installed, and istiod's values.
+# Objects of the charts that say which chart version is installed (istiod's values: its revision's
+# ConfigMap values-<revision>).
 BASE_CHART_SERVICE_ACCOUNT = "istio-reader-service-account"
-ISTIOD_VALUES_CONFIGMAP = "values"
 
 
 def read_cluster(client, params):
     """mesh_check's result (releases, not_ready, gateway, zone_records, dns_answers, istiod_roots,
-    malformed) for the cluster of client. params: mesh_check's options (namespace, deployments,
+    malformed) for the cluster of client. params: mesh_check's options (namespace, revision, deployments,
     gateway_service, address_override, expected_records, dns_server, dns_port, dns_wait).
     KubeError when the cluster cannot be read."""
     namespace = params["namespace"]
@@ -48,9 +50,10 @@ def read_cluster(client, params):
             return None
 
     deployments = {name: client.get("Deployment", name, namespace) for name in params["deployments"]}
-    values = readable("control_plane", istiod_values, client.get("ConfigMap", ISTIOD_VALUES_CONFIGMAP, namespace),
-                      namespace)
-    releases = installed_releases(client, namespace, deployments, values)
+    revision = params.get("revision") or LEGACY_REVISION
+    values = readable("control_plane", istiod_values,
+                      client.get("ConfigMap", values_configmap_name(revision), namespace), namespace, revision)
+    releases = installed_releases(client, namespace, deployments, values, istiod_name(revision))
     not_ready = {name: why for name, deployment in deployments.items()
                  for why in [deployment_not_ready(deployment)] if why}
     gateway = resolve_gateway(client, namespace, params["gateway_service"], params["address_override"])[0]
@@ -62,10 +65,10 @@ def read_cluster(client, params):
                 istiod_roots=roots, malformed=malformed)
 
 
-def istiod_values(configmap, namespace):
-    """The values istiod was installed with (its ConfigMap `values`, key original-values), redacted;
-    {} without them. MalformedObject when they are not a JSON object."""
-    with reading("ConfigMap %s/%s" % (namespace, ISTIOD_VALUES_CONFIGMAP)):
+def istiod_values(configmap, namespace, revision=LEGACY_REVISION):
+    """The values the revision's istiod was installed with (its ConfigMap `values-<revision>`, key
+    original-values), redacted; {} without them. MalformedObject when they are not a JSON object."""
+    with reading("ConfigMap %s/%s" % (namespace, values_configmap_name(revision))):
         text = ((configmap or {}).get("data") or {}).get("original-values") or "{}"
         values = json.loads(text)
         if not isinstance(values, dict):
@@ -73,13 +76,13 @@ def istiod_values(configmap, namespace):
         return redact(values)
 
 
-def installed_releases(client, namespace, deployments, values_of_istiod):
+def installed_releases(client, namespace, deployments, values_of_istiod, istiod=istiod_name(LEGACY_REVISION)):
     """{release: {chart, version, app_version, values}} from objects each chart stamps: the
     ServiceAccount of chart base, `deployments` ({name: Deployment}), and istiod's values
-    (the values the release was installed with). No Helm Secret is read
+    (the values the release `istiod` was installed with). No Helm Secret is read
     (docs/permissions.md: the operate identity reads no Secret but cacerts)."""
     objects = [(client.get("ServiceAccount", BASE_CHART_SERVICE_ACCOUNT, namespace), None)]
-    objects += [(deployment, values_of_istiod if name == ISTIOD else None) for name, deployment in deployments.items()]
+    objects += [(deployment, values_of_istiod if name == istiod else None) for name, deployment in deployments.items()]
     releases = {}
     for obj, values in objects:
         release = stamped_release(obj, values)

@@ -6,7 +6,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.in
 def cluster(host, **kw):
     base = dict(host=host, name=host, network="net-" + host, mesh_id="mesh1", trust_domain="cluster.local",
                 chart_version="1.29.0", shared_values={}, values_override={}, istio_namespace="istio-system",
-                gateway_name="istio-eastwestgateway")
+                gateway_name="istio-eastwestgateway", revision="1-29-0", tags={"stable": "stable", "canary": "canary"})
     base.update(kw)
     return base
 
@@ -152,3 +152,31 @@ def test_k8s_auth_host_with_more_than_one_host_is_refused():
         check_single_api_server(["cluster1", "cluster2"], {"K8S_AUTH_HOST": "https://api:6443"})
     check_single_api_server(["cluster1"], {"K8S_AUTH_HOST": "https://api:6443"})
     check_single_api_server(["cluster1", "cluster2"], {})
+
+
+@pytest.mark.parametrize("revision, expected", [
+    ("1.29.0", "no dots"),
+    ("default", "'default' is the name of Istio's default tag"),
+    ("", "expected a DNS label"),
+])
+def test_revision_must_be_a_revision_name(revision, expected):
+    with pytest.raises(FleetError) as exc:
+        check_fleet([cluster("east", revision=revision)])
+    assert "east: mesh_istio_revision=%r: " % revision in str(exc.value) and expected in str(exc.value)
+
+
+def test_the_fleet_shares_one_revision():
+    with pytest.raises(FleetError, match="mesh_istio_revision differs between clusters .*'1-30-0' on west"):
+        check_fleet([cluster("east"), cluster("west", revision="1-30-0")])
+
+
+@pytest.mark.parametrize("tags, expected", [
+    ({"stable": "default", "canary": "canary"}, "mesh_istio_tags.stable='default': 'default' is the name"),
+    ({"stable": "prod", "canary": "Canary"}, "mesh_istio_tags.canary='Canary': expected a DNS label"),
+    ({"stable": "prod", "canary": "prod"}, "names 'prod' for both stable and canary"),
+    ({"stable": "prod"}, "expected a dict with exactly the keys stable and canary"),
+])
+def test_tag_names_are_revision_names_other_than_default(tags, expected):
+    with pytest.raises(FleetError) as exc:
+        check_fleet([cluster("east", tags=tags)])
+    assert "east: " in str(exc.value) and expected in str(exc.value)
