@@ -322,7 +322,9 @@ class KubeClient:
         """JSON response of one call; None for 404 on GET and DELETE. target: the Request of
         resource_request() when the path addresses an object of KINDS (named in a Forbidden)."""
         target = target or Request(method, path, None, None, None)
-        write = is_write(method, path)
+        # A server-side dry run (dryRun=All) persists nothing: it is sent in check mode too, and
+        # counted as a read.
+        write = is_write(method, path) and (query or {}).get("dryRun") != "All"
         if write and self.check_mode:
             return self._record(target, body, content_type)
         self.requests["write" if write else "read"] += 1
@@ -377,11 +379,15 @@ class KubeClient:
                           query={"fieldManager": FIELD_MANAGER, "force": "true"}, body=json.dumps(obj),
                           content_type="application/apply-patch+yaml")
 
-    def create(self, obj):
-        """Create an object; 409 (KubeError) when one of that name exists."""
+    def create(self, obj, dry_run=False):
+        """Create an object; 409 (KubeError) when one of that name exists. dry_run: the API server
+        runs its admission (webhooks included) and answers the object it would have stored, storing
+        nothing (dryRun=All); sent in check mode too, since it writes nothing."""
         meta = obj["metadata"]
-        return self._call("POST", obj["kind"], meta.get("namespace"), query={"fieldManager": FIELD_MANAGER},
-                          body=json.dumps(obj))
+        query = {"fieldManager": FIELD_MANAGER}
+        if dry_run:
+            query["dryRun"] = "All"
+        return self._call("POST", obj["kind"], meta.get("namespace"), query=query, body=json.dumps(obj))
 
     def replace(self, obj):
         """Replace an object whole. With metadata.resourceVersion set this is conditional: 409

@@ -101,3 +101,26 @@ def test_a_writer_in_check_mode_sends_no_write_and_reports_what_a_real_run_does(
     assert result == Writer(real, diff=True).absent() and result["changed"]
     assert sorted(w.request.path for w in client.recorded) == sorted(path for _method, path in real_api.writes())
     assert len(client.recorded) == 4 and "theirs" in str(real_api.objects)
+
+
+class UrlRecordingApi(FakeApi):
+    """A FakeApi that also keeps each request's URL (its query: dryRun)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.urls = []
+
+    def request(self, method, url, **kwargs):
+        self.urls.append(url)
+        return super().request(method, url, **kwargs)
+
+
+def test_a_dry_run_create_is_sent_in_check_mode_and_counted_as_a_read():
+    api = UrlRecordingApi()
+    client = fake_client(api, check_mode=True)
+    answer = client.create(configmap("probe"), dry_run=True)
+    assert api.sent == [("POST", "/api/v1/namespaces/istio-system/configmaps")]
+    assert "dryRun=All" in api.urls[0] and answer["metadata"]["name"] == "probe"
+    assert client.recorded == [] and client.requests == {"read": 1, "write": 0}
+    client.create(configmap("real"))  # without dry_run a create is still only recorded
+    assert len(api.sent) == 1 and "dryRun" not in str(client.recorded[0])
