@@ -109,8 +109,8 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", flee
     return result
 
 
-def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=None):
-    failures = plan.gate_failures(info, target, check, gateway_address)
+def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=None, gates=plan.GATES):
+    failures = plan.gate_failures(info, target, check, gateway_address, gates)
     return {"ok": not failures, "failures": failures,
             "message": plan.gate_message(cluster, target, failures) if failures else ""}
 

@@ -197,8 +197,8 @@ def removal(first, second, target):
     return {"remove": remove, "kept": kept}
 
 
-def gate_failures(info, target, check=None, gateway_address=None):
-    """The gates the cluster fails after its tags moved to `target`: [{"gate", "evidence"}].
+def gate_failures(info, target, check=None, gateway_address=None, gates=GATES):
+    """The gates of `gates` the cluster fails for revision `target`: [{"gate", "evidence"}].
 
     info: mesh_revision_info with probe_revisions [target]; check: mesh_check of the cluster;
     gateway_address: the gateway's address before the upgrade (the other clusters route to it)."""
@@ -234,7 +234,7 @@ def gate_failures(info, target, check=None, gateway_address=None):
         if gateway_address and address != gateway_address:
             fail("fleet_check", "the gateway's address changed from %s to %s: the other clusters' ServiceEntries "
                                 "send this cluster's hosts to %s" % (gateway_address, address, gateway_address))
-    return failures
+    return [failure for failure in failures if failure["gate"] in gates]
 
 
 def gate_message(cluster, target, failures):

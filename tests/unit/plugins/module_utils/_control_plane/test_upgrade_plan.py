@@ -157,3 +157,10 @@ def test_the_version_window_in_words():
 def test_the_role_offers_the_phases_to_stop_after():
     specs = yaml.safe_load((REPO / "roles" / "upgrade" / "meta" / "argument_specs.yml").read_text())
     assert specs["argument_specs"]["main"]["options"]["mesh_upgrade_stop_after"]["choices"] == [""] + list(PHASES)
+
+
+def test_the_new_istiod_alone_is_judged_before_anything_moves_to_it():
+    probes = {"b": {"injection": {"ok": False, "message": "connection refused"}, "validation": {"ok": True}}}
+    state = info({"a": revision(), "b": revision()}, default="a", gateway="a", probes=probes)
+    gates = gate_failures(state, "b", gates=("istiod_ready", "injection", "validation"))
+    assert [f["gate"] for f in gates] == ["injection"]
