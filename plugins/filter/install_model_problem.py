@@ -11,7 +11,7 @@ description:
   - The control_plane role installs the fleet's revision and points every tag at it. A cluster that runs
     the in-place model (Helm release C(istiod), no revision) or whose C(default) tag points at another
     revision is moved by C(playbooks/upgrade.yml), not by C(site.yml).
-  - Returns the reason, naming the revision the cluster runs and what to run, or null when the role may go on.
+  - Returns the reason, naming the revision the cluster runs and what to run, or an empty string when the role may go on.
 positional: _input, legacy_release, tags_before
 options:
   _input:
@@ -39,7 +39,7 @@ seealso:
 EXAMPLES = r"""
 - name: Stop before any write when the cluster runs another revision
   ansible.builtin.assert:
-    that: problem is none
+    that: problem == ""
     fail_msg: "{{ problem }}"
   vars:
     problem: "{{ mesh_cluster.revision | meshops.multicluster.install_model_problem(legacy.releases.istiod, tags.tags_before) }}"
@@ -47,7 +47,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 _value:
-  description: Why the cluster is the upgrade's, or null.
+  description: Why the cluster is the upgrade's, or an empty string.
   type: str
   sample: >-
     east runs revision 1-30-2 (its default tag points at it), not mesh_istio_revision=1-31-0: site.yml does not
@@ -57,6 +57,10 @@ _value:
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.install_model import install_model_problem
 
 
+def install_model_problem_text(revision, legacy_release, tags_before, cluster="this cluster"):
+    return install_model_problem(revision, legacy_release, tags_before, cluster) or ""
+
+
 class FilterModule:
     def filters(self):
-        return {"install_model_problem": install_model_problem}
+        return {"install_model_problem": install_model_problem_text}

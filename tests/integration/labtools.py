@@ -18,6 +18,8 @@ STATE = REPO / ".lab-test"
 
 # The session's lab; LAB_TEST_INSTANCE picks another while a CI run holds instance 1.
 SESSION_INSTANCE = int(os.environ.get("LAB_TEST_INSTANCE", "1"))
+# The second lab some tests start (LAB_TEST_SECOND_INSTANCE: another one while instance 3 is taken).
+SECOND_INSTANCE = int(os.environ.get("LAB_TEST_SECOND_INSTANCE", "3"))
 
 
 def lab_env(instance: int = SESSION_INSTANCE) -> dict[str, str]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from labtools import REPO, Lab, lab_command
+from labtools import REPO, SECOND_INSTANCE, Lab, lab_command
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
@@ -106,12 +106,12 @@ def ours(client):
 @pytest.fixture(scope="module")
 def hostname_lab():
     """A second lab whose load balancers hand out hostnames (as on AWS); cluster2's never answers."""
-    lab_command("down", instance=3, check=False)
-    started = lab_command("up", "--clusters", "2", "--lb-hostnames", instance=3, check=False)
+    lab_command("down", instance=SECOND_INSTANCE, check=False)
+    started = lab_command("up", "--clusters", "2", "--lb-hostnames", instance=SECOND_INSTANCE, check=False)
     assert started.returncode == 0, started.stderr[-2000:]
-    lab_command("lb", "cluster2", "off", instance=3)
-    yield Lab(instance=3)
-    lab_command("down", instance=3, check=False)
+    lab_command("lb", "cluster2", "off", instance=SECOND_INSTANCE)
+    yield Lab(instance=SECOND_INSTANCE)
+    lab_command("down", instance=SECOND_INSTANCE, check=False)
 
 
 def test_hostname_gateway_and_a_gateway_without_address(hostname_lab, ansible_playbook):
@@ -124,7 +124,7 @@ def test_hostname_gateway_and_a_gateway_without_address(hostname_lab, ansible_pl
 
 
 def test_uninstall_leaves_nothing_of_ours_and_the_original_dns(hostname_lab, ansible_playbook):
-    lab_command("lb", "cluster2", "on", instance=3)
+    lab_command("lb", "cluster2", "on", instance=SECOND_INSTANCE)
     site = ansible_playbook("site.yml", inventory=hostname_lab.inventory)
     assert site.rc == 0, site.stdout[-3000:]
     for attempt in (1, 2):  # twice is fine

@@ -96,18 +96,45 @@ def test_istiod_loads_the_plugin_ca_and_serves_a_chain_of_the_shared_root(lab, c
 
 
 def test_webhooks_are_real_and_the_gateway_pods_injected(lab, converged):
+    validator_path = f"/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istio-validator-{lab.revision}-istio-system"
     for name in lab.names:
         client = lab.client(name)
-        validator = client.request("GET", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/"
-                                          "istio-validator-istio-system")
+        validator = client.request("GET", validator_path)
         # istiod switches its validation webhook to Fail once it has checked that it answers.
-        assert wait_for(lambda: client.request(
-            "GET", "/apis/admissionregistration.k8s.io/v1/validatingwebhookconfigurations/istio-validator-istio-system"
-        )["webhooks"][0]["failurePolicy"] == "Fail"), validator
+        assert wait_for(lambda: client.request("GET", validator_path)["webhooks"][0]["failurePolicy"] == "Fail"), validator
         pods = client.request("GET", "/api/v1/namespaces/istio-system/pods",
                               query={"labelSelector": "app=istio-eastwestgateway"})["items"]
         assert pods and all(p["metadata"]["annotations"].get("sidecar.istio.io/status") for p in pods)
         assert all(any("proxyv2" in c["image"] for c in p["spec"]["containers"]) for p in pods)
+
+
+def test_site_installs_a_revision_its_tags_point_at_and_a_second_run_changes_nothing(lab, converged, ansible_playbook):
+    """What a user checks after site.yml: istiod-<rev> runs (the real one), the tags default, stable and
+    canary point at <rev>, a pod of a namespace labelled istio-injection=enabled is injected by <rev>."""
+    webhooks = "/apis/admissionregistration.k8s.io/v1/mutatingwebhookconfigurations/"
+    for name in lab.names:
+        client = lab.client(name)
+        assert client.get("Deployment", lab.istiod, "istio-system") is not None
+        assert wait_for(lambda: istiod_debug(name, "/debug/registryz", revision=lab.revision) is not None)
+        for tag in ("default", "stable", "canary"):
+            labels = client.request("GET", webhooks + "istio-revision-tag-" + tag)["metadata"]["labels"]
+            assert labels["istio.io/rev"] == lab.revision and labels["app.kubernetes.io/managed-by"] == "meshops.multicluster"
+    client = lab.client(lab.names[0])
+    client.apply({"apiVersion": "v1", "kind": "Namespace",
+                  "metadata": {"name": "revision-probe", "labels": {"istio-injection": "enabled"}}})
+    try:
+        pod = {"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "probe", "namespace": "revision-probe"},
+               "spec": {"containers": [{"name": "app", "image": "busybox"}]}}
+        injected = client.request("POST", "/api/v1/namespaces/revision-probe/pods", query={"dryRun": "All"},
+                                  body=json.dumps(pod))
+        status = json.loads(injected["metadata"]["annotations"]["sidecar.istio.io/status"])
+        assert status["revision"] == lab.revision, status
+    finally:
+        client.delete("Namespace", "revision-probe")
+    writes = lab.writes()
+    again = ansible_playbook("site.yml")
+    assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
+    assert lab.writes() == writes
 
 
 def test_istiod_registry_holds_every_global_host_with_its_vip_and_the_remote_gateways(lab, converged):
@@ -159,7 +186,8 @@ NOT_OURS = {
 
 def test_istioctl_analyze_reports_nothing_caused_by_the_collection(lab, converged):
     for name in lab.names:
-        proc = istioctl(name, "analyze", "--all-namespaces", "--output", "json", "--failure-threshold", "Error")
+        proc = istioctl(name, "analyze", "--all-namespaces", "--revision", lab.revision,  # the revision installed
+                        "--output", "json", "--failure-threshold", "Error")
         messages = json.loads(proc.stdout or "[]")
         assert proc.returncode == 0, (name, proc.stderr[-1500:])
         assert [m for m in messages if m["code"] not in NOT_OURS] == [], name

@@ -5,17 +5,15 @@ namespace, and the real istiod there loads its plug-in CA and serves the mesh's 
 from __future__ import annotations
 
 import base64
-import os
 
 import pytest
 from cryptography import x509
 
 from lab.istio_tools import istiod_debug, xds
-from labtools import Lab, lab_command
+from labtools import SECOND_INSTANCE, Lab, lab_command
 
 NS = "mesh-system"
-# The tests' second lab instance (LAB_TEST_SECOND_INSTANCE: another one while instance 3 is taken).
-SECOND = int(os.environ.get("LAB_TEST_SECOND_INSTANCE", "3"))
+SECOND = SECOND_INSTANCE
 
 
 @pytest.fixture(scope="module")
