@@ -143,19 +143,23 @@ def serving(deployment):
 
 # --- pure assembly ---------------------------------------------------------------------------------
 
+def readable(objects, parse, warnings, left_out):
+    """(object, parse(object)) of each object whose content parse reads to a value (not None); a
+    malformed one is skipped with the warning "<object>: <problem>: <left_out>"."""
+    for obj in objects:
+        try:
+            value = parse(obj)
+        except MalformedObject as exc:
+            warnings.append("%s: %s" % (exc, left_out))
+            continue
+        if value is not None:
+            yield obj, value
+
+
 def read_tags(mutating_configs, warnings):
     """{tag: {revision, ours}} from the MutatingWebhookConfigurations labelled istio.io/tag."""
-    tags = {}
-    for config in mutating_configs:
-        try:
-            found = tag_of(config)
-        except MalformedObject as exc:
-            warnings.append("%s: left out of the tags" % exc)
-            continue
-        if found:
-            tag, revision, ours = found
-            tags[tag] = {"revision": revision, "ours": ours}
-    return tags
+    return {tag: {"revision": revision, "ours": ours}
+            for _config, (tag, revision, ours) in readable(mutating_configs, tag_of, warnings, "left out of the tags")}
 
 
 def default_revision(tags, mutating_configs, istio_namespace):
@@ -175,29 +179,15 @@ def resolve(name, tags):
 def count_pods(pods, warnings):
     """{revision: number of running pods it injected}."""
     counts = {}
-    for pod in pods:
-        try:
-            revision = pod_revision(pod)
-        except MalformedObject as exc:
-            warnings.append("%s: not counted" % exc)
-            continue
-        if revision:
-            counts[revision] = counts.get(revision, 0) + 1
+    for _pod, revision in readable(pods, pod_revision, warnings, "not counted"):
+        counts[revision] = counts.get(revision, 0) + 1
     return counts
 
 
 def read_namespaces(namespaces, warnings):
     """{namespace: the revision or tag it pins} of the namespaces that ask for injection."""
-    pins = {}
-    for namespace in namespaces:
-        try:
-            pin = namespace_pin(namespace)
-        except MalformedObject as exc:
-            warnings.append("%s: left out of the namespaces" % exc)
-            continue
-        if pin:
-            pins[_name(namespace)] = pin
-    return pins
+    return {_name(namespace): pin
+            for namespace, pin in readable(namespaces, namespace_pin, warnings, "left out of the namespaces")}
 
 
 def dangling_webhooks(configs, services_exist, warnings):
@@ -205,12 +195,8 @@ def dangling_webhooks(configs, services_exist, warnings):
     exist. configs: {kind: [configuration]}; services_exist: (namespace, name) -> bool."""
     dangling = []
     for kind in WEBHOOK_KINDS:
-        for config in configs.get(kind) or []:
-            try:
-                called = webhook_services(dict(config, kind=kind))
-            except MalformedObject as exc:
-                warnings.append("%s: its Services not checked" % exc)
-                continue
+        typed = [dict(config, kind=kind) for config in configs.get(kind) or []]
+        for config, called in readable(typed, webhook_services, warnings, "its Services not checked"):
             for webhook, namespace, name in called:
                 if not services_exist(namespace, name):
                     dangling.append({"kind": kind, "name": _name(config), "webhook": webhook,
@@ -235,12 +221,7 @@ def in_use_by(revision, tags, namespaces, pods, gateway):
 def istiod_revisions(deployments, service_names, warnings):
     """{revision: {release, version, ready, service}} of the istiod Deployments."""
     revisions = {}
-    for deployment in deployments:
-        try:
-            revision = deployment_revision(deployment)
-        except MalformedObject as exc:
-            warnings.append("%s: left out of the revisions" % exc)
-            continue
+    for deployment, revision in readable(deployments, deployment_revision, warnings, "left out of the revisions"):
         name = istiod_name(revision)
         revisions[revision] = {"release": name, "version": chart_version(deployment), "ready": serving(deployment),
                                "service": name in service_names}

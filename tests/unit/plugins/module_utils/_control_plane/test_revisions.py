@@ -26,7 +26,8 @@ def obj(kind, name, namespace=None, labels=None, annotations=None, **fields):
     return dict({"kind": kind, "metadata": meta}, **fields)
 
 
-def istiod(revision=None, version="1.31.0", status=READY):
+def istiod(revision=None, version="1.31.0", status=None):
+    status = READY if status is None else status
     name = "istiod-%s" % revision if revision else "istiod"
     return obj("Deployment", name, NS, {"app": "istiod", "istio.io/rev": revision or "default",
                                         "helm.sh/chart": "istiod-%s" % version, "app.kubernetes.io/version": version,
@@ -310,11 +311,10 @@ def test_the_default_validator_counts_for_the_revision_it_calls():
 
 
 def test_a_webhook_the_api_server_cannot_call_fails_both_probes_in_its_words():
-    client = ProbeClient(KubeError(REFUSED.replace("rev.validation.istio.io", "rev.object.sidecar-injector.istio.io")),
-                         [KubeError(REFUSED, 500)], VALIDATORS)
+    refused_injection = REFUSED.replace("rev.validation.istio.io", "rev.object.sidecar-injector.istio.io")
+    client = ProbeClient(KubeError(refused_injection), [KubeError(REFUSED, 500)], VALIDATORS)
     probes = rv.probe_revisions(client, ["canary"], NS)["canary"]
-    assert probes["injection"] == {"ok": False, "message": REFUSED.replace("rev.validation.istio.io",
-                                                                            "rev.object.sidecar-injector.istio.io")}
+    assert probes["injection"] == {"ok": False, "message": refused_injection}
     assert probes["validation"] == {"ok": False, "message": REFUSED}
 
 
