@@ -94,6 +94,15 @@ def assert_routes_hold(lab, revisions):
     assert checked >= len(lab.names) - 1  # the demo's httpbin, exported by the first cluster
 
 
+def assert_gateway_passes_through(lab, revision):
+    """The exporting cluster's gateway, served by `revision`'s istiod, passes each imported host's SNI on 15443."""
+    hosts = {key for name in lab.names[1:] for key in imported_routes(lab, name)}
+    probe = xds(lab.names[0], gateway=True, revision=revision)
+    listener = next(l for l in probe["listeners"] if l["address"]["socketAddress"]["portValue"] == 15443)
+    served = {sni for chain in listener["filterChains"] for sni in chain.get("filterChainMatch", {}).get("serverNames", [])}
+    assert {f"outbound_.{port}_._.{host}" for port, host in hosts} <= served, sorted(served)
+
+
 def order_of(run, task):
     """The hosts a task changed, in the order the run changed them."""
     hosts, in_task = [], False
@@ -159,6 +168,7 @@ def test_upgrade_canary_first_then_the_rest_routes_holding_then_nothing_of_the_o
         assert state["dangling_webhooks"] == [], name  # every webhook points at a Service that exists
         assert leftovers(lab, name, a) == [], name
     assert_routes_hold(lab, [b])
+    assert_gateway_passes_through(lab, b)
 
     # A second run changes nothing: no write of any client (modules, helm) in any cluster.
     writes = lab.writes(user_agent="")
