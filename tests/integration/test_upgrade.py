@@ -56,16 +56,24 @@ def fleet(lab, converged, upgrade):
     assert all(set(read(lab, name)["revisions"]) == {a} for name in lab.names)
 
 
+def gateway_addresses(lab):
+    from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
+    return {name: gateway_address(lab.client(name).get("Service", GATEWAY, ISTIO_NAMESPACE))[0] for name in lab.names}
+
+
 def imported_routes(lab, name):
-    """{(port, host): {(address, port)}} of the ServiceEntries the collection wrote in the cluster."""
+    """{(port, host): {(address, port)}} of the hosts the cluster imports: the collection's ServiceEntries
+    whose endpoints are other clusters' gateways (an exporting cluster's own entry points at its Service)."""
+    remote = {address for other, address in gateway_addresses(lab).items() if other != name}
     routes = {}
     for entry in lab.client(name).list("ServiceEntry"):
-        if entry["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") != "meshops.multicluster":
-            continue
         spec = entry["spec"]
+        if entry["metadata"].get("labels", {}).get("app.kubernetes.io/managed-by") != "meshops.multicluster" \
+                or not {ep["address"] for ep in spec.get("endpoints", [])} & remote:
+            continue
         for port in spec["ports"]:
             routes[(port["number"], spec["hosts"][0])] = {(ep["address"], ep["ports"][port["name"]])
-                                                          for ep in spec["endpoints"]}
+                                                          for ep in spec["endpoints"] if ep["address"] in remote}
     return routes
 
 
@@ -184,8 +192,9 @@ def test_a_failed_gate_stops_after_the_canary_and_rollback_returns_it(fleet, upg
     if set(read(lab, canary)["revisions"]) != {b}:
         pytest.skip("needs the fleet at B (the test before)")
     writes = lab.writes(user_agent="")
-    # C's istiod exits at start (pilot-discovery refuses the flag): its pod is Ready, its webhooks do not answer.
-    run = upgrade(c, mesh_istio_values_override={"extraContainerArgs": ["--no-such-flag"]})
+    # C's istiod exits at start (pilot-discovery refuses the flag's value; an unknown flag it would ignore):
+    # its pod is Ready (the lab's kubelet says so, as a pod without a readiness probe is), its webhooks do not answer.
+    run = upgrade(c, mesh_istio_values_override={"keepaliveMaxServerConnectionAge": "not-a-duration"})
     assert run.rc != 0
     stop = re.search(r"%s: the upgrade to revision %s stopped at gate\(s\) ([a-z_, ]+)\. (.*?) The clusters not reached"
                      % (canary, c), run.text)

@@ -51,10 +51,6 @@ def _served_by_tags(tags):
     return {tag: rev for tag, rev in tags.items() if rev != LEGACY_REVISION}
 
 
-def _tag_names(tag_names):
-    return {"stable": tag_names.get("stable", "stable"), "canary": tag_names.get("canary", "canary")}
-
-
 def running_version(info):
     """The chart version of the revision the default tag serves (else of every revision installed)."""
     revisions = _revisions(info)
@@ -67,7 +63,7 @@ def running_version(info):
 def pinned_namespaces(info, target, tag_names):
     """Namespaces whose istio.io/rev label names a revision other than `target` (not a tag: tags
     move with the upgrade). They keep that revision in use until relabelled."""
-    tags = set(_tag_names(tag_names).values()) | {DEFAULT_TAG}
+    tags = {tag_names["stable"], tag_names["canary"], DEFAULT_TAG}
     return {namespace: pin for namespace, pin in sorted((info.get("namespaces") or {}).items())
             if pin != target and pin not in tags}
 
@@ -75,12 +71,11 @@ def pinned_namespaces(info, target, tag_names):
 def is_done(info, target, chart_version, tag_names):
     """Whether the cluster runs `target` alone, at `chart_version`, every tag and the gateway on it."""
     revisions = _revisions(info)
-    names = _tag_names(tag_names)
     return (set(revisions) == {target}
             and str(revisions[target].get("version")) == str(chart_version)
             and revisions[target].get("ready", False)
             and info.get("default_revision") == target
-            and all(_tag_revision(info, tag, None) == target for tag in (DEFAULT_TAG, names["stable"], names["canary"]))
+            and all(_tag_revision(info, tag, None) == target for tag in (DEFAULT_TAG, tag_names["stable"], tag_names["canary"]))
             and (info.get("gateway") or {}).get("revision") == target
             and not info.get("dangling_webhooks"))
 
@@ -107,15 +102,14 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
         raise MeshError("%s: no istiod runs in the cluster, so there is nothing to upgrade: install the control plane "
                         "with playbooks/site.yml (or control_plane.yml) first" % cluster,
                         fix="run playbooks/site.yml")
-    names = _tag_names(tag_names)
     previous = previous_revision(info, target)
     current = revisions.get(target) or {}
     old = sorted(rev for rev in revisions if rev != target)
     default_now = info.get("default_revision") or previous or target
     canary_tags = {DEFAULT_TAG: _tag_revision(info, DEFAULT_TAG, default_now),
-                   names["stable"]: _tag_revision(info, names["stable"], previous or target),
-                   names["canary"]: target}
-    final_tags = {DEFAULT_TAG: target, names["stable"]: target, names["canary"]: target}
+                   tag_names["stable"]: _tag_revision(info, tag_names["stable"], previous or target),
+                   tag_names["canary"]: target}
+    final_tags = {DEFAULT_TAG: target, tag_names["stable"]: target, tag_names["canary"]: target}
     gateway = info.get("gateway") or {}
     in_place = previous is None and str(current.get("version")) != str(chart_version)
     pinned = pinned_namespaces(info, target, tag_names)
@@ -125,8 +119,8 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
         _phase("base", True, "istio-base at chart %s (Istio's CRDs), defaultRevision stays %s" % (chart_version, default_now)),
         _phase("istiod", not current or in_place or not current.get("ready"), _istiod_step(current, in_place, target,
                                                                                        chart_version, old)),
-        _phase("canary_tag", _tag_revision(info, names["canary"], None) != target,
-               "tag %s -> %s" % (names["canary"], target)),
+        _phase("canary_tag", _tag_revision(info, tag_names["canary"], None) != target,
+               "tag %s -> %s" % (tag_names["canary"], target)),
         _phase("gateway", gateway.get("revision") != target or in_place,
                "gateway %s -> revision %s (in place: same Deployment and Service, so the same address)"
                % (gateway.get("name", "gateway"), target)),
@@ -264,8 +258,7 @@ def rollback_plan(info, target, tag_names, cluster="cluster"):
     if previous is None:
         raise MeshError("%s: cannot tell which revision to roll back to: %s run beside %s. Remove the one you do not "
                         "want first, or upgrade to the one you want" % (cluster, ", ".join(others), target))
-    names = _tag_names(tag_names)
-    tags = {DEFAULT_TAG: previous, names["stable"]: previous, names["canary"]: previous}
+    tags = {DEFAULT_TAG: previous, tag_names["stable"]: previous, tag_names["canary"]: previous}
     return {"needed": True, "previous": previous, "remove": target, "tags": _served_by_tags(tags),
             "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s, "
                        "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous, target)}
