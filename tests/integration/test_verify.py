@@ -129,7 +129,7 @@ def test_malformed_objects_fail_their_cluster_naming_them_and_the_others_pass(la
         dns, control_plane = (clusters[first]["results"][check] for check in ("dns", "control_plane"))
         assert dns["status"] == "fail" and dns["object"] == "ConfigMap istio-system/istiocoredns-records"
         assert "line" in dns["detail"] and "240.0.0.300" in dns["detail"]
-        assert control_plane["status"] == "fail" and control_plane["object"] == "ConfigMap istio-system/values"
+        assert control_plane["status"] == "fail" and control_plane["object"] == "ConfigMap istio-system/" + values_configmap
         assert set(failures(lab)) == {(first, "dns"), (first, "control_plane")}
         for name in others:
             assert {r["status"] for r in clusters[name]["results"].values()} == {"pass"}, clusters[name]

@@ -56,9 +56,11 @@ def test_outside_the_istio_system_namespace_the_name_carries_the_namespace():
     assert tag_webhook("canary", "x", injector("x"), "mesh")["metadata"]["name"] == "istio-revision-tag-canary-mesh"
 
 
-@given(st.recursive(st.none() | st.booleans() | st.text(max_size=5) | st.integers(),
-                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children,
-                                                                                        max_size=3)))
+JSON = st.recursive(st.none() | st.booleans() | st.text(max_size=5) | st.integers(),
+                    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=12), children, max_size=3))
+
+
+@given(JSON | st.fixed_dictionaries({"clientConfig": st.fixed_dictionaries({"service": JSON, "caBundle": JSON})}))
 def test_any_injector_renders_a_tag_or_fails_naming_the_revision(live):
     try:
         webhook = tag_webhook("stable", "1-31-0", {"metadata": {"name": "inj"}, "webhooks": [live]}, "istio-system")
