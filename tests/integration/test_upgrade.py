@@ -38,8 +38,8 @@ def read(lab, name):
 @pytest.fixture(scope="module")
 def upgrade(ansible_playbook):
     def run(revision, **extra):
-        return ansible_playbook("upgrade.yml", extra_vars={"mesh_istio_revision": revision,
-                                                          "mesh_upgrade_grace_period": 1, **extra})
+        extra_vars = {"mesh_istio_revision": revision, "mesh_upgrade_grace_period": 1, **extra}
+        return ansible_playbook("upgrade.yml", extra_vars=extra_vars)
     return run
 
 

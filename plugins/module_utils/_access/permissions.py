@@ -312,8 +312,9 @@ def lacking_error(cluster, user, lacking):
     """The MeshError of an identity that lacks permissions (missing()) a step needs: the message
     names them and the fix; the partial result holds them (missing) and the user."""
     steps = sorted({item["step"] for item in lacking}, key=STEPS.index)
+    helm = {"control_plane", "upgrade"} & set(steps)
     fix = ("the control plane and upgrade steps install Istio with Helm: run them as a cluster administrator (the "
-           "install identity)" if {"control_plane", "upgrade"} & set(steps) else "grant them with playbooks/rbac.yml, or run the step with an identity "
+           "install identity)" if helm else "grant them with playbooks/rbac.yml, or run the step with an identity "
                                             "that has them")
     return MeshError("%s: %s lacks %d permission(s) that step %s need(s), checked before any write: %s. Fix: %s "
                      "(docs/permissions.md)" % (cluster, user, len(lacking), ", ".join(steps), "; ".join(summary(lacking)),

@@ -117,8 +117,8 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
         _phase("precheck", True, "the fleet stays within one minor once this cluster runs %s; the chart exists; the "
                                  "webhooks of %s answer" % (chart_version, previous or target)),
         _phase("base", True, "istio-base at chart %s (Istio's CRDs), defaultRevision stays %s" % (chart_version, default_now)),
-        _phase("istiod", not current or in_place or not current.get("ready"), _istiod_step(current, in_place, target,
-                                                                                       chart_version, old)),
+        _phase("istiod", not current or in_place or not current.get("ready"),
+               _istiod_step(current, in_place, target, chart_version, old)),
         _phase("canary_tag", _tag_revision(info, tag_names["canary"], None) != target,
                "tag %s -> %s" % (tag_names["canary"], target)),
         _phase("gateway", gateway.get("revision") != target or in_place,
