@@ -20,7 +20,7 @@ options:
     type: list
     elements: str
     required: true
-    choices: [trust, control_plane, dns, services, verify]
+    choices: [trust, control_plane, dns, services, verify, upgrade]
   options:
     description:
       - Rules some fleets need besides the steps' own; V(replicate_namespaces) when

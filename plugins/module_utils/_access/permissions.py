@@ -26,7 +26,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_
 
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
 
-STEPS = ("trust", "control_plane", "dns", "services", "verify")
+STEPS = ("trust", "control_plane", "dns", "services", "verify", "upgrade")
 # The identity of day-2 operations: every step but the control plane's install.
 OPERATE_STEPS = ("trust", "dns", "services", "verify")
 # Rules only some fleets need, and the inventory variable of playbooks/rbac.yml that grants them.
@@ -136,6 +136,32 @@ PERMISSIONS = {
         _rule("cluster", "", ["services"], ["get"], why="a webhook's Service outside the control plane's namespace"),
     ),
 }
+
+
+# playbooks/upgrade.yml installs and removes revisions with Helm as the control plane step does
+# (cluster-admin in practice), and reads what uses each revision, calls its webhooks, reads the gates.
+PERMISSIONS["upgrade"] = PERMISSIONS["control_plane"] + (
+    _rule("cluster", "", ["namespaces", "pods"], ["list"],
+          why="what keeps a revision in use: namespaces that pin it, pods it injected"),
+    _rule("cluster", "", ["nodes"], ["list"], why="the gateway's address when it is a NodePort"),
+    _rule("cluster", "admissionregistration.k8s.io", ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
+          ["list", "delete"], why="each revision's webhooks and their Services; tags moved and pruned; an old "
+                                  "revision's webhooks removed with it"),
+    _rule("mesh", "", ["pods"], ["create"], why="the injection probe: a Pod labelled for a revision, created as a "
+                                                "dry run (the API server calls the webhook; nothing is kept)"),
+    _rule("mesh", "networking.istio.io", ["gateways"], ["create"],
+          why="the validation probe: an invalid Gateway, created as a dry run"),
+    _rule("mesh", "", ["services", "configmaps"], ["list", "get"],
+          why="each revision's Service, mesh config and values; the gates read the cluster as the fleet check does"),
+    _rule("mesh", "", ["serviceaccounts"], ["get"], why="the gates read the cluster as the fleet check does"),
+    _rule("mesh", "apps", ["deployments"], ["list", "delete"], why="each revision's istiod; an old one removed"),
+    _rule("mesh", "", ["services", "configmaps", "serviceaccounts", "secrets"], ["delete"],
+          why="helm uninstall of an old revision's istiod and its release records"),
+    _rule("mesh", "rbac.authorization.k8s.io", ["roles", "rolebindings"], ["delete"],
+          why="helm uninstall of an old revision's istiod"),
+    _rule("cluster", "rbac.authorization.k8s.io", ["clusterroles", "clusterrolebindings"], ["delete"],
+          why="helm uninstall of an old revision's istiod"),
+)
 
 
 def step_rules(steps, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=tuple(OPTIONS)):
@@ -291,8 +317,9 @@ def lacking_error(cluster, user, lacking):
     """The MeshError of an identity that lacks permissions (missing()) a step needs: the message
     names them and the fix; the partial result holds them (missing) and the user."""
     steps = sorted({item["step"] for item in lacking}, key=STEPS.index)
-    fix = ("the control plane step installs Istio with Helm: run it as a cluster administrator (the install identity)"
-           if "control_plane" in steps else "grant them with playbooks/rbac.yml, or run the step with an identity "
+    helm = {"control_plane", "upgrade"} & set(steps)
+    fix = ("the control plane and upgrade steps install Istio with Helm: run them as a cluster administrator (the "
+           "install identity)" if helm else "grant them with playbooks/rbac.yml, or run the step with an identity "
                                             "that has them")
     return MeshError("%s: %s lacks %d permission(s) that step %s need(s), checked before any write: %s. Fix: %s "
                      "(docs/permissions.md)" % (cluster, user, len(lacking), ", ".join(steps), "; ".join(summary(lacking)),
