@@ -27,11 +27,3 @@ options:
     default: istio-eastwestgateway
 """
 
-    DEPLOYMENTS = r"""
-options:
-  deployments:
-    description: Deployments in O(namespace) that must be Available.
-    type: list
-    elements: str
-    default: [istiod, istio-eastwestgateway]
-"""

@@ -26,9 +26,15 @@ options:
       - The Istio revision whose istiod's values are read (C(mesh_cluster.revision)) - the ConfigMap
         C(values-<revision>) and the release C(istiod-<revision>). V(default) is an istiod installed without
         a revision (ConfigMap C(values), release C(istiod)).
+      - Default, the revision the C(default) tag serves (V(default) when no tag does).
     type: str
-    default: default
     version_added: 1.1.0
+  deployments:
+    description:
+      - Deployments in O(namespace) that must be Available.
+      - Default, the istiod of O(revision) (C(istiod-<revision>)) and the gateway (O(gateway_service)).
+    type: list
+    elements: str
   address_override:
     description: The gateway address the inventory sets for this cluster (C(mesh_gateway_address_override)); wins over discovery.
     aliases: [gateway_address_override]
@@ -56,7 +62,6 @@ options:
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.mesh.namespace
-  - meshops.multicluster.mesh.deployments
   - meshops.multicluster.mesh.gateway_service
   - meshops.multicluster.attributes.read_only
 seealso:
@@ -125,7 +130,8 @@ EXAMPLES = r"""
       run_once: true
       delegate_to: localhost
 
-# The control plane and gateway only (no DNS queries): istiod and the gateway Available, istiod at 1.31.0.
+# The control plane and gateway only (no DNS queries): the istiod the default tag serves and the
+# gateway Available, that istiod at 1.31.0.
 - name: Read the control plane only
   meshops.multicluster.mesh_check:
     namespace: istio-system
@@ -135,20 +141,20 @@ EXAMPLES = r"""
   ansible.builtin.assert:
     that:
       - control_plane.not_ready == {}
-      - control_plane.releases.istiod.version | default('') == '1.31.0'
-    fail_msg: "{{ control_plane.not_ready }} {{ control_plane.releases.istiod | default('istiod not installed') }}"
+      - control_plane.revisions.revisions[control_plane.revisions.default_revision].version | default('') == '1.31.0'
+    fail_msg: "{{ control_plane.not_ready }} {{ control_plane.revisions.revisions }}"
 """
 
 RETURN = r"""
 releases:
   description:
     - Installed Helm releases in O(namespace), by name, with C(chart), C(version) (chart version), C(app_version)
-      and, for istiod, C(values) (the values it was installed with, credentials redacted).
+      and, for the istiod of O(revision), C(values) (the values it was installed with, credentials redacted).
   returned: always
   type: dict
   sample:
     istio-base: {chart: base, version: 1.31.0, app_version: 1.31.0, values: null}
-    istiod: {chart: istiod, version: 1.31.0, app_version: 1.31.0, values: {global: {meshID: mesh1, network: east}}}
+    istiod-1-31-0: {chart: istiod, version: 1.31.0, app_version: 1.31.0, values: {global: {meshID: mesh1, network: east}}}
     istio-eastwestgateway: {chart: gateway, version: 1.31.0, app_version: 1.31.0, values: null}
 not_ready:
   description: Deployment name to why it is not Available (empty when all are).
@@ -217,15 +223,14 @@ istiod_roots:
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.cluster_reader import read_cluster
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
 
 
 def main():
     module = k8s_module(dict(
         namespace=dict(type="str", default=ISTIO_NAMESPACE),
-        revision=dict(type="str", default=LEGACY_REVISION),
-        deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
+        revision=dict(type="str"),
+        deployments=dict(type="list", elements="str"),
         gateway_service=dict(type="str", default=GATEWAY),
         address_override=dict(type="str", default="", aliases=["gateway_address_override"]),
         expected_records=dict(type="dict", default={}),

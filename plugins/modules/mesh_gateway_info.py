@@ -19,6 +19,13 @@ options:
     description: Name of the gateway Service.
     type: str
     default: istio-eastwestgateway
+  deployments:
+    description:
+      - Deployments in O(namespace) that must be Available before the address counts, e.g. the
+        gateway's and its revision's istiod (C(istiod-<revision>)).
+    type: list
+    elements: str
+    default: [istio-eastwestgateway]
   timeout:
     description: Seconds to wait for readiness and an address.
     type: int
@@ -34,7 +41,6 @@ options:
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.mesh.namespace
-  - meshops.multicluster.mesh.deployments
   - meshops.multicluster.attributes.read_only
 seealso:
   - module: meshops.multicluster.mesh_services_info
@@ -63,7 +69,7 @@ EXAMPLES = r"""
         cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
         namespace: istio-system
         service: istio-eastwestgateway
-        deployments: [istiod, istio-eastwestgateway]
+        deployments: [istiod-1-31-0, istio-eastwestgateway]
         timeout: 300
         address_override: "{{ mesh_gateway_address_override | default('') }}"
       register: gateway
@@ -115,7 +121,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, ISTIOD
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 
 POLL_SECONDS = 2
@@ -125,7 +131,7 @@ def main():
     module = k8s_module(dict(
         namespace=dict(type="str", default=ISTIO_NAMESPACE),
         service=dict(type="str", default=GATEWAY),
-        deployments=dict(type="list", elements="str", default=[ISTIOD, GATEWAY]),
+        deployments=dict(type="list", elements="str", default=[GATEWAY]),
         timeout=dict(type="int", default=120),
         address_override=dict(type="str", default=""),
         cluster_name=dict(type="str", default="this cluster"),

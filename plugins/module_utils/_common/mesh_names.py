@@ -13,13 +13,12 @@ from __future__ import annotations
 # The control plane's namespace (istiod, the gateway, Secret cacerts, the zone server, the VIP
 # store) unless the inventory says otherwise (mesh_istio_namespace).
 ISTIO_NAMESPACE = "istio-system"
-# Istio's control plane: Deployment, Service and Helm release.
-ISTIOD = "istiod"
 # The east-west gateway: Helm release, Deployment and Service (mesh_istio_gateway_name).
 GATEWAY = "istio-eastwestgateway"
 # The gateway port other clusters connect to (mTLS, AUTO_PASSTHROUGH, SNI routing).
 GATEWAY_PORT = 15443
-# The Helm release of Istio's base chart (the CRDs); the other releases are ISTIOD and GATEWAY.
+# The Helm release of Istio's base chart (the CRDs); the others are istiod's of each revision
+# (_control_plane/revision_names.istiod_name) and GATEWAY.
 BASE_RELEASE = "istio-base"
 
 # Istio's plug-in CA: Secret in the control plane's namespace.

@@ -16,7 +16,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.in
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION, istiod_name
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    BASE_RELEASE, CACERTS, GATEWAY, ISTIOD, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
+    BASE_RELEASE, CACERTS, GATEWAY, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
 
 CHECKS = [
     {"id": "root", "title": "Same root CA"},
@@ -56,7 +56,7 @@ def _cacerts(namespace):
     return "Secret %s/%s" % (namespace, CACERTS)
 
 
-def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=None):
+def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=None, istiod=istiod_name(LEGACY_REVISION)):
     if not trust.get("exists"):
         return result("fail", "no cacerts Secret", _cacerts(namespace), step="trust")
     signer = trust.get("root_fingerprint")
@@ -66,7 +66,7 @@ def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=
     if istiod_roots is not None and signer and signer not in istiod_roots:
         return result("fail", "istiod gives workloads root %s, not the root of cacerts %s: it started before the "
                       "Secret existed and runs a CA of its own" % (_short((istiod_roots or [""])[0]), _short(signer)),
-                      "Deployment %s/%s" % (namespace, ISTIOD), "run playbooks/control_plane.yml (it restarts istiod)",
+                      "Deployment %s/%s" % (namespace, istiod), "run playbooks/control_plane.yml (it restarts istiod)",
                       "control_plane")
     return result("pass", "root %s" % _short(signer))
 
@@ -95,13 +95,13 @@ def _without(values, paths):
     return values
 
 
-def control_plane_identity(check, istiod_release=ISTIOD):
+def control_plane_identity(check, istiod_release=istiod_name(LEGACY_REVISION)):
     release = (check.get("releases") or {}).get(istiod_release) or {}
     return identity(release.get("version"), _without(release.get("values") or {}, PER_CLUSTER_VALUES))
 
 
 def check_control_plane(check, chart_version, releases, majority_identity, namespace=ISTIO_NAMESPACE,
-                        istiod_release=ISTIOD):
+                        istiod_release=istiod_name(LEGACY_REVISION)):
     present = check.get("releases") or {}
     missing = [name for name in releases if name not in present]
     if missing:
@@ -386,7 +386,8 @@ def evaluate(clusters, fleet, now=None):
             trust = c.get("trust") or {}
             entries = c.get("service_entries")
             entry["results"] = pending(judge({
-                "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"))),
+                "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"),
+                                      istiod_release)),
                 "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
                                                         fleet.get("releases", [BASE_RELEASE, istiod_release]),

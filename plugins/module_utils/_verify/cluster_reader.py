@@ -52,8 +52,13 @@ def read_cluster(client, params):
             malformed.append(exc.finding(check))
             return None
 
-    deployments = {name: client.get("Deployment", name, namespace) for name in params["deployments"]}
-    revision = params.get("revision") or LEGACY_REVISION
+    # What a tenant's malformed pod or namespace label leaves out of the revisions is a warning.
+    warnings = []
+    revisions = read_revisions(client, namespace, params["gateway_service"], warnings)
+    # Without a revision given, the one the default tag serves (the legacy istiod when none does).
+    revision = params.get("revision") or revisions.get("default_revision") or LEGACY_REVISION
+    names = params.get("deployments") or [istiod_name(revision), params["gateway_service"]]
+    deployments = {name: client.get("Deployment", name, namespace) for name in names}
     values = readable("control_plane", istiod_values,
                       client.get("ConfigMap", values_configmap_name(revision), namespace), namespace, revision)
     releases = installed_releases(client, namespace, deployments, values, istiod_name(revision))
@@ -64,9 +69,6 @@ def read_cluster(client, params):
                        client.get("ConfigMap", ZONE_RECORDS, namespace), namespace)
     answers = dns_answers(params, records or {})
     roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
-    # What a tenant's malformed pod or namespace label leaves out of the revisions is a warning.
-    warnings = []
-    revisions = read_revisions(client, namespace, params["gateway_service"], warnings)
     return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
                 istiod_roots=roots, revisions=revisions, malformed=malformed, warnings=warnings)
 
