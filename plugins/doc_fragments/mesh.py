@@ -26,4 +26,3 @@ options:
     type: str
     default: istio-eastwestgateway
 """
-
