@@ -194,7 +194,8 @@ def test_a_failed_gate_stops_after_the_canary_and_rollback_returns_it(fleet, upg
     writes = lab.writes(user_agent="")
     # C's istiod exits at start (pilot-discovery refuses the flag's value; an unknown flag it would ignore):
     # its pod is Ready (the lab's kubelet says so, as a pod without a readiness probe is), its webhooks do not answer.
-    run = upgrade(c, mesh_istio_values_override={"keepaliveMaxServerConnectionAge": "not-a-duration"})
+    run = upgrade(c, mesh_istio_values_override={"keepaliveMaxServerConnectionAge": "not-a-duration"},
+                  mesh_upgrade_gate_timeout=15)
     assert run.rc != 0
     stop = re.search(r"%s: the upgrade to revision %s stopped at gate\(s\) ([a-z_, ]+)\. (.*?) The clusters not reached"
                      % (canary, c), run.text)
