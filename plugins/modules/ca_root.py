@@ -206,6 +206,27 @@ bundle:
   returned: success
   type: str
   sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
+crl_sign:
+  description: Whether the root certificate may sign CRLs (keyUsage cRLSign, or no keyUsage). Generated roots have it.
+  returned: success
+  type: bool
+  sample: true
+  version_added: 1.1.0
+without_crl_sign:
+  description: The certificates of RV(bundle) (subject and fingerprint) that may not sign CRLs.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+  version_added: 1.1.0
+revocation_unavailable:
+  description:
+    - Empty when every root of RV(bundle) may sign CRLs; else why the mesh cannot revoke intermediate CAs
+      with these roots and how to fix it.
+  returned: success
+  type: str
+  sample: ""
+  version_added: 1.1.0
 bundle_fingerprints:
   description: Fingerprints of RV(bundle), in order.
   returned: success

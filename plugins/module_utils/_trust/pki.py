@@ -5,7 +5,9 @@
 Pure functions over the cryptography library, importable without Ansible or Kubernetes. The
 recipe is upstream Istio's (tools/certs/Makefile.selfsigned.mk): root O=Istio, CN=Root CA,
 CA:true critical; intermediate O=Istio, CN=Intermediate CA, L=<cluster>, CA:true, pathlen:0,
-keyCertSign, SAN DNS:istiod.<namespace>.svc. Bad input raises PkiError naming the field, the
+keyCertSign, SAN DNS:istiod.<namespace>.svc; both also get cRLSign (upstream's recipe lacks it), so that
+they can sign the CRLs of ca-crl.pem (crl.py): istiod and openssl refuse a CRL whose issuer's keyUsage
+lacks it. Bad input raises PkiError naming the field, the
 value and what is expected; no message, summary or reason ever carries key material.
 """
 
@@ -217,7 +219,22 @@ class Root:
     def describe(self, now=None):
         info = describe(self.cert, now)
         info["bundle_fingerprints"] = [fingerprint(cert) for cert in self.bundle]
+        info["crl_sign"] = can_sign_crl(self.cert)
+        info["without_crl_sign"] = without_crl_sign(self.bundle)
         return info
+
+
+def can_sign_crl(cert):
+    """Whether cert may sign a CRL: Go's CheckSignatureFrom (istiod) and openssl both refuse a CRL
+    whose issuer has a keyUsage without cRLSign; no keyUsage at all allows every use."""
+    usage = _extension(cert, x509.KeyUsage)
+    return usage is None or usage.crl_sign
+
+
+def without_crl_sign(certs):
+    """The certificates of certs that cannot sign CRLs, described for a report (revocation is
+    unavailable while any CA of the mesh's chains is among them)."""
+    return ["%s (%s)" % (cert.subject.rfc4514_string(), fingerprint(cert)) for cert in certs if not can_sign_crl(cert)]
 
 
 def check_ca(cert, field, value, now=None):
@@ -294,7 +311,7 @@ def _ca_certificate(subject, public_key, issuer, signing_key, not_before, not_af
                .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
     if issuer is not None:
         builder = builder.add_extension(

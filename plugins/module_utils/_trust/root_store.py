@@ -80,6 +80,16 @@ class RootStore:
         return bool(changed) or loose_mode
 
 
+def revocation_unavailable(without_crl_sign):
+    """Why the mesh cannot revoke intermediates with these roots, said plainly; "" when it can."""
+    if not without_crl_sign:
+        return ""
+    return ("revocation is unavailable: the root certificate(s) %s lack keyUsage cRLSign, so istiod and the proxies "
+            "refuse any CRL they sign; re-certify the root with cRLSign through the rotation phases "
+            "(docs/operations.md#revoking-a-cluster-s-intermediate-ca) before turning mesh_ca_crl on"
+            % ", ".join(without_crl_sign))
+
+
 def ensure_root(params, check_mode):
     """(result, diff) of ensuring the root; raises PkiError on bad input, before writing anything."""
     if not params["path"] and not (params["cert_file"] and params["key_file"]):
@@ -108,6 +118,7 @@ def ensure_root(params, check_mode):
         key = store.desired_key(root, stored, params["passphrase"])
         changed = store.save(root.cert_pem.encode(), key, check_mode) or changed
     result = root.describe()
+    result["revocation_unavailable"] = revocation_unavailable(result["without_crl_sign"])
     result.update(changed=changed, generated=generated, cert_path=cert_path, key_path=key_path,
                   cert=None if generated and check_mode else root.cert_pem, bundle=root.bundle_pem)
     shown = ("fingerprint", "subject", "not_after", "bundle_fingerprints")
