@@ -59,7 +59,7 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _iso(when):
+def iso(when):
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -167,8 +167,8 @@ def describe(cert, now=None):
         "issuer": cert.issuer.rfc4514_string(),
         "serial": format(cert.serial_number, "x"),
         "fingerprint": fingerprint(cert),
-        "not_before": _iso(cert.not_valid_before_utc),
-        "not_after": _iso(cert.not_valid_after_utc),
+        "not_before": iso(cert.not_valid_before_utc),
+        "not_after": iso(cert.not_valid_after_utc),
         "days_left": days_left(cert, now),
     }
 
@@ -251,9 +251,9 @@ def check_ca(cert, field, value, now=None):
     if usage is not None and not usage.key_cert_sign:
         raise PkiError(field, value, "lacks keyUsage keyCertSign", "a CA certificate allowed to sign certificates")
     if cert.not_valid_after_utc <= now:
-        raise PkiError(field, value, "expired on %s" % _iso(cert.not_valid_after_utc), "a certificate valid now")
+        raise PkiError(field, value, "expired on %s" % iso(cert.not_valid_after_utc), "a certificate valid now")
     if cert.not_valid_before_utc > now:
-        raise PkiError(field, value, "is not valid before %s" % _iso(cert.not_valid_before_utc),
+        raise PkiError(field, value, "is not valid before %s" % iso(cert.not_valid_before_utc),
                        "a certificate valid now")
 
 
@@ -357,7 +357,7 @@ def check_intermediate_input(root, cluster_name, validity_days, renew_before_day
     remaining = days_left(root.cert, now)
     if validity_days > remaining:
         raise PkiError("validity_days", validity_days, "outlives the root (it expires on %s)"
-                       % _iso(root.cert.not_valid_after_utc),
+                       % iso(root.cert.not_valid_after_utc),
                        "at most %d days, the root's remaining life (or rotate the root first)" % remaining)
 
 
@@ -433,11 +433,11 @@ def inspect_cacerts(data, root=None, cluster_name=None, renew_before_days=RENEW_
     if not any(issued_by(cert, signer) for signer in signers):
         reasons["wrong root"] = "issued by %s, not by %s" % (cert.issuer.rfc4514_string(), _fingerprints(signers))
     if cert.not_valid_before_utc > now:
-        reasons["not yet valid"] = "not before %s" % _iso(cert.not_valid_before_utc)
+        reasons["not yet valid"] = "not before %s" % iso(cert.not_valid_before_utc)
     left = days_left(cert, now)
     if left < renew_before_days:
         reasons["expiring"] = "not after %s, %d days left (renew_before_days %d)" % (
-            _iso(cert.not_valid_after_utc), left, renew_before_days)
+            iso(cert.not_valid_after_utc), left, renew_before_days)
     if cluster_name is not None and _locality(cert) != cluster_name:
         reasons["wrong cluster"] = "subject L=%s, expected L=%s" % (_locality(cert), cluster_name)
     if root is not None:
