@@ -153,8 +153,21 @@ def check_crl_days(days, renew_before_days):
 
 
 def fleet_crl(root_crl, intermediate_crls):
-    """The one ca-crl.pem of the fleet: the root's CRL, then each intermediate's, in cluster order."""
-    return crls_pem([root_crl] + [intermediate_crls[name] for name in sorted(intermediate_crls)])
+    """The one ca-crl.pem of the fleet: the root's CRL, then the intermediates', ordered by issuer
+    and key (the same set always gives the same bytes)."""
+    ordered = sorted(intermediate_crls, key=lambda item: (item.issuer.rfc4514_string(), authority_key_id(item) or ""))
+    return crls_pem([root_crl] + ordered)
+
+
+def carried_over(previous, current, revoked_key_ids, now=None):
+    """CRLs of the previous fleet file to keep: those of intermediates no cluster presents now (one
+    replaced by a rotation, whose workloads' certificates live on for a while, or a cluster that
+    left without revocation) while they are valid; never one of a revoked intermediate."""
+    now = now or pki.utcnow()
+    keys = {authority_key_id(item) for item in current}
+    return [item for item in previous if authority_key_id(item) not in keys
+            and authority_key_id(item) not in revoked_key_ids
+            and _next_update(item) is not None and _next_update(item) > now]
 
 
 # --- the record of intermediates and revocations ----------------------------------------------
@@ -172,9 +185,22 @@ def check_record(record, path):
     return record
 
 
-def _entry(cluster, cert):
+def key_id(cert):
+    """The subject key identifier of a CA certificate, as its CRLs name it (authority key id)."""
+    return x509.SubjectKeyIdentifier.from_public_key(cert.public_key()).digest.hex()
+
+
+def authority_key_id(item):
+    try:
+        return item.extensions.get_extension_for_class(x509.AuthorityKeyIdentifier).value.key_identifier.hex()
+    except (x509.ExtensionNotFound, AttributeError):
+        return None
+
+
+def entry_of(cluster, cert):
+    """What the record keeps of a cluster's intermediate."""
     return {"cluster": cluster, "serial": format(cert.serial_number, "x"), "fingerprint": pki.fingerprint(cert),
-            "not_after": pki.iso(cert.not_valid_after_utc)}
+            "key_id": key_id(cert), "not_after": pki.iso(cert.not_valid_after_utc)}
 
 
 def _find(record, item):
@@ -221,7 +247,7 @@ def departed(record, inventory_clusters):
 
 
 def updated_record(record, current, revoke, now=None):
-    """The record after this run: current ({cluster: intermediate cert}) replaces each cluster's
+    """The record after this run: current ({cluster: entry_of(...)}) replaces each cluster's
     entry; the entries to revoke move to 'revoked' with the time of their first revocation (kept,
     so that the root's CRL does not change on every run); revoked entries whose certificate has
     expired are dropped (an expired certificate is refused anyway)."""
@@ -231,8 +257,7 @@ def updated_record(record, current, revoke, now=None):
     for serial, entry in revoke.items():
         revoked.setdefault(serial, dict(entry, revoked_at=pki.iso(now)))
     clusters = {name: entry for name, entry in record["clusters"].items() if entry["serial"] not in revoked}
-    for name, cert in current.items():
-        clusters[name] = _entry(name, cert)
+    clusters.update(current)
     return {"clusters": dict(sorted(clusters.items())), "revoked": dict(sorted(revoked.items()))}
 
 

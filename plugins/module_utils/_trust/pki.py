@@ -44,7 +44,7 @@ PEM_CONTENT = "(PEM content)"
 KEY_TEXT = "(key text, not shown)"
 
 # Reasons that keep the intermediate: only root-cert.pem, cert-chain.pem or the labels are rewritten.
-KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted"))
+KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted", "crl removed"))
 
 
 class PkiError(MeshError, ValueError):

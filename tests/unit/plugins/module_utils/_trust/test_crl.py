@@ -63,8 +63,7 @@ def openssl_verify(tmp_path, root_cert, chain, cert, crl_text):
 
 def fleet(root, intermediates, revoked=None):
     root_crl = crl.sign_crl(root.cert, root.key, revoked or {}, 30, NOW)
-    return crl.fleet_crl(root_crl, {cert.subject.rfc4514_string(): crl.sign_crl(cert, key, {}, 30, NOW)
-                                    for cert, key in intermediates})
+    return crl.fleet_crl(root_crl, [crl.sign_crl(cert, key, {}, 30, NOW) for cert, key in intermediates])
 
 
 # --- what openssl requires (the proxies' check) ----------------------------------------------
@@ -178,12 +177,12 @@ def test_a_crl_by_a_ca_without_crl_sign_does_not_count():
     assert not crl.signed_by(item, old.cert)
 
 
-def test_fleet_file_is_ordered_root_first_then_clusters(root, east, west):
+def test_fleet_file_is_ordered_root_first_then_by_issuer(root, east, west):
     root_crl = crl.sign_crl(root.cert, root.key, {}, 30, NOW)
     east_crl, west_crl = (crl.sign_crl(cert, key, {}, 30, NOW) for cert, key in (east, west))
-    text = crl.fleet_crl(root_crl, {"west": west_crl, "east": east_crl})
-    assert text == crl.crls_pem([root_crl, east_crl, west_crl])
-    assert text == crl.fleet_crl(root_crl, {"east": east_crl, "west": west_crl})
+    text = crl.fleet_crl(root_crl, [west_crl, east_crl])
+    assert text == crl.crls_pem([root_crl, east_crl, west_crl])  # by issuer (L=east, then L=west)
+    assert text == crl.fleet_crl(root_crl, [east_crl, west_crl])
 
 
 @pytest.mark.parametrize("days, renew, message", [
@@ -199,8 +198,12 @@ def test_crl_days_are_checked(days, renew, message):
 
 # --- the record ------------------------------------------------------------------------------
 
+def entries(**certs):
+    return {name: crl.entry_of(name, cert) for name, cert in certs.items()}
+
+
 def record_of(current, revoke=None, record=None, now=NOW):
-    return crl.updated_record(record or crl.empty_record(), current, revoke or {}, now)
+    return crl.updated_record(record or crl.empty_record(), entries(**current), revoke or {}, now)
 
 
 def test_record_keeps_the_current_intermediate_of_each_cluster(east, west):
@@ -215,9 +218,9 @@ def test_departed_cluster_is_revoked_once_with_a_stable_date(east, west):
     record = record_of({"east": east[0], "west": west[0]})
     revoke = crl.resolve_revoked(record, [], ["east"], revoke_departed=True)
     assert list(revoke) == [format(west[0].serial_number, "x")]
-    after = crl.updated_record(record, {"east": east[0]}, revoke, NOW)
+    after = crl.updated_record(record, entries(east=east[0]), revoke, NOW)
     assert list(after["clusters"]) == ["east"] and after["revoked"][format(west[0].serial_number, "x")]["cluster"] == "west"
-    later = crl.updated_record(after, {"east": east[0]}, crl.resolve_revoked(after, [], ["east"], True), NOW + DAY)
+    later = crl.updated_record(after, entries(east=east[0]), crl.resolve_revoked(after, [], ["east"], True), NOW + DAY)
     assert later == after
     dates = crl.revocation_dates(later)
     assert list(dates) == [west[0].serial_number] and dates[west[0].serial_number] <= NOW
@@ -226,7 +229,7 @@ def test_departed_cluster_is_revoked_once_with_a_stable_date(east, west):
 def test_departed_cluster_without_revoke_departed_stays_recorded(east, west):
     record = record_of({"east": east[0], "west": west[0]})
     assert crl.resolve_revoked(record, [], ["east"], revoke_departed=False) == {}
-    assert "west" in crl.updated_record(record, {"east": east[0]}, {}, NOW)["clusters"]
+    assert "west" in crl.updated_record(record, entries(east=east[0]), {}, NOW)["clusters"]
 
 
 def test_revoked_by_name_serial_or_fingerprint(east, west):
@@ -252,8 +255,8 @@ def test_revoked_refuses(east, west, item, message):
 
 def test_expired_revocations_are_dropped(east, west):
     record = record_of({"east": east[0], "west": west[0]})
-    after = crl.updated_record(record, {"east": east[0]}, crl.resolve_revoked(record, ["west"], ["east"], False), NOW)
-    assert crl.updated_record(after, {"east": east[0]}, {}, west[0].not_valid_after_utc + DAY)["revoked"] == {}
+    after = crl.updated_record(record, entries(east=east[0]), crl.resolve_revoked(record, ["west"], ["east"], False), NOW)
+    assert crl.updated_record(after, entries(east=east[0]), {}, west[0].not_valid_after_utc + DAY)["revoked"] == {}
 
 
 @pytest.mark.parametrize("record", [[], {"clusters": {}}, {"clusters": [], "revoked": {}}, "text"])
@@ -280,3 +283,12 @@ def test_check_names_each_problem(root, east, west):
             pki.iso(NOW + 30 * DAY), pki.iso(NOW + 30 * DAY))}
     assert crl.inspect_crl("", [west[0]]) == {"missing": "no ca-crl.pem in cacerts"}
     assert "malformed" in crl.inspect_crl("junk", [west[0]])
+
+
+def test_carried_over_keeps_replaced_intermediates_until_their_crl_expires(root, east, west):
+    replaced = crl.sign_crl(west[0], west[1], {}, 30, NOW)
+    current = [crl.sign_crl(east[0], east[1], {}, 30, NOW)]
+    assert crl.carried_over([replaced, current[0]], current, set(), NOW) == [replaced]
+    assert crl.carried_over([replaced], current, {crl.key_id(west[0])}, NOW) == []
+    assert crl.carried_over([replaced], current, set(), NOW + 31 * DAY) == []
+    assert crl.authority_key_id(replaced) == crl.key_id(west[0])
