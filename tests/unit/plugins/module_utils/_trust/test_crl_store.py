@@ -1,0 +1,82 @@
+"""plugins/module_utils/_trust/crl_store.py: the fleet's ca-crl.pem and the record on the controller."""
+
+import json
+
+import pytest
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl, pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.crl_store import ensure_fleet_crl
+from tests.unit.trust_certs import root_without_crl_sign
+
+
+@pytest.fixture
+def root_dir(tmp_path):
+    root = pki.generate_root("ec")
+    (tmp_path / "root-cert.pem").write_text(root.cert_pem)
+    (tmp_path / "root-key.pem").write_bytes(pki.key_pem(root.key))
+    return tmp_path, root
+
+
+def cluster(root, name):
+    """What ca_intermediate with revocation returns for a cluster: its intermediate and CRL."""
+    data = pki.issue_intermediate(root, name, "ec")
+    cert = pki.load_certs(("c", "c", data[pki.CA_CERT].encode()))[0]
+    key = pki.load_key(("k", "k", data[pki.CA_KEY].encode()))
+    return {"cluster_name": name, "intermediate_cert": data[pki.CA_CERT],
+            "crls": [crl.crls_pem([crl.sign_crl(cert, key, {}, 30)])]}, cert
+
+
+def params(path, intermediates, inventory, **kw):
+    return dict({"path": str(path), "root_cert": str(path / "root-cert.pem"), "root_key": str(path / "root-key.pem"),
+                 "root_passphrase": None, "intermediates": intermediates, "inventory_clusters": inventory,
+                 "revoked": [], "revoke_departed": False, "crl_days": 30, "crl_renew_before_days": 10}, **kw)
+
+
+def test_fleet_crl_then_nothing_then_a_departed_cluster_revoked(root_dir):
+    path, root = root_dir
+    (east, east_cert), (west, west_cert) = cluster(root, "east"), cluster(root, "west")
+    first, diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    assert first["changed"] and (path / "ca-crl.pem").read_text() == first["crl"]
+    assert [item["issuer"] for item in first["crls"]] == [
+        "CN=Root CA,O=Istio", "L=east,CN=Intermediate CA,O=Istio", "L=west,CN=Intermediate CA,O=Istio"]
+    assert diff["before"] == {"revoked": [], "crls": []} and "PRIVATE" not in json.dumps(first)
+    record = json.loads((path / "intermediates.json").read_text())
+    assert record["clusters"]["west"]["serial"] == format(west_cert.serial_number, "x")
+    second, _diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    assert not second["changed"] and second["crl"] == first["crl"]
+    # west leaves the inventory: recorded, reported, its CRL kept until revoked
+    kept, _diff = ensure_fleet_crl(params(path, [east], ["east"]), False)
+    assert kept["departed"] == ["west"] and not kept["changed"] and kept["crl"] == first["crl"]
+    revoked, diff = ensure_fleet_crl(params(path, [east], ["east"], revoke_departed=True), True)
+    assert revoked["changed"] and (path / "ca-crl.pem").read_text() == first["crl"]  # check mode writes nothing
+    revoked, diff = ensure_fleet_crl(params(path, [east], ["east"], revoke_departed=True), False)
+    serial = format(west_cert.serial_number, "x")
+    assert [entry["serial"] for entry in revoked["revoked"]] == [serial] and revoked["departed"] == []
+    assert [item["issuer"] for item in revoked["crls"]] == ["CN=Root CA,O=Istio", "L=east,CN=Intermediate CA,O=Istio"]
+    assert revoked["crls"][0]["revoked"] == [serial] and diff["after"]["revoked"] == [serial]
+    again, _diff = ensure_fleet_crl(params(path, [east], ["east"], revoke_departed=True), False)
+    assert not again["changed"] and again["crl"] == revoked["crl"]
+
+
+def test_a_cluster_outside_this_run_keeps_its_crl(root_dir):
+    path, root = root_dir
+    (east, _), (west, _) = cluster(root, "east"), cluster(root, "west")
+    first, _diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    canary, _diff = ensure_fleet_crl(params(path, [east], ["east", "west"]), False)
+    assert canary["crl"] == first["crl"] and canary["departed"] == []
+
+
+def test_a_root_without_crl_sign_is_refused(tmp_path):
+    old = root_without_crl_sign()
+    (tmp_path / "root-cert.pem").write_text(old.cert_pem)
+    (tmp_path / "root-key.pem").write_bytes(pki.key_pem(old.key))
+    with pytest.raises(pki.PkiError) as info:
+        ensure_fleet_crl(params(tmp_path, [], []), False)
+    assert "lacks keyUsage cRLSign" in str(info.value) and "revocation is unavailable" in str(info.value)
+
+
+def test_bad_intermediates_are_named(root_dir):
+    path, _root = root_dir
+    with pytest.raises(pki.PkiError) as info:
+        ensure_fleet_crl(params(path, [{"cluster_name": "east"}], ["east"]), False)
+    assert "intermediates[0] ['cluster_name'] lacks cluster_name or intermediate_cert" in str(info.value)
