@@ -17,7 +17,8 @@ import base64
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl, pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours, managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    CACERTS, CACERTS_NEXT, MANAGED_BY, MANAGED_BY_LABEL)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
@@ -91,8 +92,8 @@ def summary(data):
 
 
 def staged_name(name):
-    """The Secret holding a cluster's next intermediate until its CRL is everywhere."""
-    return name + "-next"
+    """The Secret holding a cluster's next intermediate until its CRL is everywhere (CACERTS_NEXT)."""
+    return name + CACERTS_NEXT[len(CACERTS):]
 
 
 def _reasons(params, secret, data, reasons):
