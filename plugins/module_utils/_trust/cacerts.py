@@ -18,7 +18,7 @@ import base64
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl, pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    CACERTS, CACERTS_NEXT, MANAGED_BY, MANAGED_BY_LABEL)
+    CA_CRL_CONFIGMAP, CACERTS, CACERTS_NEXT, MANAGED_BY, MANAGED_BY_LABEL)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 
@@ -89,6 +89,23 @@ def summary(data):
         except pki.PkiError as exc:
             info["crl"] = {"malformed": str(exc)}
     return info
+
+
+def inspect_revocation(client, data, namespace, fleet_crl):
+    """{crl_reasons, crl_reason, crl_published} of a cluster while revocation is on: why its
+    ca-crl.pem is not right (crl.inspect_crl against its cert-chain.pem and the fleet's file), and
+    whether its istiod has published it (ConfigMap istio-ca-crl; None without one)."""
+    try:
+        chain = pki.load_certs((pki.CERT_CHAIN, pki.CERT_CHAIN, data.get(pki.CERT_CHAIN, "").encode()))
+    except pki.PkiError:
+        chain = []
+    reasons = crl.inspect_crl(data.get(crl.CA_CRL), chain, fleet_crl)
+    configmap = client.get("ConfigMap", CA_CRL_CONFIGMAP, namespace)
+    published = None if configmap is None else ((configmap.get("data") or {}).get(crl.CA_CRL) == data.get(crl.CA_CRL))
+    if published is False and data.get(crl.CA_CRL):
+        reasons["not published"] = "ConfigMap %s/%s differs from cacerts' %s: istiod has not taken it" % (
+            namespace, CA_CRL_CONFIGMAP, crl.CA_CRL)
+    return {"crl_reasons": list(reasons), "crl_reason": pki.explain(reasons), "crl_published": published}
 
 
 def staged_name(name):

@@ -77,11 +77,27 @@ def check_intermediate(trust, warn_days, namespace=ISTIO_NAMESPACE):
     if not trust.get("valid"):
         return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), _cacerts(namespace),
                       step="trust")
+    if trust.get("crl_reasons"):
+        return result("fail", "revocation: %s" % trust.get("crl_reason"), _cacerts(namespace),
+                      "run playbooks/trust.yml -e mesh_ca_revocation=true (it writes the fleet's ca-crl.pem, renews "
+                      "CRLs near expiry and waits for istiod to publish it)" if "not published" not in trust["crl_reasons"]
+                      else "check istiod's log for 'Failed to update new Plug-in CA certs', then run playbooks/trust.yml",
+                      "trust")
     days = (trust.get("intermediate") or {}).get("days_left")
     if days is not None and days < warn_days:
         return result("warn", "expires in %d days" % days, _cacerts(namespace),
                       "run playbooks/rotate.yml -e mesh_ca_rotate_phase=intermediates")
-    return result("pass", "%s days left" % days)
+    return result("pass", "%s days left%s" % (days, crl_summary(trust.get("crl"))))
+
+
+def crl_summary(crls):
+    """The trust column's words on a cluster's ca-crl.pem: what the root's CRL revokes, its age and next update."""
+    if not isinstance(crls, list) or not crls:
+        return ""
+    root = crls[0]
+    return "; CRL %d day(s) old, next update %s (%s days), revoked: %s" % (
+        root.get("age_days") or 0, root.get("next_update"), root.get("days_left"),
+        ", ".join(root.get("revoked") or []) or "none")
 
 
 def _without(values, paths):

@@ -181,3 +181,21 @@ def test_an_intermediate_without_crl_sign_is_replaced_through_staging(root):
     (result, _b, _a), _client = run(cacerts.present, api, secret_of(legacy), root, **REVOCATION)
     assert result["reasons"] == ["no crl sign"] and result["action"] == "staged" and len(result["crls"]) == 1
     assert pki.decode_secret_data(api.objects[SECRET_PATH]) == legacy  # cacerts untouched until promotion
+
+
+def test_inspect_revocation_compares_the_fleet_file_and_istiod_s_configmap(root):
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM})
+    (result, _b, _a), _client = run(cacerts.present, api, None, root, **REVOCATION)
+    fleet = result["crls"][0]
+    client = fake_client(api)
+    cacerts.publish(params(promote=True, **REVOCATION), client, None, fleet)
+    data = pki.decode_secret_data(api.objects[SECRET_PATH])
+    found = cacerts.inspect_revocation(client, data, "istio-system", fleet)
+    # the chain's root has no CRL in this one-cluster file: missing CRL names it; no istiod yet
+    assert found["crl_reasons"] == ["missing CRL"] and "CN=Root CA,O=Istio" in found["crl_reason"]
+    assert found["crl_published"] is None
+    configmap = resource_path("ConfigMap", "istio-system", "istio-ca-crl")
+    api.objects[configmap] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio-ca-crl"},
+                              "data": {"ca-crl.pem": "older"}}
+    found = cacerts.inspect_revocation(client, data, "istio-system", "another file")
+    assert found["crl_published"] is False and set(found["crl_reasons"]) == {"missing CRL", "not current", "not published"}
