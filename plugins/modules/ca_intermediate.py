@@ -80,6 +80,14 @@ options:
     type: bool
     default: false
     version_added: 1.1.0
+  revoked_serials:
+    description:
+      - With O(revocation), serials (hex) of revoked intermediates (the record of M(meshops.multicluster.ca_crl)); a
+        cluster whose intermediate is among them gets a new one (staged), e.g. a revoked cluster that rejoins.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
   crl_days:
     description: With O(revocation), days between a CRL's C(thisUpdate) and C(nextUpdate).
     type: int
@@ -224,7 +232,7 @@ reasons:
     - Why the Secret was (or in check mode would be) written; empty when it was valid.
     - C(missing), C(incomplete), C(malformed), C(not a CA), C(bad pathlen), C(bad key usage),
       C(key mismatch), C(wrong root), C(not yet valid), C(expiring), C(wrong cluster),
-      C(root bundle changed), C(chain mismatch), C(forced), C(adopted), C(crl removed), C(no crl sign).
+      C(root bundle changed), C(chain mismatch), C(forced), C(adopted), C(crl removed), C(no crl sign), C(revoked).
   returned: always
   type: list
   elements: str
@@ -346,6 +354,7 @@ def main():
             namespace=dict(type="str", default=ISTIO_NAMESPACE),
             name=dict(type="str", default=CACERTS),
             revocation=dict(type="bool", default=False),
+            revoked_serials=dict(type="list", elements="str", default=[]),
             crl_days=dict(type="int", default=CRL_VALIDITY_DAYS),
             crl_renew_before_days=dict(type="int", default=CRL_RENEW_BEFORE_DAYS),
             crl=dict(type="str"),

@@ -185,6 +185,9 @@ def stage(params, client, secret, root):
     reasons = _reasons(params, secret, data, reasons)
     if data and not reasons.get("missing") and _intermediate(data) is None and "malformed" not in reasons:
         reasons.setdefault("no crl sign", "the intermediate's keyUsage lacks cRLSign")
+    serial = ((pki.summary(data).get("intermediate") or {}).get("serial")) if data else None
+    if serial and serial in (params.get("revoked_serials") or []):
+        reasons["revoked"] = "serial %s is revoked (the fleet's CRL lists it)" % serial
     name = staged_name(params["name"])
     staged_secret = client.get("Secret", name, params["namespace"])
     staged, staged_reasons = inspect(staged_secret, params["namespace"], name, root, params["cluster_name"],

@@ -199,3 +199,12 @@ def test_inspect_revocation_compares_the_fleet_file_and_istiod_s_configmap(root)
                               "data": {"ca-crl.pem": "older"}}
     found = cacerts.inspect_revocation(client, data, "istio-system", "another file")
     assert found["crl_published"] is False and set(found["crl_reasons"]) == {"missing CRL", "not current", "not published"}
+
+
+def test_a_revoked_intermediate_is_replaced_through_staging(root):
+    data = pki.issue_intermediate(root, "east", "ec")
+    serial = pki.summary(data)["intermediate"]["serial"]
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
+    (result, _b, _a), _client = run(cacerts.present, api, secret_of(data), root, revoked_serials=[serial], **REVOCATION)
+    assert result["reasons"] == ["revoked"] and result["action"] == "staged"
+    assert result["intermediate"]["serial"] != serial
