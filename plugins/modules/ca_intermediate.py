@@ -314,13 +314,11 @@ intermediate_cert:
   sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
   version_added: 1.1.0
 crl:
-  description: The CRLs of C(ca-crl.pem) in the Secret - issuer, revoked serials, dates; absent without one.
+  description: The CRLs of C(ca-crl.pem) in the Secret, as RV(ca_intermediate_info#module:crl) describes them.
   returned: when state=present and the Secret holds ca-crl.pem
   type: list
   elements: dict
-  sample:
-    - {issuer: "CN=Root CA,O=Istio", revoked: [], this_update: "2026-12-06T09:57:11Z", next_update: "2027-01-05T10:02:11Z",
-       age_days: 0, days_left: 29}
+  sample: [{issuer: "CN=Root CA,O=Istio", revoked: [], next_update: "2027-01-05T10:02:11Z", days_left: 29}]
   version_added: 1.1.0
 api_requests:
   description: Kubernetes API requests made, by kind (C(read), C(write)).
