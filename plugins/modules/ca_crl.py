@@ -42,7 +42,7 @@ options:
     type: str
   intermediates:
     description:
-      - The results of M(meshops.multicluster.ca_intermediate) with O(ca_intermediate#module:revocation=true),
+      - The results of M(meshops.multicluster.ca_intermediate) with O(meshops.multicluster.ca_intermediate#module:revocation=true),
         one per cluster of this run; each gives C(cluster_name), C(intermediate_cert) (the intermediate the
         cluster will present, PEM) and C(crls) (the PEM CRLs its intermediates signed).
       - Clusters of the inventory that are not in this run keep the CRLs they have in the previous file.

@@ -100,7 +100,7 @@ options:
     version_added: 1.1.0
   crl:
     description:
-      - The fleet's C(ca-crl.pem) (RV(ca_crl#module:crl)) to write into C(cacerts) and C(cacerts-next).
+      - The fleet's C(ca-crl.pem) (RV(meshops.multicluster.ca_crl#module:crl)) to write into C(cacerts) and C(cacerts-next).
         Nothing else is checked or changed in this call.
     type: str
     version_added: 1.1.0
@@ -314,7 +314,7 @@ intermediate_cert:
   sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
   version_added: 1.1.0
 crl:
-  description: The CRLs of C(ca-crl.pem) in the Secret, as RV(ca_intermediate_info#module:crl) describes them.
+  description: The CRLs of C(ca-crl.pem) in the Secret, as RV(meshops.multicluster.ca_intermediate_info#module:crl) describes them.
   returned: when state=present and the Secret holds ca-crl.pem
   type: list
   elements: dict

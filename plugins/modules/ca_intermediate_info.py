@@ -28,7 +28,7 @@ options:
     default: []
   crl:
     description:
-      - The fleet's C(ca-crl.pem) (PEM text, RV(ca_crl#module:crl)); revocation is on. RV(crl_reasons) then says
+      - The fleet's C(ca-crl.pem) (PEM text, RV(meshops.multicluster.ca_crl#module:crl)); revocation is on. RV(crl_reasons) then says
         whether the Secret's C(ca-crl.pem) is missing, malformed, expired, lacks the CRL of a CA of its
         C(cert-chain.pem), is not the fleet's, or is not yet published by istiod (ConfigMap C(istio-ca-crl)).
     type: str

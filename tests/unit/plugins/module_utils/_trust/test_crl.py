@@ -169,7 +169,7 @@ def test_crl_is_kept_while_fresh_and_its_list_unchanged(root, east):
 
 def test_crl_of_another_issuer_is_not_reused(root, east):
     other = crl.sign_crl(east[0], east[1], {}, 30, NOW)
-    _, signed = crl.crl_of(root.cert, root.key, {}, [other], 30, 10, NOW)
+    _item, signed = crl.crl_of(root.cert, root.key, {}, [other], 30, 10, NOW)
     assert signed
 
 

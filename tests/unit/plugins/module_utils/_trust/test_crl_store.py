@@ -60,7 +60,7 @@ def test_fleet_crl_then_nothing_then_a_departed_cluster_revoked(root_dir):
 
 def test_a_cluster_outside_this_run_keeps_its_crl(root_dir):
     path, root = root_dir
-    (east, _), (west, _) = cluster(root, "east"), cluster(root, "west")
+    (east, _east_cert), (west, _west_cert) = cluster(root, "east"), cluster(root, "west")
     first, _diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
     canary, _diff = ensure_fleet_crl(params(path, [east], ["east", "west"]), False)
     assert canary["crl"] == first["crl"] and canary["departed"] == []
