@@ -72,8 +72,11 @@ def ensure_fleet_crl(params, check_mode):
     new_record = crl.updated_record(record, current, revoke, now)
     root_crl, _signed = crl.crl_of(root.cert, root.key, crl.revocation_dates(new_record), previous,
                                    params["crl_days"], params["crl_renew_before_days"], now)
+    # A cluster of this run still presenting a revoked intermediate (one that rejoins, until its new
+    # one is promoted) keeps that intermediate's CRL in the file: istiod refuses a ca-crl.pem without
+    # a CRL of each CA of its chain, and would then never take the file that promotes the new one.
+    # The root's CRL revokes the intermediate all the same. Departed ones are not carried over.
     revoked_keys = {entry.get("key_id") for entry in new_record["revoked"].values()}
-    cluster_crls = [item for item in cluster_crls if crl.authority_key_id(item) not in revoked_keys]
     others = [item for item in previous if not crl.signed_by(item, root.cert)]
     text = crl.fleet_crl(root_crl, cluster_crls + crl.carried_over(others, cluster_crls, revoked_keys, now))
     record_text = (json.dumps(new_record, indent=2, sort_keys=True) + "\n").encode()

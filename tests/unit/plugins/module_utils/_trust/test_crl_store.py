@@ -80,3 +80,17 @@ def test_bad_intermediates_are_named(root_dir):
     with pytest.raises(pki.PkiError) as info:
         ensure_fleet_crl(params(path, [{"cluster_name": "east"}], ["east"]), False)
     assert "intermediates[0] ['cluster_name'] lacks cluster_name or intermediate_cert" in str(info.value)
+
+
+def test_a_rejoining_cluster_keeps_its_revoked_intermediate_s_crl_until_promoted(root_dir):
+    """istiod takes no ca-crl.pem without a CRL of each CA of its chain: the file that lists the rejoining
+    cluster's revoked intermediate must still carry that intermediate's own CRL, or the promotion never lands."""
+    path, root = root_dir
+    (east, _east_cert), (west, west_cert) = cluster(root, "east"), cluster(root, "west")
+    ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    revoked, _diff = ensure_fleet_crl(params(path, [east], ["east"], revoke_departed=True), False)
+    assert "L=west,CN=Intermediate CA,O=Istio" not in [item["issuer"] for item in revoked["crls"]]
+    rejoined, _diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    issuers = [item["issuer"] for item in rejoined["crls"]]
+    assert issuers.count("L=west,CN=Intermediate CA,O=Istio") == 1
+    assert rejoined["crls"][0]["revoked"] == [format(west_cert.serial_number, "x")]
