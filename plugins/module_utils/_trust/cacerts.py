@@ -137,6 +137,10 @@ def present(params, client, secret, root):
         if client.get("Namespace", params["namespace"]) is None:
             client.apply(_namespace(params["namespace"]))
         client.apply(_secret(params, new))
+    if "crl removed" in reasons:  # revocation turned off: an intermediate staged for it is not needed
+        staged = staged_name(params["name"])
+        if is_ours(client.get("Secret", staged, params["namespace"]) or {}):
+            client.delete("Secret", staged, params["namespace"])
     after = pki.summary(new)
     action = "none" if not reasons else "updated" if new[pki.CA_CERT] == data.get(pki.CA_CERT) else "issued"
     result = dict(changed=bool(reasons), action=action, reasons=list(reasons), reason=pki.explain(reasons), **after)

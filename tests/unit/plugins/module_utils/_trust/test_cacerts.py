@@ -156,11 +156,14 @@ def test_publish_then_promote(root):
 
 def test_revocation_off_removes_the_crl_and_keeps_the_intermediate(root):
     data = dict(pki.issue_intermediate(root, "east", "ec"), **{crl.CA_CRL: "crl text"})
-    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
+    staged = dict(secret_of(pki.issue_intermediate(root, "east", "ec")), metadata={
+        "name": "cacerts-next", "namespace": "istio-system", "labels": managed_labels()})
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data), STAGED_PATH: staged})
     (result, _b, _a), _client = run(cacerts.present, api, secret_of(data), root)
     assert result["reasons"] == ["crl removed"] and result["action"] == "updated"
     written = pki.decode_secret_data(api.objects[SECRET_PATH])
     assert crl.CA_CRL not in written and written[pki.CA_CERT] == data[pki.CA_CERT]
+    assert STAGED_PATH not in api.objects  # the staged intermediate is not needed any more
 
 
 def test_an_intermediate_without_crl_sign_is_replaced_through_staging(root):
