@@ -115,10 +115,19 @@ def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=N
             "message": plan.gate_message(cluster, target, failures) if failures else ""}
 
 
+def upgrade_importers(fleet_plan, cluster, dns_records=True):
+    return plan.importers(fleet_plan, cluster, dns_records)
+
+
+def upgrade_importer_gate(checked, entries, cluster, target, namespace):
+    return plan.importer_gate(zip(checked["results"], entries["results"]), cluster, target, namespace)
+
+
 def upgrade_removal(second, first, target):
     return plan.removal(first, second, target)
 
 
 class FilterModule:
     def filters(self):
-        return {"upgrade_plan": upgrade_plan, "upgrade_gates": upgrade_gates, "upgrade_removal": upgrade_removal}
+        return {"upgrade_plan": upgrade_plan, "upgrade_gates": upgrade_gates, "upgrade_removal": upgrade_removal,
+                "upgrade_importers": upgrade_importers, "upgrade_importer_gate": upgrade_importer_gate}

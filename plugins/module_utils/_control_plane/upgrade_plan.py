@@ -14,12 +14,16 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
     DEFAULT_TAG, LEGACY_REVISION)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify import checks
 
 # The phases of one cluster, in order (mesh_upgrade_stop_after names one of them; the role's
 # argument_specs.yml offers the same, held to these by a unit test).
 PHASES = ("precheck", "base", "istiod", "canary_tag", "gateway", "tags", "gates", "cleanup")
 # The gates the upgrade checks after the tags moved; a failure names one of them.
-GATES = ("istiod_ready", "injection", "validation", "webhooks", "gateway", "fleet_check")
+GATES = ("istiod_ready", "injection", "validation", "webhooks", "gateway", "fleet_check", "importers")
+# How the east-west gateway moves to the new revision (mesh_upgrade_gateway_strategy).
+GATEWAY_STRATEGIES = ("in_place", "canary")
 
 
 def _revisions(info):
@@ -262,3 +266,47 @@ def rollback_plan(info, target, tag_names, cluster="cluster"):
     return {"needed": True, "previous": previous, "remove": target, "tags": _served_by_tags(tags),
             "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s, "
                        "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous, target)}
+
+
+def importers(fleet_plan, cluster, dns_records=True):
+    """The clusters that hold an entry for a host `cluster` exports, routed through its gateway, under
+    the services plan's import selection: [{"name", "hosts", "records"}] (records: host -> VIP, the
+    .global records the importer's zone server must hold; empty without dns_records)."""
+    found = {}
+    for service in fleet_plan.get("services") or []:
+        if cluster not in service["clusters"]:
+            continue
+        for other in sorted(fleet_plan.get("gateways") or {}):
+            if other != cluster and cluster in ImportView(fleet_plan.get("selection"), other).sources(service):
+                found.setdefault(other, []).append(service["host"])
+    allocations = fleet_plan.get("allocations") or {}
+    return [{"name": importer, "hosts": sorted(hosts),
+             "records": {host: allocations[host] for host in sorted(hosts) if dns_records and host in allocations}}
+            for importer, hosts in sorted(found.items())]
+
+
+def importer_gate(importers_checked, cluster, target, namespace):
+    """Judge the importers of `cluster` from the upgrade role's two loops over them (mesh_check and
+    the service_entry module in check mode, each item one of importers()): {ok, failures, message}."""
+    failures = []
+    for check, entries in importers_checked:
+        importer = check["item"]
+        failures += importer_failures(importer["name"], check, entries, importer["records"], namespace)
+    return {"ok": not failures, "failures": failures,
+            "message": gate_message(cluster, target, failures) if failures else ""}
+
+
+def importer_failures(importer, check, entries, expected_records, namespace):
+    """The fleet check of one importing cluster, as verify judges it: its ServiceEntries and
+    DestinationRules as the plan has them (so still naming the exporter's gateway address), its
+    .global records (and the DNS answers, when asked) for the exporter's hosts, and the Deployments
+    mesh_check was given Available. [{"gate": "importers", "evidence"}]: one per failed check."""
+    results = {
+        "service_entries": checks.check_services_set(entries, "ServiceEntries"),
+        "destination_rules": checks.check_services_set((entries or {}).get("destination_rules"), "DestinationRules"),
+        "dns": checks.check_dns(check, None, expected_records, namespace),
+    }
+    failures = ["%s: %s (%s)" % (name, r["detail"], r["object"]) if r.get("object") else "%s: %s" % (name, r["detail"])
+                for name, r in results.items() if r["status"] == "fail"]
+    failures += ["%s: %s" % item for item in sorted((check.get("not_ready") or {}).items())]
+    return [{"gate": "importers", "evidence": "importer %s: %s" % (importer, failure)} for failure in failures]
