@@ -81,6 +81,7 @@ def is_done(info, target, chart_version, tag_names):
             and info.get("default_revision") == target
             and all(_tag_revision(info, tag, None) == target for tag in (DEFAULT_TAG, tag_names["stable"], tag_names["canary"]))
             and (info.get("gateway") or {}).get("revision") == target
+            and not info.get("gateway_canaries")
             and not info.get("dangling_webhooks"))
 
 
@@ -96,7 +97,33 @@ def _istiod_step(current, in_place, target, chart_version, old):
     return "istiod-%s runs chart %s" % (target, chart_version)
 
 
-def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
+def canary_gateway_names(info):
+    """The canary gateway releases the cluster runs (left behind by an upgrade that stopped)."""
+    return [canary["name"] for canary in info.get("gateway_canaries") or []]
+
+
+def gateway_step(info, target, strategy, in_place):
+    """How the gateway phase moves the east-west gateway to `target`: {todo, canary (the release to
+    run first behind the same Service, or None), remove (canary releases to uninstall), what}."""
+    if strategy not in GATEWAY_STRATEGIES:
+        raise MeshError("mesh_upgrade_gateway_strategy=%s: expected one of %s" % (strategy, ", ".join(GATEWAY_STRATEGIES)),
+                        fix="set mesh_upgrade_gateway_strategy to in_place or canary")
+    gateway = info.get("gateway") or {}
+    name = gateway.get("name", "gateway")
+    moves = gateway.get("revision") != target or in_place
+    canary = "%s-%s" % (name, target) if strategy == "canary" and moves else None
+    remove = sorted(set(canary_gateway_names(info)) | ({canary} if canary else set()))
+    if canary:
+        what = ("canary gateway %s on revision %s behind the same Service, then gateway %s -> %s in place, then %s "
+                "removed" % (canary, target, name, target, canary))
+    else:
+        what = "gateway %s -> revision %s (in place: same Deployment and Service, so the same address)" % (name, target)
+    if remove and not canary:
+        what += "; canary gateway(s) %s removed" % ", ".join(remove)
+    return {"todo": moves or bool(remove), "canary": canary, "remove": remove, "what": what}
+
+
+def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", gateway_strategy="in_place"):
     """What the upgrade of one cluster to revision `target` (chart `chart_version`) does, phase by phase.
 
     info: mesh_revision_info's result; tag_names: mesh_istio_tags ({stable, canary}). Raises
@@ -117,6 +144,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
     gateway = info.get("gateway") or {}
     in_place = previous is None and str(current.get("version")) != str(chart_version)
     pinned = pinned_namespaces(info, target, tag_names)
+    gateway_move = gateway_step(info, target, gateway_strategy, in_place)
     phases = [
         _phase("precheck", True, "the fleet stays within one minor once this cluster runs %s; the chart exists; the "
                                  "webhooks of %s answer" % (chart_version, previous or target)),
@@ -125,9 +153,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
                _istiod_step(current, in_place, target, chart_version, old)),
         _phase("canary_tag", _tag_revision(info, tag_names["canary"], None) != target,
                "tag %s -> %s" % (tag_names["canary"], target)),
-        _phase("gateway", gateway.get("revision") != target or in_place,
-               "gateway %s -> revision %s (in place: same Deployment and Service, so the same address)"
-               % (gateway.get("name", "gateway"), target)),
+        _phase("gateway", gateway_move["todo"], gateway_move["what"]),
         _phase("tags", any(_tag_revision(info, tag, None) != rev for tag, rev in final_tags.items())
                or info.get("default_revision") != target,
                "tags %s -> %s; istio-base defaultRevision -> %s (istiod-default-validator -> istiod-%s)"
@@ -148,6 +174,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
         "canary_tags": _served_by_tags(canary_tags),
         "final_tags": final_tags,
         "pinned_namespaces": pinned,
+        "gateway": {"canary": gateway_move["canary"], "remove": gateway_move["remove"]},
         "phases": phases,
     }
 
@@ -263,9 +290,13 @@ def rollback_plan(info, target, tag_names, cluster="cluster"):
         raise MeshError("%s: cannot tell which revision to roll back to: %s run beside %s. Remove the one you do not "
                         "want first, or upgrade to the one you want" % (cluster, ", ".join(others), target))
     tags = {DEFAULT_TAG: previous, tag_names["stable"]: previous, tag_names["canary"]: previous}
+    canaries = canary_gateway_names(info)
     return {"needed": True, "previous": previous, "remove": target, "tags": _served_by_tags(tags),
-            "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s, "
-                       "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous, target)}
+            "remove_gateways": canaries,
+            "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s%s, "
+                       "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous,
+                                              " (canary gateway %s removed)" % ", ".join(canaries) if canaries else "",
+                                              target)}
 
 
 def importers(fleet_plan, cluster, dns_records=True):
