@@ -118,7 +118,7 @@ def results_of(run, task, status="changed"):
         if line.startswith("TASK ["):
             in_task = task in line
         elif in_task and line.startswith(status + ": ["):
-            host, _, rest = line[len(status) + 3:].partition("]")
+            host, _sep, rest = line[len(status) + 3:].partition("]")
             item = re.match(r" => \(item=([^)]*)\)", rest)
             found.append((host, item.group(1) if item else None))
     return found
@@ -197,7 +197,7 @@ def test_upgrade_canary_first_then_the_rest_routes_holding_then_nothing_of_the_o
                      % (canary, b), run.text)
     assert stop and f"importer {others[0]}: service_entries: 0 missing, 1 different" in stop.group(1), run.text[-3000:]
     assert order_of(run, f"Install or upgrade {GATEWAY}-{b}") == [canary]  # the canary gateway, then removed
-    assert [host for host, _ in results_of(run, "Uninstall the canary gateway releases")] == [canary]
+    assert [host for host, _item in results_of(run, "Uninstall the canary gateway releases")] == [canary]
     canary_state = read(lab, canary)
     assert canary_state["gateway"]["revision"] == b and canary_state["gateway_canaries"] == []
     assert all(read(lab, name)["gateway"]["revision"] == a for name in others)  # not reached
