@@ -45,6 +45,14 @@ options:
     description: Plan the return to the previous revision instead.
     type: bool
     default: false
+  gateway_strategy:
+    description:
+      - How the east-west gateway moves to O(target) - V(in_place) (its release upgraded) or V(canary) (first a
+        second release C(<gateway>-<target>) behind the same Service, then the gateway in place, then that
+        release removed).
+    type: str
+    default: in_place
+    choices: [in_place, canary]
 seealso:
   - module: meshops.multicluster.mesh_revision_info
   - plugin: meshops.multicluster.upgrade_gates
@@ -71,9 +79,11 @@ _value:
   description:
     - The upgrade's plan - C(target), C(previous) (the revision left, or null), C(old_revisions), C(in_place) (same
       revision name, new chart), C(done), C(base_default_revision), C(canary_tags), C(final_tags),
-      C(pinned_namespaces), C(phases) (C(name), C(todo), C(what)) and C(window) (null, or why the fleet would leave
-      its version window).
-    - With O(rollback) - C(needed), C(message) and, when needed, C(previous), C(remove) and C(tags).
+      C(pinned_namespaces), C(gateway) (C(canary) - the canary gateway release to run first, or null; C(remove) - the
+      canary gateway releases to uninstall once the gateway moved), C(phases) (C(name), C(todo), C(what)) and
+      C(window) (null, or why the fleet would leave its version window).
+    - With O(rollback) - C(needed), C(message) and, when needed, C(previous), C(remove), C(remove_gateways) (canary
+      gateway releases left behind) and C(tags).
   type: dict
   sample:
     target: 1-31-1
@@ -85,6 +95,7 @@ _value:
     canary_tags: {default: 1-31-0, stable: 1-31-0, canary: 1-31-1}
     final_tags: {default: 1-31-1, stable: 1-31-1, canary: 1-31-1}
     pinned_namespaces: {payments: 1-31-0}
+    gateway: {canary: istio-eastwestgateway-1-31-1, remove: [istio-eastwestgateway-1-31-1]}
     phases:
       - {name: precheck, todo: true, what: "the fleet stays within one minor once this cluster runs 1.31.1; ..."}
     window: null
@@ -97,11 +108,12 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._control_plan
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
 
 
-def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", fleet_versions=None, rollback=False):
+def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", fleet_versions=None, rollback=False,
+                 gateway_strategy="in_place"):
     try:
         if rollback:
             return plan.rollback_plan(info, target, tag_names, cluster)
-        result = plan.upgrade_plan(info, target, chart_version, tag_names, cluster)
+        result = plan.upgrade_plan(info, target, chart_version, tag_names, cluster, gateway_strategy)
     except MeshError as exc:
         raise AnsibleFilterError(str(exc)) from None
     result["window"] = None if fleet_versions is None else plan.window_problem(
@@ -115,10 +127,19 @@ def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=N
             "message": plan.gate_message(cluster, target, failures) if failures else ""}
 
 
+def upgrade_importers(fleet_plan, cluster, dns_records=True):
+    return plan.importers(fleet_plan, cluster, dns_records)
+
+
+def upgrade_importer_gate(checked, entries, cluster, target, namespace):
+    return plan.importer_gate(zip(checked["results"], entries["results"]), cluster, target, namespace)
+
+
 def upgrade_removal(second, first, target):
     return plan.removal(first, second, target)
 
 
 class FilterModule:
     def filters(self):
-        return {"upgrade_plan": upgrade_plan, "upgrade_gates": upgrade_gates, "upgrade_removal": upgrade_removal}
+        return {"upgrade_plan": upgrade_plan, "upgrade_gates": upgrade_gates, "upgrade_removal": upgrade_removal,
+                "upgrade_importers": upgrade_importers, "upgrade_importer_gate": upgrade_importer_gate}

@@ -135,6 +135,15 @@ gateway:
   returned: success
   type: dict
   sample: {name: istio-eastwestgateway, revision: 1-31-0, ready: true}
+gateway_canaries:
+  description:
+    - The canary gateways beside the east-west gateway - the other Deployments labelled C(app=<gateway>) (the
+      upgrade's C(<gateway>-<revision>) releases behind the same Service), each with its revision and readiness.
+  returned: success
+  type: list
+  elements: dict
+  version_added: 1.1.0
+  sample: [{name: istio-eastwestgateway-1-31-1, revision: 1-31-1, ready: true}]
 namespaces:
   description: The namespaces that ask for injection and the revision or tag they pin (C(istio.io/rev);
     C(istio-injection=enabled) is the C(default) tag).

@@ -111,15 +111,29 @@ def assert_gateway_passes_through(lab, revision):
     assert {f"outbound_.{port}_._.{host}" for port, host in hosts} <= served, sorted(served)
 
 
-def order_of(run, task):
-    """The hosts a task changed, in the order the run changed them."""
-    hosts, in_task = [], False
+def results_of(run, task, status="changed"):
+    """[(host, item or None)] of the hosts a task reported with `status`, in the order of the run."""
+    found, in_task = [], False
     for line in run.stdout.splitlines():
         if line.startswith("TASK ["):
             in_task = task in line
-        elif in_task and line.startswith("changed: ["):
-            hosts.append(line[len("changed: ["):].split("]")[0])
-    return hosts
+        elif in_task and line.startswith(status + ": ["):
+            host, _sep, rest = line[len(status) + 3:].partition("]")
+            item = re.match(r" => \(item=([^)]*)\)", rest)
+            found.append((host, item.group(1) if item else None))
+    return found
+
+
+def order_of(run, task):
+    """The hosts a task changed, in the order the run changed them."""
+    return [host for host, _item in results_of(run, task)]
+
+
+def imported_entry(lab, importer, exporter):
+    """The collection's ServiceEntry in `importer` for a host `exporter` exports (its endpoint: exporter's gateway)."""
+    address = gateway_addresses(lab)[exporter]
+    return next(entry for entry in lab.client(importer).list("ServiceEntry")
+                if address in {ep["address"] for ep in entry["spec"].get("endpoints", [])})
 
 
 def injected_by(lab, name, revision):
@@ -164,15 +178,42 @@ def test_upgrade_canary_first_then_the_rest_routes_holding_then_nothing_of_the_o
         assert injected_by(lab, name, b) == b
     assert_routes_hold(lab, [a, b])
 
+    # The canary's gateway moves as a canary (a second release behind the same Service, then in place),
+    # the others' in place. An importer of the canary whose ServiceEntry no longer routes to the canary's
+    # gateway fails the gate "importers" after the canary's own gates: the rollout stops there, naming it.
+    canary, others = lab.names[0], lab.names[1:]
+    strategy = {"mesh_upgrade_gateway_strategy": "{{ 'canary' if inventory_hostname == '%s' else 'in_place' }}" % canary}
+    entry = imported_entry(lab, others[0], canary)
+    meta = entry["metadata"]
+    client = lab.client(others[0])
+    client.merge_patch("ServiceEntry", meta["name"], meta["namespace"],
+                       {"spec": {"endpoints": [dict(ep, ports={k: 15444 for k in ep["ports"]}) for ep in entry["spec"]["endpoints"]]}})
+    try:
+        run = upgrade(b, **strategy)
+    finally:
+        client.merge_patch("ServiceEntry", meta["name"], meta["namespace"], {"spec": {"endpoints": entry["spec"]["endpoints"]}})
+    assert run.rc != 0
+    stop = re.search(r"%s: the upgrade to revision %s stopped at gate\(s\) importers\. (.*?) The clusters not reached"
+                     % (canary, b), run.text)
+    assert stop and f"importer {others[0]}: service_entries: 0 missing, 1 different" in stop.group(1), run.text[-3000:]
+    assert order_of(run, f"Install or upgrade {GATEWAY}-{b}") == [canary]  # the canary gateway, then removed
+    assert [host for host, _item in results_of(run, "Uninstall the canary gateway releases")] == [canary]
+    canary_state = read(lab, canary)
+    assert canary_state["gateway"]["revision"] == b and canary_state["gateway_canaries"] == []
+    assert all(read(lab, name)["gateway"]["revision"] == a for name in others)  # not reached
+
     # The rest, resumed from what each cluster runs: gateway, tags, gates, cleanup.
-    run = upgrade(b)
+    run = upgrade(b, **strategy)
     assert run.rc == 0, run.stdout[-4000:]
+    # The importers' gate passed: the canary checked each cluster that imports from it.
+    assert results_of(run, "Gates - compare each importer's ServiceEntries", "ok") == [(canary, name) for name in others]
     assert order_of(run, f"Install or upgrade istiod-{b}") == []  # resumed: installed by the run before
     assert order_of(run, f"Uninstall istiod of revision {a}") == lab.names
     for name in lab.names:
         state = read(lab, name)
         assert set(state["revisions"]) == {b} and state["default_revision"] == b
         assert {t["revision"] for t in state["tags"].values()} == {b} and state["gateway"]["revision"] == b
+        assert state["gateway_canaries"] == [], name
         assert state["dangling_webhooks"] == [], name  # every webhook points at a Service that exists
         assert leftovers(lab, name, a) == [], name
     assert_routes_hold(lab, [b])

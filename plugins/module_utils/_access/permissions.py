@@ -141,12 +141,24 @@ PERMISSIONS = {
 }
 
 
+READ_VERBS = ("get", "list")
+
+
+def _reads_of(step, why):
+    """The read verbs of step's rules (option-free ones), each saying why another step reads them."""
+    return tuple(rule._replace(verbs=reads, why=why)
+                 for rule in PERMISSIONS[step] if rule.option is None and rule is not CLUSTER_IDENTITY
+                 for reads in [tuple(verb for verb in rule.verbs if verb in READ_VERBS)] if reads)
+
+
 # playbooks/upgrade.yml installs and removes revisions with Helm as the control plane step does
-# (cluster-admin in practice), and reads what uses each revision, calls its webhooks, reads the gates.
-PERMISSIONS["upgrade"] = PERMISSIONS["control_plane"] + (
+# (cluster-admin in practice), and reads what uses each revision, calls its webhooks, reads the gates;
+# its gate "importers" plans the services as the services step does and compares every importer's
+# ServiceEntries with that plan (a dry comparison: nothing is written).
+PERMISSIONS["upgrade"] = PERMISSIONS["control_plane"] + _reads_of(
+    "services", "the gate importers: the services plan, each importer's ServiceEntries compared with it") + (
     _rule("cluster", "", ["namespaces", "pods"], ["list"],
           why="what keeps a revision in use: namespaces that pin it, pods it injected"),
-    _rule("cluster", "", ["nodes"], ["list"], why="the gateway's address when it is a NodePort"),
     _rule("cluster", "admissionregistration.k8s.io", ["mutatingwebhookconfigurations", "validatingwebhookconfigurations"],
           ["list", "delete"], why="each revision's webhooks and their Services; tags moved and pruned; an old "
                                   "revision's webhooks removed with it"),

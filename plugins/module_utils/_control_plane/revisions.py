@@ -241,6 +241,13 @@ def gateway_state(deployment, name, warnings):
     return {"name": name, "revision": revision, "ready": serving(deployment)}
 
 
+def gateway_canaries(deployments, name, warnings):
+    """[{name, revision, ready}] of the canary gateways beside the gateway `name`: the other
+    Deployments labelled app=<name> (the upgrade's `<name>-<revision>` releases, behind its Service)."""
+    return [gateway_state(deployment, _name_only(deployment), warnings)
+            for deployment in sorted(deployments, key=_name_only) if _name_only(deployment) != name]
+
+
 # --- reading a cluster -----------------------------------------------------------------------------
 
 def _service_lookup(client, istio_namespace, services):
@@ -261,7 +268,7 @@ def _name_only(obj):
 
 def read_revisions(client, istio_namespace, gateway_name, warnings=None):
     """The revisions of the cluster of client (the shape of mesh_revision_info's result, without
-    probes): {revisions, tags, default_revision, gateway, namespaces, pods, dangling_webhooks}.
+    probes): {revisions, tags, default_revision, gateway, gateway_canaries, namespaces, pods, dangling_webhooks}.
     warnings: a list that receives what was left out (malformed objects tenants control).
     KubeError when the cluster cannot be read."""
     warnings = [] if warnings is None else warnings
@@ -281,6 +288,8 @@ def read_revisions(client, istio_namespace, gateway_name, warnings=None):
         "tags": tags,
         "default_revision": default_revision(tags, mutating, istio_namespace),
         "gateway": gateway,
+        "gateway_canaries": gateway_canaries(client.list("Deployment", istio_namespace, "app=%s" % gateway_name),
+                                             gateway_name, warnings),
         "namespaces": namespaces,
         "pods": pods,
         "dangling_webhooks": dangling_webhooks(configs, _service_lookup(client, istio_namespace, services),

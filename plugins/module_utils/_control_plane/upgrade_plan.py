@@ -14,12 +14,16 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
     DEFAULT_TAG, LEGACY_REVISION)
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify import checks
 
 # The phases of one cluster, in order (mesh_upgrade_stop_after names one of them; the role's
 # argument_specs.yml offers the same, held to these by a unit test).
 PHASES = ("precheck", "base", "istiod", "canary_tag", "gateway", "tags", "gates", "cleanup")
 # The gates the upgrade checks after the tags moved; a failure names one of them.
-GATES = ("istiod_ready", "injection", "validation", "webhooks", "gateway", "fleet_check")
+GATES = ("istiod_ready", "injection", "validation", "webhooks", "gateway", "fleet_check", "importers")
+# How the east-west gateway moves to the new revision (mesh_upgrade_gateway_strategy).
+GATEWAY_STRATEGIES = ("in_place", "canary")
 
 
 def _revisions(info):
@@ -77,6 +81,7 @@ def is_done(info, target, chart_version, tag_names):
             and info.get("default_revision") == target
             and all(_tag_revision(info, tag, None) == target for tag in (DEFAULT_TAG, tag_names["stable"], tag_names["canary"]))
             and (info.get("gateway") or {}).get("revision") == target
+            and not info.get("gateway_canaries")
             and not info.get("dangling_webhooks"))
 
 
@@ -92,7 +97,33 @@ def _istiod_step(current, in_place, target, chart_version, old):
     return "istiod-%s runs chart %s" % (target, chart_version)
 
 
-def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
+def canary_gateway_names(info):
+    """The canary gateway releases the cluster runs (left behind by an upgrade that stopped)."""
+    return [canary["name"] for canary in info.get("gateway_canaries") or []]
+
+
+def gateway_step(info, target, strategy, in_place):
+    """How the gateway phase moves the east-west gateway to `target`: {todo, canary (the release to
+    run first behind the same Service, or None), remove (canary releases to uninstall), what}."""
+    if strategy not in GATEWAY_STRATEGIES:
+        raise MeshError("mesh_upgrade_gateway_strategy=%s: expected one of %s" % (strategy, ", ".join(GATEWAY_STRATEGIES)),
+                        fix="set mesh_upgrade_gateway_strategy to in_place or canary")
+    gateway = info.get("gateway") or {}
+    name = gateway.get("name", "gateway")
+    moves = gateway.get("revision") != target or in_place
+    canary = "%s-%s" % (name, target) if strategy == "canary" and moves else None
+    remove = sorted(set(canary_gateway_names(info)) | ({canary} if canary else set()))
+    if canary:
+        what = ("canary gateway %s on revision %s behind the same Service, then gateway %s -> %s in place, then %s "
+                "removed" % (canary, target, name, target, canary))
+    else:
+        what = "gateway %s -> revision %s (in place: same Deployment and Service, so the same address)" % (name, target)
+    if remove and not canary:
+        what += "; canary gateway(s) %s removed" % ", ".join(remove)
+    return {"todo": moves or bool(remove), "canary": canary, "remove": remove, "what": what}
+
+
+def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", gateway_strategy="in_place"):
     """What the upgrade of one cluster to revision `target` (chart `chart_version`) does, phase by phase.
 
     info: mesh_revision_info's result; tag_names: mesh_istio_tags ({stable, canary}). Raises
@@ -113,6 +144,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
     gateway = info.get("gateway") or {}
     in_place = previous is None and str(current.get("version")) != str(chart_version)
     pinned = pinned_namespaces(info, target, tag_names)
+    gateway_move = gateway_step(info, target, gateway_strategy, in_place)
     phases = [
         _phase("precheck", True, "the fleet stays within one minor once this cluster runs %s; the chart exists; the "
                                  "webhooks of %s answer" % (chart_version, previous or target)),
@@ -121,9 +153,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
                _istiod_step(current, in_place, target, chart_version, old)),
         _phase("canary_tag", _tag_revision(info, tag_names["canary"], None) != target,
                "tag %s -> %s" % (tag_names["canary"], target)),
-        _phase("gateway", gateway.get("revision") != target or in_place,
-               "gateway %s -> revision %s (in place: same Deployment and Service, so the same address)"
-               % (gateway.get("name", "gateway"), target)),
+        _phase("gateway", gateway_move["todo"], gateway_move["what"]),
         _phase("tags", any(_tag_revision(info, tag, None) != rev for tag, rev in final_tags.items())
                or info.get("default_revision") != target,
                "tags %s -> %s; istio-base defaultRevision -> %s (istiod-default-validator -> istiod-%s)"
@@ -144,6 +174,7 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster"):
         "canary_tags": _served_by_tags(canary_tags),
         "final_tags": final_tags,
         "pinned_namespaces": pinned,
+        "gateway": {"canary": gateway_move["canary"], "remove": gateway_move["remove"]},
         "phases": phases,
     }
 
@@ -259,6 +290,54 @@ def rollback_plan(info, target, tag_names, cluster="cluster"):
         raise MeshError("%s: cannot tell which revision to roll back to: %s run beside %s. Remove the one you do not "
                         "want first, or upgrade to the one you want" % (cluster, ", ".join(others), target))
     tags = {DEFAULT_TAG: previous, tag_names["stable"]: previous, tag_names["canary"]: previous}
+    canaries = canary_gateway_names(info)
     return {"needed": True, "previous": previous, "remove": target, "tags": _served_by_tags(tags),
-            "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s, "
-                       "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous, target)}
+            "remove_gateways": canaries,
+            "message": "%s: back to revision %s: istio-base defaultRevision and tags %s -> %s, gateway -> %s%s, "
+                       "istiod-%s removed" % (cluster, previous, ", ".join(sorted(tags)), previous, previous,
+                                              " (canary gateway %s removed)" % ", ".join(canaries) if canaries else "",
+                                              target)}
+
+
+def importers(fleet_plan, cluster, dns_records=True):
+    """The clusters that hold an entry for a host `cluster` exports, routed through its gateway, under
+    the services plan's import selection: [{"name", "hosts", "records"}] (records: host -> VIP, the
+    .global records the importer's zone server must hold; empty without dns_records)."""
+    found = {}
+    for service in fleet_plan.get("services") or []:
+        if cluster not in service["clusters"]:
+            continue
+        for other in sorted(fleet_plan.get("gateways") or {}):
+            if other != cluster and cluster in ImportView(fleet_plan.get("selection"), other).sources(service):
+                found.setdefault(other, []).append(service["host"])
+    allocations = fleet_plan.get("allocations") or {}
+    return [{"name": importer, "hosts": sorted(hosts),
+             "records": {host: allocations[host] for host in sorted(hosts) if dns_records and host in allocations}}
+            for importer, hosts in sorted(found.items())]
+
+
+def importer_gate(importers_checked, cluster, target, namespace):
+    """Judge the importers of `cluster` from the upgrade role's two loops over them (mesh_check and
+    the service_entry module in check mode, each item one of importers()): {ok, failures, message}."""
+    failures = []
+    for check, entries in importers_checked:
+        importer = check["item"]
+        failures += importer_failures(importer["name"], check, entries, importer["records"], namespace)
+    return {"ok": not failures, "failures": failures,
+            "message": gate_message(cluster, target, failures) if failures else ""}
+
+
+def importer_failures(importer, check, entries, expected_records, namespace):
+    """The fleet check of one importing cluster, as verify judges it: its ServiceEntries and
+    DestinationRules as the plan has them (so still naming the exporter's gateway address), its
+    .global records (and the DNS answers, when asked) for the exporter's hosts, and the Deployments
+    mesh_check was given Available. [{"gate": "importers", "evidence"}]: one per failed check."""
+    results = {
+        "service_entries": checks.check_services_set(entries, "ServiceEntries"),
+        "destination_rules": checks.check_services_set((entries or {}).get("destination_rules"), "DestinationRules"),
+        "dns": checks.check_dns(check, None, expected_records, namespace),
+    }
+    failures = ["%s: %s (%s)" % (name, r["detail"], r["object"]) if r.get("object") else "%s: %s" % (name, r["detail"])
+                for name, r in results.items() if r["status"] == "fail"]
+    failures += ["%s: %s" % item for item in sorted((check.get("not_ready") or {}).items())]
+    return [{"gate": "importers", "evidence": "importer %s: %s" % (importer, failure)} for failure in failures]

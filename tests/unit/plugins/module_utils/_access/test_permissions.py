@@ -107,7 +107,7 @@ def test_missing_names_verb_resource_name_namespace_and_step():
     ("GET", "ConfigMap", "istio-system", None, "list configmaps in namespace istio-system (needed by step "),
     ("DELETE", "Namespace", "ignored", "bar", "delete namespaces bar (cluster-wide) (needed by no step of the collection)"),
     ("PATCH", "ServiceEntry", "bar", "x", "patch serviceentries.networking.istio.io x in namespace bar (needed by step services)"),
-    ("GET", "ServiceEntry", None, None, "list serviceentries.networking.istio.io (cluster-wide) (needed by step services, verify)"),
+    ("GET", "ServiceEntry", None, None, "list serviceentries.networking.istio.io (cluster-wide) (needed by step services, verify, upgrade)"),
 ])
 def test_a_forbidden_request_is_worded_from_the_object_it_addresses(method, kind, namespace, name, expected):
     request = resource_request(method, kind, namespace, name)

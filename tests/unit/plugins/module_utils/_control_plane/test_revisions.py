@@ -56,9 +56,9 @@ def pod(name, namespace, revision=None, status=None, phase="Running"):
     return obj("Pod", name, namespace, annotations=annotations, status={"phase": phase})
 
 
-def gateway(revision=None):
+def gateway(revision=None, name="istio-eastwestgateway"):
     labels = {"istio.io/rev": revision} if revision else {}
-    return obj("Deployment", "istio-eastwestgateway", NS, {"app": "istio-eastwestgateway"},
+    return obj("Deployment", name, NS, {"app": "istio-eastwestgateway"},
                spec={"replicas": 1, "template": {"metadata": {"labels": labels}}}, status=READY)
 
 
@@ -71,6 +71,7 @@ def two_revisions_mid_upgrade():
     namespace still point at 1-30-0, a tenant pod with a broken annotation."""
     return stored(
         istiod("1-30-0", "1.30.2"), istiod("1-31-0", "1.31.0"), gateway("stable"),
+        gateway("1-31-0", "istio-eastwestgateway-1-31-0"),
         obj("Service", "istiod-1-31-0", NS), obj("Service", "istio-eastwestgateway", NS),
         tag("default", "1-31-0"), tag("stable", "1-31-0"), tag("legacy", "1-30-0", ours=False),
         webhook_config("MutatingWebhookConfiguration", "istio-sidecar-injector-1-31-0",
@@ -102,6 +103,7 @@ def test_read_revisions_reads_every_kind_once_in_the_agreed_shape():
                  "legacy": {"revision": "1-30-0", "ours": False}},
         "default_revision": "1-31-0",
         "gateway": {"name": "istio-eastwestgateway", "revision": "stable", "ready": True},
+        "gateway_canaries": [{"name": "istio-eastwestgateway-1-31-0", "revision": "1-31-0", "ready": True}],
         "namespaces": {"shop": "1-30-0", "bar": "default"},
         "pods": {"1-30-0": 1, "1-31-0": 2},
         "dangling_webhooks": [{"kind": "MutatingWebhookConfiguration", "name": "istio-revision-tag-legacy",

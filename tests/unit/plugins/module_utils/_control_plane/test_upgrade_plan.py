@@ -3,7 +3,7 @@ import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.upgrade_plan import (
-    PHASES, gate_failures, gate_message, is_done, previous_revision, removal, rollback_plan,
+    PHASES, gate_failures, gate_message, importer_gate, importers, is_done, previous_revision, removal, rollback_plan,
     upgrade_plan, window_problem)
 from tests.docs_variables import REPO
 
@@ -164,3 +164,77 @@ def test_the_new_istiod_alone_is_judged_before_anything_moves_to_it():
     state = info({"a": revision(), "b": revision()}, default="a", gateway="a", probes=probes)
     gates = gate_failures(state, "b", gates=("istiod_ready", "injection", "validation"))
     assert [f["gate"] for f in gates] == ["injection"]
+
+
+CANARY_GW = {"name": "istio-eastwestgateway-b", "revision": "b", "ready": True}
+
+
+def test_the_canary_gateway_strategy_runs_a_second_release_then_moves_the_gateway_then_removes_it():
+    plan = upgrade_plan(STEADY_A, "b", "1.31.0", TAGS, gateway_strategy="canary")
+    assert plan["gateway"] == {"canary": "istio-eastwestgateway-b", "remove": ["istio-eastwestgateway-b"]}
+    assert "canary gateway istio-eastwestgateway-b" in next(p["what"] for p in plan["phases"] if p["name"] == "gateway")
+    assert upgrade_plan(STEADY_A, "b", "1.31.0", TAGS)["gateway"] == {"canary": None, "remove": []}
+    with pytest.raises(MeshError, match="mesh_upgrade_gateway_strategy=blue"):
+        upgrade_plan(STEADY_A, "b", "1.31.0", TAGS, gateway_strategy="blue")
+
+
+def test_a_canary_gateway_left_behind_is_removed_on_resume_and_keeps_the_cluster_not_done():
+    moved = info({"b": revision()}, {"default": "b", "stable": "b", "canary": "b"}, "b", gateway="b")
+    left = dict(moved, gateway_canaries=[CANARY_GW])
+    assert not is_done(left, "b", "1.31.0", TAGS)
+    plan = upgrade_plan(left, "b", "1.31.0", TAGS, gateway_strategy="canary")
+    assert "gateway" in todo(plan) and plan["gateway"] == {"canary": None, "remove": ["istio-eastwestgateway-b"]}
+
+
+def test_rollback_removes_a_canary_gateway_left_behind():
+    mid = info({"a": revision(), "b": revision()}, {"default": "a", "stable": "a", "canary": "b"}, "a")
+    plan = rollback_plan(dict(mid, gateway_canaries=[CANARY_GW]), "b", TAGS)
+    assert plan["remove_gateways"] == ["istio-eastwestgateway-b"] and "canary gateway istio-eastwestgateway-b" in plan["message"]
+    assert rollback_plan(mid, "b", TAGS)["remove_gateways"] == []
+
+
+FLEET_PLAN = {
+    "gateways": {"west": {}, "east": {}, "south": {}},
+    "allocations": {"httpbin.demo.global": "240.10.0.2", "cart.shop.global": "240.10.0.3"},
+    "services": [{"host": "httpbin.demo.global", "namespace": "demo", "clusters": ["west"]},
+                 {"host": "cart.shop.global", "namespace": "shop", "clusters": ["west", "east"],
+                  "export_to": {"west": ["east"]}}],
+    "selection": {},
+}
+
+
+def test_the_importers_of_a_cluster_follow_the_plans_import_selection():
+    assert importers(FLEET_PLAN, "west") == [
+        {"name": "east", "hosts": ["cart.shop.global", "httpbin.demo.global"],
+         "records": {"cart.shop.global": "240.10.0.3", "httpbin.demo.global": "240.10.0.2"}},
+        {"name": "south", "hosts": ["httpbin.demo.global"], "records": {"httpbin.demo.global": "240.10.0.2"}}]
+    assert [i["name"] for i in importers(FLEET_PLAN, "east")] == ["south", "west"]
+    assert importers(FLEET_PLAN, "south") == []
+    assert importers(FLEET_PLAN, "west", dns_records=False)[1]["records"] == {}
+
+
+def importer_run(name, records, check=None, entries=None):
+    item = {"name": name, "hosts": sorted(records), "records": records}
+    check = dict({"item": item, "zone_records": dict(records), "not_ready": {}}, **(check or {}))
+    entries = dict({"item": item, "unchanged": 2, "destination_rules": {"unchanged": 2}}, **(entries or {}))
+    return check, entries
+
+
+def test_the_importer_gate_passes_when_every_importer_still_routes_to_this_cluster():
+    gate = importer_gate([importer_run("east", {"h.global": "240.10.0.2"})], "west", "b", "istio-system")
+    assert gate == {"ok": True, "failures": [], "message": ""}
+
+
+def test_a_failing_importer_is_named_with_its_evidence_and_stops_the_rollout():
+    runs = [importer_run("east", {"h.global": "240.10.0.2"}),
+            importer_run("south", {"h.global": "240.10.0.2"}, check={"zone_records": {}, "dns_answers": {},
+                                                                     "not_ready": {"istiod-a": "0/1 available"}},
+                         entries={"updated": 1})]
+    gate = importer_gate(runs, "west", "b", "istio-system")
+    assert not gate["ok"] and {f["gate"] for f in gate["failures"]} == {"importers"}
+    evidence = [f["evidence"] for f in gate["failures"]]
+    assert all(e.startswith("importer south: ") for e in evidence), evidence
+    assert any("service_entries: 0 missing, 1 different" in e for e in evidence)
+    assert any("dns: 1 of 1 records missing or wrong" in e for e in evidence)
+    assert any("istiod-a: 0/1 available" in e for e in evidence)
+    assert gate["message"].startswith("west: the upgrade to revision b stopped at gate(s) importers.")

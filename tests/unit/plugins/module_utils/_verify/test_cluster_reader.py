@@ -118,6 +118,7 @@ def test_a_fresh_cluster_has_no_releases_and_says_why_its_deployments_are_not_re
                     "gateway": None, "zone_records": None, "dns_answers": {}, "istiod_roots": None, "malformed": [],
                     "revisions": {"revisions": {}, "tags": {}, "default_revision": None, "namespaces": {}, "pods": {},
                                   "gateway": {"name": "istio-eastwestgateway", "revision": None, "ready": False},
+                                  "gateway_canaries": [],
                                   "dangling_webhooks": []},
                     "warnings": []}
 
