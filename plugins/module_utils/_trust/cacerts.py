@@ -182,13 +182,11 @@ def _with_crl(new, data):
 
 def stage(params, client, secret, root):
     """(result, before, after) with revocation on: root files updated in place, but a new
-    intermediate (also one that lacks cRLSign) staged in cacerts-next; the CRLs of this cluster's
+    intermediate (also one for an intermediate that lacks cRLSign) staged in cacerts-next; the CRLs of this cluster's
     intermediates (current and staged) returned for the fleet's ca-crl.pem."""
     data, reasons = inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],
                             params["renew_before_days"])
     reasons = _reasons(params, secret, data, reasons)
-    if data and not reasons.get("missing") and _intermediate(data) is None and "malformed" not in reasons:
-        reasons.setdefault("no crl sign", "the intermediate's keyUsage lacks cRLSign")
     serial = ((pki.summary(data).get("intermediate") or {}).get("serial")) if data else None
     if serial and serial in (params.get("revoked_serials") or []):
         reasons["revoked"] = "serial %s is revoked (the fleet's CRL lists it)" % serial

@@ -21,7 +21,7 @@ def _load_root(params):
     if not pki.can_sign_crl(root.cert):
         raise pki.PkiError("root_cert", params["root_cert"], "lacks keyUsage cRLSign",
                            "a root allowed to sign CRLs: revocation is unavailable with this root; re-certify it "
-                           "with cRLSign through the rotation phases (docs/operations.md#revoke-a-cluster-s-intermediate-ca)")
+                           "with cRLSign through the rotation phases (docs/operations.md#an-installed-fleet-moves-to-crlsign-first)")
     return root
 
 

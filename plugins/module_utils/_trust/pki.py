@@ -339,6 +339,18 @@ def generate_root(key_type="rsa", validity_days=ROOT_VALIDITY_DAYS, common_name=
     return Root(cert, key, extra)
 
 
+def recertify_root(root, validity_days=ROOT_VALIDITY_DAYS, bundle=(), now=None):
+    """The same key and subject certified again, as generate_root certifies (so with cRLSign), new
+    serial and dates: a chain issued under the old certificate verifies against the new one, since a
+    verifier matches an issuer by subject and signature. The way to cRLSign for an installed fleet."""
+    check_days("validity_days", validity_days)
+    now = now or utcnow()
+    extra = load_bundle(bundle, now)
+    cert = _ca_certificate(root.cert.subject, root.key.public_key(), None, root.key, now - CLOCK_SKEW,
+                           now + datetime.timedelta(days=validity_days), None)
+    return Root(cert, root.key, extra)
+
+
 # --- intermediates ---------------------------------------------------------------------------
 
 def check_cluster_name(name):
@@ -438,6 +450,10 @@ def inspect_cacerts(data, root=None, cluster_name=None, renew_before_days=RENEW_
     if left < renew_before_days:
         reasons["expiring"] = "not after %s, %d days left (renew_before_days %d)" % (
             iso(cert.not_valid_after_utc), left, renew_before_days)
+    if root is not None and can_sign_crl(root.cert) and not can_sign_crl(cert):
+        # A root with cRLSign (generated since 1.1.0, or re-certified): its intermediates must be
+        # able to sign their CRLs too before revocation can be turned on.
+        reasons["no crl sign"] = "the intermediate's keyUsage lacks cRLSign, the root's has it"
     if cluster_name is not None and _locality(cert) != cluster_name:
         reasons["wrong cluster"] = "subject L=%s, expected L=%s" % (_locality(cert), cluster_name)
     if root is not None:

@@ -121,6 +121,27 @@ def test_imported_root_without_crl_sign_is_reported(tmp_path, capsys):
     assert result["revocation_unavailable"].startswith("revocation is unavailable: the root certificate(s) CN=Old Root CA")
 
 
+def test_recertify_certifies_the_same_key_again_in_next(tmp_path, capsys):
+    old = root_without_crl_sign()
+    (tmp_path / "root-cert.pem").write_text(old.cert_pem)
+    (tmp_path / "root-key.pem").write_bytes(pki.key_pem(old.key, "pw"))
+    args = dict(path=str(tmp_path / "next"), recertify=str(tmp_path), passphrase="pw", validity_days=365)
+    first = run(ca_root, capsys, **args)
+    assert first["changed"] and first["recertified"] and not first["generated"] and first["crl_sign"]
+    assert first["subject"] == "CN=Old Root CA" and first["fingerprint"] != pki.fingerprint(old.cert)
+    new = pki.load_root(pki.read_source("c", str(tmp_path / "next" / "root-cert.pem")),
+                        pki.read_key_file("k", str(tmp_path / "next" / "root-key.pem")), "pw")
+    assert pki.key_pem(new.key) == pki.key_pem(old.key) and mode(tmp_path / "next" / "root-key.pem") == 0o600
+    again = run(ca_root, capsys, **args)
+    assert not again["changed"] and not again["recertified"] and again["fingerprint"] == first["fingerprint"]
+
+
+def test_recertify_needs_a_root(tmp_path, capsys):
+    result = run(ca_root, capsys, path=str(tmp_path / "next"), recertify=str(tmp_path / "none"))
+    assert result["failed"] and "recertify" in result["msg"] and "holds no root-cert.pem" in result["msg"]
+    assert not (tmp_path / "next").exists()
+
+
 def test_import_content_into_path(tmp_path, capsys):
     root = pki.generate_root("ec")
     args = dict(path=str(tmp_path / "ca"), cert_content=root.cert_pem, key_content=pki.key_pem(root.key).decode())

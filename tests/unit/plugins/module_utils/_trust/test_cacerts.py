@@ -10,6 +10,7 @@ import pytest
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts, crl, pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels, resource_path
 from tests.unit.fake_api import FakeApi, fake_client
+from tests.unit.trust_certs import intermediate_without_crl_sign
 
 SECRET_PATH = resource_path("Secret", "istio-system", "cacerts")
 NAMESPACE_PATH = resource_path("Namespace", None, "istio-system")
@@ -167,19 +168,8 @@ def test_revocation_off_removes_the_crl_and_keeps_the_intermediate(root):
 
 
 def test_an_intermediate_without_crl_sign_is_replaced_through_staging(root):
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    old = pki.issue_intermediate(root, "east", "ec")
-    cert = pki.load_certs(("c", "c", old[pki.CA_CERT].encode()))[0]
-    key = pki.load_key(("k", "k", old[pki.CA_KEY].encode()))
-    usage = x509.KeyUsage(True, True, True, False, False, True, False, False, False)
-    builder = (x509.CertificateBuilder().subject_name(cert.subject).issuer_name(cert.issuer).public_key(key.public_key())
-               .serial_number(x509.random_serial_number()).not_valid_before(cert.not_valid_before_utc)
-               .not_valid_after(cert.not_valid_after_utc))
-    for ext in cert.extensions:
-        builder = builder.add_extension(usage if isinstance(ext.value, x509.KeyUsage) else ext.value, ext.critical)
-    legacy = pki.cacerts_data(builder.sign(root.key, hashes.SHA256()), old[pki.CA_KEY], root)
-    assert pki.inspect_cacerts(legacy, root, "east") == {}
+    legacy = intermediate_without_crl_sign(root, "east")
+    assert list(pki.inspect_cacerts(legacy, root, "east")) == ["no crl sign"]
     api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(legacy)})
     (result, _b, _a), _client = run(cacerts.present, api, secret_of(legacy), root, **REVOCATION)
     assert result["reasons"] == ["no crl sign"] and result["action"] == "staged" and len(result["crls"]) == 1

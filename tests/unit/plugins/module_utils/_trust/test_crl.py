@@ -10,7 +10,7 @@ from cryptography.hazmat.primitives import hashes
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl, pki
-from tests.unit.trust_certs import root_without_crl_sign
+from tests.unit.trust_certs import intermediate_without_crl_sign, root_without_crl_sign
 
 NOW = pki.utcnow()
 DAY = datetime.timedelta(days=1)
@@ -49,15 +49,16 @@ def leaf(issuer_cert, issuer_key):
             .sign(issuer_key, hashes.SHA256()))
 
 
-def openssl_verify(tmp_path, root_cert, chain, cert, crl_text):
-    """`openssl verify -crl_check_all` as the proxies check a peer: (ok, output)."""
-    files = {"root.pem": pki.certs_pem([root_cert]), "chain.pem": pki.certs_pem(chain),
-             "leaf.pem": pki.certs_pem([cert]), "crl.pem": crl_text}
+def openssl_verify(tmp_path, roots, chain, cert, crl_text):
+    """`openssl verify -crl_check_all` as the proxies check a peer (without a CRL file, crl_text
+    None, as a proxy without one): (ok, output). roots: a certificate, or the bundle in order."""
+    files = {"root.pem": pki.certs_pem(roots if isinstance(roots, list) else [roots]),
+             "chain.pem": pki.certs_pem(chain), "leaf.pem": pki.certs_pem([cert]), "crl.pem": crl_text or ""}
     for name, text in files.items():
         (tmp_path / name).write_text(text)
-    proc = subprocess.run(["/usr/bin/openssl", "verify", "-crl_check_all", "-CAfile", "root.pem", "-untrusted",
-                           "chain.pem", "-CRLfile", "crl.pem", "leaf.pem"], cwd=tmp_path, capture_output=True,
-                          text=True, check=False)
+    crl_check = ["-crl_check_all", "-CRLfile", "crl.pem"] if crl_text is not None else []
+    proc = subprocess.run(["/usr/bin/openssl", "verify", *crl_check, "-CAfile", "root.pem", "-untrusted",
+                           "chain.pem", "leaf.pem"], cwd=tmp_path, capture_output=True, text=True, check=False)
     return proc.returncode == 0, proc.stdout + proc.stderr
 
 
@@ -294,3 +295,61 @@ def test_carried_over_keeps_replaced_intermediates_until_their_crl_expires(root,
     assert crl.carried_over([replaced], current, {crl.key_id(west[0])}, NOW) == []
     assert crl.carried_over([replaced], current, set(), NOW + 31 * DAY) == []
     assert crl.authority_key_id(replaced) == crl.key_id(west[0])
+
+
+# --- an installed fleet's way to cRLSign: the same key certified again, through the root phases ----
+
+def _pair(data):
+    return (pki.load_certs((pki.CA_CERT, pki.CA_CERT, data[pki.CA_CERT].encode()))[0],
+            pki.load_key((pki.CA_KEY, pki.CA_KEY, data[pki.CA_KEY].encode())))
+
+
+def test_same_key_root_phases_reach_crl_sign_without_breaking_a_chain(tmp_path):
+    old = root_without_crl_sign()
+    new = pki.recertify_root(old, 365)
+    assert pki.can_sign_crl(new.cert) and new.cert.subject == old.cert.subject
+    assert pki.fingerprint(new.cert) != pki.fingerprint(old.cert) and new.key is old.key
+    installed = intermediate_without_crl_sign(old, "east")
+    old_pair = _pair(installed)
+
+    # add-root: both certificates trusted, the intermediate kept
+    adding = pki.Root(old.cert, old.key, [new.cert])
+    assert list(pki.inspect_cacerts(installed, adding, "east")) == ["root bundle changed"]
+    added = pki.renew_cacerts(installed, {"root bundle changed": ""}, adding, "east", "ec")
+
+    # switch-root: the old intermediate still chains to the new certificate (same key), but lacks
+    # cRLSign: re-issued, as in any switch-root
+    switching = pki.Root(new.cert, new.key, [old.cert])
+    reasons = pki.inspect_cacerts(added, switching, "east")
+    assert "wrong root" not in reasons and {"no crl sign", "chain mismatch"} <= set(reasons)
+    switched = pki.renew_cacerts(added, reasons, switching, "east", "ec")
+    new_pair = _pair(switched)
+    assert pki.can_sign_crl(new_pair[0]) and pki.inspect_cacerts(switched, switching, "east") == {}
+
+    # without a CRL, a chain of either intermediate verifies against either root certificate
+    for root_cert in (old.cert, new.cert):
+        for cert, key in (old_pair, new_pair):
+            ok, output = openssl_verify(tmp_path, root_cert, [cert], leaf(cert, key), None)
+            assert ok, output
+
+    # drop-old-root: only root-cert.pem changes
+    dropping = pki.Root(new.cert, new.key)
+    assert list(pki.inspect_cacerts(switched, dropping, "east")) == ["root bundle changed"]
+
+    # revocation on: passes with the new certificate alone...
+    text = fleet(new, [new_pair])
+    ok, output = openssl_verify(tmp_path, new.cert, [new_pair[0]], leaf(*new_pair), text)
+    assert ok, output
+    # ...fails while the old certificate is still in the bundle (why drop-old-root comes first)...
+    ok, output = openssl_verify(tmp_path, adding.bundle, [new_pair[0]], leaf(*new_pair), text)
+    assert not ok and "key usage does not include CRL signing" in output
+    # ...and for a workload still holding a certificate of the old intermediate (why workloads move first)
+    ok, output = openssl_verify(tmp_path, new.cert, [old_pair[0]], leaf(*old_pair), text)
+    assert not ok and "unable to get certificate CRL" in output
+
+
+def test_an_intermediate_lacking_crl_sign_is_reissued_only_under_a_root_that_has_it():
+    old = root_without_crl_sign()
+    installed = intermediate_without_crl_sign(old, "east")
+    assert pki.inspect_cacerts(installed, old, "east") == {}
+    assert "no crl sign" in pki.inspect_cacerts(installed, pki.recertify_root(old, 365), "east")

@@ -40,7 +40,8 @@ def error(call, *args, **kwargs):
     return str(info.value)
 
 
-def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_length=0), key_cert_sign=True):
+def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_length=0), key_cert_sign=True,
+                        crl_sign=True):
     """cacerts data whose intermediate has the given extensions, for the constraint checks."""
     key = pki.generate_key("ec")
     builder = (x509.CertificateBuilder()
@@ -50,7 +51,7 @@ def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_le
                .not_valid_before(NOW - DAY).not_valid_after(NOW + 365 * DAY))
     if constraints is not None:
         builder = builder.add_extension(constraints, critical=True)
-    builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, key_cert_sign, False, False, False),
+    builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, key_cert_sign, crl_sign, False, False),
                                     critical=True)
     cert = builder.sign(root.key, hashes.SHA256())
     return pki.cacerts_data(cert, pki.key_pem(key).decode(), root)
@@ -338,5 +339,5 @@ def test_a_root_without_crl_sign_is_named(root):
 
 
 def test_a_key_usage_without_crl_sign_cannot_sign_crls(root):
-    data = custom_intermediate(root)
+    data = custom_intermediate(root, crl_sign=False)
     assert not pki.can_sign_crl(pki.load_certs(pem(data[pki.CA_CERT]))[0])
