@@ -68,6 +68,28 @@ options:
     description: Revoke the current intermediate of every recorded cluster that is no longer in O(inventory_clusters).
     type: bool
     default: false
+  revoke_superseded:
+    description:
+      - Revoke the intermediates a cluster of this run replaced (a rotation, a renewal) and no longer presents,
+        once it last presented them at least O(revoke_superseded_after_hours) ago. The record keeps each
+        replaced intermediate, and when a run last saw it in its cluster's C(cacerts), until it expires.
+    type: bool
+    default: false
+  revoke_superseded_after_hours:
+    description:
+      - Hours between the last run that saw a replaced intermediate in its cluster and its revocation by
+        O(revoke_superseded). At least the workload certificate lifetime (Istio's default is 24 hours), so that
+        every workload certificate it signed has been renewed.
+    type: int
+    default: 24
+  other_roots:
+    description:
+      - Directories of the other roots of a rotation (C(next/), C(previous/) of the root's directory), each holding
+        C(root-cert.pem) and C(root-key.pem) (with O(root_passphrase)). Each signs a CRL listing the same revoked
+        intermediates, so that the chains ending at either root have their root's CRL while both are trusted.
+    type: list
+    elements: path
+    default: []
   crl_days:
     description: Days between a CRL's C(thisUpdate) and C(nextUpdate).
     type: int
@@ -94,6 +116,8 @@ seealso:
   - module: meshops.multicluster.ca_root
   - ref: ansible_collections.meshops.multicluster.docsite.operations
     description: Revoke a cluster's intermediate CA, and turn revocation on for an installed fleet.
+  - ref: ansible_collections.meshops.multicluster.docsite.operations-rotate
+    description: The root rotation phases whose roots O(other_roots) names.
 author:
   - meshops developers (@meshops)
 """
@@ -132,6 +156,19 @@ EXAMPLES = r"""
   check_mode: true
   diff: true
 
+- name: Mid-rotation, both roots sign; intermediates replaced more than a day ago are revoked
+  meshops.multicluster.ca_crl:
+    path: "{{ inventory_dir }}/mesh-ca"
+    root_cert: "{{ inventory_dir }}/mesh-ca/root-cert.pem"
+    root_key: "{{ inventory_dir }}/mesh-ca/root-key.pem"
+    other_roots: ["{{ inventory_dir }}/mesh-ca/previous"]
+    intermediates: "{{ ansible_play_hosts | map('extract', hostvars, 'mesh_intermediate') | list }}"
+    inventory_clusters: "{{ groups['mesh_clusters'] }}"
+    revoke_superseded: true
+    revoke_superseded_after_hours: 24
+  delegate_to: localhost
+  run_once: true
+
 - name: Every cluster gets the same ca-crl.pem
   meshops.multicluster.ca_intermediate:
     cluster_name: "{{ inventory_hostname }}"
@@ -169,6 +206,20 @@ revoked:
       key_id: 1f0c3e0d6c8b0e5f4a2b9c7d6e5f4a3b2c1d0e9f
       not_after: "2028-12-05T09:49:41Z"
       revoked_at: "2026-12-06T10:02:11Z"
+superseded:
+  description:
+    - The intermediates clusters replaced, not revoked and not expired, each with its cluster, serial, fingerprint
+      and C(last_presented), when a run last saw it in its cluster's C(cacerts).
+  returned: success
+  type: list
+  elements: dict
+  sample:
+    - cluster: cluster1
+      serial: 2a9f0c1d7e4b3a5968c7d2e1f0a9b8c7d6e5f4a3
+      fingerprint: "A1:47:E2:08:6D:95:3B:C0:7F:14:D9:62:8E:B5:20:4C:F3:0A:97:6B:D1:35:E8:4F:02:AC:59:71:C6:1E:B8:93"
+      key_id: 9b8c7d6e5f4a3b2c1d0e9f1f0c3e0d6c8b0e5f4a
+      not_after: "2028-12-05T09:49:41Z"
+      last_presented: "2026-12-06T10:02:11Z"
 departed:
   description: Recorded clusters no longer in the inventory whose intermediates are not revoked (O(revoke_departed=false)).
   returned: success
@@ -206,6 +257,9 @@ def main():
             inventory_clusters=dict(type="list", elements="str", required=True),
             revoked=dict(type="list", elements="str", default=[]),
             revoke_departed=dict(type="bool", default=False),
+            revoke_superseded=dict(type="bool", default=False),
+            revoke_superseded_after_hours=dict(type="int", default=24),
+            other_roots=dict(type="list", elements="path", default=[]),
             crl_days=dict(type="int", default=crl.CRL_VALIDITY_DAYS),
             crl_renew_before_days=dict(type="int", default=crl.CRL_RENEW_BEFORE_DAYS),
         ),

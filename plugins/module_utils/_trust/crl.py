@@ -152,11 +152,15 @@ def check_crl_days(days, renew_before_days):
                            "fewer days than crl_days, or every run would sign the CRLs again")
 
 
-def fleet_crl(root_crl, intermediate_crls):
-    """The one ca-crl.pem of the fleet: the root's CRL, then the intermediates', ordered by issuer
-    and key (the same set always gives the same bytes)."""
+def fleet_crl(root_crls, intermediate_crls):
+    """The one ca-crl.pem of the fleet: the roots' CRLs (the signing root's first, then those of the
+    other roots of a rotation, each once), then the intermediates', ordered by issuer and key (the
+    same set always gives the same bytes)."""
     ordered = sorted(intermediate_crls, key=lambda item: (item.issuer.rfc4514_string(), authority_key_id(item) or ""))
-    return crls_pem([root_crl] + ordered)
+    distinct = {}
+    for item in list(root_crls) + ordered:
+        distinct.setdefault(item.public_bytes(serialization.Encoding.DER), item)
+    return crls_pem(distinct.values())
 
 
 def carried_over(previous, current, revoked_key_ids, now=None):
@@ -173,16 +177,17 @@ def carried_over(previous, current, revoked_key_ids, now=None):
 # --- the record of intermediates and revocations ----------------------------------------------
 
 def empty_record():
-    return {"clusters": {}, "revoked": {}}
+    return {"clusters": {}, "revoked": {}, "superseded": {}}
 
 
 def check_record(record, path):
-    """The record read from the controller, its shape checked (it is only ever written by us)."""
+    """The record read from the controller, its shape checked (it is only ever written by us); one
+    written before superseded intermediates were kept gets an empty map of them."""
     if (not isinstance(record, dict) or not isinstance(record.get("clusters"), dict)
-            or not isinstance(record.get("revoked"), dict)):
+            or not isinstance(record.get("revoked"), dict) or not isinstance(record.get("superseded", {}), dict)):
         raise pki.PkiError("record", path, "is not a record of intermediates",
-                           "a JSON object with 'clusters' and 'revoked' maps (restore it from a backup)")
-    return record
+                           "a JSON object with 'clusters', 'revoked' and 'superseded' maps (restore it from a backup)")
+    return dict(record, superseded=record.get("superseded", {}))
 
 
 def key_id(cert):
@@ -205,7 +210,7 @@ def entry_of(cluster, cert):
 
 def _find(record, item):
     """The recorded entry (current or revoked) an item of mesh_ca_revoked names, or None."""
-    entries = list(record["clusters"].values()) + list(record["revoked"].values())
+    entries = [entry for kind in ("clusters", "superseded", "revoked") for entry in record[kind].values()]
     if FINGERPRINT.fullmatch(item):
         return next((entry for entry in entries if entry["fingerprint"] == item.upper()), None)
     if SERIAL.fullmatch(item):
@@ -246,19 +251,43 @@ def departed(record, inventory_clusters):
     return sorted(name for name in record["clusters"] if name not in inventory_clusters)
 
 
-def updated_record(record, current, revoke, now=None):
+def _alive(entry, stamp):
+    return not entry.get("not_after") or entry["not_after"] > stamp
+
+
+def updated_record(record, current, revoke, now=None, presented=()):
     """The record after this run: current ({cluster: entry_of(...)}) replaces each cluster's
-    entry; the entries to revoke move to 'revoked' with the time of their first revocation (kept,
-    so that the root's CRL does not change on every run); revoked entries whose certificate has
-    expired are dropped (an expired certificate is refused anyway)."""
-    now = now or pki.utcnow()
-    revoked = {serial: entry for serial, entry in record["revoked"].items()
-               if not entry.get("not_after") or entry["not_after"] > pki.iso(now)}
+    entry, the entry it replaces moves to 'superseded'; the entries to revoke move to 'revoked' with
+    the time of their first revocation (kept, so that the root's CRL does not change on every run).
+    A superseded entry notes when a cluster of a run last presented it (its key id in presented,
+    the key ids of the run's CRLs: still in cacerts until the new one is promoted), the time from
+    which its workloads move. Entries whose certificate has expired are dropped (refused anyway)."""
+    stamp = pki.iso(now or pki.utcnow())
+    revoked = {serial: entry for serial, entry in record["revoked"].items() if _alive(entry, stamp)}
     for serial, entry in revoke.items():
-        revoked.setdefault(serial, dict(entry, revoked_at=pki.iso(now)))
+        revoked.setdefault(serial, dict(entry, revoked_at=stamp))
+    superseded = dict(record["superseded"])
+    for name, entry in current.items():
+        replaced = record["clusters"].get(name)
+        if replaced and replaced["serial"] != entry["serial"]:
+            superseded.setdefault(replaced["serial"], replaced)
+    superseded = {serial: (dict(entry, last_presented=stamp)
+                           if entry.get("key_id") in presented or "last_presented" not in entry else entry)
+                  for serial, entry in superseded.items() if serial not in revoked and _alive(entry, stamp)}
     clusters = {name: entry for name, entry in record["clusters"].items() if entry["serial"] not in revoked}
     clusters.update(current)
-    return {"clusters": dict(sorted(clusters.items())), "revoked": dict(sorted(revoked.items()))}
+    return {"clusters": dict(sorted(clusters.items())), "revoked": dict(sorted(revoked.items())),
+            "superseded": dict(sorted(superseded.items()))}
+
+
+def superseded_to_revoke(record, run_clusters, presented, after_hours, now=None):
+    """The superseded entries (mesh_ca_revoke_superseded) to revoke: of a cluster of this run that no
+    longer presents it (key id not in presented), last presented at least after_hours ago, so that
+    every workload certificate it signed has been renewed under its successor."""
+    limit = pki.iso((now or pki.utcnow()) - datetime.timedelta(hours=after_hours))
+    return {serial: entry for serial, entry in record["superseded"].items()
+            if entry["cluster"] in run_clusters and entry.get("key_id") not in presented
+            and entry.get("last_presented", "") <= limit}
 
 
 def revocation_dates(record):

@@ -64,7 +64,7 @@ def openssl_verify(tmp_path, roots, chain, cert, crl_text):
 
 def fleet(root, intermediates, revoked=None):
     root_crl = crl.sign_crl(root.cert, root.key, revoked or {}, 30, NOW)
-    return crl.fleet_crl(root_crl, [crl.sign_crl(cert, key, {}, 30, NOW) for cert, key in intermediates])
+    return crl.fleet_crl([root_crl], [crl.sign_crl(cert, key, {}, 30, NOW) for cert, key in intermediates])
 
 
 # --- what openssl requires (the proxies' check) ----------------------------------------------
@@ -183,9 +183,9 @@ def test_a_crl_by_a_ca_without_crl_sign_does_not_count():
 def test_fleet_file_is_ordered_root_first_then_by_issuer(root, east, west):
     root_crl = crl.sign_crl(root.cert, root.key, {}, 30, NOW)
     east_crl, west_crl = (crl.sign_crl(cert, key, {}, 30, NOW) for cert, key in (east, west))
-    text = crl.fleet_crl(root_crl, [west_crl, east_crl])
+    text = crl.fleet_crl([root_crl], [west_crl, east_crl])
     assert text == crl.crls_pem([root_crl, east_crl, west_crl])  # by issuer (L=east, then L=west)
-    assert text == crl.fleet_crl(root_crl, [east_crl, west_crl])
+    assert text == crl.fleet_crl([root_crl], [east_crl, west_crl])
 
 
 @pytest.mark.parametrize("days, renew, message", [
@@ -353,3 +353,42 @@ def test_an_intermediate_lacking_crl_sign_is_reissued_only_under_a_root_that_has
     installed = intermediate_without_crl_sign(old, "east")
     assert pki.inspect_cacerts(installed, old, "east") == {}
     assert "no crl sign" in pki.inspect_cacerts(installed, pki.recertify_root(old, 365), "east")
+
+
+# --- superseded intermediates (mesh_ca_revoke_superseded) -------------------------------------
+
+def test_a_replaced_intermediate_is_revoked_only_after_its_cluster_stopped_presenting_it(root, east):
+    new_east = intermediate(root, "east")
+    old_key, new_key = crl.key_id(east[0]), crl.key_id(new_east[0])
+    serial = format(east[0].serial_number, "x")
+    record = record_of({"east": east[0]})
+    # the rotation's run: the new one staged, the old one still in cacerts (both presented)
+    staged = crl.updated_record(record, entries(east=new_east[0]), {}, NOW, {old_key, new_key})
+    assert staged["superseded"][serial]["last_presented"] == pki.iso(NOW) and staged["clusters"]["east"]["key_id"] == new_key
+    # a later run while it is still in cacerts (promotion waits for a full run): seen again
+    waiting = crl.updated_record(staged, entries(east=new_east[0]), {}, NOW + 2 * DAY, {old_key, new_key})
+    assert waiting["superseded"][serial]["last_presented"] == pki.iso(NOW + 2 * DAY)
+    assert crl.superseded_to_revoke(waiting, {"east"}, {old_key, new_key}, 24, NOW + 9 * DAY) == {}
+    # promoted: no longer presented; the record does not change, the grace counts from the last sighting
+    promoted = crl.updated_record(waiting, entries(east=new_east[0]), {}, NOW + 2 * DAY + DAY / 2, {new_key})
+    assert promoted == waiting
+    assert crl.superseded_to_revoke(promoted, {"east"}, {new_key}, 24, NOW + 2 * DAY + DAY / 2) == {}
+    assert crl.superseded_to_revoke(promoted, {"west"}, {new_key}, 24, NOW + 4 * DAY) == {}  # east not in the run
+    revoke = crl.superseded_to_revoke(promoted, {"east"}, {new_key}, 24, NOW + 4 * DAY)
+    assert list(revoke) == [serial]
+    revoked = crl.updated_record(promoted, entries(east=new_east[0]), revoke, NOW + 4 * DAY, {new_key})
+    assert serial in revoked["revoked"] and revoked["superseded"] == {}
+    assert crl.resolve_revoked(revoked, [pki.fingerprint(east[0])], ["east"], False) == {serial: revoked["revoked"][serial]}
+
+
+def test_a_superseded_intermediate_leaves_the_record_when_it_expires(root, east):
+    new_east = intermediate(root, "east")
+    staged = crl.updated_record(record_of({"east": east[0]}), entries(east=new_east[0]), {}, NOW)
+    assert list(staged["superseded"]) == [format(east[0].serial_number, "x")]
+    assert crl.updated_record(staged, entries(east=new_east[0]), {}, east[0].not_valid_after_utc + DAY)["superseded"] == {}
+
+
+def test_a_record_without_superseded_entries_is_read(east):
+    record = record_of({"east": east[0]})
+    del record["superseded"]
+    assert crl.check_record(record, "/ca/intermediates.json")["superseded"] == {}

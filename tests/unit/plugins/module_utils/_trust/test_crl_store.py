@@ -29,7 +29,8 @@ def cluster(root, name):
 def params(path, intermediates, inventory, **kw):
     return dict({"path": str(path), "root_cert": str(path / "root-cert.pem"), "root_key": str(path / "root-key.pem"),
                  "root_passphrase": None, "intermediates": intermediates, "inventory_clusters": inventory,
-                 "revoked": [], "revoke_departed": False, "crl_days": 30, "crl_renew_before_days": 10}, **kw)
+                 "revoked": [], "revoke_departed": False, "crl_days": 30, "crl_renew_before_days": 10,
+                 "revoke_superseded": False, "revoke_superseded_after_hours": 24, "other_roots": []}, **kw)
 
 
 def test_fleet_crl_then_nothing_then_a_departed_cluster_revoked(root_dir):
@@ -39,7 +40,7 @@ def test_fleet_crl_then_nothing_then_a_departed_cluster_revoked(root_dir):
     assert first["changed"] and (path / "ca-crl.pem").read_text() == first["crl"]
     assert [item["issuer"] for item in first["crls"]] == [
         "CN=Root CA,O=Istio", "L=east,CN=Intermediate CA,O=Istio", "L=west,CN=Intermediate CA,O=Istio"]
-    assert diff["before"] == {"revoked": [], "crls": []} and "PRIVATE" not in json.dumps(first)
+    assert diff["before"] == {"revoked": [], "superseded": [], "crls": []} and "PRIVATE" not in json.dumps(first)
     record = json.loads((path / "intermediates.json").read_text())
     assert record["clusters"]["west"]["serial"] == format(west_cert.serial_number, "x")
     second, _diff = ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
@@ -94,3 +95,61 @@ def test_a_rejoining_cluster_keeps_its_revoked_intermediate_s_crl_until_promoted
     issuers = [item["issuer"] for item in rejoined["crls"]]
     assert issuers.count("L=west,CN=Intermediate CA,O=Istio") == 1
     assert rejoined["crls"][0]["revoked"] == [format(west_cert.serial_number, "x")]
+
+
+def test_revoke_superseded_after_the_rotation_s_workloads_moved(root_dir):
+    path, root = root_dir
+    (east, east_cert), (west, _west_cert) = cluster(root, "east"), cluster(root, "west")
+    ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    (new_east, _new_cert) = cluster(root, "east")
+    # the rotation's run: the new intermediate staged, the old one still in cacerts (both CRLs presented)
+    staged = dict(new_east, crls=east["crls"] + new_east["crls"])
+    rotated, _diff = ensure_fleet_crl(params(path, [staged, west], ["east", "west"], revoke_superseded=True,
+                                             revoke_superseded_after_hours=0), False)
+    serial = format(east_cert.serial_number, "x")
+    assert [item["serial"] for item in rotated["superseded"]] == [serial] and rotated["revoked"] == []
+    # promoted; within the grace nothing is revoked and the old CRL stays for its workloads
+    kept, _diff = ensure_fleet_crl(params(path, [new_east, west], ["east", "west"], revoke_superseded=True), False)
+    assert not kept["changed"] and kept["crl"] == rotated["crl"]
+    revoked, diff = ensure_fleet_crl(params(path, [new_east, west], ["east", "west"], revoke_superseded=True,
+                                            revoke_superseded_after_hours=0), False)
+    assert [item["serial"] for item in revoked["revoked"]] == [serial] and revoked["superseded"] == []
+    assert revoked["crls"][0]["revoked"] == [serial] and diff["after"]["superseded"] == []
+    assert sum(item["issuer"] == "L=east,CN=Intermediate CA,O=Istio" for item in revoked["crls"]) == 1
+
+
+def test_both_roots_of_a_rotation_sign_the_same_list(root_dir):
+    path, old = root_dir
+    (east, east_cert), (west, _west_cert) = cluster(old, "east"), cluster(old, "west")
+    ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
+    ensure_fleet_crl(params(path, [east], ["east"], revoke_departed=True), False)
+    # switch-root: the new root signs, the old one waits in previous/
+    new = pki.generate_root("ec")
+    (path / "previous").mkdir()
+    for name in ("root-cert.pem", "root-key.pem"):
+        (path / "previous" / name).write_bytes((path / name).read_bytes())
+    (path / "root-cert.pem").write_text(new.cert_pem)
+    (path / "root-key.pem").write_bytes(pki.key_pem(new.key))
+    (new_east, new_east_cert) = cluster(new, "east")
+    args = params(path, [dict(new_east, crls=east["crls"] + new_east["crls"])], ["east"],
+                  other_roots=[str(path / "previous")])
+    switched, _diff = ensure_fleet_crl(args, False)
+    roots = [item for item in switched["crls"] if item["issuer"] == "CN=Root CA,O=Istio"]
+    assert len(roots) == 2 and roots[0]["revoked"] == roots[1]["revoked"] != []
+    chain_text = crl.load_crls("t", switched["crl"])
+    assert crl.inspect_crl(switched["crl"], [east_cert, old.cert]) == {}  # a chain to the old root
+    assert crl.inspect_crl(switched["crl"], [new_east_cert, new.cert]) == {}  # and to the new one
+    assert len(chain_text) == 4  # two roots, the old and the new intermediate of east
+    again, _diff = ensure_fleet_crl(args, False)
+    assert not again["changed"]
+
+
+def test_a_root_certified_again_shares_its_twin_s_crl(root_dir):
+    path, root = root_dir
+    (east, _east_cert) = cluster(root, "east")
+    twin = pki.recertify_root(root, 365)
+    (path / "next").mkdir()
+    (path / "next" / "root-cert.pem").write_text(twin.cert_pem)
+    (path / "next" / "root-key.pem").write_bytes(pki.key_pem(twin.key))
+    result, _diff = ensure_fleet_crl(params(path, [east], ["east"], other_roots=[str(path / "next")]), False)
+    assert [item["issuer"] for item in result["crls"]] == ["CN=Root CA,O=Istio", "L=east,CN=Intermediate CA,O=Istio"]
