@@ -1,15 +1,26 @@
 """Revocation of a cluster's intermediate CA against the lab's real istiods (issue 24).
 
-One module-scoped run: site.yml with revocation on (every cacerts gets the fleet's ca-crl.pem and
-each real istiod publishes it as ConfigMap istio-ca-crl), then the last cluster leaves the inventory
-with mesh_ca_revoke_departed: the remaining clusters' CRL lists its intermediate, and
-`openssl verify -crl_check_all` of its istiod's serving certificate fails against a remaining
-cluster's root and published CRL while another cluster's passes. Then it rejoins (a new, unrevoked
-intermediate) and every ordered pair of clusters verifies. Last, revocation is turned off again.
+Five playbook runs in order, each serving several assertions (the tests depend on their order):
+1. site.yml with revocation on: every cacerts gets the fleet's ca-crl.pem and each real istiod
+   publishes it as ConfigMap istio-ca-crl, in every namespace.
+2. trust.yml without the last cluster, mesh_ca_revoke_departed: the remaining clusters' CRL lists
+   its intermediate; `openssl verify -crl_check_all` of its istiod's serving certificate fails
+   against a remaining cluster's root and published CRL while another cluster's passes.
+3. the same again changes nothing (so a run with revocation on is idempotent).
+4. verify.yml after one cluster's ca-crl.pem was removed and another's root CRL expired: the fleet
+   check fails exactly those clusters' Intermediate CA check, naming the fix (trust.yml).
+5. trust.yml with the whole inventory and longer CRLs (mesh_ca_crl_days 60, renew before 45, so
+   every 30-day CRL is near expiry): the departed cluster rejoins with a new intermediate that is
+   not revoked, every CRL is renewed, the broken files are repaired, and every ordered pair of
+   clusters verifies.
+Afterwards the fixture takes ca-crl.pem and cacerts-next out of every cluster through the API (what
+trust.yml with revocation off writes) instead of another playbook run.
 """
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
 import socket
 import ssl
@@ -77,17 +88,35 @@ def root_dir(lab):
     return find(yaml.safe_load(open(lab.inventory).read()), "mesh_ca_root_dir")
 
 
+def revocation_off(lab, root_dir):
+    """What trust.yml with mesh_ca_revocation=false leaves (ca-crl.pem out of every cacerts, no
+    cacerts-next, the controller's files gone), written through the API: a playbook run less."""
+    for name in lab.names:
+        client = lab.client(name)
+        secret = client.get("Secret", "cacerts", NS)
+        if secret and crl.CA_CRL in (secret.get("data") or {}):
+            del secret["data"][crl.CA_CRL]
+            client.request("PUT", "/api/v1/namespaces/%s/secrets/cacerts" % NS, body=json.dumps(secret))
+        if client.get("Secret", "cacerts-next", NS):
+            client.delete("Secret", "cacerts-next", NS)
+    for leftover in (crl.CA_CRL, crl.RECORD_FILE):
+        subprocess.run(["rm", "-f", "%s/%s" % (root_dir, leftover)], check=False)
+
+
 @pytest.fixture(scope="module")
 def revocation_on(lab, ansible_playbook, root_dir):
     started = time.monotonic()
     run = ansible_playbook("site.yml", extra_vars={"mesh_ca_revocation": True})
     assert run.rc == 0, run.stdout[-5000:]
     yield run
-    ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": False})
-    for leftover in (crl.CA_CRL, crl.RECORD_FILE):
-        path = "%s/%s" % (root_dir, leftover)
-        subprocess.run(["rm", "-f", path], check=False)
+    revocation_off(lab, root_dir)
     print("test_revocation: %.0f s" % (time.monotonic() - started))
+
+
+@pytest.fixture(scope="module")
+def departed_inventory(lab, tmp_path_factory):
+    """The lab's inventory without its last cluster."""
+    return without(lab, tmp_path_factory.mktemp("departed"), lab.names[-1])
 
 
 def without(lab, tmp_path, name):
@@ -115,19 +144,16 @@ def test_every_cluster_carries_and_publishes_the_fleet_crl(lab, revocation_on, r
     assert published(lab, lab.names[0], "default") == fleet  # in every namespace
 
 
-def test_second_run_changes_nothing(ansible_playbook, revocation_on):
-    run = ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": True})
-    assert run.rc == 0 and run.changed == 0, run.stdout[-3000:]
+DEPARTED = {"mesh_ca_revocation": True, "mesh_ca_revoke_departed": True}
 
 
-def test_a_departed_cluster_is_revoked_everywhere_else(lab, ansible_playbook, revocation_on, root_dir, tmp_path):
+def test_a_departed_cluster_is_revoked_everywhere_else(lab, ansible_playbook, revocation_on, root_dir,
+                                                       departed_inventory, tmp_path):
     gone, first, second = lab.names[-1], lab.names[0], lab.names[1]
     gone_data = cacerts(lab, gone)
     gone_serial = pki.summary(gone_data)["intermediate"]["serial"]
     gone_leaf = istiod_leaf(lab, gone)
-    inventory = without(lab, tmp_path, gone)
-    run = ansible_playbook("trust.yml", inventory=inventory,
-                           extra_vars={"mesh_ca_revocation": True, "mesh_ca_revoke_departed": True})
+    run = ansible_playbook("trust.yml", inventory=departed_inventory, extra_vars=DEPARTED)
     assert run.rc == 0, run.stdout[-5000:]
     fleet = open("%s/%s" % (root_dir, crl.CA_CRL)).read()
     root_crl = crl.load_crls("fleet", fleet)[0]
@@ -142,22 +168,71 @@ def test_a_departed_cluster_is_revoked_everywhere_else(lab, ansible_playbook, re
     ok, output = openssl_verify(tmp_path, data[pki.ROOT_CERT], cacerts(lab, second)[pki.CA_CERT],
                                 istiod_leaf(lab, second), published(lab, first))
     assert ok, output
-    again = ansible_playbook("trust.yml", inventory=inventory,
-                             extra_vars={"mesh_ca_revocation": True, "mesh_ca_revoke_departed": True})
-    assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
     record = json.loads(open("%s/%s" % (root_dir, crl.RECORD_FILE)).read())
     assert record["revoked"][gone_serial]["cluster"] == gone
 
 
-def test_a_revoked_cluster_that_rejoins_gets_a_new_intermediate(lab, ansible_playbook, revocation_on, root_dir, tmp_path):
+def test_a_second_run_changes_nothing(ansible_playbook, revocation_on, departed_inventory):
+    again = ansible_playbook("trust.yml", inventory=departed_inventory, extra_vars=DEPARTED)
+    assert again.rc == 0 and again.changed == 0, again.stdout[-3000:]
+
+
+def expired_root_crl(lab, root_dir, name):
+    """The cluster's ca-crl.pem with the root's CRL replaced by one whose nextUpdate has passed."""
+    root = pki.load_root(pki.read_source("c", "%s/root-cert.pem" % root_dir),
+                         pki.read_key_file("k", "%s/root-key.pem" % root_dir))
+    crls = crl.load_crls("cacerts", cacerts(lab, name)[crl.CA_CRL])
+    stale = crl.sign_crl(root.cert, root.key, {}, 1, pki.utcnow() - datetime.timedelta(days=3))
+    return crl.crls_pem([stale] + [item for item in crls if not crl.signed_by(item, root.cert)])
+
+
+def put_crl(lab, name, text):
+    """Set (or with None remove) ca-crl.pem of the cluster's cacerts behind the collection's back."""
+    client = lab.client(name)
+    secret = client.get("Secret", "cacerts", NS)
+    secret["data"].pop(crl.CA_CRL, None)
+    if text is not None:
+        secret["data"][crl.CA_CRL] = base64.b64encode(text.encode()).decode()
+    client.request("PUT", "/api/v1/namespaces/%s/secrets/cacerts" % NS, body=json.dumps(secret))
+
+
+def test_a_missing_or_expired_crl_fails_the_fleet_check_naming_the_fix(lab, ansible_playbook, revocation_on, root_dir,
+                                                                       departed_inventory, tmp_path):
+    missing, expired = lab.names[0], lab.names[1]
+    put_crl(lab, expired, expired_root_crl(lab, root_dir, expired))
+    put_crl(lab, missing, None)
+    reports = tmp_path / "reports"
+    run = ansible_playbook("verify.yml", inventory=departed_inventory,
+                           extra_vars={"mesh_ca_revocation": True, "mesh_verify_report_dir": str(reports)})
+    assert run.rc != 0, run.stdout[-3000:]
+    model = json.loads((reports / "mesh-report.json").read_text())
+    results = {c["name"]: c["results"]["intermediate"] for c in model["clusters"]}
+    assert results[missing]["status"] == "fail" and "missing" in results[missing]["detail"], results[missing]
+    assert results[expired]["status"] == "fail" and "expired" in results[expired]["detail"], results[expired]
+    for name in (missing, expired):
+        assert "playbooks/trust.yml" in results[name]["fix"], results[name]
+
+
+def test_a_revoked_cluster_rejoins_with_a_new_intermediate_and_crls_near_expiry_are_renewed(
+        lab, ansible_playbook, revocation_on, root_dir, tmp_path):
     gone = lab.names[-1]
     old_serial = pki.summary(cacerts(lab, gone))["intermediate"]["serial"]
-    run = ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": True})
+    before = {item.issuer.rfc4514_string(): item.next_update_utc
+              for item in crl.load_crls("fleet", open("%s/%s" % (root_dir, crl.CA_CRL)).read())}
+    # every CRL has about 30 days left, fewer than 45: near expiry for this run, which signs them for 60
+    run = ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": True, "mesh_ca_crl_days": 60,
+                                                    "mesh_ca_crl_renew_before_days": 45})
     assert run.rc == 0, run.stdout[-5000:]
     new_serial = pki.summary(cacerts(lab, gone))["intermediate"]["serial"]
     assert new_serial != old_serial
     fleet = open("%s/%s" % (root_dir, crl.CA_CRL)).read()
     assert crl.revoked_serials(crl.load_crls("fleet", fleet)[0]) == [old_serial]
+    renewed = crl.load_crls("fleet", fleet)
+    assert all(item.next_update_utc - pki.utcnow() > datetime.timedelta(days=45) for item in renewed), fleet
+    assert all(item.next_update_utc > before[item.issuer.rfc4514_string()]
+               for item in renewed if item.issuer.rfc4514_string() in before)
+    for name in lab.names:  # the missing and the expired file of the last test repaired too
+        assert cacerts(lab, name)[crl.CA_CRL] == fleet, name
     assert all(wait_published(lab, lab.names, fleet).values())
     current = pki.load_certs(("c", "c", cacerts(lab, gone)[pki.CA_CERT].encode()))[0]
     deadline = time.monotonic() + 60  # the rejoined istiod serves from its new intermediate
