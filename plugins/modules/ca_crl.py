@@ -71,17 +71,23 @@ options:
   revoke_superseded:
     description:
       - Revoke the intermediates a cluster of this run replaced (a rotation, a renewal) and no longer presents,
-        once it last presented them at least O(revoke_superseded_after_hours) ago. The record keeps each
-        replaced intermediate, and when a run last saw it in its cluster's C(cacerts), until it expires.
+        once it stopped presenting them at least O(revoke_superseded_after_hours) ago. The record keeps each
+        replaced intermediate, and when its successor was promoted (C(moved_at)), until it expires.
     type: bool
     default: false
   revoke_superseded_after_hours:
     description:
-      - Hours between the last run that saw a replaced intermediate in its cluster and its revocation by
-        O(revoke_superseded). At least the workload certificate lifetime (Istio's default is 24 hours), so that
+      - Hours between the promotion of an intermediate's successor and its revocation by O(revoke_superseded). At least the workload certificate lifetime (Istio's default is 24 hours), so that
         every workload certificate it signed has been renewed.
     type: int
     default: 24
+  promote:
+    description:
+      - Whether the staged intermediates of O(intermediates) (C(staged) in their results) are promoted into C(cacerts)
+        in this run. Their predecessors then stop being presented now, which starts the wait of
+        O(revoke_superseded_after_hours).
+    type: bool
+    default: false
   other_roots:
     description:
       - Directories of the other roots of a rotation (C(next/), C(previous/) of the root's directory), each holding
@@ -166,6 +172,7 @@ EXAMPLES = r"""
     inventory_clusters: "{{ groups['mesh_clusters'] }}"
     revoke_superseded: true
     revoke_superseded_after_hours: 24
+    promote: "{{ ansible_play_hosts | length == groups['mesh_clusters'] | length }}"
   delegate_to: localhost
   run_once: true
 
@@ -209,7 +216,7 @@ revoked:
 superseded:
   description:
     - The intermediates clusters replaced, not revoked and not expired, each with its cluster, serial, fingerprint
-      and C(last_presented), when a run last saw it in its cluster's C(cacerts).
+      and C(moved_at), when its cluster stopped presenting it (absent while it still does).
   returned: success
   type: list
   elements: dict
@@ -219,7 +226,7 @@ superseded:
       fingerprint: "A1:47:E2:08:6D:95:3B:C0:7F:14:D9:62:8E:B5:20:4C:F3:0A:97:6B:D1:35:E8:4F:02:AC:59:71:C6:1E:B8:93"
       key_id: 9b8c7d6e5f4a3b2c1d0e9f1f0c3e0d6c8b0e5f4a
       not_after: "2028-12-05T09:49:41Z"
-      last_presented: "2026-12-06T10:02:11Z"
+      moved_at: "2026-12-06T10:02:11Z"
 departed:
   description: Recorded clusters no longer in the inventory whose intermediates are not revoked (O(revoke_departed=false)).
   returned: success
@@ -241,8 +248,7 @@ crls:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module, require_cryptography
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import exit_with_files, key_file_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.crl_store import ensure_fleet_crl
 
 
@@ -260,20 +266,14 @@ def main():
             revoke_superseded=dict(type="bool", default=False),
             revoke_superseded_after_hours=dict(type="int", default=24),
             other_roots=dict(type="list", elements="path", default=[]),
+            promote=dict(type="bool", default=False),
             crl_days=dict(type="int", default=crl.CRL_VALIDITY_DAYS),
             crl_renew_before_days=dict(type="int", default=crl.CRL_RENEW_BEFORE_DAYS),
         ),
         ("root_key",),
         supports_check_mode=True,
     )
-    require_cryptography(module)
-    try:
-        result, diff = ensure_fleet_crl(module.params, module.check_mode)
-    except MeshError as exc:
-        fail_with(module, exc)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_with_files(module, ensure_fleet_crl)
 
 
 if __name__ == "__main__":

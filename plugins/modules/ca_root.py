@@ -264,8 +264,7 @@ bundle_fingerprints:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module, require_cryptography
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import exit_with_files, key_file_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_store import ensure_root
 
 
@@ -291,14 +290,7 @@ def main():
                             ("recertify", "cert_file", "cert_content")],
         supports_check_mode=True,
     )
-    require_cryptography(module)
-    try:
-        result, diff = ensure_root(module.params, module.check_mode)
-    except MeshError as exc:
-        fail_with(module, exc)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_with_files(module, ensure_root)
 
 
 if __name__ == "__main__":

@@ -255,13 +255,14 @@ def _alive(entry, stamp):
     return not entry.get("not_after") or entry["not_after"] > stamp
 
 
-def updated_record(record, current, revoke, now=None, presented=()):
+def updated_record(record, current, revoke, now=None, moving=(), staying=()):
     """The record after this run: current ({cluster: entry_of(...)}) replaces each cluster's
     entry, the entry it replaces moves to 'superseded'; the entries to revoke move to 'revoked' with
     the time of their first revocation (kept, so that the root's CRL does not change on every run).
-    A superseded entry notes when a cluster of a run last presented it (its key id in presented,
-    the key ids of the run's CRLs: still in cacerts until the new one is promoted), the time from
-    which its workloads move. Entries whose certificate has expired are dropped (refused anyway)."""
+    A superseded entry of a cluster of this run notes when that cluster stopped presenting it
+    (`moved_at`, the promotion of its successor, from which its workloads move): key ids in staying
+    are still presented after this run (none then), those in moving stop being presented in this run
+    (now), others were not presented (kept, or now). Expired entries are dropped (refused anyway)."""
     stamp = pki.iso(now or pki.utcnow())
     revoked = {serial: entry for serial, entry in record["revoked"].items() if _alive(entry, stamp)}
     for serial, entry in revoke.items():
@@ -271,23 +272,33 @@ def updated_record(record, current, revoke, now=None, presented=()):
         replaced = record["clusters"].get(name)
         if replaced and replaced["serial"] != entry["serial"]:
             superseded.setdefault(replaced["serial"], replaced)
-    superseded = {serial: (dict(entry, last_presented=stamp)
-                           if entry.get("key_id") in presented or "last_presented" not in entry else entry)
-                  for serial, entry in superseded.items() if serial not in revoked and _alive(entry, stamp)}
+    superseded = {serial: _moved(entry, current, moving, staying, stamp) for serial, entry in superseded.items()
+                  if serial not in revoked and _alive(entry, stamp)}
     clusters = {name: entry for name, entry in record["clusters"].items() if entry["serial"] not in revoked}
     clusters.update(current)
     return {"clusters": dict(sorted(clusters.items())), "revoked": dict(sorted(revoked.items())),
             "superseded": dict(sorted(superseded.items()))}
 
 
+def _moved(entry, current, moving, staying, stamp):
+    """A superseded entry with moved_at as this run leaves it (see updated_record)."""
+    if entry["cluster"] not in current:  # not in this run: what its cluster presents is unknown
+        return entry
+    if entry.get("key_id") in staying:
+        return {key: value for key, value in entry.items() if key != "moved_at"}
+    if entry.get("key_id") in moving or "moved_at" not in entry:
+        return dict(entry, moved_at=stamp)
+    return entry
+
+
 def superseded_to_revoke(record, run_clusters, presented, after_hours, now=None):
     """The superseded entries (mesh_ca_revoke_superseded) to revoke: of a cluster of this run that no
-    longer presents it (key id not in presented), last presented at least after_hours ago, so that
+    longer presents it (key id not in presented), moved away from at least after_hours ago, so that
     every workload certificate it signed has been renewed under its successor."""
     limit = pki.iso((now or pki.utcnow()) - datetime.timedelta(hours=after_hours))
     return {serial: entry for serial, entry in record["superseded"].items()
             if entry["cluster"] in run_clusters and entry.get("key_id") not in presented
-            and entry.get("last_presented", "") <= limit}
+            and entry.get("moved_at") and entry["moved_at"] <= limit}
 
 
 def revocation_dates(record):

@@ -37,8 +37,10 @@ def _roots(params):
 
 
 def _intermediates(params):
-    """({cluster: record entry}, [CRL]) from each cluster's ca_intermediate result."""
-    entries, crls = {}, []
+    """({cluster: record entry}, [CRL], staying) from each cluster's ca_intermediate result; staying:
+    the key ids of the intermediates the clusters present after this run (with promote, a staged
+    one replaces the one in cacerts)."""
+    entries, crls, staying = {}, [], set()
     for number, item in enumerate(params["intermediates"]):
         field = "intermediates[%d]" % number
         if not item.get("cluster_name") or not item.get("intermediate_cert"):
@@ -47,9 +49,11 @@ def _intermediates(params):
         cluster = item["cluster_name"]
         cert = pki.load_certs((field + ".intermediate_cert", pki.PEM_CONTENT, item["intermediate_cert"].encode()))[0]
         entries[cluster] = crl.entry_of(cluster, cert)
-        for text in item.get("crls") or []:
-            crls.extend(crl.load_crls(field + ".crls", text))
-    return entries, crls
+        own = [found for text in item.get("crls") or [] for found in crl.load_crls(field + ".crls", text)]
+        crls.extend(own)
+        promoted = params["promote"] and item.get("staged")
+        staying |= {crl.key_id(cert)} if promoted else {crl.authority_key_id(found) for found in own}
+    return entries, crls, staying
 
 
 def _read_json(path):
@@ -76,7 +80,7 @@ def ensure_fleet_crl(params, check_mode):
     record_path = os.path.join(params["path"], crl.RECORD_FILE)
     crl_path = os.path.join(params["path"], crl.CA_CRL)
     record = _read_json(record_path)
-    current, cluster_crls = _intermediates(params)
+    current, cluster_crls, staying = _intermediates(params)
     previous_text = (read_file(crl_path) or b"").decode()
     previous = crl.load_crls(crl_path, previous_text)
     presented = {crl.authority_key_id(item) for item in cluster_crls}
@@ -84,7 +88,7 @@ def ensure_fleet_crl(params, check_mode):
     if params["revoke_superseded"]:
         revoke.update(crl.superseded_to_revoke(record, set(current), presented,
                                                params["revoke_superseded_after_hours"], now))
-    new_record = crl.updated_record(record, current, revoke, now, presented)
+    new_record = crl.updated_record(record, current, revoke, now, presented - staying, staying)
     root_crls = []
     for root in roots:  # a root certified again (same key and subject) reuses the CRL its twin signed
         root_crls.append(crl.crl_of(root.cert, root.key, crl.revocation_dates(new_record), root_crls + previous,

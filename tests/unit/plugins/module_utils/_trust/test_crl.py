@@ -362,23 +362,30 @@ def test_a_replaced_intermediate_is_revoked_only_after_its_cluster_stopped_prese
     old_key, new_key = crl.key_id(east[0]), crl.key_id(new_east[0])
     serial = format(east[0].serial_number, "x")
     record = record_of({"east": east[0]})
-    # the rotation's run: the new one staged, the old one still in cacerts (both presented)
-    staged = crl.updated_record(record, entries(east=new_east[0]), {}, NOW, {old_key, new_key})
-    assert staged["superseded"][serial]["last_presented"] == pki.iso(NOW) and staged["clusters"]["east"]["key_id"] == new_key
-    # a later run while it is still in cacerts (promotion waits for a full run): seen again
-    waiting = crl.updated_record(staged, entries(east=new_east[0]), {}, NOW + 2 * DAY, {old_key, new_key})
-    assert waiting["superseded"][serial]["last_presented"] == pki.iso(NOW + 2 * DAY)
-    assert crl.superseded_to_revoke(waiting, {"east"}, {old_key, new_key}, 24, NOW + 9 * DAY) == {}
-    # promoted: no longer presented; the record does not change, the grace counts from the last sighting
-    promoted = crl.updated_record(waiting, entries(east=new_east[0]), {}, NOW + 2 * DAY + DAY / 2, {new_key})
-    assert promoted == waiting
+    # a partial run: the new one staged, the old one stays in cacerts (both presented after the run)
+    staged = crl.updated_record(record, entries(east=new_east[0]), {}, NOW, (), {old_key, new_key})
+    assert "moved_at" not in staged["superseded"][serial] and staged["clusters"]["east"]["key_id"] == new_key
+    assert crl.updated_record(staged, entries(east=new_east[0]), {}, NOW + DAY, (), {old_key, new_key}) == staged
+    assert crl.superseded_to_revoke(staged, {"east"}, {old_key, new_key}, 24, NOW + 9 * DAY) == {}
+    # the full run that promotes: the old one moves now
+    promoted = crl.updated_record(staged, entries(east=new_east[0]), {}, NOW + 2 * DAY, {old_key}, {new_key})
+    assert promoted["superseded"][serial]["moved_at"] == pki.iso(NOW + 2 * DAY)
+    # later runs: not presented any more, nothing changes; the wait counts from the promotion
+    assert crl.updated_record(promoted, entries(east=new_east[0]), {}, NOW + 3 * DAY, (), {new_key}) == promoted
     assert crl.superseded_to_revoke(promoted, {"east"}, {new_key}, 24, NOW + 2 * DAY + DAY / 2) == {}
     assert crl.superseded_to_revoke(promoted, {"west"}, {new_key}, 24, NOW + 4 * DAY) == {}  # east not in the run
     revoke = crl.superseded_to_revoke(promoted, {"east"}, {new_key}, 24, NOW + 4 * DAY)
     assert list(revoke) == [serial]
-    revoked = crl.updated_record(promoted, entries(east=new_east[0]), revoke, NOW + 4 * DAY, {new_key})
+    revoked = crl.updated_record(promoted, entries(east=new_east[0]), revoke, NOW + 4 * DAY, (), {new_key})
     assert serial in revoked["revoked"] and revoked["superseded"] == {}
     assert crl.resolve_revoked(revoked, [pki.fingerprint(east[0])], ["east"], False) == {serial: revoked["revoked"][serial]}
+
+
+def test_a_superseded_intermediate_of_a_cluster_outside_the_run_is_left_as_it_is(root, east, west):
+    new_east = intermediate(root, "east")
+    staged = crl.updated_record(record_of({"east": east[0], "west": west[0]}), entries(east=new_east[0]), {}, NOW,
+                                (), {crl.key_id(east[0]), crl.key_id(new_east[0])})
+    assert crl.updated_record(staged, entries(west=west[0]), {}, NOW + DAY, (), {crl.key_id(west[0])}) == staged
 
 
 def test_a_superseded_intermediate_leaves_the_record_when_it_expires(root, east):

@@ -30,7 +30,8 @@ def params(path, intermediates, inventory, **kw):
     return dict({"path": str(path), "root_cert": str(path / "root-cert.pem"), "root_key": str(path / "root-key.pem"),
                  "root_passphrase": None, "intermediates": intermediates, "inventory_clusters": inventory,
                  "revoked": [], "revoke_departed": False, "crl_days": 30, "crl_renew_before_days": 10,
-                 "revoke_superseded": False, "revoke_superseded_after_hours": 24, "other_roots": []}, **kw)
+                 "revoke_superseded": False, "revoke_superseded_after_hours": 24, "other_roots": [],
+                 "promote": False}, **kw)
 
 
 def test_fleet_crl_then_nothing_then_a_departed_cluster_revoked(root_dir):
@@ -102,13 +103,14 @@ def test_revoke_superseded_after_the_rotation_s_workloads_moved(root_dir):
     (east, east_cert), (west, _west_cert) = cluster(root, "east"), cluster(root, "west")
     ensure_fleet_crl(params(path, [east, west], ["east", "west"]), False)
     (new_east, _new_cert) = cluster(root, "east")
-    # the rotation's run: the new intermediate staged, the old one still in cacerts (both CRLs presented)
-    staged = dict(new_east, crls=east["crls"] + new_east["crls"])
+    # the rotation's run: the new intermediate staged, the old one still in cacerts (both CRLs), promoted
+    staged = dict(new_east, crls=east["crls"] + new_east["crls"], staged=True)
     rotated, _diff = ensure_fleet_crl(params(path, [staged, west], ["east", "west"], revoke_superseded=True,
-                                             revoke_superseded_after_hours=0), False)
+                                             revoke_superseded_after_hours=0, promote=True), False)
     serial = format(east_cert.serial_number, "x")
     assert [item["serial"] for item in rotated["superseded"]] == [serial] and rotated["revoked"] == []
-    # promoted; within the grace nothing is revoked and the old CRL stays for its workloads
+    assert rotated["superseded"][0]["moved_at"]
+    # within the wait nothing is revoked, nothing changes, and the old CRL stays for its workloads
     kept, _diff = ensure_fleet_crl(params(path, [new_east, west], ["east", "west"], revoke_superseded=True), False)
     assert not kept["changed"] and kept["crl"] == rotated["crl"]
     revoked, diff = ensure_fleet_crl(params(path, [new_east, west], ["east", "west"], revoke_superseded=True,
@@ -131,7 +133,7 @@ def test_both_roots_of_a_rotation_sign_the_same_list(root_dir):
     (path / "root-cert.pem").write_text(new.cert_pem)
     (path / "root-key.pem").write_bytes(pki.key_pem(new.key))
     (new_east, new_east_cert) = cluster(new, "east")
-    args = params(path, [dict(new_east, crls=east["crls"] + new_east["crls"])], ["east"],
+    args = params(path, [dict(new_east, crls=east["crls"] + new_east["crls"], staged=True)], ["east"],
                   other_roots=[str(path / "previous")])
     switched, _diff = ensure_fleet_crl(args, False)
     roots = [item for item in switched["crls"] if item["issuer"] == "CN=Root CA,O=Istio"]
