@@ -209,7 +209,7 @@ def entry_of(cluster, cert):
 
 
 def _find(record, item):
-    """The recorded entry (current or revoked) an item of mesh_ca_revoked names, or None."""
+    """The recorded entry (current, superseded or revoked) an item of mesh_ca_revoked names, or None."""
     entries = [entry for kind in ("clusters", "superseded", "revoked") for entry in record[kind].values()]
     if FINGERPRINT.fullmatch(item):
         return next((entry for entry in entries if entry["fingerprint"] == item.upper()), None)
