@@ -155,3 +155,11 @@ def test_a_root_certified_again_shares_its_twin_s_crl(root_dir):
     (path / "next" / "root-key.pem").write_bytes(pki.key_pem(twin.key))
     result, _diff = ensure_fleet_crl(params(path, [east], ["east"], other_roots=[str(path / "next")]), False)
     assert [item["issuer"] for item in result["crls"]] == ["CN=Root CA,O=Istio", "L=east,CN=Intermediate CA,O=Istio"]
+
+
+def test_another_root_without_its_files_is_named(root_dir):
+    path, root = root_dir
+    (east, _east_cert) = cluster(root, "east")
+    with pytest.raises(pki.PkiError) as info:
+        ensure_fleet_crl(params(path, [east], ["east"], other_roots=[str(path / "previous")]), False)
+    assert "other_roots[0]" in str(info.value) and not (path / "ca-crl.pem").exists()
