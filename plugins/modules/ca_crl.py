@@ -77,8 +77,9 @@ options:
     default: false
   revoke_superseded_after_hours:
     description:
-      - Hours between the promotion of an intermediate's successor and its revocation by O(revoke_superseded). At least the workload certificate lifetime (Istio's default is 24 hours), so that
-        every workload certificate it signed has been renewed.
+      - Hours between the promotion of an intermediate's successor and its revocation by O(revoke_superseded).
+        At least the workload certificate lifetime (Istio's default is 24 hours), so that every workload
+        certificate it signed has been renewed.
     type: int
     default: 24
   promote:
