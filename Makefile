@@ -46,9 +46,10 @@ lab-status:
 unit: venv
 	$(VENV)/bin/pytest -q tests/unit
 
-# Starts its own lab (instance 1, beside a demo lab) and stops it at the end.
+# Starts its own lab (instance 1, beside a demo lab) and stops it at the end; prints the slowest
+# tests, against the suite's 40-minute budget.
 integration: venv binaries
-	$(VENV)/bin/pytest -q tests/integration
+	$(VENV)/bin/pytest -q --durations=25 tests/integration
 
 # Plain ansible-test sanity over every repository file, on Python 3.11, 3.12 and 3.13 (tests/sanity.py).
 sanity: venv

@@ -141,7 +141,6 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", gate
                    tag_names["stable"]: _tag_revision(info, tag_names["stable"], previous or target),
                    tag_names["canary"]: target}
     final_tags = {DEFAULT_TAG: target, tag_names["stable"]: target, tag_names["canary"]: target}
-    gateway = info.get("gateway") or {}
     in_place = previous is None and str(current.get("version")) != str(chart_version)
     pinned = pinned_namespaces(info, target, tag_names)
     gateway_move = gateway_step(info, target, gateway_strategy, in_place)
