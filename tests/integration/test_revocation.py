@@ -25,6 +25,7 @@ import json
 import socket
 import ssl
 import subprocess
+import threading
 import time
 
 import pytest
@@ -213,16 +214,77 @@ def test_a_missing_or_expired_crl_fails_the_fleet_check_naming_the_fix(lab, ansi
         assert "playbooks/trust.yml" in results[name]["fix"], results[name]
 
 
+class PairWatch(threading.Thread):
+    """While a playbook runs: again and again, for every ordered pair (X, Y), the certificate X's
+    istiod serves verifies against Y's root bundle and the CRL Y's istiod publishes, unless X still
+    serves from the revoked intermediate `revoked_serial`. Each X's intermediates (cacerts and the
+    staged cacerts-next) are remembered, so a leaf served from one no longer in the Secret still
+    finds its issuer."""
+
+    def __init__(self, lab, directory, revoked_serial):
+        super().__init__(daemon=True)
+        self.lab, self.directory, self.revoked_serial = lab, directory, revoked_serial
+        self.intermediates = {name: {} for name in lab.names}
+        self.stop, self.samples, self.refused = threading.Event(), 0, []
+
+    def learn(self, name):
+        for secret in ("cacerts", "cacerts-next"):
+            data = pki.decode_secret_data(self.lab.client(name).get("Secret", secret, NS) or {"data": {}})
+            if pki.CA_CERT in data:
+                cert = pki.load_certs((secret, secret, data[pki.CA_CERT].encode()))[0]
+                self.intermediates[name][cert.serial_number] = (cert, data[pki.CA_CERT])
+
+    def served(self, name):
+        """(serial of the issuing intermediate, its PEM, the leaf PEM), or None while istiod restarts."""
+        try:
+            leaf_pem = istiod_leaf(self.lab, name)
+        except OSError:
+            return None
+        leaf = pki.load_certs(("leaf", "leaf", leaf_pem.encode()))[0]
+        return next(((serial, pem, leaf_pem) for serial, (cert, pem) in self.intermediates[name].items()
+                     if pki.issued_by(leaf, cert)), (None, None, leaf_pem))
+
+    def run(self):
+        names = self.lab.names
+        while not self.stop.is_set():
+            for name in names:
+                self.learn(name)
+            served = {name: self.served(name) for name in names}
+            trust = {name: (cacerts(self.lab, name)[pki.ROOT_CERT], published(self.lab, name)) for name in names}
+            for x, chain in served.items():
+                if chain is None or format(chain[0] or 0, "x") == self.revoked_serial:
+                    continue
+                if chain[0] is None:
+                    self.refused.append("sample %d: %s's istiod serves a certificate of no intermediate it "
+                                        "held" % (self.samples, x))
+                    continue
+                for y, (roots, crl_text) in trust.items():
+                    ok, output = openssl_verify(self.directory, roots, chain[1], chain[2], crl_text or "")
+                    if not ok:
+                        self.refused.append("sample %d: %s's istiod against %s: %s" % (self.samples, x, y, output))
+            self.samples += 1
+            self.stop.wait(0.5)
+
+
 def test_a_revoked_cluster_rejoins_with_a_new_intermediate_and_crls_near_expiry_are_renewed(
         lab, ansible_playbook, revocation_on, root_dir, tmp_path):
     gone = lab.names[-1]
     old_serial = pki.summary(cacerts(lab, gone))["intermediate"]["serial"]
     before = {item.issuer.rfc4514_string(): item.next_update_utc
               for item in crl.load_crls("fleet", open("%s/%s" % (root_dir, crl.CA_CRL)).read())}
+    watch = PairWatch(lab, tmp_path / "watch", old_serial)
+    watch.directory.mkdir()
+    watch.start()
     # every CRL has about 30 days left, fewer than 45: near expiry for this run, which signs them for 60
-    run = ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": True, "mesh_ca_crl_days": 60,
-                                                    "mesh_ca_crl_renew_before_days": 45})
+    try:
+        run = ansible_playbook("trust.yml", extra_vars={"mesh_ca_revocation": True, "mesh_ca_crl_days": 60,
+                                                        "mesh_ca_crl_renew_before_days": 45})
+    finally:
+        watch.stop.set()
+        watch.join()
     assert run.rc == 0, run.stdout[-5000:]
+    # at every step of the add, not only at the end: no valid chain was refused by any cluster
+    assert watch.samples >= 5 and watch.refused == [], (watch.samples, watch.refused[:5])
     new_serial = pki.summary(cacerts(lab, gone))["intermediate"]["serial"]
     assert new_serial != old_serial
     fleet = open("%s/%s" % (root_dir, crl.CA_CRL)).read()

@@ -37,6 +37,7 @@ OPTIONS = {
     "dns_configmap_create": "the cluster DNS is kube-dns, or CoreDNS with custom_configmap: the dns step creates "
                             "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
+    "revocation": "mesh_ca_revocation is true: the trust step waits until istiod publishes the fleet's CRL",
 }
 IDENTITY_NAME = "meshops-operate"
 DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
@@ -58,7 +59,7 @@ PERMISSIONS = {
               "read, issue, renew and remove the cluster's intermediate CA, and stage the next one while revocation "
               "is on; no other Secret"),
         _rule("mesh", "", ["configmaps"], ["get"], [CA_ROOT_CONFIGMAP, CA_CRL_CONFIGMAP],
-              "with revocation on, whether istiod runs and has published the fleet's CRL"),
+              "whether istiod runs and has published the fleet's CRL", option="revocation"),
         _rule("cluster", "", ["namespaces"], ["get"], ["{mesh}"],
               "whether the control plane's namespace exists (playbooks/rbac.yml creates it)"),
     ),
