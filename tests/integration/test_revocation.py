@@ -217,13 +217,14 @@ def test_a_missing_or_expired_crl_fails_the_fleet_check_naming_the_fix(lab, ansi
 class PairWatch(threading.Thread):
     """While a playbook runs: again and again, for every ordered pair (X, Y), the certificate X's
     istiod serves verifies against Y's root bundle and the CRL Y's istiod publishes, unless X still
-    serves from the revoked intermediate `revoked_serial`. Each X's intermediates (cacerts and the
-    staged cacerts-next) are remembered, so a leaf served from one no longer in the Secret still
-    finds its issuer."""
+    serves from the revoked intermediate `revoked_serial`, or Y still publishes a CRL file the test
+    broke behind the collection's back (`excused`: {cluster: published texts}). Each X's
+    intermediates (cacerts and the staged cacerts-next) are remembered, so a leaf served from one no
+    longer in the Secret still finds its issuer."""
 
-    def __init__(self, lab, directory, revoked_serial):
+    def __init__(self, lab, directory, revoked_serial, excused):
         super().__init__(daemon=True)
-        self.lab, self.directory, self.revoked_serial = lab, directory, revoked_serial
+        self.lab, self.directory, self.revoked_serial, self.excused = lab, directory, revoked_serial, excused
         self.intermediates = {name: {} for name in lab.names}
         self.stop, self.samples, self.refused = threading.Event(), 0, []
 
@@ -259,6 +260,8 @@ class PairWatch(threading.Thread):
                                         "held" % (self.samples, x))
                     continue
                 for y, (roots, crl_text) in trust.items():
+                    if (crl_text or "") in self.excused.get(y, ()):
+                        continue
                     ok, output = openssl_verify(self.directory, roots, chain[1], chain[2], crl_text or "")
                     if not ok:
                         self.refused.append("sample %d: %s's istiod against %s: %s" % (self.samples, x, y, output))
@@ -272,7 +275,9 @@ def test_a_revoked_cluster_rejoins_with_a_new_intermediate_and_crls_near_expiry_
     old_serial = pki.summary(cacerts(lab, gone))["intermediate"]["serial"]
     before = {item.issuer.rfc4514_string(): item.next_update_utc
               for item in crl.load_crls("fleet", open("%s/%s" % (root_dir, crl.CA_CRL)).read())}
-    watch = PairWatch(lab, tmp_path / "watch", old_serial)
+    # the missing and the expired file of the last test, until this run repairs them
+    broken = {name: {published(lab, name) or "", ""} for name in lab.names[:2]}
+    watch = PairWatch(lab, tmp_path / "watch", old_serial, broken)
     watch.directory.mkdir()
     watch.start()
     # every CRL has about 30 days left, fewer than 45: near expiry for this run, which signs them for 60
