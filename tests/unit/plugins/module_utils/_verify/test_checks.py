@@ -251,6 +251,8 @@ def test_intermediate_pass_shows_the_crl():
     assert check_intermediate(trust, 30) == {
         "status": "pass", "detail": "700 days left; CRL 2 day(s) old, next update 2027-01-05T10:02:11Z (27 days), "
                                     "revoked: 6003b40d"}
+    named = check_intermediate(trust, 30, revoked_clusters={"6003b40d": {"cluster": "cluster3"}, "77": "junk"})
+    assert named["detail"].endswith("revoked: cluster3 6003b40d")
 
 
 def test_a_crl_problem_fails_the_cluster_with_the_fix():
