@@ -408,7 +408,7 @@ def evaluate(clusters, fleet, now=None):
                 "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"),
                                       istiod_release)),
                 "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace,
-                                                        fleet.get("revoked_clusters"))),
+                                                      fleet.get("revoked_clusters"))),
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
                                                         fleet.get("releases", [BASE_RELEASE, istiod_release]),
                                                         majority, namespace, istiod_release)),
