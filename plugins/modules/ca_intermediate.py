@@ -70,6 +70,47 @@ options:
     description: Take over (label and, if invalid, replace) a C(cacerts) Secret the collection did not create.
     type: bool
     default: false
+  revocation:
+    description:
+      - Revocation is on (M(meshops.multicluster.ca_crl)). A new intermediate, and one whose key usage lacks
+        C(cRLSign), is not written into C(cacerts) but staged in Secret C(cacerts-next), until its CRL is in
+        every cluster's C(ca-crl.pem) (O(crl), O(promote)). RV(crls) returns the CRLs of the cluster's
+        intermediates, kept while fresh.
+      - Without it, a C(ca-crl.pem) in C(cacerts) is removed (revocation turned off).
+    type: bool
+    default: false
+    version_added: 1.1.0
+  revoked_serials:
+    description:
+      - With O(revocation), serials (hex) of revoked intermediates (the record of M(meshops.multicluster.ca_crl)); a
+        cluster whose intermediate is among them gets a new one (staged), e.g. a revoked cluster that rejoins.
+    type: list
+    elements: str
+    default: []
+    version_added: 1.1.0
+  crl_days:
+    description: With O(revocation), days between a CRL's C(thisUpdate) and C(nextUpdate).
+    type: int
+    default: 30
+    version_added: 1.1.0
+  crl_renew_before_days:
+    description: With O(revocation), a CRL with fewer days left than this is signed again.
+    type: int
+    default: 10
+    version_added: 1.1.0
+  crl:
+    description:
+      - The fleet's C(ca-crl.pem) (RV(meshops.multicluster.ca_crl#module:crl)) to write into C(cacerts) and C(cacerts-next).
+        Nothing else is checked or changed in this call.
+    type: str
+    version_added: 1.1.0
+  promote:
+    description:
+      - With O(crl), move a staged intermediate (Secret C(cacerts-next)) into C(cacerts) and delete
+        C(cacerts-next). Only once O(crl) is in every cluster and published by its istiod.
+    type: bool
+    default: false
+    version_added: 1.1.0
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.cacerts
@@ -152,6 +193,26 @@ EXAMPLES = r"""
     root_passphrase: "{{ vault_mesh_ca_passphrase }}"
     adopt: true
 
+# With revocation on: stage, build the fleet's CRL (ca_crl), publish it everywhere, then promote.
+- name: Intermediate CA with revocation on (a new one waits in cacerts-next)
+  meshops.multicluster.ca_intermediate:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: /srv/mesh-ca/root-cert.pem
+    root_key: /srv/mesh-ca/root-key.pem
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+    revocation: true
+  register: intermediate
+
+- name: Promote a staged intermediate once the fleet's CRL (from ca_crl) is everywhere
+  meshops.multicluster.ca_intermediate:
+    cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+    root_cert: /srv/mesh-ca/root-cert.pem
+    root_key: /srv/mesh-ca/root-key.pem
+    root_passphrase: "{{ vault_mesh_ca_passphrase }}"
+    revocation: true
+    crl: "{{ fleet_crl.crl }}"
+    promote: true
+
 - name: Remove the plug-in CA of a cluster that leaves the mesh
   meshops.multicluster.ca_intermediate:
     cluster_name: east
@@ -160,7 +221,9 @@ EXAMPLES = r"""
 
 RETURN = r"""
 action:
-  description: C(none), C(issued) (new intermediate), C(updated) (same intermediate, new root files or labels) or C(deleted).
+  description:
+    - C(none), C(issued) (new intermediate), C(updated) (same intermediate, new root files, labels or CRL) or C(deleted).
+    - With O(revocation), C(staged) (new intermediate in C(cacerts-next)); with O(promote), C(promoted).
   returned: always
   type: str
   sample: issued
@@ -169,7 +232,7 @@ reasons:
     - Why the Secret was (or in check mode would be) written; empty when it was valid.
     - C(missing), C(incomplete), C(malformed), C(not a CA), C(bad pathlen), C(bad key usage),
       C(key mismatch), C(wrong root), C(not yet valid), C(expiring), C(wrong cluster),
-      C(root bundle changed), C(chain mismatch), C(forced), C(adopted).
+      C(root bundle changed), C(chain mismatch), C(forced), C(adopted), C(crl removed), C(no crl sign), C(revoked).
   returned: always
   type: list
   elements: str
@@ -229,6 +292,34 @@ root_fingerprints:
   elements: str
   sample:
     - "5E:0B:7C:91:3A:D2:44:F8:1C:6E:A9:02:B7:53:8D:E1:0F:29:C4:76:9B:E3:12:5A:D8:60:41:AF:3C:97:E5:0D"
+staged:
+  description: With O(revocation), whether a new intermediate waits in Secret C(cacerts-next).
+  returned: when state=present
+  type: bool
+  sample: false
+  version_added: 1.1.0
+crls:
+  description:
+    - With O(revocation) and without O(crl), the PEM CRLs signed by this cluster's intermediates (current and
+      staged), for M(meshops.multicluster.ca_crl). Public data, no key.
+  returned: when state=present
+  type: list
+  elements: str
+  sample: ["-----BEGIN X509 CRL-----\nMIHxMIGZAgEBMAoGCCqGSM49BAMCMDkxDjAMBgNVBAoMBUlzdGlv...\n-----END X509 CRL-----\n"]
+  version_added: 1.1.0
+intermediate_cert:
+  description: With O(revocation) and without O(crl), the intermediate the cluster will present (PEM, the staged one if any).
+  returned: when state=present
+  type: str
+  sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
+  version_added: 1.1.0
+crl:
+  description: The CRLs of C(ca-crl.pem) in the Secret, as RV(meshops.multicluster.ca_intermediate_info#module:crl) describes them.
+  returned: when state=present and the Secret holds ca-crl.pem
+  type: list
+  elements: dict
+  sample: [{issuer: "CN=Root CA,O=Istio", revoked: [], next_update: "2027-01-05T10:02:11Z", days_left: 29}]
+  version_added: 1.1.0
 api_requests:
   description: Kubernetes API requests made, by kind (C(read), C(write)).
   returned: always
@@ -237,7 +328,8 @@ api_requests:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, not_ours, present
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.cacerts import absent, load_root, not_ours, present, publish
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust.crl import CRL_RENEW_BEFORE_DAYS, CRL_VALIDITY_DAYS, check_crl_days
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, k8s_client, k8s_module, require_cryptography
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import CACERTS, ISTIO_NAMESPACE
@@ -259,6 +351,12 @@ def main():
             adopt=dict(type="bool", default=False),
             namespace=dict(type="str", default=ISTIO_NAMESPACE),
             name=dict(type="str", default=CACERTS),
+            revocation=dict(type="bool", default=False),
+            revoked_serials=dict(type="list", elements="str", default=[]),
+            crl_days=dict(type="int", default=CRL_VALIDITY_DAYS),
+            crl_renew_before_days=dict(type="int", default=CRL_RENEW_BEFORE_DAYS),
+            crl=dict(type="str"),
+            promote=dict(type="bool", default=False),
         ),
         key_file_options=("root_key",),
         required_if=[("state", "present", ("root_cert", "root_key"))],
@@ -270,6 +368,8 @@ def main():
     try:
         pki.check_cluster_name(params["cluster_name"])
         root = load_root(params) if state == "present" else None
+        if params["revocation"]:
+            check_crl_days(params["crl_days"], params["crl_renew_before_days"])
     except MeshError as exc:
         fail_with(module, exc)
     name = "%s/%s" % (params["namespace"], params["name"])
@@ -283,8 +383,11 @@ def main():
     if refused:
         fail_with(module, refused, client, secret=name)
     try:
-        act = present if state == "present" else absent
-        result, before, after = act(params, client, secret, root)
+        if state == "present" and params["crl"] is not None:
+            result, before, after = publish(params, client, secret, params["crl"])
+        else:
+            act = present if state == "present" else absent
+            result, before, after = act(params, client, secret, root)
     except MeshError as exc:
         fail_with(module, exc, client, where=where, secret=name)
     result.update(cluster_name=params["cluster_name"], secret=name, api_requests=client.requests)

@@ -26,6 +26,13 @@ options:
     type: list
     elements: str
     default: []
+  crl:
+    description:
+      - The fleet's C(ca-crl.pem) (PEM text, RV(meshops.multicluster.ca_crl#module:crl)); revocation is on. RV(crl_reasons) then says
+        whether the Secret's C(ca-crl.pem) is missing, malformed, expired, lacks the CRL of a CA of its
+        C(cert-chain.pem), is not the fleet's, or is not yet published by istiod (ConfigMap C(istio-ca-crl)).
+    type: str
+    version_added: 1.1.0
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.cacerts
@@ -84,6 +91,36 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
+crl:
+  description: The CRLs of the Secret's C(ca-crl.pem) - issuer, revoked serials, this and next update, age, days left.
+  returned: when the Secret holds ca-crl.pem
+  type: list
+  elements: dict
+  sample:
+    - {issuer: "CN=Root CA,O=Istio", revoked: [], this_update: "2026-12-06T09:57:11Z", next_update: "2027-01-05T10:02:11Z",
+       age_days: 0, days_left: 29}
+  version_added: 1.1.0
+crl_reasons:
+  description:
+    - With O(crl), what is wrong with the Secret's C(ca-crl.pem) - C(missing), C(malformed), C(missing CRL),
+      C(expired), C(not current), C(not published); empty when it is right.
+  returned: when crl is given and the Secret exists
+  type: list
+  elements: str
+  sample: []
+  version_added: 1.1.0
+crl_reason:
+  description: RV(crl_reasons) with their details.
+  returned: when crl is given and the Secret exists
+  type: str
+  sample: "not current: ca-crl.pem differs from the fleet's current one"
+  version_added: 1.1.0
+crl_published:
+  description: Whether istiod's ConfigMap C(istio-ca-crl) holds the Secret's C(ca-crl.pem); null without that ConfigMap.
+  returned: when crl is given and the Secret exists
+  type: bool
+  sample: true
+  version_added: 1.1.0
 exists:
   description: Whether the Secret exists.
   returned: always
@@ -170,6 +207,7 @@ def main():
             renew_before_days=dict(type="int", default=pki.RENEW_BEFORE_DAYS),
             namespace=dict(type="str", default=ISTIO_NAMESPACE),
             name=dict(type="str", default=CACERTS),
+            crl=dict(type="str"),
         ),
         supports_check_mode=True,
     )
@@ -195,8 +233,13 @@ def main():
     data, reasons = cacerts.inspect(secret, params["namespace"], params["name"], root, params["cluster_name"],
                                     params["renew_before_days"])
     if secret is not None:
-        result.update(pki.summary(data))
+        result.update(cacerts.summary(data))
     result.update(valid=not reasons, reasons=list(reasons), reason=pki.explain(reasons))
+    if params["crl"] is not None and secret is not None:
+        try:
+            result.update(cacerts.inspect_revocation(client, data, params["namespace"], params["crl"]))
+        except MeshError as exc:
+            fail_with(module, exc, client, where="cluster %s" % (params["cluster_name"] or client.host), secret=name)
     module.exit_json(**result)
 
 

@@ -73,6 +73,16 @@ options:
     description: Generate a new root, or import a different one, even if O(path) holds a root key.
     type: bool
     default: false
+  recertify:
+    description:
+      - When O(path) holds no root, certify the key of the root in this directory again instead of
+        generating a new key - same key and subject, new serial, O(validity_days) from now, the key
+        usage of generated roots (so cRLSign). Intermediates and workload certificates issued under the
+        old certificate verify against the new one.
+      - The installed fleet's way to a root that can sign CRLs, C(next/) of a root rotation
+        (C(mesh_ca_rotate_same_key)). The key file in O(path) is written with O(passphrase).
+    type: path
+    version_added: 1.1.0
 attributes:
   check_mode:
     description: Can run in check_mode and return changed status prediction without modifying target.
@@ -158,6 +168,16 @@ EXAMPLES = r"""
   ansible.builtin.debug:
     var: mesh_root.bundle_fingerprints
   run_once: true
+
+# An installed fleet's root lacks cRLSign: certify the same key again in next/ (phase add-root with
+# mesh_ca_rotate_same_key), then switch-root and drop-old-root as in any root rotation.
+- name: The current root's key, certified again with cRLSign, as the next root
+  meshops.multicluster.ca_root:
+    path: "{{ inventory_dir }}/mesh-ca/next"
+    recertify: "{{ inventory_dir }}/mesh-ca"
+    passphrase: "{{ vault_mesh_ca_passphrase }}"
+  delegate_to: localhost
+  run_once: true
 """
 
 RETURN = r"""
@@ -181,6 +201,12 @@ generated:
   returned: success
   type: bool
   sample: false
+recertified:
+  description: Whether the root certificate was made by O(recertify) on this run (in check mode, would be).
+  returned: success
+  type: bool
+  sample: false
+  version_added: 1.1.0
 fingerprint:
   description: SHA-256 fingerprint of the root, as C(openssl x509 -fingerprint -sha256) prints it.
   returned: success
@@ -206,6 +232,27 @@ bundle:
   returned: success
   type: str
   sample: "-----BEGIN CERTIFICATE-----\nMIIFFzCCAv+gAwIBAgIUQ2...\n-----END CERTIFICATE-----\n"
+crl_sign:
+  description: Whether the root certificate may sign CRLs (keyUsage cRLSign, or no keyUsage). Generated roots have it.
+  returned: success
+  type: bool
+  sample: true
+  version_added: 1.1.0
+without_crl_sign:
+  description: The certificates of RV(bundle) (subject and fingerprint) that may not sign CRLs.
+  returned: success
+  type: list
+  elements: str
+  sample: []
+  version_added: 1.1.0
+revocation_unavailable:
+  description:
+    - Empty when every root of RV(bundle) may sign CRLs; else why the mesh cannot revoke intermediate CAs
+      with these roots and how to fix it.
+  returned: success
+  type: str
+  sample: ""
+  version_added: 1.1.0
 bundle_fingerprints:
   description: Fingerprints of RV(bundle), in order.
   returned: success
@@ -217,8 +264,7 @@ bundle_fingerprints:
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with, key_file_module, require_cryptography
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import exit_with_files, key_file_module
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_store import ensure_root
 
 
@@ -237,19 +283,14 @@ def main():
             organization=dict(type="str", default="Istio"),
             bundle=dict(type="list", elements="str", default=[]),
             force=dict(type="bool", default=False),
+            recertify=dict(type="path"),
         ),
         ("key_file",),
-        mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content")],
+        mutually_exclusive=[("cert_file", "cert_content"), ("key_file", "key_content"),
+                            ("recertify", "cert_file", "cert_content")],
         supports_check_mode=True,
     )
-    require_cryptography(module)
-    try:
-        result, diff = ensure_root(module.params, module.check_mode)
-    except MeshError as exc:
-        fail_with(module, exc)
-    if module._diff:
-        result["diff"] = diff
-    module.exit_json(**result)
+    exit_with_files(module, ensure_root)
 
 
 if __name__ == "__main__":

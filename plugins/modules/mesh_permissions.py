@@ -25,11 +25,11 @@ options:
     description:
       - Rules some fleets need besides the steps' own; V(replicate_namespaces) when
         C(mesh_services_namespace_mode) is V(replicate), V(sidecar_dns_proxy) when C(mesh_dns_mode)
-        is V(sidecar_proxy), V(dns_configmap_create) for kube-dns.
+        is V(sidecar_proxy), V(dns_configmap_create) for kube-dns, V(revocation) when C(mesh_ca_revocation) is true.
     type: list
     elements: str
     default: []
-    choices: [replicate_namespaces, dns_configmap_create, sidecar_dns_proxy]
+    choices: [replicate_namespaces, dns_configmap_create, sidecar_dns_proxy, revocation]
   cluster_name:
     description: Name of the cluster, for messages.
     type: str

@@ -33,6 +33,8 @@ options:
         and from the services plan its C(services), C(gateways) (their localities), C(selection) (which
         cluster imports which host; everything when left out) and C(failover) mode, from which the report
         shows what each cluster imports and each multi-cluster service's failover order.
+      - C(revoked_clusters), the revoked entries of the controller's revocation record (C(intermediates.json),
+        M(meshops.multicluster.ca_crl)), names the cluster of each serial the trust column shows revoked.
       - C(pending_steps), in check mode, names the steps that ran before without writing; a failure one of them
         would fix is reported C(pending), not failed, and does not make the report fail.
     type: dict

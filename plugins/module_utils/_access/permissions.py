@@ -22,7 +22,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import Forbidden, api_resource
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.rules import allowed
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
-    CACERTS, GATEWAY, ISTIO_NAMESPACE, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
+    CA_CRL_CONFIGMAP, CA_ROOT_CONFIGMAP, CACERTS, CACERTS_NEXT, GATEWAY, ISTIO_NAMESPACE, VIP_STORE, ZONE_RECORDS, ZONE_SERVER)
 
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
 
@@ -37,6 +37,7 @@ OPTIONS = {
     "dns_configmap_create": "the cluster DNS is kube-dns, or CoreDNS with custom_configmap: the dns step creates "
                             "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
+    "revocation": "mesh_ca_revocation is true: the trust step waits until istiod publishes the fleet's CRL",
 }
 IDENTITY_NAME = "meshops-operate"
 DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
@@ -54,8 +55,11 @@ CLUSTER_IDENTITY = _rule("cluster", "", ["namespaces"], ["get"], ["kube-system"]
 PERMISSIONS = {
     "trust": (
         CLUSTER_IDENTITY,
-        _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], [CACERTS],
-              "read, issue, renew and remove the cluster's intermediate CA; no other Secret"),
+        _rule("mesh", "", ["secrets"], ["get", "create", "patch", "delete"], [CACERTS, CACERTS_NEXT],
+              "read, issue, renew and remove the cluster's intermediate CA, and stage the next one while revocation "
+              "is on; no other Secret"),
+        _rule("mesh", "", ["configmaps"], ["get"], [CA_ROOT_CONFIGMAP, CA_CRL_CONFIGMAP],
+              "whether istiod runs and has published the fleet's CRL", option="revocation"),
         _rule("cluster", "", ["namespaces"], ["get"], ["{mesh}"],
               "whether the control plane's namespace exists (playbooks/rbac.yml creates it)"),
     ),

@@ -23,6 +23,11 @@ BASE_RELEASE = "istio-base"
 
 # Istio's plug-in CA: Secret in the control plane's namespace.
 CACERTS = "cacerts"
+# With revocation on, a cluster's next intermediate waits here until its CRL is in every cluster.
+CACERTS_NEXT = CACERTS + "-next"
+# What istiod publishes in every namespace: its roots, and (plug-in CA with ca-crl.pem) the CRLs.
+CA_ROOT_CONFIGMAP = "istio-ca-root-cert"
+CA_CRL_CONFIGMAP = "istio-ca-crl"
 # The fleet's VIP allocations: ConfigMap in the control plane's namespace, one copy per cluster.
 VIP_STORE = "meshops-vips"
 

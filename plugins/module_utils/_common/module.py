@@ -117,3 +117,16 @@ def fail_with(module, exc, client=None, where=None, **result):
         result["api_requests"] = client.requests
     msg = worded(exc)
     module.fail_json(msg="%s: %s" % (where, msg) if where else msg, **result)
+
+
+def exit_with_files(module, ensure):
+    """The spine of a module that works on the controller's files (ca_root, ca_crl): ensure(params,
+    check_mode) gives (result, diff); exit with the result (and the diff in diff mode), or fail_with."""
+    require_cryptography(module)
+    try:
+        result, diff = ensure(module.params, module.check_mode)
+    except MeshError as exc:
+        fail_with(module, exc)
+    if module._diff:
+        result["diff"] = diff
+    module.exit_json(**result)

@@ -5,7 +5,9 @@
 Pure functions over the cryptography library, importable without Ansible or Kubernetes. The
 recipe is upstream Istio's (tools/certs/Makefile.selfsigned.mk): root O=Istio, CN=Root CA,
 CA:true critical; intermediate O=Istio, CN=Intermediate CA, L=<cluster>, CA:true, pathlen:0,
-keyCertSign, SAN DNS:istiod.<namespace>.svc. Bad input raises PkiError naming the field, the
+keyCertSign, SAN DNS:istiod.<namespace>.svc; both also get cRLSign (upstream's recipe lacks it), so that
+they can sign the CRLs of ca-crl.pem (crl.py): istiod and openssl refuse a CRL whose issuer's keyUsage
+lacks it. Bad input raises PkiError naming the field, the
 value and what is expected; no message, summary or reason ever carries key material.
 """
 
@@ -42,7 +44,7 @@ PEM_CONTENT = "(PEM content)"
 KEY_TEXT = "(key text, not shown)"
 
 # Reasons that keep the intermediate: only root-cert.pem, cert-chain.pem or the labels are rewritten.
-KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted"))
+KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted", "crl removed"))
 
 
 class PkiError(MeshError, ValueError):
@@ -57,7 +59,7 @@ def utcnow():
     return datetime.datetime.now(datetime.timezone.utc)
 
 
-def _iso(when):
+def iso(when):
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -165,8 +167,8 @@ def describe(cert, now=None):
         "issuer": cert.issuer.rfc4514_string(),
         "serial": format(cert.serial_number, "x"),
         "fingerprint": fingerprint(cert),
-        "not_before": _iso(cert.not_valid_before_utc),
-        "not_after": _iso(cert.not_valid_after_utc),
+        "not_before": iso(cert.not_valid_before_utc),
+        "not_after": iso(cert.not_valid_after_utc),
         "days_left": days_left(cert, now),
     }
 
@@ -217,7 +219,22 @@ class Root:
     def describe(self, now=None):
         info = describe(self.cert, now)
         info["bundle_fingerprints"] = [fingerprint(cert) for cert in self.bundle]
+        info["crl_sign"] = can_sign_crl(self.cert)
+        info["without_crl_sign"] = without_crl_sign(self.bundle)
         return info
+
+
+def can_sign_crl(cert):
+    """Whether cert may sign a CRL: Go's CheckSignatureFrom (istiod) and openssl both refuse a CRL
+    whose issuer has a keyUsage without cRLSign; no keyUsage at all allows every use."""
+    usage = _extension(cert, x509.KeyUsage)
+    return usage is None or usage.crl_sign
+
+
+def without_crl_sign(certs):
+    """The certificates of certs that cannot sign CRLs, described for a report (revocation is
+    unavailable while any CA of the mesh's chains is among them)."""
+    return ["%s (%s)" % (cert.subject.rfc4514_string(), fingerprint(cert)) for cert in certs if not can_sign_crl(cert)]
 
 
 def check_ca(cert, field, value, now=None):
@@ -234,9 +251,9 @@ def check_ca(cert, field, value, now=None):
     if usage is not None and not usage.key_cert_sign:
         raise PkiError(field, value, "lacks keyUsage keyCertSign", "a CA certificate allowed to sign certificates")
     if cert.not_valid_after_utc <= now:
-        raise PkiError(field, value, "expired on %s" % _iso(cert.not_valid_after_utc), "a certificate valid now")
+        raise PkiError(field, value, "expired on %s" % iso(cert.not_valid_after_utc), "a certificate valid now")
     if cert.not_valid_before_utc > now:
-        raise PkiError(field, value, "is not valid before %s" % _iso(cert.not_valid_before_utc),
+        raise PkiError(field, value, "is not valid before %s" % iso(cert.not_valid_before_utc),
                        "a certificate valid now")
 
 
@@ -294,7 +311,7 @@ def _ca_certificate(subject, public_key, issuer, signing_key, not_before, not_af
                .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
                .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=True, key_encipherment=True,
                                             data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+                                            crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(public_key), critical=False))
     if issuer is not None:
         builder = builder.add_extension(
@@ -322,6 +339,18 @@ def generate_root(key_type="rsa", validity_days=ROOT_VALIDITY_DAYS, common_name=
     return Root(cert, key, extra)
 
 
+def recertify_root(root, validity_days=ROOT_VALIDITY_DAYS, bundle=(), now=None):
+    """The same key and subject certified again, as generate_root certifies (so with cRLSign), new
+    serial and dates: a chain issued under the old certificate verifies against the new one, since a
+    verifier matches an issuer by subject and signature. The way to cRLSign for an installed fleet."""
+    check_days("validity_days", validity_days)
+    now = now or utcnow()
+    extra = load_bundle(bundle, now)
+    cert = _ca_certificate(root.cert.subject, root.key.public_key(), None, root.key, now - CLOCK_SKEW,
+                           now + datetime.timedelta(days=validity_days), None)
+    return Root(cert, root.key, extra)
+
+
 # --- intermediates ---------------------------------------------------------------------------
 
 def check_cluster_name(name):
@@ -340,7 +369,7 @@ def check_intermediate_input(root, cluster_name, validity_days, renew_before_day
     remaining = days_left(root.cert, now)
     if validity_days > remaining:
         raise PkiError("validity_days", validity_days, "outlives the root (it expires on %s)"
-                       % _iso(root.cert.not_valid_after_utc),
+                       % iso(root.cert.not_valid_after_utc),
                        "at most %d days, the root's remaining life (or rotate the root first)" % remaining)
 
 
@@ -416,11 +445,15 @@ def inspect_cacerts(data, root=None, cluster_name=None, renew_before_days=RENEW_
     if not any(issued_by(cert, signer) for signer in signers):
         reasons["wrong root"] = "issued by %s, not by %s" % (cert.issuer.rfc4514_string(), _fingerprints(signers))
     if cert.not_valid_before_utc > now:
-        reasons["not yet valid"] = "not before %s" % _iso(cert.not_valid_before_utc)
+        reasons["not yet valid"] = "not before %s" % iso(cert.not_valid_before_utc)
     left = days_left(cert, now)
     if left < renew_before_days:
         reasons["expiring"] = "not after %s, %d days left (renew_before_days %d)" % (
-            _iso(cert.not_valid_after_utc), left, renew_before_days)
+            iso(cert.not_valid_after_utc), left, renew_before_days)
+    if root is not None and can_sign_crl(root.cert) and not can_sign_crl(cert):
+        # A root with cRLSign (generated since 1.1.0, or re-certified): its intermediates must be
+        # able to sign their CRLs too before revocation can be turned on.
+        reasons["no crl sign"] = "the intermediate's keyUsage lacks cRLSign, the root's has it"
     if cluster_name is not None and _locality(cert) != cluster_name:
         reasons["wrong cluster"] = "subject L=%s, expected L=%s" % (_locality(cert), cluster_name)
     if root is not None:

@@ -80,6 +80,27 @@ class RootStore:
         return bool(changed) or loose_mode
 
 
+def _to_recertify(params):
+    """The root of directory `recertify`, whose key the new root certificate certifies again."""
+    source = RootStore(params["recertify"]).load(params["passphrase"], ())
+    if source is None:
+        raise pki.PkiError("recertify", params["recertify"], "holds no root-cert.pem and root-key.pem",
+                           "the directory of the root to certify again (mesh_ca_root_dir)")
+    return source
+
+
+def revocation_unavailable(without_crl_sign):
+    """Why the mesh cannot revoke intermediates with these roots, said plainly; "" when it can."""
+    if not without_crl_sign:
+        return ""
+    return ("revocation is unavailable: the root certificate(s) %s lack keyUsage cRLSign, so istiod and the proxies "
+            "refuse any CRL they sign. Before turning mesh_ca_revocation on, move the fleet to a root with cRLSign: "
+            "a generated root's key certified again through the rotation phases (add-root with "
+            "mesh_ca_rotate_same_key=true, switch-root, drop-old-root), an imported root re-certified in your PKI "
+            "(docs/operations.md#an-installed-fleet-moves-to-crlsign-first)"
+            % ", ".join(without_crl_sign))
+
+
 def ensure_root(params, check_mode):
     """(result, diff) of ensuring the root; raises PkiError on bad input, before writing anything."""
     if not params["path"] and not (params["cert_file"] and params["key_file"]):
@@ -89,15 +110,18 @@ def ensure_root(params, check_mode):
     bundle = [pki.read_source("bundle", item) for item in params["bundle"]]
     store = RootStore(params["path"]) if params["path"] else None
     stored = store.load(params["passphrase"], bundle) if store and not params["force"] else None
-    generated = imported is None and stored is None
+    recertified = imported is None and stored is None and bool(params["recertify"])
+    generated = imported is None and stored is None and not recertified
     if imported is not None:
         root = pki.load_root(imported[0], imported[1], params["passphrase"], bundle=bundle)
     elif stored is not None:
         root = stored
+    elif recertified:
+        root = pki.recertify_root(_to_recertify(params), params["validity_days"], bundle=bundle)
     else:
         root = pki.generate_root(params["key_type"], params["validity_days"], params["common_name"],
                                  params["organization"], bundle=bundle)
-    changed = generated
+    changed = generated or recertified
     if store is None:
         cert_path, key_path = imported[0][1], imported[1][1]
     else:
@@ -108,7 +132,8 @@ def ensure_root(params, check_mode):
         key = store.desired_key(root, stored, params["passphrase"])
         changed = store.save(root.cert_pem.encode(), key, check_mode) or changed
     result = root.describe()
-    result.update(changed=changed, generated=generated, cert_path=cert_path, key_path=key_path,
+    result["revocation_unavailable"] = revocation_unavailable(result["without_crl_sign"])
+    result.update(changed=changed, generated=generated, recertified=recertified, cert_path=cert_path, key_path=key_path,
                   cert=None if generated and check_mode else root.cert_pem, bundle=root.bundle_pem)
     shown = ("fingerprint", "subject", "not_after", "bundle_fingerprints")
     diff = {"before": {k: v for k, v in stored.describe().items() if k in shown} if stored else {},

@@ -71,17 +71,36 @@ def check_root(trust, root_fingerprint, namespace=ISTIO_NAMESPACE, istiod_roots=
     return result("pass", "root %s" % _short(signer))
 
 
-def check_intermediate(trust, warn_days, namespace=ISTIO_NAMESPACE):
+def check_intermediate(trust, warn_days, namespace=ISTIO_NAMESPACE, revoked_clusters=None):
     if not trust.get("exists"):
         return result("fail", "no intermediate CA", _cacerts(namespace), step="trust")
     if not trust.get("valid"):
         return result("fail", trust.get("reason") or ", ".join(trust.get("reasons") or []), _cacerts(namespace),
                       step="trust")
+    if trust.get("crl_reasons"):
+        return result("fail", "revocation: %s" % trust.get("crl_reason"), _cacerts(namespace),
+                      "run playbooks/trust.yml -e mesh_ca_revocation=true (it writes the fleet's ca-crl.pem, renews "
+                      "CRLs near expiry and waits for istiod to publish it)" if "not published" not in trust["crl_reasons"]
+                      else "check istiod's log for 'Failed to update new Plug-in CA certs', then run playbooks/trust.yml",
+                      "trust")
     days = (trust.get("intermediate") or {}).get("days_left")
     if days is not None and days < warn_days:
         return result("warn", "expires in %d days" % days, _cacerts(namespace),
                       "run playbooks/rotate.yml -e mesh_ca_rotate_phase=intermediates")
-    return result("pass", "%s days left" % days)
+    return result("pass", "%s days left%s" % (days, crl_summary(trust.get("crl"), revoked_clusters)))
+
+
+def crl_summary(crls, revoked_clusters=None):
+    """The trust column's words on a cluster's ca-crl.pem: what the root's CRL revokes (each serial with
+    the cluster it was issued to, from the revoked entries of the controller's record), its age and next update."""
+    if not isinstance(crls, list) or not crls:
+        return ""
+    root = crls[0]
+    names = {serial: entry["cluster"] for serial, entry in (revoked_clusters or {}).items()
+             if isinstance(entry, dict) and entry.get("cluster")} if isinstance(revoked_clusters, dict) else {}
+    revoked = ["%s %s" % (names[serial], serial) if serial in names else serial for serial in root.get("revoked") or []]
+    return "; CRL %d day(s) old, next update %s (%s days), revoked: %s" % (
+        root.get("age_days") or 0, root.get("next_update"), root.get("days_left"), ", ".join(revoked) or "none")
 
 
 def _without(values, paths):
@@ -388,7 +407,8 @@ def evaluate(clusters, fleet, now=None):
             entry["results"] = pending(judge({
                 "root": (check_root, (trust, fleet.get("root_fingerprint"), namespace, check.get("istiod_roots"),
                                       istiod_release)),
-                "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace)),
+                "intermediate": (check_intermediate, (trust, fleet.get("warn_days", 30), namespace,
+                                                      fleet.get("revoked_clusters"))),
                 "control_plane": (check_control_plane, (check, fleet.get("chart_version"),
                                                         fleet.get("releases", [BASE_RELEASE, istiod_release]),
                                                         majority, namespace, istiod_release)),

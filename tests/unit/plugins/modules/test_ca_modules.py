@@ -11,6 +11,7 @@ from ansible.module_utils.testing import patch_module_args
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 from ansible_collections.meshops.multicluster.plugins.modules import ca_intermediate, ca_intermediate_info, ca_root
+from tests.unit.trust_certs import root_without_crl_sign
 
 REPO = Path(__file__).resolve().parents[4]
 # A kubeconfig that does not exist: a module that got that far would fail with another message.
@@ -49,6 +50,7 @@ def test_generate_once_then_keep(tmp_path, capsys):
     assert mode(path) == 0o700 and mode(path / "root-key.pem") == 0o600
     assert first["cert"] == (path / "root-cert.pem").read_text()
     assert first["bundle_fingerprints"] == [first["fingerprint"]]
+    assert first["crl_sign"] and first["revocation_unavailable"] == ""
     assert first["diff"]["before"] == {} and first["diff"]["after"]["fingerprint"] == first["fingerprint"]
     second = run(ca_root, capsys, path=str(path), key_type="ec")
     assert not second["changed"] and not second["generated"]
@@ -108,6 +110,36 @@ def test_import_files_in_place(root_files, capsys):
     result = run(ca_root, capsys, cert_file=str(root_files / "root-cert.pem"),
                  key_file=str(root_files / "root-key.pem"), passphrase="pw")
     assert not result["changed"] and result["key_path"] == str(root_files / "root-key.pem")
+
+
+def test_imported_root_without_crl_sign_is_reported(tmp_path, capsys):
+    old = root_without_crl_sign()
+    result = run(ca_root, capsys, path=str(tmp_path / "ca"), cert_content=old.cert_pem,
+                 key_content=pki.key_pem(old.key).decode())
+    assert result["crl_sign"] is False and result["without_crl_sign"] == [
+        "CN=Old Root CA (%s)" % pki.fingerprint(old.cert)]
+    assert result["revocation_unavailable"].startswith("revocation is unavailable: the root certificate(s) CN=Old Root CA")
+
+
+def test_recertify_certifies_the_same_key_again_in_next(tmp_path, capsys):
+    old = root_without_crl_sign()
+    (tmp_path / "root-cert.pem").write_text(old.cert_pem)
+    (tmp_path / "root-key.pem").write_bytes(pki.key_pem(old.key, "pw"))
+    args = dict(path=str(tmp_path / "next"), recertify=str(tmp_path), passphrase="pw", validity_days=365)
+    first = run(ca_root, capsys, **args)
+    assert first["changed"] and first["recertified"] and not first["generated"] and first["crl_sign"]
+    assert first["subject"] == "CN=Old Root CA" and first["fingerprint"] != pki.fingerprint(old.cert)
+    new = pki.load_root(pki.read_source("c", str(tmp_path / "next" / "root-cert.pem")),
+                        pki.read_key_file("k", str(tmp_path / "next" / "root-key.pem")), "pw")
+    assert pki.key_pem(new.key) == pki.key_pem(old.key) and mode(tmp_path / "next" / "root-key.pem") == 0o600
+    again = run(ca_root, capsys, **args)
+    assert not again["changed"] and not again["recertified"] and again["fingerprint"] == first["fingerprint"]
+
+
+def test_recertify_needs_a_root(tmp_path, capsys):
+    result = run(ca_root, capsys, path=str(tmp_path / "next"), recertify=str(tmp_path / "none"))
+    assert result["failed"] and "recertify" in result["msg"] and "holds no root-cert.pem" in result["msg"]
+    assert not (tmp_path / "next").exists()
 
 
 def test_import_content_into_path(tmp_path, capsys):

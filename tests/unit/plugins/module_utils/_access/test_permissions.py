@@ -21,9 +21,10 @@ def operate_rules(options=("replicate_namespaces",), namespace="istio-system"):
 
 
 def test_operate_identity_reads_no_secret_but_cacerts():
+    """cacerts, and cacerts-next where the trust step stages an intermediate while revocation is on."""
     secrets = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])
                if "secrets" in rule["resources"]]
-    assert secrets and all(rule["resourceNames"] == ["cacerts"] for rule in secrets)
+    assert secrets and all(set(rule["resourceNames"]) <= {"cacerts", "cacerts-next"} for rule in secrets)
     assert {verb for rule in secrets for verb in rule["verbs"]} == {"get", "create", "patch", "delete"}
 
 
@@ -90,6 +91,9 @@ def test_an_administrator_lacks_nothing():
 def test_missing_names_verb_resource_name_namespace_and_step():
     rules = permissions.step_rules(["trust"])
     review = [{"verbs": ["get"], "apiGroups": [""], "resources": ["secrets"], "resourceNames": ["cacerts"]},
+              {"verbs": ["get", "create", "patch", "delete"], "apiGroups": [""], "resources": ["secrets"],
+               "resourceNames": ["cacerts-next"]},
+              {"verbs": ["get"], "apiGroups": [""], "resources": ["configmaps"]},
               {"verbs": ["get"], "apiGroups": [""], "resources": ["namespaces"]}]
     lacking = permissions.missing(rules, {"istio-system": review}, "istio-system")
     assert [permissions.describe(item) for item in lacking] == [

@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts, pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts, crl, pki
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels, resource_path
 from tests.unit.fake_api import FakeApi, fake_client
+from tests.unit.trust_certs import intermediate_without_crl_sign
 
 SECRET_PATH = resource_path("Secret", "istio-system", "cacerts")
 NAMESPACE_PATH = resource_path("Namespace", None, "istio-system")
@@ -33,9 +34,11 @@ def secret_of(data, labels=None):
             "data": pki.encode_secret_data(data)}
 
 
-def run(act, api, secret, root, check_mode=False, **kw):
-    """(result, before, after) of cacerts.present or .absent, and the client."""
+def run(act, api, secret, root, check_mode=False, fleet_crl=None, **kw):
+    """(result, before, after) of cacerts.present, .absent or .publish (with fleet_crl), and the client."""
     client = fake_client(api, check_mode=check_mode)
+    if act is cacerts.publish:
+        return act(params(**kw), client, secret, fleet_crl), client
     return act(params(**kw), client, secret, root), client
 
 
@@ -109,3 +112,92 @@ def test_check_mode_reports_what_a_real_run_does_and_writes_nothing(root, state)
     if state == "present":  # a new intermediate each time: the same reasons, another key
         assert result["reasons"] == real_result["reasons"] == ["wrong cluster"]
         assert after["intermediate"]["subject"] == real_result["intermediate"]["subject"]
+
+
+# --- with revocation -------------------------------------------------------------------------
+
+STAGED_PATH = resource_path("Secret", "istio-system", "cacerts-next")
+REVOCATION = dict(revocation=True, crl_days=30, crl_renew_before_days=10)
+
+
+def test_revocation_stages_a_new_intermediate_and_returns_its_crl(root):
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM})
+    (result, _before, after), _client = run(cacerts.present, api, None, root, **REVOCATION)
+    assert result["action"] == "staged" and result["staged"] and SECRET_PATH not in api.objects
+    staged = pki.decode_secret_data(api.objects[STAGED_PATH])
+    assert pki.inspect_cacerts(staged, root, "east") == {} and result["intermediate_cert"] == staged[pki.CA_CERT]
+    [text] = result["crls"]
+    cert = pki.load_certs(("c", "c", staged[pki.CA_CERT].encode()))[0]
+    assert crl.signed_by(crl.load_crls("crls", text)[0], cert) and pki.CA_KEY not in repr(result)
+    # a second run keeps the staged intermediate and writes nothing
+    (again, _b, _a), client = run(cacerts.present, api, None, root, **REVOCATION)
+    assert not again["changed"] and again["staged"] and client.requests["write"] == 0
+
+
+def test_publish_then_promote(root):
+    """The CRL reaches cacerts-next first, then the staged intermediate moves into cacerts; then nothing changes."""
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM})
+    (result, _b, _a), _client = run(cacerts.present, api, None, root, **REVOCATION)
+    fleet = result["crls"][0]
+    (published, _b, _a), _client = run(cacerts.publish, api, None, root, fleet_crl=fleet, promote=False)
+    assert published["action"] == "updated" and SECRET_PATH not in api.objects
+    assert pki.decode_secret_data(api.objects[STAGED_PATH])[crl.CA_CRL] == fleet
+    client = fake_client(api)
+    (promoted, _b, after) = cacerts.publish(params(promote=True, **REVOCATION), client, None, fleet)
+    assert promoted["action"] == "promoted" and STAGED_PATH not in api.objects
+    data = pki.decode_secret_data(api.objects[SECRET_PATH])
+    assert data[crl.CA_CRL] == fleet and pki.inspect_cacerts(data, root, "east") == {}
+    assert after["crl"][0]["issuer"] == "L=east,CN=Intermediate CA,O=Istio"
+    secret = api.objects[SECRET_PATH]
+    (again, _b, _a), client = run(cacerts.publish, api, secret, root, fleet_crl=fleet, promote=True)
+    assert again["action"] == "none" and client.requests["write"] == 0
+    (staging, _b, _a), client = run(cacerts.present, api, secret, root, **REVOCATION)
+    assert staging["action"] == "none" and client.requests["write"] == 0 and staging["crls"] == [fleet]
+
+
+def test_revocation_off_removes_the_crl_and_keeps_the_intermediate(root):
+    data = dict(pki.issue_intermediate(root, "east", "ec"), **{crl.CA_CRL: "crl text"})
+    staged = dict(secret_of(pki.issue_intermediate(root, "east", "ec")), metadata={
+        "name": "cacerts-next", "namespace": "istio-system", "labels": managed_labels()})
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data), STAGED_PATH: staged})
+    (result, _b, _a), _client = run(cacerts.present, api, secret_of(data), root)
+    assert result["reasons"] == ["crl removed"] and result["action"] == "updated"
+    written = pki.decode_secret_data(api.objects[SECRET_PATH])
+    assert crl.CA_CRL not in written and written[pki.CA_CERT] == data[pki.CA_CERT]
+    assert STAGED_PATH not in api.objects  # the staged intermediate is not needed any more
+
+
+def test_an_intermediate_without_crl_sign_is_replaced_through_staging(root):
+    legacy = intermediate_without_crl_sign(root, "east")
+    assert list(pki.inspect_cacerts(legacy, root, "east")) == ["no crl sign"]
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(legacy)})
+    (result, _b, _a), _client = run(cacerts.present, api, secret_of(legacy), root, **REVOCATION)
+    assert result["reasons"] == ["no crl sign"] and result["action"] == "staged" and len(result["crls"]) == 1
+    assert pki.decode_secret_data(api.objects[SECRET_PATH]) == legacy  # cacerts untouched until promotion
+
+
+def test_inspect_revocation_compares_the_fleet_file_and_istiod_s_configmap(root):
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM})
+    (result, _b, _a), _client = run(cacerts.present, api, None, root, **REVOCATION)
+    fleet = result["crls"][0]
+    client = fake_client(api)
+    cacerts.publish(params(promote=True, **REVOCATION), client, None, fleet)
+    data = pki.decode_secret_data(api.objects[SECRET_PATH])
+    found = cacerts.inspect_revocation(client, data, "istio-system", fleet)
+    # the chain's root has no CRL in this one-cluster file: missing CRL names it; no istiod yet
+    assert found["crl_reasons"] == ["missing CRL"] and "CN=Root CA,O=Istio" in found["crl_reason"]
+    assert found["crl_published"] is None
+    configmap = resource_path("ConfigMap", "istio-system", "istio-ca-crl")
+    api.objects[configmap] = {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "istio-ca-crl"},
+                              "data": {"ca-crl.pem": "older"}}
+    found = cacerts.inspect_revocation(client, data, "istio-system", "another file")
+    assert found["crl_published"] is False and set(found["crl_reasons"]) == {"missing CRL", "not current", "not published"}
+
+
+def test_a_revoked_intermediate_is_replaced_through_staging(root):
+    data = pki.issue_intermediate(root, "east", "ec")
+    serial = pki.summary(data)["intermediate"]["serial"]
+    api = FakeApi({NAMESPACE_PATH: ISTIO_SYSTEM, SECRET_PATH: secret_of(data)})
+    (result, _b, _a), _client = run(cacerts.present, api, secret_of(data), root, revoked_serials=[serial], **REVOCATION)
+    assert result["reasons"] == ["revoked"] and result["action"] == "staged"
+    assert result["intermediate"]["serial"] != serial

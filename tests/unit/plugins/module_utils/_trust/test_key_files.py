@@ -13,7 +13,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._trust.root_s
 def root_params(path, **overrides):
     params = dict(path=str(path), cert_file=None, key_file=None, cert_content=None, key_content=None,
                   passphrase=None, key_type="ec", validity_days=pki.ROOT_VALIDITY_DAYS, common_name="Root CA",
-                  organization="Istio", bundle=[], force=False)
+                  organization="Istio", bundle=[], force=False, recertify=None)
     return dict(params, **overrides)
 
 

@@ -9,6 +9,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.x509.oid import NameOID
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from tests.unit.trust_certs import root_without_crl_sign
 
 NOW = pki.utcnow()
 DAY = datetime.timedelta(days=1)
@@ -39,7 +40,8 @@ def error(call, *args, **kwargs):
     return str(info.value)
 
 
-def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_length=0), key_cert_sign=True):
+def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_length=0), key_cert_sign=True,
+                        crl_sign=True):
     """cacerts data whose intermediate has the given extensions, for the constraint checks."""
     key = pki.generate_key("ec")
     builder = (x509.CertificateBuilder()
@@ -49,7 +51,7 @@ def custom_intermediate(root, constraints=x509.BasicConstraints(ca=True, path_le
                .not_valid_before(NOW - DAY).not_valid_after(NOW + 365 * DAY))
     if constraints is not None:
         builder = builder.add_extension(constraints, critical=True)
-    builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, key_cert_sign, False, False, False),
+    builder = builder.add_extension(x509.KeyUsage(True, False, False, False, False, key_cert_sign, crl_sign, False, False),
                                     critical=True)
     cert = builder.sign(root.key, hashes.SHA256())
     return pki.cacerts_data(cert, pki.key_pem(key).decode(), root)
@@ -75,7 +77,9 @@ def test_generated_chain_passes_openssl_verify(tmp_path):
     assert "ca-cert.pem: OK" in verify.stdout
     text = openssl("x509", "-in", "ca-cert.pem", "-noout", "-text", cwd=tmp_path).stdout
     assert "CA:TRUE, pathlen:0" in text
-    assert "Certificate Sign" in text
+    assert "Certificate Sign, CRL Sign" in text
+    root_text = openssl("x509", "-in", "root-cert.pem", "-noout", "-text", cwd=tmp_path).stdout
+    assert "Certificate Sign, CRL Sign" in root_text
     assert "DNS:istiod.istio-system.svc" in text
     assert "Subject: O = Istio, CN = Intermediate CA, L = cluster-1" in text
     assert "Public-Key: (4096 bit)" in text
@@ -315,3 +319,25 @@ def test_secret_data_round_trip(cacerts):
     secret = {"data": pki.encode_secret_data(cacerts)}
     assert pki.decode_secret_data(secret) == cacerts
     assert pki.decode_secret_data(None) == {}
+
+
+# --- CRL signing -----------------------------------------------------------------------------
+
+def test_generated_cas_can_sign_crls(root, cacerts):
+    assert pki.can_sign_crl(root.cert)
+    assert pki.can_sign_crl(pki.load_certs(pem(cacerts[pki.CA_CERT]))[0])
+    assert root.describe()["crl_sign"] and root.describe()["without_crl_sign"] == []
+
+
+def test_a_root_without_crl_sign_is_named(root):
+    old = root_without_crl_sign()
+    assert not pki.can_sign_crl(old.cert)
+    assert old.describe()["crl_sign"] is False
+    both = pki.Root(root.cert, root.key, [old.cert])
+    assert both.describe()["crl_sign"] is True
+    assert both.describe()["without_crl_sign"] == ["CN=Old Root CA (%s)" % pki.fingerprint(old.cert)]
+
+
+def test_a_key_usage_without_crl_sign_cannot_sign_crls(root):
+    data = custom_intermediate(root, crl_sign=False)
+    assert not pki.can_sign_crl(pki.load_certs(pem(data[pki.CA_CERT]))[0])

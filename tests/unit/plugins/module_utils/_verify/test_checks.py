@@ -2,7 +2,7 @@
 checks counted once, and the reader of what the verify role gathered per cluster."""
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (
-    check_revisions, check_services_set, control_plane_identity, evaluate, failed_checks, failover_order,
+    check_intermediate, check_revisions, check_services_set, control_plane_identity, evaluate, failed_checks, failover_order,
     malformed_findings)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
@@ -238,3 +238,28 @@ def test_a_version_not_understood_warns_and_stays_out_of_the_window():
                                                          "unparsed": ["cluster1: 'main' is not a version"]}, "cluster1")
     assert found["status"] == "warn" and "'main' is not a version" in found["detail"]
     assert check_revisions(None, {}, "cluster1")["status"] == "skip"
+
+
+# --- revocation in the trust column ----------------------------------------------------------
+
+ROOT_CRL = {"issuer": "CN=Root CA,O=Istio", "revoked": ["6003b40d"], "this_update": "2026-12-06T09:57:11Z",
+            "next_update": "2027-01-05T10:02:11Z", "age_days": 2, "days_left": 27}
+
+
+def test_intermediate_pass_shows_the_crl():
+    trust = {"exists": True, "valid": True, "intermediate": {"days_left": 700}, "crl": [ROOT_CRL], "crl_reasons": []}
+    assert check_intermediate(trust, 30) == {
+        "status": "pass", "detail": "700 days left; CRL 2 day(s) old, next update 2027-01-05T10:02:11Z (27 days), "
+                                    "revoked: 6003b40d"}
+    named = check_intermediate(trust, 30, revoked_clusters={"6003b40d": {"cluster": "cluster3"}, "77": "junk"})
+    assert named["detail"].endswith("revoked: cluster3 6003b40d")
+
+
+def test_a_crl_problem_fails_the_cluster_with_the_fix():
+    trust = {"exists": True, "valid": True, "intermediate": {"days_left": 700}, "crl_reasons": ["expired"],
+             "crl_reason": "expired: CN=Root CA,O=Istio (next update 2026-12-01T00:00:00Z)"}
+    out = check_intermediate(trust, 30)
+    assert out["status"] == "fail" and out["detail"].startswith("revocation: expired: CN=Root CA")
+    assert out["fix"].startswith("run playbooks/trust.yml -e mesh_ca_revocation=true") and out["step"] == "trust"
+    trust.update(crl_reasons=["not published"], crl_reason="not published: ...")
+    assert "Failed to update new Plug-in CA certs" in check_intermediate(trust, 30)["fix"]
