@@ -30,9 +30,8 @@ options:
   fleet:
     description:
       - Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases),
-        and from the services plan its C(services), C(gateways) (their localities), C(selection) (which
-        cluster imports which host; everything when left out) and C(failover) mode, from which the report
-        shows what each cluster imports and each multi-cluster service's failover order.
+        and C(plan), the services plan (RV(meshops.multicluster.service_entry_plan#module:plan), as text), read
+        once for what each cluster exports and imports and each multi-cluster service's failover order.
       - C(revoked_clusters), the revoked entries of the controller's revocation record (C(intermediates.json),
         M(meshops.multicluster.ca_crl)), names the cluster of each serial the trust column shows revoked.
       - C(pending_steps), in check mode, names the steps that ran before without writing; a failure one of them
@@ -84,6 +83,7 @@ EXAMPLES = r"""
       chart_version: 1.31.0
       releases: [istio-base, istiod, istio-eastwestgateway]
       warn_days: 30
+      plan: "{{ services_plan.plan }}"  # a service_entry_plan result
     report_dir: "{{ playbook_dir }}/../reports"
     fail_on_error: false
   run_once: true
