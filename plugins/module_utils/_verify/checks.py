@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.flows import FleetFlows
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION, istiod_name
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     BASE_RELEASE, CACERTS, GATEWAY, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
@@ -267,9 +269,11 @@ def check_held_hosts(counts):
                   "that uses the host, name or VIP (docs/troubleshooting.md); then run playbooks/services.yml")
 
 
+@functools.lru_cache(maxsize=65536)
 def _locality_priority(client, endpoint):
     """Istio's locality priority of an endpoint for a client: 0 same region/zone/subzone, 1 same
-    region/zone, 2 same region, 3 none (pilot's LbPriority)."""
+    region/zone, 2 same region, 3 none (pilot's LbPriority). Cached: a fleet's report asks it for
+    every multi-cluster host and every cluster, over a few localities."""
     mine, theirs = (client.split("/") + ["", ""])[:3], (endpoint.split("/") + ["", ""])[:3]
     for priority, depth in ((0, 3), (1, 2), (2, 1)):
         if mine[:depth] == theirs[:depth]:
@@ -303,16 +307,6 @@ def failover_orders(services, views, localities, mode="locality"):
             orders.append({"host": s["host"], "orders": {c: failover_order(c, sources, localities, mode)
                                                          for c, sources in held.items() if sources}})
     return orders
-
-
-def imports(services, view):
-    """The hosts a cluster imports without exporting them, each with the clusters it imports from."""
-    found = []
-    for s in services:
-        sources = view.sources(s)
-        if sources and view.cluster not in s["clusters"]:
-            found.append({"host": s["host"], "from": sources})
-    return found
 
 
 # What to do about a malformed object, by the check it belongs to.
@@ -405,14 +399,15 @@ def evaluate(clusters, fleet, now=None):
     pending_steps = set(fleet.get("pending_steps") or [])
     # What each cluster should hold under the plan's import selection.
     views = {c["name"]: ImportView(fleet_plan.get("selection"), c["name"]) for c in clusters}
+    flows = FleetFlows(services, views)
     window = fleet_window(clusters)
     out = []
     for c in clusters:
+        listed, imported = flows.imports(c["name"])
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
                  "gateway": (c.get("check") or {}).get("gateway"),
                  "revisions": (c.get("check") or {}).get("revisions"),
-                 "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
-                 "imports": imports(services, views[c["name"]])}
+                 "exports": flows.exports(c["name"]), "imports": listed, "imports_count": imported}
         if not c.get("reachable"):
             # One failure says why; the checks that could not run are skipped, not failed again.
             entry["results"] = {check["id"]: result("skip", "not checked: cluster unreachable") for check in CHECKS}
@@ -448,6 +443,8 @@ def evaluate(clusters, fleet, now=None):
         "checks": CHECKS,
         "version_window": window,
         "clusters": out,
+        "routes": [{"from": exporter, "to": importer, "count": count, "hosts": hosts}
+                   for (exporter, importer), (count, hosts) in flows.routes([c["name"] for c in clusters]).items()],
         "failover": {"mode": failover,
                      "services": failover_orders(services, views,
                                                  {name: (gateway or {}).get("locality") or ""
