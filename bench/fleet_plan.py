@@ -21,6 +21,14 @@ Measured, per size and run:
   - one cluster's writer: decoding its arguments and render_entries + render_destination_rules,
     wall time and tracemalloc peak.
 
+The verify path (steady state): mesh_check's judgement of one cluster's .global names from the plan
+text and its name (expected_records + check_dns, in this process: what the module does after its
+reads), and mesh_report as a process of its own on the arguments the verify role sends - one
+description per cluster, whose size does not grow with the hosts, and the plan once, as text: wall
+and CPU time, peak RSS, argument and result bytes. Its goals: under 10 s and 500 MB at the largest
+size, and linear in hosts + clusters (CPU and argument bytes per host + cluster within 0.8x-1.2x of
+the baseline's).
+
 Baseline (same run): the 10-cluster fleet. Goals: linear in the objects a cluster receives (time,
 memory and bytes per received object at 100 clusters within 1.2x of 10 clusters), and the plan
 for 100 clusters under 10 s and 500 MB. `--profile` adds where the steady-state plan of the largest
@@ -50,16 +58,24 @@ COLLECTIONS = collection_on_path()
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (  # noqa: E402
     render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import (  # noqa: E402
-    cluster_store, from_text, plan_fleet, traffic_policy)
+    cluster_store, from_text, plan_fleet, to_text, traffic_policy)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL, select_exports  # noqa: E402
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import (  # noqa: E402
     store_configmap, store_from_configmap, store_summary)
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (  # noqa: E402
+    check_dns, expected_records)
 
 SIZES = tuple(int(n) for n in os.environ.get("FLEET_BENCH_SIZES", "10,50,100").split(","))
 SERVICES = 300          # exported per cluster
 SHARED = 30             # of them exported by the cluster's partner too (clusters 2k and 2k+1)
 NAMESPACES = 4          # per cluster, its own
 MODULE = "ansible_collections.meshops.multicluster.plugins.modules.service_entry_plan"
+REPORT_MODULE = "ansible_collections.meshops.multicluster.plugins.modules.mesh_report"
+# The fleet expectations the verify role hands mesh_report besides the plan (roles/verify/tasks/main.yml).
+REPORT_FLEET = {"mesh_id": "mesh1", "trust_domain": "cluster.local", "root_fingerprint": "AB:CD", "chart_version": "1.31.0",
+                "revision": "1-31-0", "releases": ["istio-base", "istiod-1-31-0", "istio-eastwestgateway"],
+                "warn_days": 30, "istio_namespace": "istio-system", "gateway_name": "istio-eastwestgateway",
+                "revoked_clusters": {}}
 # The plan task's other arguments, as roles/services/tasks/plan.yml passes them (role defaults).
 PLAN_ARGS = {"unavailable": [], "vip_range": "240.10.0.0/16", "namespace_mode": "replicate",
              "namespace": "istio-system", "cluster_domain": "cluster.local",
@@ -185,21 +201,21 @@ sys.exit(os.waitstatus_to_exitcode(status))
 """
 
 
-def module_process(args_json: str) -> tuple[float, float, float, str]:
-    """service_entry_plan as a process of its own: (wall seconds, CPU seconds, peak RSS MiB, its JSON
-    result)."""
+def module_process(args_json: str, module: str = MODULE) -> tuple[float, float, float, str]:
+    """A module (service_entry_plan unless told) as a process of its own: (wall seconds, CPU seconds,
+    peak RSS MiB, its JSON result)."""
     with tempfile.TemporaryDirectory() as work:
         args, out = Path(work) / "args.json", Path(work) / "out.json"
         args.write_text(args_json)
         env = dict(os.environ, PYTHONPATH=str(COLLECTIONS))
         started = time.perf_counter()
         with open(out, "wb") as stdout:
-            proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", MODULE, str(args)],
+            proc = subprocess.run([sys.executable, "-c", LAUNCHER, sys.executable, "-m", module, str(args)],
                                   stdout=stdout, stderr=subprocess.PIPE, env=env, text=True, check=False)
         seconds = time.perf_counter() - started
         text = out.read_text()
     if proc.returncode:
-        raise SystemExit(f"service_entry_plan failed ({proc.returncode}): {text[-2000:]}{proc.stderr[-2000:]}")
+        raise SystemExit(f"{module} failed ({proc.returncode}): {text[-2000:]}{proc.stderr[-2000:]}")
     cpu, maxrss_kib = proc.stderr.split()[-2:]
     return seconds, float(cpu), int(maxrss_kib) / 1024, text.strip()
 
@@ -261,6 +277,75 @@ def measure_run(label: str, clusters: list[dict], startup: float) -> tuple[dict,
     return row, fleet_plan
 
 
+def dns_verdict(plan_text: str, cluster: str) -> dict:
+    """What mesh_check does with the plan after its reads: the cluster's expected records, judged
+    against a zone server that holds them all (the cluster DNS not asked)."""
+    expected = expected_records(from_text(plan_text), cluster)
+    return check_dns(dict(expected), {}, True, expected)
+
+
+def verified_cluster(index: int, verdict: dict, hosts: int) -> dict:
+    """One cluster as the verify role describes it for mesh_report (mesh_verify_cluster) on a
+    converged fleet: its size does not depend on the fleet's hosts."""
+    revision = REPORT_FLEET["revision"]
+    release = {"chart": "istiod", "version": "1.31.0", "app_version": "1.31.0",
+               "values": {"global": {"meshID": "mesh1", "network": f"net{index}",
+                                     "multiCluster": {"clusterName": cluster_name(index)}}}}
+    counts = {"created": 0, "updated": 0, "deleted": 0, "unchanged": hosts}
+    return {
+        "name": cluster_name(index), "network": f"net{index}", "reachable": True, "error": "",
+        "trust": {"exists": True, "valid": True, "root_fingerprint": "AB:CD", "intermediate": {"days_left": 700}},
+        "check": {"releases": {"istio-base": {"chart": "base", "version": "1.31.0", "app_version": "1.31.0", "values": None},
+                               f"istiod-{revision}": release,
+                               "istio-eastwestgateway": {"chart": "gateway", "version": "1.31.0", "app_version": "1.31.0",
+                                                         "values": None}},
+                  "not_ready": {}, "gateway": {"address": f"10.{index // 250}.{index % 250}.10", "port": 15443,
+                                               "source": "load balancer IP"},
+                  "dns": verdict, "istiod_roots": ["AB:CD"], "malformed": [],
+                  "revisions": {"revisions": {revision: {"release": f"istiod-{revision}", "version": "1.31.0", "ready": True,
+                                                         "service": True, "in_use_by": ["tag default"]}},
+                                "tags": {"default": {"revision": revision, "ours": True}}, "default_revision": revision,
+                                "namespaces": {}, "pods": {}, "gateway": {"name": "istio-eastwestgateway",
+                                                                          "revision": revision, "ready": True},
+                                "gateway_canaries": [], "dangling_webhooks": []}},
+        "dns_delegated": True, "service_entries": dict(counts, destination_rules=dict(counts), held=[])}
+
+
+def report_args(clusters: list[dict], plan_text: str) -> str:
+    return dumps({"ANSIBLE_MODULE_ARGS": {"clusters": clusters, "fleet": dict(REPORT_FLEET, plan=plan_text),
+                                          "report_dir": "", "fail_on_error": False}})
+
+
+def report_startup() -> float:
+    """CPU seconds of the mesh_report process on an empty fleet: taken off its time per host + cluster."""
+    return min(module_process(report_args([], ""), REPORT_MODULE)[1] for _run in range(3))
+
+
+def measure_verify(count: int, plan_text: str, startup: float) -> dict:
+    """The verify path on the steady plan of `count` clusters."""
+    fleet_plan = from_text(plan_text)
+    hosts, times = len(fleet_plan["services"]), repeats(count)
+    del fleet_plan
+    check_s, check_cpu, verdict = timed(times, dns_verdict, plan_text, cluster_name(0))
+    check_mib = traced(dns_verdict, plan_text, cluster_name(0))
+    if verdict["status"] != "pass":
+        raise SystemExit(f"{count} clusters: the DNS verdict of a converged cluster is {verdict}")
+    clusters = [verified_cluster(index, verdict, hosts) for index in range(count)]
+    args = report_args(clusters, plan_text)
+    report_s, report_cpu, report_rss, result = module_process(args, REPORT_MODULE)
+    if not json.loads(result).get("ok"):
+        raise SystemExit(f"{count} clusters: the report of a converged fleet is not ok: {result[:2000]}")
+    units = hosts + count
+    row = {"clusters": count, "hosts": hosts, "check_s": round(check_s, 3), "check_peak_mib": round(check_mib, 1),
+           "check_us_per_host": round(check_cpu / hosts * 1e6, 2),
+           "report_args_mb": round(len(args) / MB, 2), "report_result_mb": round(len(result) / MB, 2),
+           "report_s": round(report_s, 2), "report_cpu_s": round(report_cpu, 2), "report_peak_rss_mib": round(report_rss),
+           "report_us_per_unit": round(max(report_cpu - startup, 0) / units * 1e6, 1), "report_args_bytes_per_unit": round(len(args) / units)}
+    print(f"  {count} clusters, verify: mesh_check's verdict {row['check_s']} s, mesh_report {row['report_s']} s / "
+          f"{row['report_peak_rss_mib']} MiB, arguments {row['report_args_mb']} MB", flush=True)
+    return row
+
+
 def profile_steady(count: int) -> list[str]:
     """Where the steady-state plan of `count` clusters spends its time and memory."""
     clusters, _select_seconds = gathered(count)
@@ -287,7 +372,8 @@ def profile_steady(count: int) -> list[str]:
     return lines
 
 
-def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list[str]:
+def report(rows: list[dict], select_s: dict[int, float], startup: float, verify_rows: list[dict],
+           verify_startup: float) -> list[str]:
     out: list[str] = []
     p = out.append
     base = {r["run"]: r for r in rows if r["clusters"] == SIZES[0]}
@@ -332,6 +418,23 @@ def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list
     p("   select_exports over all clusters' Services (gather, in the clusters' modules): "
       + ", ".join(f"{n} clusters {s:.2f} s" for n, s in select_s.items()))
     p("")
+    p("4. the fleet check (steady state): mesh_check's verdict on one cluster's .global names from the plan text "
+      "(best of 5/3/2, wall seconds; us/host = CPU; peak = tracemalloc), and mesh_report as a process on the verify "
+      "role's arguments (one description per cluster + the plan once): wall and CPU seconds, CPU us (net of its "
+      f"{verify_startup:.2f} s on an empty fleet) and argument bytes per host + cluster, peak RSS")
+    p(f"   {'clusters':>8} {'hosts':>6} {'check (s)':>9} {'us/host':>7} {'x base':>6} {'peak MiB':>8} "
+      f"{'report (s)':>10} {'CPU s':>6} {'us/unit':>7} {'x base':>6} {'args MB':>7} {'B/unit':>6} {'x base':>6} "
+      f"{'result MB':>9} {'RSS MiB':>7}")
+    first_verify = verify_rows[0]
+    for r in verify_rows:
+        p(f"   {r['clusters']:>8} {r['hosts']:>6} {r['check_s']:>9} {r['check_us_per_host']:>7} "
+          f"{ratio(r['check_us_per_host'], first_verify['check_us_per_host']):>5}x {r['check_peak_mib']:>8} "
+          f"{r['report_s']:>10} {r['report_cpu_s']:>6} {r['report_us_per_unit']:>7} "
+          f"{ratio(r['report_us_per_unit'], first_verify['report_us_per_unit']):>5}x {r['report_args_mb']:>7} "
+          f"{r['report_args_bytes_per_unit']:>6} "
+          f"{ratio(r['report_args_bytes_per_unit'], first_verify['report_args_bytes_per_unit']):>5}x "
+          f"{r['report_result_mb']:>9} {r['report_peak_rss_mib']:>7}")
+    p("")
     top = {r["run"]: r for r in rows if r["clusters"] == SIZES[-1]}
     p(f"goals ({SIZES[-1]} vs {SIZES[0]} clusters, per received object; within 1.2x is linear):")
     for label, key in (("plan time", "plan_us_per_object"), ("plan memory", "plan_peak_kb_per_object"),
@@ -346,11 +449,18 @@ def report(rows: list[dict], select_s: dict[int, float], startup: float) -> list
           f"{meets(r['plan_s'] < 10 and (r['plan_peak_mib'] + r['plan_input_in_memory_mib']) * MIB < 500 * MB)}); "
           f"module process {r['module_s']} s, {r['module_peak_rss_mib']} MiB RSS "
           f"({meets(r['module_s'] < 10 and r['module_peak_rss_mib'] * MIB < 500 * MB)})")
+    last_verify = verify_rows[-1]
+    for label, key in (("fleet check time", "report_us_per_unit"), ("fleet check arguments", "report_args_bytes_per_unit")):
+        value = ratio(last_verify[key], first_verify[key])
+        p(f"   {label} per host + cluster: {value}x ({meets(0.8 <= value <= 1.2)})")
+    p(f"   fleet check of {last_verify['clusters']} clusters: mesh_report {last_verify['report_s']} s, "
+      f"{last_verify['report_peak_rss_mib']} MiB RSS (goal < 10 s and < 500 MB: "
+      f"{meets(last_verify['report_s'] < 10 and last_verify['report_peak_rss_mib'] * MIB < 500 * MB)})")
     return printed(out)
 
 
 def main() -> None:
-    rows, select_s, startup = [], {}, module_startup()
+    rows, verify_rows, select_s, startup, verify_startup = [], [], {}, module_startup(), report_startup()
     print(f"load at start: {load()}; module process on an empty fleet: {startup:.2f} CPU s", flush=True)
     for count in SIZES:
         if count % 2:
@@ -361,13 +471,15 @@ def main() -> None:
         if steady["generation"] != first["generation"] or steady["allocations"] != first["allocations"]:
             raise SystemExit(f"{count} clusters: the second run changed the allocation; not a steady state")
         rows += [first_row, steady_row]
-    summary = report(rows, select_s, startup)
+        verify_rows.append(measure_verify(count, to_text(steady), verify_startup))
+    summary = report(rows, select_s, startup, verify_rows, verify_startup)
     print(f"load at end: {load()}")
     if "--profile" in sys.argv[1:]:
         profile = profile_steady(SIZES[-1])
         print("\n" + "\n".join(profile))
         summary += ["", *profile]
-    save("fleet_plan", {"baseline": f"{SIZES[0]} clusters x {SERVICES} services", "rows": rows, "summary": summary})
+    save("fleet_plan", {"baseline": f"{SIZES[0]} clusters x {SERVICES} services", "rows": rows,
+                        "verify_rows": verify_rows, "summary": summary})
 
 
 if __name__ == "__main__":

@@ -37,6 +37,17 @@ def cluster(i: int, exports: list[str], imports: list[dict], revs: dict | None =
             "exports": exports, "imports": imports, "results": results, "revisions": revs or revisions()}
 
 
+def routes(members: list[dict], shown: int = 10) -> list[dict]:
+    """The model's routes, from the sample clusters' (whole) import lists."""
+    found: dict[tuple[str, str], list[str]] = {}
+    for member in members:
+        for imported in member["imports"]:
+            for source in imported["from"]:
+                found.setdefault((source, member["name"]), []).append(imported["host"])
+    return [{"from": source, "to": target, "count": len(hosts), "hosts": hosts[:shown]}
+            for (source, target), hosts in found.items()]
+
+
 def sample(clusters: int = 3, services: int = 0) -> dict:
     """Three clusters (healthy, one warning, one failure) that import each other's services, in an
     upgrade from revision 1-29-0 to 1-30-0 (cluster1 done, cluster2 with pods still on 1-29-0,
@@ -70,6 +81,6 @@ def sample(clusters: int = 3, services: int = 0) -> dict:
             members.append(cluster(i, exports, imports))
         ok = True
     return {"generated": "2026-11-21T23:00:00Z", "mesh": {"mesh_id": "mesh1", "trust_domain": "cluster.local"},
-            "ok": ok, "checks": [dict(check) for check in CHECKS], "clusters": members,
+            "ok": ok, "checks": [dict(check) for check in CHECKS], "clusters": members, "routes": routes(members),
             "version_window": {"ok": True, "min": "1.29", "max": "1.30" if clusters == 3 and not services else "1.29",
                                "outside": [], "unparsed": []}}

@@ -131,8 +131,8 @@ def upgrade_importers(fleet_plan, cluster, dns_records=True):
     return plan.importers(fleet_plan, cluster, dns_records)
 
 
-def upgrade_importer_gate(checked, entries, cluster, target, namespace):
-    return plan.importer_gate(zip(checked["results"], entries["results"]), cluster, target, namespace)
+def upgrade_importer_gate(checked, entries, cluster, target):
+    return plan.importer_gate(zip(checked["results"], entries["results"]), cluster, target)
 
 
 def upgrade_removal(second, first, target):

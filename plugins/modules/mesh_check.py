@@ -17,8 +17,10 @@ description:
     point, the gateway's revision, the pods each revision injected, the namespaces that pin a revision
     or tag, and the webhooks that call a Service that does not exist. A tenant's pod or namespace whose
     Istio annotation or label cannot be read is left out with a warning.
-  - With O(dns_server), asks that DNS server for every host of O(expected_records), as a workload of
-    the cluster would (the cluster DNS address must be reachable from the controller).
+  - Judges the C(.global) names of the cluster - the zone server's records and, with O(dns_server), what
+    that DNS server answers for every expected host, asked as a workload of the cluster would (the cluster
+    DNS address must be reachable from the controller) - and returns the verdict (RV(dns)), not the
+    records, which are as many as the fleet's hosts.
   - The C(verify) role compares the results of every cluster in one report (M(meshops.multicluster.mesh_report)).
 options:
   revision:
@@ -40,12 +42,28 @@ options:
     aliases: [gateway_address_override]
     type: str
     default: ""
+  plan:
+    description:
+      - The services plan (RV(meshops.multicluster.service_entry_plan#module:plan), as text); with O(cluster_name),
+        the C(.global) records this cluster must hold are read from it.
+    type: str
+    version_added: 1.1.0
+  cluster_name:
+    description: This cluster's name in O(plan).
+    type: str
+    version_added: 1.1.0
   expected_records:
-    description: C(.global) host name to VIP, as the ServiceEntries of this cluster hold them.
+    description: C(.global) host name to VIP, as the ServiceEntries of this cluster hold them (instead of O(plan)).
     type: dict
     default: {}
+  dns_delegated:
+    description:
+      - Whether the cluster's DNS delegates zone C(global) to the zone server, as the C(dns) role's check found it;
+        V(false) fails the C(.global) check at once. Leave it out where the sidecar proxy serves DNS.
+    type: bool
+    version_added: 1.1.0
   dns_server:
-    description: Address of the cluster's DNS to query for O(expected_records); empty to skip the queries.
+    description: Address of the cluster's DNS to query for the expected records; empty to skip the queries.
     type: str
     default: ""
   dns_port:
@@ -89,10 +107,6 @@ EXAMPLES = r"""
     group/meshops.multicluster.k8s:
       kubeconfig: "{{ mesh_kubeconfig | default(omit) }}"
       context: "{{ mesh_context | default(omit) }}"
-  vars:
-    expected_records:
-      httpbin.bar.global: 240.10.0.1
-      pay.fx.global: 240.10.0.2
   block:
     - name: Read the control plane, the gateway and the .global names of this cluster
       meshops.multicluster.mesh_check:
@@ -101,7 +115,9 @@ EXAMPLES = r"""
         gateway_service: istio-eastwestgateway
         deployments: [istiod-1-31-0, istio-eastwestgateway]
         gateway_address_override: "{{ mesh_gateway_address_override | default('') }}"
-        expected_records: "{{ expected_records }}"
+        plan: "{{ services_plan.plan }}"  # a service_entry_plan result
+        cluster_name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
+        dns_delegated: true
         dns_server: 10.96.0.10
         dns_wait: 90
       register: check
@@ -112,7 +128,7 @@ EXAMPLES = r"""
           - "not ready: {{ check.not_ready }}"
           - "default tag on {{ check.revisions.default_revision }}; pods per revision: {{ check.revisions.pods }}"
           - "gateway: {{ check.gateway.address | default('none') }}:{{ check.gateway.port | default('-') }}"
-          - "dns: {{ check.dns_answers }}"
+          - "dns: {{ check.dns.status }} - {{ check.dns.detail }}"
 
     - name: Describe this cluster for the report
       ansible.builtin.set_fact:
@@ -120,12 +136,11 @@ EXAMPLES = r"""
           name: "{{ mesh_cluster_name | default(inventory_hostname) }}"
           reachable: true
           check: "{{ check }}"
-          expected_records: "{{ expected_records }}"
 
     - name: Judge every cluster at once
       meshops.multicluster.mesh_report:
         clusters: "{{ ansible_play_hosts | map('extract', hostvars, 'fleet_check_cluster') | list }}"
-        fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.31.0}
+        fleet: {mesh_id: mesh1, trust_domain: cluster.local, chart_version: 1.31.0, plan: "{{ services_plan.plan }}"}
         fail_on_error: false
       run_once: true
       delegate_to: localhost
@@ -166,16 +181,16 @@ gateway:
   returned: always
   type: dict
   sample: {address: 203.0.113.10, port: 15443, source: load balancer IP}
-zone_records:
-  description: Host to IP records the C(global) zone server serves; null when it has no records ConfigMap.
+dns:
+  description:
+    - The C(.global) check of this cluster - C(status) (V(pass), V(fail), V(skip)), C(detail) (how many names, the
+      first wrong one and what was answered), and on a failure the C(object) to look at, the C(fix) and the C(step)
+      that repairs it. The zone server's records must be the expected ones; with O(dns_server), so must its answers.
   returned: always
   type: dict
-  sample: {httpbin.bar.global: 240.10.0.1, pay.fx.global: 240.10.0.2}
-dns_answers:
-  description: Host to the addresses the cluster's DNS answered, or to the error; empty without O(dns_server).
-  returned: always
-  type: dict
-  sample: {httpbin.bar.global: [240.10.0.1], pay.fx.global: "NXDOMAIN from 10.96.0.10:53 for pay.fx.global"}
+  version_added: 1.1.0
+  sample: {status: fail, detail: "1 of 2 names answered wrong: pay.fx.global -> NXDOMAIN from 10.96.0.10:53 for pay.fx.global",
+           object: cluster DNS, fix: "run playbooks/dns.yml, then check the zone server's pods", step: dns}
 malformed:
   description:
     - Objects whose content could not be read, each with the check it belongs to (C(control_plane), C(dns),
@@ -233,11 +248,14 @@ def main():
         deployments=dict(type="list", elements="str"),
         gateway_service=dict(type="str", default=GATEWAY),
         address_override=dict(type="str", default="", aliases=["gateway_address_override"]),
+        plan=dict(type="str"),
+        cluster_name=dict(type="str"),
         expected_records=dict(type="dict", default={}),
+        dns_delegated=dict(type="bool"),
         dns_server=dict(type="str", default=""),
         dns_port=dict(type="int", default=53),
         dns_wait=dict(type="int", default=0),
-    ), supports_check_mode=True)
+    ), supports_check_mode=True, mutually_exclusive=[("plan", "expected_records")], required_by={"plan": "cluster_name"})
     client = k8s_client(module)
     try:
         result = read_cluster(client, module.params)

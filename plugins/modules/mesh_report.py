@@ -30,9 +30,8 @@ options:
   fleet:
     description:
       - Mesh-wide expectations (mesh_id, trust_domain, root_fingerprint, chart_version, warn_days, releases),
-        and from the services plan its C(services), C(gateways) (their localities), C(selection) (which
-        cluster imports which host; everything when left out) and C(failover) mode, from which the report
-        shows what each cluster imports and each multi-cluster service's failover order.
+        and C(plan), the services plan (RV(meshops.multicluster.service_entry_plan#module:plan), as text), read
+        once for what each cluster exports and imports and each multi-cluster service's failover order.
       - C(revoked_clusters), the revoked entries of the controller's revocation record (C(intermediates.json),
         M(meshops.multicluster.ca_crl)), names the cluster of each serial the trust column shows revoked.
       - C(pending_steps), in check mode, names the steps that ran before without writing; a failure one of them
@@ -84,6 +83,7 @@ EXAMPLES = r"""
       chart_version: 1.31.0
       releases: [istio-base, istiod, istio-eastwestgateway]
       warn_days: 30
+      plan: "{{ services_plan.plan }}"  # a service_entry_plan result
     report_dir: "{{ playbook_dir }}/../reports"
     fail_on_error: false
   run_once: true
@@ -133,9 +133,11 @@ report:
   description:
     - The report model - C(generated) (UTC), C(mesh), C(ok), C(pending) (how many checks are pending), C(checks)
       (id and title of each check), C(version_window) (the fleet's lowest and highest Istio minor, C(ok), the
-      clusters C(outside) the window), C(clusters) (per cluster its gateway, exports, imports, C(revisions) as
-      M(meshops.multicluster.mesh_check) read them, and C(results) - per check its C(status), C(detail) and, for a
-      problem, the C(object) and the C(fix)) and C(failover) (each multi-cluster service's failover order).
+      clusters C(outside) the window), C(clusters) (per cluster its gateway, exports, its first 50 C(imports) and
+      C(imports_count), C(revisions) as M(meshops.multicluster.mesh_check) read them, and C(results) - per check its
+      C(status), C(detail) and, for a problem, the C(object) and the C(fix)), C(routes) (per exporting and importing
+      cluster how many hosts, and the first 10) and C(failover) (each multi-cluster service's failover order).
+    - Its size grows with the hosts plus the clusters (and the routes between clusters), not with their product.
   returned: always
   type: dict
   sample:
@@ -151,7 +153,8 @@ report:
         reachable: true
         gateway: {address: 203.0.113.10, port: 15443, source: load balancer IP}
         exports: [httpbin.bar]
-        imports: [pay.fx]
+        imports: [{host: pay.fx.global, from: [west]}]
+        imports_count: 1
         revisions:
           revisions: {1-31-0: {release: istiod-1-31-0, version: 1.31.0, ready: true, service: true,
                                in_use_by: [tag default, 12 pods, gateway istio-eastwestgateway]}}
@@ -166,6 +169,7 @@ report:
           revisions: {status: pass, detail: "revision 1-31-0 (1.31.0)"}
           gateway: {status: fail, detail: no gateway address, object: Service istio-system/istio-eastwestgateway,
                     fix: give the Service a load balancer, or set mesh_gateway_address_override}
+    routes: [{from: west, to: east, count: 1, hosts: [pay.fx.global]}]
     failover: {mode: locality, services: []}
 text:
   description: The report as a console table, one line a list element.

@@ -315,26 +315,26 @@ def importers(fleet_plan, cluster, dns_records=True):
             for importer, hosts in sorted(found.items())]
 
 
-def importer_gate(importers_checked, cluster, target, namespace):
+def importer_gate(importers_checked, cluster, target):
     """Judge the importers of `cluster` from the upgrade role's two loops over them (mesh_check and
     the service_entry module in check mode, each item one of importers()): {ok, failures, message}."""
     failures = []
     for check, entries in importers_checked:
         importer = check["item"]
-        failures += importer_failures(importer["name"], check, entries, importer["records"], namespace)
+        failures += importer_failures(importer["name"], check, entries)
     return {"ok": not failures, "failures": failures,
             "message": gate_message(cluster, target, failures) if failures else ""}
 
 
-def importer_failures(importer, check, entries, expected_records, namespace):
+def importer_failures(importer, check, entries):
     """The fleet check of one importing cluster, as verify judges it: its ServiceEntries and
     DestinationRules as the plan has them (so still naming the exporter's gateway address), its
-    .global records (and the DNS answers, when asked) for the exporter's hosts, and the Deployments
-    mesh_check was given Available. [{"gate": "importers", "evidence"}]: one per failed check."""
+    .global records (and the DNS answers, when asked) for the exporter's hosts as mesh_check judged
+    them, and the Deployments mesh_check was given Available. [{"gate": "importers", "evidence"}]: one per failed check."""
     results = {
         "service_entries": checks.check_services_set(entries, "ServiceEntries"),
         "destination_rules": checks.check_services_set((entries or {}).get("destination_rules"), "DestinationRules"),
-        "dns": checks.check_dns(check, None, expected_records, namespace),
+        "dns": checks.dns_verdict(check),
     }
     failures = ["%s: %s (%s)" % (name, r["detail"], r["object"]) if r.get("object") else "%s: %s" % (name, r["detail"])
                 for name, r in results.items() if r["status"] == "fail"]

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import copy
 import datetime
+import functools
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
 from ansible_collections.meshops.multicluster.plugins.module_utils._preflight.inventory import identity
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.flows import FleetFlows
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import LEGACY_REVISION, istiod_name
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     BASE_RELEASE, CACERTS, GATEWAY, ISTIO_NAMESPACE, MANAGED_BY, MANAGED_BY_LABEL, ZONE_RECORDS)
@@ -204,19 +207,28 @@ def check_gateway(check, namespace=ISTIO_NAMESPACE, service=GATEWAY):
     return result("pass", "%s:%s (%s)" % (gateway["address"], gateway["port"], gateway["source"]))
 
 
-def check_dns(check, delegated, expected, namespace=ISTIO_NAMESPACE):
+def expected_records(fleet_plan, cluster):
+    """The .global records ({host: vip}) a cluster of the services plan holds: every allocation (the
+    same in every cluster); none in a cluster the plan does not have."""
+    return (fleet_plan.get("allocations") or {}) if cluster in (fleet_plan.get("gateways") or {}) else {}
+
+
+def check_dns(records, answers, delegated, expected, namespace=ISTIO_NAMESPACE):
+    """The .global DNS of one cluster (mesh_check judges it where it reads it): the zone server's
+    records (None without its ConfigMap) and the cluster DNS's answers ({host: [addresses] or the
+    error}) against the expected records; delegated: whether the cluster DNS delegates the zone
+    (None: the sidecar proxy serves DNS)."""
     records_configmap = "ConfigMap %s/%s" % (namespace, ZONE_RECORDS)
     if delegated is False:
         return result("fail", "the cluster DNS does not delegate zone global to the zone server",
                       "cluster DNS ConfigMap in kube-system", step="dns")
-    records = check.get("zone_records")
     if records is None and expected:
         return result("fail", "the zone server has no records", records_configmap, step="services")
     wrong = sorted(host for host, vip in expected.items() if (records or {}).get(host) != vip)
     if wrong:
         return result("fail", "%d of %d records missing or wrong (%s)" % (len(wrong), len(expected), wrong[0]),
                       records_configmap, step="services")
-    answers = check.get("dns_answers") or {}
+    answers = answers or {}
     bad = sorted(host for host, got in answers.items() if got != [expected.get(host)])
     if bad:
         got = answers[bad[0]]
@@ -257,9 +269,11 @@ def check_held_hosts(counts):
                   "that uses the host, name or VIP (docs/troubleshooting.md); then run playbooks/services.yml")
 
 
+@functools.lru_cache(maxsize=65536)
 def _locality_priority(client, endpoint):
     """Istio's locality priority of an endpoint for a client: 0 same region/zone/subzone, 1 same
-    region/zone, 2 same region, 3 none (pilot's LbPriority)."""
+    region/zone, 2 same region, 3 none (pilot's LbPriority). Cached: a fleet's report asks it for
+    every multi-cluster host and every cluster, over a few localities."""
     mine, theirs = (client.split("/") + ["", ""])[:3], (endpoint.split("/") + ["", ""])[:3]
     for priority, depth in ((0, 3), (1, 2), (2, 1)):
         if mine[:depth] == theirs[:depth]:
@@ -293,16 +307,6 @@ def failover_orders(services, views, localities, mode="locality"):
             orders.append({"host": s["host"], "orders": {c: failover_order(c, sources, localities, mode)
                                                          for c, sources in held.items() if sources}})
     return orders
-
-
-def imports(services, view):
-    """The hosts a cluster imports without exporting them, each with the clusters it imports from."""
-    found = []
-    for s in services:
-        sources = view.sources(s)
-        if sources and view.cluster not in s["clusters"]:
-            found.append({"host": s["host"], "from": sources})
-    return found
 
 
 # What to do about a malformed object, by the check it belongs to.
@@ -369,11 +373,18 @@ def failed_checks(clusters):
             for check_id, r in c["results"].items() if r["status"] == "fail"]
 
 
+def dns_verdict(check):
+    """The .global DNS check mesh_check judged in the cluster."""
+    return check.get("dns") or result("skip", "not checked")
+
+
 def evaluate(clusters, fleet, now=None):
     """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations.
 
-    fleet.pending_steps: in check mode, the steps of site.yml that ran before the check without
-    writing (what they would write is pending, not failed); empty in a real run."""
+    fleet.plan: the services plan as service_entry_plan hands it on (text), read once here for the
+    exports, imports and failover of every cluster. fleet.pending_steps: in check mode, the steps of
+    site.yml that ran before the check without writing (what they would write is pending, not
+    failed); empty in a real run."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
     # The fleet's usual control plane, from the clusters whose values could be read.
     # The fleet's istiod release: istiod-<revision> (fleet.revision), `istiod` without one.
@@ -381,19 +392,22 @@ def evaluate(clusters, fleet, now=None):
     identities = [control_plane_identity(c["check"], istiod_release) for c in clusters if c.get("reachable") and c.get("check")
                   and not any(f.get("check") == "control_plane" for f in c["check"].get("malformed") or [])]
     majority = max(set(identities), key=identities.count) if identities else None
-    services = fleet.get("services") or []
+    fleet_plan = from_text(fleet["plan"]) if fleet.get("plan") else {}
+    services = fleet_plan.get("services") or []
+    failover = (fleet_plan.get("policy") or {}).get("failover") or "locality"
     namespace = fleet.get("istio_namespace") or ISTIO_NAMESPACE
     pending_steps = set(fleet.get("pending_steps") or [])
     # What each cluster should hold under the plan's import selection.
-    views = {c["name"]: ImportView(fleet.get("selection"), c["name"]) for c in clusters}
+    views = {c["name"]: ImportView(fleet_plan.get("selection"), c["name"]) for c in clusters}
+    flows = FleetFlows(services, views)
     window = fleet_window(clusters)
     out = []
     for c in clusters:
+        listed, imported = flows.imports(c["name"])
         entry = {"name": c["name"], "network": c.get("network"), "reachable": bool(c.get("reachable")),
                  "gateway": (c.get("check") or {}).get("gateway"),
                  "revisions": (c.get("check") or {}).get("revisions"),
-                 "exports": [s["host"][:-len(".global")] for s in services if c["name"] in s["clusters"]],
-                 "imports": imports(services, views[c["name"]])}
+                 "exports": flows.exports(c["name"]), "imports": listed, "imports_count": imported}
         if not c.get("reachable"):
             # One failure says why; the checks that could not run are skipped, not failed again.
             entry["results"] = {check["id"]: result("skip", "not checked: cluster unreachable") for check in CHECKS}
@@ -414,7 +428,7 @@ def evaluate(clusters, fleet, now=None):
                                                         majority, namespace, istiod_release)),
                 "revisions": (check_revisions, (check.get("revisions"), window, c["name"])),
                 "gateway": (check_gateway, (check, namespace, fleet.get("gateway_name") or GATEWAY)),
-                "dns": (check_dns, (check, c.get("dns_delegated"), c.get("expected_records") or {}, namespace)),
+                "dns": (dns_verdict, (check,)),
                 "service_entries": (check_services_set, (entries, "ServiceEntries")),
                 "destination_rules": (check_services_set, ((entries or {}).get("destination_rules")
                                                            if entries is not None else None, "DestinationRules")),
@@ -429,9 +443,11 @@ def evaluate(clusters, fleet, now=None):
         "checks": CHECKS,
         "version_window": window,
         "clusters": out,
-        "failover": {"mode": fleet.get("failover") or "locality",
+        "routes": [{"from": exporter, "to": importer, "count": count, "hosts": hosts}
+                   for (exporter, importer), (count, hosts) in flows.routes([c["name"] for c in clusters]).items()],
+        "failover": {"mode": failover,
                      "services": failover_orders(services, views,
                                                  {name: (gateway or {}).get("locality") or ""
-                                                  for name, gateway in (fleet.get("gateways") or {}).items()},
-                                                 fleet.get("failover") or "locality")},
+                                                  for name, gateway in (fleet_plan.get("gateways") or {}).items()},
+                                                 failover)},
     }

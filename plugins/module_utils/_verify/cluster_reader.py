@@ -3,8 +3,9 @@
 """What the fleet check needs from one cluster, read without writing (the backend of mesh_check).
 
 The control plane's Helm releases (from the labels their charts stamp, istiod's values redacted),
-whether its Deployments are Available, the gateway's address, the zone server's records, what the
-cluster DNS answers for the expected hosts, the roots istiod gives workloads, and its Istio
+whether its Deployments are Available, the gateway's address, the zone server's records and what the
+cluster DNS answers for the expected hosts (judged here, so that only the verdict travels: the
+records are as many as the fleet's hosts), the roots istiod gives workloads, and its Istio
 revisions (read_revisions: where the tags point, what uses each revision, dangling webhooks). An
 object whose content cannot be read is a finding of the check it belongs to, not an error: the rest
 is still read.
@@ -26,7 +27,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._dns import z
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import check_dns, expected_records
 
 DNS_POLL_SECONDS = 3
 # Where istiod publishes its CA's roots in every namespace (workloads verify peers with it).
@@ -37,10 +40,10 @@ BASE_CHART_SERVICE_ACCOUNT = "istio-reader-service-account"
 
 
 def read_cluster(client, params):
-    """mesh_check's result (releases, not_ready, gateway, zone_records, dns_answers, istiod_roots,
-    revisions, malformed, warnings) for the cluster of client. params: mesh_check's options (namespace,
-    revision, deployments, gateway_service, address_override, expected_records, dns_server, dns_port, dns_wait).
-    KubeError when the cluster cannot be read."""
+    """mesh_check's result (releases, not_ready, gateway, dns, istiod_roots, revisions, malformed,
+    warnings) for the cluster of client. params: mesh_check's options (namespace, revision, deployments,
+    gateway_service, address_override, plan and cluster_name or expected_records, dns_delegated,
+    dns_server, dns_port, dns_wait). KubeError when the cluster cannot be read."""
     namespace = params["namespace"]
     malformed = []
 
@@ -67,10 +70,13 @@ def read_cluster(client, params):
     gateway = resolve_gateway(client, namespace, params["gateway_service"], params["address_override"])[0]
     records = readable("dns", zone_records.read_records,
                        client.get("ConfigMap", ZONE_RECORDS, namespace), namespace)
-    answers = dns_answers(params, records or {})
+    expected = expected_records(from_text(params["plan"]), params["cluster_name"]) if params.get("plan") \
+        else params["expected_records"]
+    answers = dns_answers(params, expected, records or {})
+    dns = check_dns(records, answers, params.get("dns_delegated"), expected, namespace)
     roots = readable("root", istiod_roots, client.get("ConfigMap", ISTIOD_ROOTS_CONFIGMAP, namespace), namespace)
-    return dict(releases=releases, not_ready=not_ready, gateway=gateway, zone_records=records, dns_answers=answers,
-                istiod_roots=roots, revisions=revisions, malformed=malformed, warnings=warnings)
+    return dict(releases=releases, not_ready=not_ready, gateway=gateway, dns=dns, istiod_roots=roots,
+                revisions=revisions, malformed=malformed, warnings=warnings)
 
 
 def istiod_values(configmap, namespace, revision=LEGACY_REVISION):
@@ -109,12 +115,12 @@ def istiod_roots(configmap, namespace):
         return [pki.fingerprint(cert) for cert in pki.load_certs(("root-cert.pem", "ConfigMap", text.encode()))]
 
 
-def dns_answers(params, records):
-    """What the cluster DNS answers for every expected host; asked again, up to dns_wait seconds,
-    while a name the zone server holds right is answered wrong (a configuration still propagating)."""
+def dns_answers(params, expected, records):
+    """What the cluster DNS answers for every expected host ({host: vip}); asked again, up to dns_wait
+    seconds, while a name the zone server holds right is answered wrong (a configuration still propagating)."""
     if not params["dns_server"]:
         return {}
-    expected, answers, todo = params["expected_records"], {}, sorted(params["expected_records"])
+    answers, todo = {}, sorted(expected)
 
     def pending():
         for host in todo:

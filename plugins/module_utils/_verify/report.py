@@ -11,7 +11,8 @@ The model (built by the fleet check; every key below is read, nothing else)::
      "clusters": [{"name": "cluster1", "network": "network1", "reachable": true,
                    "gateway": {"address": "127.141.0.1", "port": 15443},   # or null when unknown
                    "exports": ["httpbin.bar", "web.shop"],                # <name>.<namespace>
-                   "imports": [{"host": "reviews.shop.global", "from": ["cluster2"]}],
+                   "imports": [{"host": "reviews.shop.global", "from": ["cluster2"]}],  # the first 50
+                   "imports_count": 1,                                                 # all of them
                    "results": {"<check id>": {"status": "pass" | "warn" | "fail" | "pending" | "skip",
                                               "detail": "...", "object": "...", "fix": "..."}}}],
                                               # detail, object and fix are optional
@@ -24,6 +25,8 @@ The model (built by the fleet check; every key below is read, nothing else)::
                        "namespaces": {"bar": "default"},                # the revision or tag each pins
                        "pods": {"1-31-0": 3, "1-30-0": 1},             # injected pods per revision
                        "dangling_webhooks": []}}],
+     "routes": [{"from": "cluster2", "to": "cluster1", "count": 1,   # every (exporter, importer) with imports:
+                 "hosts": ["reviews.shop.global"]}],                # the first 10 hosts, the whole count
      "version_window": {"ok": true, "min": "1.31", "max": "1.31",   # optional: the fleet's Istio minors
                         "outside": [], "unparsed": []},
      "failover": {"mode": "locality",                         # optional: hosts exported from several clusters
@@ -99,10 +102,13 @@ def _plural(n: int, word: str) -> str:
     return "%d %s%s" % (n, word, "" if n == 1 else "s")
 
 
-def _first(names, n=FIRST_NAMES) -> str:
+def _first(names, n=FIRST_NAMES, count=None) -> str:
+    """The first n names and "+N more" of count (default, all of names)."""
     names = list(names)
-    more = " +%d more" % (len(names) - n) if len(names) > n else ""
-    return ", ".join(names[:n]) + more
+    count = len(names) if count is None else count
+    shown = names[:n]
+    more = " +%d more" % (count - len(shown)) if count > len(shown) else ""
+    return ", ".join(shown) + more
 
 
 def _result(cluster: dict, check_id: str) -> dict:
@@ -149,15 +155,14 @@ def _gateway(cluster: dict) -> str:
     return "%s:%s" % (address, gw.get("port", GATEWAY_PORT))
 
 
-def _flows(model: dict) -> dict[tuple[str, str], list[str]]:
-    """(exporting cluster, importing cluster) -> service hosts (without .global), in model order."""
-    flows: dict[tuple[str, str], list[str]] = {}
-    for c in model.get("clusters", []):
-        for imp in c.get("imports") or []:
-            host = str(imp.get("host", ""))
-            host = host[:-len(".global")] if host.endswith(".global") else host
-            for source in imp.get("from") or []:
-                flows.setdefault((str(source), str(c.get("name"))), []).append(host)
+def _flows(model: dict) -> dict[tuple[str, str], tuple[int, list[str]]]:
+    """(exporting cluster, importing cluster) -> (how many hosts, the first of them without .global)."""
+    flows = {}
+    for route in model.get("routes") or []:
+        hosts = [str(host)[:-len(".global")] if str(host).endswith(".global") else str(host)
+                 for host in route.get("hosts") or []]
+        count = route.get("count")
+        flows[str(route.get("from")), str(route.get("to"))] = (count if isinstance(count, int) else len(hosts), hosts)
     return flows
 
 
@@ -360,20 +365,21 @@ def _diagram(model: dict) -> str:
     dense = len(flows) > 2 * len(clusters)
     if not dense:
         # Few routes: one labelled arrow per route, A->B and B->A bent apart.
-        for (source, target), hosts in sorted(flows.items()):
-            edges.append(_edge(at[source], at[target], 60, "%s \u2192 %s: %s" % (source, target, ", ".join(hosts)),
-                               hosts[0] + (" +%d" % (len(hosts) - 1) if len(hosts) > 1 else ""), False))
+        for (source, target), (count, hosts) in sorted(flows.items()):
+            edges.append(_edge(at[source], at[target], 60, "%s \u2192 %s: %s" % (
+                source, target, _first(hosts, len(hosts), count)),
+                (hosts[0] if hosts else "") + (" +%d" % (count - 1) if count > 1 else ""), False))
     else:
         # Many routes: one plain line per pair of clusters (arrowheads at the importers); counts in the boxes.
-        for (source, target), hosts in sorted(flows.items()):
+        for (source, target), (count, hosts) in sorted(flows.items()):
             back = flows.get((target, source))
             if back and source > target:
                 continue
-            title = "%s \u2192 %s: %s" % (source, target, _first(hosts, 10))
+            title = "%s \u2192 %s: %s" % (source, target, _first(hosts, 10, count))
             if back:
-                title += "\n%s \u2192 %s: %s" % (target, source, _first(back, 10))
+                title += "\n%s \u2192 %s: %s" % (target, source, _first(back[1], 10, back[0]))
             edges.append(_edge(at[source], at[target], 0, title, "", bool(back)))
-    imported = {name: sum(len(hosts) for route, hosts in flows.items() if route[1] == name) for name in at}
+    imported = {name: sum(count for route, (count, _hosts) in flows.items() if route[1] == name) for name in at}
     note = ('<p class="none">%d routes: one line per pair of clusters, arrowheads at the importers; hover a line '
             "for its services.</p>" % len(flows)) if dense else ""
     boxes = "".join(_cluster_box(c, *centres[i], imported[str(c.get("name"))]) for i, c in enumerate(clusters))
@@ -414,10 +420,10 @@ def _flows_section(model: dict) -> str:
     rank = {str(c.get("name")): i for i, c in enumerate(model.get("clusters", []))}
     routes = sorted(flows, key=lambda route: [(rank.get(name, len(rank)), name) for name in route])
     rows = "".join('<tr><td class="c">%s \u2192 %s</td><td>%d</td><td>%s</td></tr>' % (
-        _e(s), _e(t), len(flows[s, t]), _e(_first(flows[s, t], 8))) for s, t in routes)
+        _e(s), _e(t), flows[s, t][0], _e(_first(flows[s, t][1], 8, flows[s, t][0]))) for s, t in routes)
     return ("<details><summary>Imported services by route (%d)</summary><table><thead><tr><th>Exporting "
             "\u2192 importing cluster</th><th>Count</th><th>Services</th></tr></thead><tbody>%s</tbody>"
-            "</table></details>" % (sum(len(h) for h in flows.values()), rows))
+            "</table></details>" % (sum(count for count, _hosts in flows.values()), rows))
 
 
 def _order(tiers: list) -> str:

@@ -2,6 +2,7 @@ import pytest
 import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import check_dns
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.upgrade_plan import (
     PHASES, gate_failures, gate_message, importer_gate, importers, is_done, previous_revision, removal, rollback_plan,
     upgrade_plan, window_problem)
@@ -214,23 +215,25 @@ def test_the_importers_of_a_cluster_follow_the_plans_import_selection():
 
 
 def importer_run(name, records, check=None, entries=None):
+    """One importer's items of the two loops, as mesh_check (which judges the .global names) and
+    service_entry in check mode register them."""
     item = {"name": name, "hosts": sorted(records), "records": records}
-    check = dict({"item": item, "zone_records": dict(records), "not_ready": {}}, **(check or {}))
+    check = dict({"item": item, "dns": check_dns(dict(records), {}, None, records), "not_ready": {}}, **(check or {}))
     entries = dict({"item": item, "unchanged": 2, "destination_rules": {"unchanged": 2}}, **(entries or {}))
     return check, entries
 
 
 def test_the_importer_gate_passes_when_every_importer_still_routes_to_this_cluster():
-    gate = importer_gate([importer_run("east", {"h.global": "240.10.0.2"})], "west", "b", "istio-system")
+    gate = importer_gate([importer_run("east", {"h.global": "240.10.0.2"})], "west", "b")
     assert gate == {"ok": True, "failures": [], "message": ""}
 
 
 def test_a_failing_importer_is_named_with_its_evidence_and_stops_the_rollout():
     runs = [importer_run("east", {"h.global": "240.10.0.2"}),
-            importer_run("south", {"h.global": "240.10.0.2"}, check={"zone_records": {}, "dns_answers": {},
+            importer_run("south", {"h.global": "240.10.0.2"}, check={"dns": check_dns({}, {}, None, {"h.global": "240.10.0.2"}),
                                                                      "not_ready": {"istiod-a": "0/1 available"}},
                          entries={"updated": 1})]
-    gate = importer_gate(runs, "west", "b", "istio-system")
+    gate = importer_gate(runs, "west", "b")
     assert not gate["ok"] and {f["gate"] for f in gate["failures"]} == {"importers"}
     evidence = [f["evidence"] for f in gate["failures"]]
     assert all(e.startswith("importer south: ") for e in evidence), evidence

@@ -111,7 +111,7 @@ def test_mesh_check_reports_each_malformed_object_with_its_check_and_reads_the_r
     read = cluster_reader.read_cluster(client, PARAMS)
     assert [(f["check"], f["object"]) for f in read["malformed"]] == [
         ("dns", RECORDS), ("root", "ConfigMap istio-system/istio-ca-root-cert")]
-    assert read["zone_records"] is None and read["istiod_roots"] is None
+    assert read["dns"]["status"] == "skip" and read["istiod_roots"] is None  # no records expected
     # What could be read still is, redacted.
     assert read["releases"]["istiod"]["values"] == {"global": {"meshID": "m1", "apiKeys": "<redacted>"}}
     client.objects[("ConfigMap", "values")] = {"data": {"original-values": "[1, 2"}}
@@ -125,8 +125,9 @@ def healthy(name):
             "check": {"releases": {"istio-base": {"version": "1.29.0"}, "istiod": {"version": "1.29.0", "values": {}},
                                    "istio-eastwestgateway": {"version": "1.29.0"}},
                       "gateway": {"address": "127.0.0.1", "port": 15443, "source": "override"},
-                      "zone_records": {}, "not_ready": {}, "malformed": []},
-            "dns_delegated": True, "expected_records": {}, "service_entries": None}
+                      "dns": {"status": "pass", "detail": "0 names in the zone server's records"},
+                      "not_ready": {}, "malformed": []},
+            "service_entries": None}
 
 
 FLEET = {"root_fingerprint": "ab", "chart_version": "1.29.0",

@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     reconcile_entries, render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import evaluate
-from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet, to_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import (
     check_export_to, parse_export_to)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError, select_exports
@@ -259,8 +259,7 @@ def test_the_report_shows_each_cluster_what_it_imports_and_fails_over_within_it(
     result = fleet_plan(cluster("c1", export("a", export_to="c3")), cluster("c2", export("a")), cluster("c3"),
                         cluster("c4"))
     clusters = [{"name": name, "reachable": True, "check": {}, "trust": {}} for name in ("c1", "c2", "c3", "c4")]
-    model = evaluate(clusters, {"services": result["services"], "gateways": result["gateways"],
-                                "selection": result["selection"]})
+    model = evaluate(clusters, {"plan": to_text(result)})
     imports = {c["name"]: c["imports"] for c in model["clusters"]}
     assert imports == {"c1": [], "c2": [], "c3": [{"host": "a.bar.global", "from": ["c1", "c2"]}],
                        "c4": [{"host": "a.bar.global", "from": ["c2"]}]}

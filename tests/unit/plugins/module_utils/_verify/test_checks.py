@@ -1,8 +1,10 @@
 """The fleet check's judgement: failover order as istiod derives it, the services step's drift, failed
 checks counted once, and the reader of what the verify role gathered per cluster."""
 
+import json
+
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.checks import (
-    check_intermediate, check_revisions, check_services_set, control_plane_identity, evaluate, failed_checks, failover_order,
+    check_dns, check_intermediate, check_revisions, check_services_set, control_plane_identity, evaluate, failed_checks, failover_order,
     malformed_findings)
 from ansible_collections.meshops.multicluster.plugins.module_utils._verify.report import render_html, render_text
 
@@ -43,7 +45,8 @@ def test_the_report_shows_each_multi_cluster_service_failover_order():
               "destination_rules": {"created": 0, "updated": 0, "deleted": 0, "unchanged": 2}}
     clusters = [{"name": name, "reachable": True, "check": {}, "trust": {}, "service_entries": counts}
                 for name in ("cluster1", "cluster2", "cluster3")]
-    model = evaluate(clusters, {"services": services, "gateways": {n: {"locality": LOCALITIES[n]} for n in LOCALITIES}})
+    fleet_plan = {"services": services, "gateways": {n: {"locality": LOCALITIES[n]} for n in LOCALITIES}}
+    model = evaluate(clusters, {"plan": json.dumps(fleet_plan)})
     assert model["failover"] == {"mode": "locality", "services": [{"host": "db.shop.global", "orders": {
         "cluster1": [["cluster1"], ["cluster2"]], "cluster2": [["cluster2"], ["cluster1"]],
         "cluster3": [["cluster1"], ["cluster2"]]}}]}
@@ -69,8 +72,8 @@ def test_an_istiod_that_runs_a_ca_of_its_own_is_named_with_the_fix():
 def fresh(name):
     """A cluster where nothing is installed, as the fleet check reads it in a check-mode site.yml."""
     return {"name": name, "network": "n", "reachable": True, "trust": {"exists": False},
-            "check": {"releases": {}, "gateway": None, "zone_records": None, "not_ready": {}, "malformed": []},
-            "dns_delegated": False, "expected_records": {"a.b.global": "240.0.0.1"},
+            "check": {"releases": {}, "gateway": None, "not_ready": {}, "malformed": [],
+                      "dns": check_dns(None, {}, False, {"a.b.global": "240.0.0.1"})},
             "service_entries": {"created": 1, "updated": 0, "deleted": 0, "unchanged": 0}}
 
 

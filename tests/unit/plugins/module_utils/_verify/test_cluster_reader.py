@@ -20,6 +20,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_
 NS = "istio-system"
 PARAMS = {"namespace": NS, "deployments": ["istiod", "istio-eastwestgateway"], "gateway_service": "istio-eastwestgateway",
           "address_override": "", "expected_records": {}, "dns_server": "", "dns_port": 53, "dns_wait": 0}
+# The services plan as the verify role hands it on (text): cluster1 holds the fleet's one record.
+PLAN_PARAMS = dict(PARAMS, plan=json.dumps({"allocations": {"httpbin.bar.global": "240.0.10.1"}, "gateways": {"cluster1": {}}}),
+                   cluster_name="cluster1", dns_delegated=True)
 
 
 class FakeClient:
@@ -83,7 +86,7 @@ def healthy_cluster():
 
 def test_a_healthy_cluster_is_read_whole_and_nothing_is_malformed():
     client = FakeClient(healthy_cluster())
-    read = cluster_reader.read_cluster(client, PARAMS)
+    read = cluster_reader.read_cluster(client, PLAN_PARAMS)
     assert read["releases"] == {
         "istio-base": {"chart": "base", "version": "1.29.0", "app_version": "1.29.0", "values": {}},
         "istiod": {"chart": "istiod", "version": "1.29.0", "app_version": "1.29.0",
@@ -91,9 +94,9 @@ def test_a_healthy_cluster_is_read_whole_and_nothing_is_malformed():
         "istio-eastwestgateway": {"chart": "gateway", "version": "1.29.0", "app_version": "1.29.0", "values": {}}}
     assert read["not_ready"] == {} and read["malformed"] == []
     assert read["gateway"] == {"address": "127.141.1.1", "port": 15443, "source": "load balancer IP"}
-    assert read["zone_records"] == {"httpbin.bar.global": "240.0.10.1"}
+    # the plan's record is in the zone server; no dns_server: no query
+    assert read["dns"] == {"status": "pass", "detail": "1 names in the zone server's records"}
     assert read["istiod_roots"] == [pki.fingerprint(ROOT.cert)]
-    assert read["dns_answers"] == {}  # no dns_server: no query
     assert all(kind != "Secret" for kind, _name, _namespace in client.reads)  # reads no Secret (no Helm release)
     assert {namespace for _kind, _name, namespace in client.reads} == {NS}
 
@@ -115,7 +118,8 @@ def test_istiods_values_are_shown_redacted_at_any_depth():
 def test_a_fresh_cluster_has_no_releases_and_says_why_its_deployments_are_not_ready():
     read = cluster_reader.read_cluster(FakeClient({}), PARAMS)
     assert read == {"releases": {}, "not_ready": {"istiod": "does not exist", "istio-eastwestgateway": "does not exist"},
-                    "gateway": None, "zone_records": None, "dns_answers": {}, "istiod_roots": None, "malformed": [],
+                    "gateway": None, "dns": {"status": "skip", "detail": "DNS served by the sidecar proxy"},
+                    "istiod_roots": None, "malformed": [],
                     "revisions": {"revisions": {}, "tags": {}, "default_revision": None, "namespaces": {}, "pods": {},
                                   "gateway": {"name": "istio-eastwestgateway", "revision": None, "ready": False},
                                   "gateway_canaries": [],
@@ -192,21 +196,21 @@ def test_the_address_override_wins_and_a_node_port_gateway_is_found_on_a_node():
 def test_istiods_values_that_are_not_a_json_object_are_a_control_plane_finding(text, problem):
     objects = healthy_cluster()
     objects[("ConfigMap", "values")] = values_configmap(text)
-    read = cluster_reader.read_cluster(FakeClient(objects), PARAMS)
+    read = cluster_reader.read_cluster(FakeClient(objects), PLAN_PARAMS)
     assert read["malformed"] == [{"check": "control_plane", "object": "ConfigMap %s/values" % NS, "problem": problem}]
     # The release is still read, without values; everything else as usual.
-    assert read["releases"]["istiod"]["values"] == {} and read["zone_records"] and read["istiod_roots"]
+    assert read["releases"]["istiod"]["values"] == {} and read["dns"]["status"] == "pass" and read["istiod_roots"]
 
 
 def test_each_malformed_object_is_a_finding_of_its_check_and_the_rest_is_read():
     objects = healthy_cluster()
     objects[("ConfigMap", ZONE_RECORDS)] = records("240.0.10.1 a.b.global\nnot-an-ip c.d.global\n")
     objects[("ConfigMap", "istio-ca-root-cert")] = {"data": {"root-cert.pem": "-----BEGIN CERTIFICATE-----\nnope\n"}}
-    read = cluster_reader.read_cluster(FakeClient(objects), PARAMS)
+    read = cluster_reader.read_cluster(FakeClient(objects), PLAN_PARAMS)
     assert [(f["check"], f["object"]) for f in read["malformed"]] == [
         ("dns", "ConfigMap %s/%s" % (NS, ZONE_RECORDS)), ("root", "ConfigMap %s/istio-ca-root-cert" % NS)]
     assert all(f["problem"] for f in read["malformed"])
-    assert read["zone_records"] is None and read["istiod_roots"] is None
+    assert read["dns"]["detail"] == "the zone server has no records" and read["istiod_roots"] is None
     assert read["gateway"]["address"] == "127.141.1.1" and "istio-base" in read["releases"]
 
 
@@ -237,11 +241,16 @@ def test_the_cluster_dns_is_asked_for_every_expected_host_and_errors_are_answers
 
     monkeypatch.setattr(cluster_reader, "query_a", query_a)
     expected = {"httpbin.bar.global": "240.0.10.1", "gone.bar.global": "240.0.10.2"}
-    read = cluster_reader.read_cluster(FakeClient(healthy_cluster()),
-                                       dict(PARAMS, dns_server="10.96.0.10", dns_port=5353, expected_records=expected))
-    assert read["dns_answers"] == {"httpbin.bar.global": ["240.0.10.1"],
-                                   "gone.bar.global": "NXDOMAIN from 10.96.0.10:5353 for gone.bar.global"}
+    params = dict(PARAMS, dns_server="10.96.0.10", dns_port=5353, expected_records=expected, dns_delegated=True)
+    assert cluster_reader.dns_answers(params, expected, expected) == {
+        "httpbin.bar.global": ["240.0.10.1"], "gone.bar.global": "NXDOMAIN from 10.96.0.10:5353 for gone.bar.global"}
     assert asked == [("10.96.0.10", "gone.bar.global", 5353), ("10.96.0.10", "httpbin.bar.global", 5353)]
+    # mesh_check judges the answers where it reads them (the zone server holds gone.bar.global as well)
+    objects = healthy_cluster()
+    objects[("ConfigMap", ZONE_RECORDS)] = records("240.0.10.1 httpbin.bar.global\n240.0.10.2 gone.bar.global\n")
+    dns = cluster_reader.read_cluster(FakeClient(objects), params)["dns"]
+    assert dns["status"] == "fail" and dns["detail"] == (
+        "1 of 2 names answered wrong: gone.bar.global -> NXDOMAIN from 10.96.0.10:5353 for gone.bar.global")
 
 
 def test_a_name_the_zone_server_holds_right_is_asked_again_until_the_dns_answers_it(monkeypatch):
@@ -251,6 +260,7 @@ def test_a_name_the_zone_server_holds_right_is_asked_again_until_the_dns_answers
     params = dict(PARAMS, dns_server="10.96.0.10", dns_wait=60,
                   expected_records={"httpbin.bar.global": "240.0.10.1", "stale.bar.global": "240.0.10.9"})
     # The zone server holds httpbin right (the cluster DNS is still propagating), stale.bar wrong (no use waiting).
-    read = cluster_reader.dns_answers(params, {"httpbin.bar.global": "240.0.10.1", "stale.bar.global": "240.0.10.8"})
+    read = cluster_reader.dns_answers(params, params["expected_records"],
+                                      {"httpbin.bar.global": "240.0.10.1", "stale.bar.global": "240.0.10.8"})
     assert read == {"httpbin.bar.global": ["240.0.10.1"], "stale.bar.global": []}
     assert answers == {"httpbin.bar.global": [], "stale.bar.global": [[], []]}  # asked three times, and once

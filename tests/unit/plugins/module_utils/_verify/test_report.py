@@ -13,6 +13,7 @@ def evil_model():
     c = model["clusters"][1]
     c.update(name=EVIL, network="<b>net</b>", exports=["<img src=x onerror=alert(1)>.shop"],
              imports=[{"host": "a&b.<i>.global", "from": ["cluster1"]}])
+    model["routes"].append({"from": "cluster1", "to": EVIL, "count": 1, "hosts": ["a&b.<i>.global"]})
     c["results"]["dns"] = {"status": "fail", "detail": "<iframe>", "object": "ConfigMap <x>", "fix": 'run "a" & <b>'}
     c["revisions"] = {"revisions": {"<i>rev": {"version": "<u>1", "in_use_by": []}}, "tags": {"<q>": {"revision": "<i>rev"}},
                       "gateway": {"name": "<em>gw", "revision": "<q>"}, "namespaces": {"<s>ns": "<q>"},

@@ -59,6 +59,8 @@ model = st.fixed_dictionaries({
     "generated": text, "ok": st.booleans(), "checks": st.just(CHECKS),
     "mesh": st.fixed_dictionaries({"mesh_id": text, "trust_domain": text}),
     "clusters": st.lists(cluster, min_size=1, max_size=4),
+    "routes": st.lists(st.fixed_dictionaries({"from": text, "to": text, "count": st.integers(0, 99) | text,
+                                              "hosts": st.lists(text, max_size=2)}), max_size=3),
     "failover": st.fixed_dictionaries({"mode": text, "services": st.lists(st.fixed_dictionaries({
         "host": text, "orders": st.dictionaries(text, st.lists(st.lists(text, max_size=2), max_size=2),
                                                 max_size=2)}), max_size=2)})}, optional={
