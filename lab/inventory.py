@@ -34,6 +34,12 @@ def write_inventory(state) -> None:
                 # The lab's root CA lives and dies with the lab, outside the repository.
                 "mesh_ca_root_dir": str(state_dir() / "mesh-ca"),
                 "mesh_verify_report_dir": str(state_dir() / "reports"),
+                # The lab's pods have loopback addresses, which Kubernetes refuses as endpoints: no
+                # EndpointSlice holds an address and the API server's service proxy reaches no istiod.
+                # The trace's hops 5 (istiod's registry) and 8 (ready endpoints) cannot be judged here;
+                # `python -m lab trace` asks istiod over xDS instead.
+                "mesh_trace_istiod_debug": False,
+                "mesh_trace_ready_endpoints": False,
             },
         }
     }

@@ -20,16 +20,17 @@ options:
     type: list
     elements: str
     required: true
-    choices: [trust, control_plane, dns, services, verify, upgrade]
+    choices: [trust, control_plane, dns, services, verify, upgrade, trace]
   options:
     description:
       - Rules some fleets need besides the steps' own; V(replicate_namespaces) when
         C(mesh_services_namespace_mode) is V(replicate), V(sidecar_dns_proxy) when C(mesh_dns_mode)
-        is V(sidecar_proxy), V(dns_configmap_create) for kube-dns, V(revocation) when C(mesh_ca_revocation) is true.
+        is V(sidecar_proxy), V(dns_configmap_create) for kube-dns, V(revocation) when C(mesh_ca_revocation) is true,
+        V(istiod_debug) when C(mesh_trace_istiod_debug) is true (the trace reads istiod's debug views).
     type: list
     elements: str
     default: []
-    choices: [replicate_namespaces, dns_configmap_create, sidecar_dns_proxy, revocation]
+    choices: [replicate_namespaces, dns_configmap_create, sidecar_dns_proxy, revocation, istiod_debug]
   cluster_name:
     description: Name of the cluster, for messages.
     type: str

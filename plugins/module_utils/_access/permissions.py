@@ -26,9 +26,9 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_
 
 Rule = namedtuple("Rule", "scope group resources verbs names why option")
 
-STEPS = ("trust", "control_plane", "dns", "services", "verify", "upgrade")
-# The identity of day-2 operations: every step but the control plane's install.
-OPERATE_STEPS = ("trust", "dns", "services", "verify")
+STEPS = ("trust", "control_plane", "dns", "services", "verify", "upgrade", "trace")
+# The identity of day-2 operations: every step but the control plane's install and upgrade.
+OPERATE_STEPS = ("trust", "dns", "services", "verify", "trace")
 # Rules only some fleets need, and the inventory variable of playbooks/rbac.yml that grants them.
 OPTIONS = {
     "replicate_namespaces": "mesh_services_namespace_mode is replicate: the services step creates the namespace of "
@@ -38,6 +38,8 @@ OPTIONS = {
                             "its own ConfigMap in kube-system (Kubernetes authorizes a create before it knows the name)",
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
     "revocation": "mesh_ca_revocation is true: the trust step waits until istiod publishes the fleet's CRL",
+    "istiod_debug": "mesh_trace_istiod_debug is true: the trace reads the host from istiod's debug views (port 15014) "
+                    "through the API server's service proxy",
 }
 IDENTITY_NAME = "meshops-operate"
 DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
@@ -150,6 +152,24 @@ def _reads_of(step, why):
     return tuple(rule._replace(verbs=reads, why=why)
                  for rule in PERMISSIONS[step] if rule.option is None and rule is not CLUSTER_IDENTITY
                  for reads in [tuple(verb for verb in rule.verbs if verb in READ_VERBS)] if reads)
+
+
+# playbooks/trace.yml reads what the fleet check reads of the services (the plan) and, for one host, its
+# Service, EndpointSlices and namespace in any cluster, the gateway's routing and the roots istiod hands out.
+PERMISSIONS["trace"] = (CLUSTER_IDENTITY,) + _reads_of(
+    "services", "the services plan, as the services step makes it") + (
+    _rule("cluster", "", ["services", "namespaces"], ["get"], why="the traced host's Service and its namespace"),
+    _rule("cluster", "discovery.k8s.io", ["endpointslices"], ["list"], why="the traced Service's ready endpoints"),
+    _rule("mesh", "", ["secrets"], ["get"], [CACERTS], "the intermediate CA (certificates only; the key is not kept)"),
+    _rule("mesh", "", ["configmaps"], ["get"], why="the roots istiod hands out, the zone records, istiod's mesh config"),
+    _rule("mesh", "", ["configmaps", "services"], ["list"], why="the zone server's objects (the dns step's check)"),
+    _rule("mesh", "apps", ["deployments"], ["list", "get"], why="the zone server's objects; whether the gateway is ready"),
+    _rule("mesh", "networking.istio.io", ["gateways"], ["get"], ["meshops-global"], "the gateway's *.global routing"),
+    _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
+    _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
+    _rule("mesh", "", ["services/proxy"], ["get"], option="istiod_debug",
+          why="istiod's debug views (/debug/registryz, /debug/endpointShardz on port 15014)"),
+)
 
 
 # playbooks/upgrade.yml installs and removes revisions with Helm as the control plane step does

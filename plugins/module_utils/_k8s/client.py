@@ -58,6 +58,7 @@ KINDS = {
     "Node": ("api/v1", "nodes", False),
     "Pod": ("api/v1", "pods", True),
     "Deployment": ("apis/apps/v1", "deployments", True),
+    "EndpointSlice": ("apis/discovery.k8s.io/v1", "endpointslices", True),
     "ServiceEntry": ("apis/networking.istio.io/v1", "serviceentries", True),
     "Gateway": ("apis/networking.istio.io/v1", "gateways", True),
     "DestinationRule": ("apis/networking.istio.io/v1", "destinationrules", True),

@@ -1,0 +1,226 @@
+# Copyright: meshops developers
+# GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
+"""What the trace of one `.global` host needs from one cluster, read without writing (the backend of
+mesh_trace_info).
+
+Every cluster is read the same way - as the cluster a request starts from (its ServiceEntry,
+DestinationRule, DNS, root bundle, istiod's registry) and as one the host may be exported by (its
+Service, ready endpoints, gateway, intermediate CA) - so that hops.trace() can judge the request
+path from any cluster. Only what the judgement needs travels: summaries, never a key or a token.
+An object whose content cannot be read is its hop's evidence, not an error: the rest is still read.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
+    CA_ROOT_CONFIGMAP, CACERTS, ZONE, ZONE_RECORDS)
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
+    istiod_name, mesh_config_name)
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
+from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import service_export
+from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
+    EXPORTED_FROM_ANNOTATION, OWNED_SELECTOR, SERVICE_LABEL, SERVICE_NAMESPACE_LABEL)
+from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+
+# The Gateway the control plane step creates for *.global (roles/control_plane/templates/global-routing.yml.j2).
+GLOBAL_GATEWAY = "meshops-global"
+# istiod's monitoring port, where it serves its debug views (what `istioctl x internal-debug` reads).
+ISTIOD_DEBUG_PORT = 15014
+_LABEL = r"[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?"
+HOST = re.compile(r"(%s)\.(%s)\.%s\Z" % (_LABEL, _LABEL, re.escape(ZONE)))
+
+
+def parse_host(host):
+    """(name, namespace) of a host <name>.<namespace>.global; InputError naming the value otherwise."""
+    match = HOST.match(host or "")
+    if not match:
+        raise InputError("host %r is not <service>.<namespace>.%s (DNS labels)" % (host, ZONE), field="host",
+                         fix="name the host as the mesh names it, e.g. httpbin.bar.%s" % ZONE)
+    return match.group(1), match.group(3)
+
+
+def read_for_trace(client, params):
+    """The trace's view of one cluster (see the module's RETURN). params: host, namespace (the control
+    plane's), revision, gateway_service, address_override, dns_server, dns_port, istiod_debug."""
+    host = params["host"]
+    name, namespace = parse_host(host)
+    mesh_namespace = params["namespace"]
+    found = dict(service=_service(client, name, namespace), namespace=_namespace(client, namespace),
+                 endpoints=_endpoints(client, name, namespace))
+    selector = "%s,%s=%s,%s=%s" % (OWNED_SELECTOR, SERVICE_LABEL, name, SERVICE_NAMESPACE_LABEL, namespace)
+    found["entries"] = [_entry(obj) for obj in client.list("ServiceEntry", label_selector=selector)
+                        if host in ((obj.get("spec") or {}).get("hosts") or [])]
+    found["rules"] = [_rule(obj) for obj in client.list("DestinationRule", label_selector=selector)
+                      if (obj.get("spec") or {}).get("host") == host]
+    found["dns"] = _dns(client, params, mesh_namespace)
+    found["gateway"] = _gateway(client, params, mesh_namespace)
+    found["roots"] = _roots(client, mesh_namespace)
+    found["intermediate"] = _intermediate(client, mesh_namespace)
+    found["istiod"] = _istiod(client, params, mesh_namespace, host) if params.get("istiod_debug") else None
+    return found
+
+
+def _service(client, name, namespace):
+    service = client.get("Service", name, namespace)
+    if service is None:
+        return None
+    export = service_export(service)
+    return dict(labels=(service["metadata"].get("labels") or {}), export_to=export.get("export_to"),
+                ports=export["ports"], problems=export.get("problems", []))
+
+
+def _namespace(client, namespace):
+    obj = client.get("Namespace", namespace)
+    return dict(exists=obj is not None, phase=((obj or {}).get("status") or {}).get("phase") or "")
+
+
+def _endpoints(client, name, namespace):
+    """Ready and not-ready addresses of the Service's EndpointSlices."""
+    ready = not_ready = 0
+    for endpoint_slice in client.list("EndpointSlice", namespace, label_selector="kubernetes.io/service-name=" + name):
+        for endpoint in endpoint_slice.get("endpoints") or []:
+            count = len(endpoint.get("addresses") or [])
+            if ((endpoint.get("conditions") or {}).get("ready")) is False:
+                not_ready += count
+            else:
+                ready += count
+    return dict(ready=ready, not_ready=not_ready)
+
+
+def _entry(obj):
+    spec = obj.get("spec") or {}
+    return dict(name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
+                exported_from=(obj["metadata"].get("annotations") or {}).get(EXPORTED_FROM_ANNOTATION, ""),
+                addresses=spec.get("addresses") or [], ports=spec.get("ports") or [],
+                endpoints=[dict(address=e.get("address"), ports=e.get("ports") or {}, locality=e.get("locality", ""),
+                                labels=e.get("labels") or {}) for e in spec.get("endpoints") or []])
+
+
+def _rule(obj):
+    policy = (obj.get("spec") or {}).get("trafficPolicy") or {}
+    return dict(name=obj["metadata"]["name"], namespace=obj["metadata"].get("namespace"),
+                tls_mode=(policy.get("tls") or {}).get("mode"), outlier=policy.get("outlierDetection"),
+                locality_lb=((policy.get("loadBalancer") or {}).get("localityLbSetting") or {}).get("enabled"))
+
+
+def _dns(client, params, mesh_namespace):
+    """The zone server's records and what the cluster DNS answers for the host; the sidecar DNS proxy's
+    setting in istiod's mesh config."""
+    found = {}
+    try:
+        records = zone_records.read_records(client.get("ConfigMap", ZONE_RECORDS, mesh_namespace), mesh_namespace)
+        found["record"] = records.get(params["host"]) if records is not None else None
+        found["zone_server"] = records is not None
+    except MalformedObject as exc:
+        found["malformed"] = str(exc)
+    if params.get("dns_server"):
+        try:
+            found["answer"] = query_a(params["dns_server"], params["host"], port=params["dns_port"])
+        except DnsError as exc:
+            found["answer_error"] = str(exc)
+    config = client.get("ConfigMap", mesh_config_name(params["revision"]), mesh_namespace)
+    try:
+        with reading("ConfigMap %s/%s" % (mesh_namespace, mesh_config_name(params["revision"]))):
+            mesh = _yaml_mapping(((config or {}).get("data") or {}).get("mesh") or "{}")
+            metadata = (mesh.get("defaultConfig") or {}).get("proxyMetadata") or {}
+            found["dns_capture"] = str(metadata.get("ISTIO_META_DNS_CAPTURE", "")).lower() == "true"
+    except MalformedObject as exc:
+        found["malformed"] = str(exc)
+    return found
+
+
+def _yaml_mapping(text):
+    import yaml  # a dependency of the collection; imported here, where it is needed
+    value = yaml.safe_load(text)
+    if not isinstance(value, dict):
+        raise ValueError("the mesh config is not a mapping")
+    return value
+
+
+def _gateway(client, params, mesh_namespace):
+    name = params["gateway_service"]
+    service = client.get("Service", name, mesh_namespace)
+    address, problem = resolve_gateway(client, mesh_namespace, name, params["address_override"])
+    deployment = client.get("Deployment", name, mesh_namespace)
+    routing = client.get("Gateway", GLOBAL_GATEWAY, mesh_namespace)
+    servers = ((routing or {}).get("spec") or {}).get("servers") or []
+    return dict(exists=service is not None, address=address, problem=problem,
+                ports=[p.get("port") for p in ((service or {}).get("spec") or {}).get("ports") or []],
+                not_ready=deployment_not_ready(deployment) if deployment else "Deployment %s/%s does not exist"
+                % (mesh_namespace, name),
+                routing=None if routing is None else [
+                    dict(port=(s.get("port") or {}).get("number"), mode=(s.get("tls") or {}).get("mode"),
+                         hosts=s.get("hosts") or []) for s in servers])
+
+
+def _roots(client, mesh_namespace):
+    """The roots istiod gives workloads, described (what a sidecar of this cluster verifies peers with)."""
+    text = ((client.get("ConfigMap", CA_ROOT_CONFIGMAP, mesh_namespace) or {}).get("data") or {}).get("root-cert.pem")
+    if not text:
+        return None
+    try:
+        with reading("ConfigMap %s/%s" % (mesh_namespace, CA_ROOT_CONFIGMAP)):
+            return [pki.describe(cert) for cert in pki.load_certs(("root-cert.pem", "ConfigMap", text.encode()))]
+    except MalformedObject as exc:
+        return dict(malformed=str(exc))
+
+
+def _intermediate(client, mesh_namespace):
+    """The intermediate CA istiod signs workload certificates with, and the root of cacerts that signed
+    it (certificates only: the key is neither read into the result nor shown)."""
+    secret = client.get("Secret", CACERTS, mesh_namespace)
+    return None if secret is None else pki.summary(pki.decode_secret_data(secret))
+
+
+def _istiod(client, params, mesh_namespace, host):
+    """What istiod holds for the host: its registry entry and its endpoints (the debug views on the
+    monitoring port, through the API server's service proxy)."""
+    service = istiod_name(params["revision"])
+    base = "/api/v1/namespaces/%s/services/http:%s:%d/proxy/debug/" % (mesh_namespace, service, ISTIOD_DEBUG_PORT)
+    try:
+        registry = client.request("GET", base + "registryz")
+        shards = client.request("GET", base + "endpointShardz")
+    except KubeError as exc:
+        return dict(error=str(exc), status=exc.status, service=service)
+    except ValueError:  # an answer that is not JSON: something else serves that port
+        return dict(error="istiod's debug view on port %d did not answer JSON" % ISTIOD_DEBUG_PORT, status=None,
+                    service=service)
+    try:
+        with reading("istiod %s/%s debug view" % (mesh_namespace, service)):
+            registry = _json(registry)
+            shards = _json(shards)
+            entry = next((s for s in registry or [] if (s.get("hostname") or s.get("Hostname")) == host), None)
+            endpoints = [dict(address=_endpoint_address(e), tls_mode=e.get("TLSMode") or e.get("tlsMode") or "")
+                         for by_namespace in [(shards or {}).get(host) or {}]
+                         for shard_set in by_namespace.values()
+                         for endpoints_list in ((shard_set or {}).get("Shards") or {}).values()
+                         for e in endpoints_list or []]
+    except MalformedObject as exc:
+        return dict(error=str(exc), service=service)
+    return dict(service=service, registered=entry is not None,
+                addresses=_registry_addresses(entry) if entry else [], endpoints=endpoints)
+
+
+def _json(value):
+    return json.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def _registry_addresses(entry):
+    """The addresses istiod gives the host (its ServiceEntry's addresses as istiod keeps them)."""
+    found = entry.get("addresses") or entry.get("Addresses") or []
+    default = entry.get("defaultAddress") or entry.get("DefaultAddress")
+    return sorted(set(found) | ({default} if default and default != "0.0.0.0" else set()))
+
+
+def _endpoint_address(endpoint):
+    addresses = endpoint.get("Addresses") or endpoint.get("addresses") or [endpoint.get("Address") or endpoint.get("address")]
+    return "%s:%s" % (addresses[0], endpoint.get("EndpointPort") or endpoint.get("endpointPort") or "")
