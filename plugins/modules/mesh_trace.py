@@ -20,15 +20,20 @@ description:
     C(*.global) AUTO_PASSTHROUGH Gateway, readiness), 8 exporter (namespace, ready endpoints, the
     exporter's own ServiceEntry that its gateway routes the SNI to).
   - Stops at the first broken hop, with its evidence and the fix; the hops after it are reported C(SKIP).
+  - Traces every host of O(hosts) from every cluster of O(sources).
 options:
-  host:
-    description: The host to trace, C(<service>.<namespace>.global).
-    type: str
+  hosts:
+    description: The hosts to trace, each C(<service>.<namespace>.global).
+    type: list
+    elements: str
     required: true
-  source:
-    description: The cluster the request starts from (its name in the plan).
-    type: str
-    required: true
+  sources:
+    description:
+      - The clusters the request starts from (their names in the plan).
+      - Default, every cluster that imports the host (every cluster when none does).
+    type: list
+    elements: str
+    default: []
   readings:
     description: Each cluster's RV(meshops.multicluster.mesh_trace_info#module:reading), by cluster name.
     type: dict
@@ -47,8 +52,9 @@ options:
     choices: [zone_server, sidecar_proxy]
     default: zone_server
   dns_delegated:
-    description: Whether the source cluster's DNS delegates zone C(global) to the zone server, as the C(dns) role's check found it.
-    type: bool
+    description: By cluster name, whether its DNS delegates zone C(global) to the zone server, as the C(dns) role's check found it.
+    type: dict
+    default: {}
   ready_endpoints:
     description:
       - Require ready endpoints of the exported Service (hop 8). V(false) only where EndpointSlices cannot be
@@ -56,7 +62,7 @@ options:
     type: bool
     default: true
   fail_on_break:
-    description: Fail (after the result is complete) when a hop is broken.
+    description: Fail (after the result is complete) when a hop of any trace is broken.
     type: bool
     default: true
 attributes:
@@ -82,8 +88,8 @@ EXAMPLES = r"""
 # playbooks/trace.yml does this: mesh_trace_info on every cluster, the plan once, then the judgement.
 - name: Trace httpbin.bar.global from cluster2
   meshops.multicluster.mesh_trace:
-    host: httpbin.bar.global
-    source: cluster2
+    hosts: [httpbin.bar.global]
+    sources: [cluster2]
     readings: "{{ dict(groups['mesh_clusters'] | map('extract', hostvars, ['mesh_cluster', 'name'])
                   | zip(groups['mesh_clusters'] | map('extract', hostvars, ['trace_info', 'reading']))) }}"
     plan: "{{ services_plan.plan }}"
@@ -91,10 +97,9 @@ EXAMPLES = r"""
   delegate_to: localhost
   register: trace
 
-- name: The same in a fleet whose names resolve through the sidecar DNS proxy, without failing at a break
+- name: Two hosts from every cluster that imports them, where names resolve through the sidecar DNS proxy
   meshops.multicluster.mesh_trace:
-    host: httpbin.bar.global
-    source: cluster2
+    hosts: [httpbin.bar.global, web.shop.global]
     readings: "{{ trace_readings }}"
     plan: "{{ services_plan.plan }}"
     dns_mode: sidecar_proxy
@@ -105,54 +110,78 @@ EXAMPLES = r"""
 """
 
 RETURN = r"""
-hops:
-  description: Every hop in order; hops 6 and 8 have one row per exporter, hop 7 one per exporter but the source.
+traces:
+  description: One trace per host and source.
   returned: always
   type: list
   elements: dict
   contains:
-    hop:
-      description: The hop's number (1-8).
-      type: int
-      sample: 3
-    check:
-      description: The hop's name (export, dns, service_entry, destination_rule, istiod, trust, gateway, exporter).
+    host:
+      description: The host traced.
       type: str
-      sample: service_entry
-    cluster:
-      description: The cluster the hop was judged in (C(fleet) when the plan itself is at fault).
+      sample: httpbin.bar.global
+    source:
+      description: The cluster the request starts from.
       type: str
       sample: cluster2
-    status:
-      description: PASS, FAIL or SKIP.
-      type: str
-      sample: FAIL
-    evidence:
-      description: What was found, one line each.
+    ok:
+      description: Whether no hop failed.
+      type: bool
+      sample: false
+    broken:
+      description: The first failed hop (a row of C(hops)), null when every hop passed.
+      type: dict
+      sample: {hop: 2, check: dns, cluster: cluster2, status: FAIL,
+               evidence: ["the zone server holds no record for httpbin.bar.global; its VIP is 240.10.0.1"], fix: run playbooks/services.yml}
+    hops:
+      description: Every hop in order; hops 6 and 8 have one row per exporter, hop 7 one per exporter but the source.
       type: list
-      elements: str
-      sample: ["ServiceEntry bar/httpbin.bar.global: endpoint 203.0.113.9:15443 is no exporter's gateway now (stale)"]
-    fix:
-      description: What to do, on a failed hop.
-      type: str
-      sample: "run playbooks/services.yml: it writes the ServiceEntries, DestinationRules and zone records from the plan"
-broken:
-  description: The first failed hop (a row of RV(hops)), null when every hop passed.
+      elements: dict
+      sample:
+        - {hop: 1, check: export, cluster: cluster2, status: PASS, evidence: ["exported by cluster1"], fix: ""}
+      contains:
+        hop:
+          description: The hop's number (1-8).
+          type: int
+          sample: 3
+        check:
+          description: The hop's name (export, dns, service_entry, destination_rule, istiod, trust, gateway, exporter).
+          type: str
+          sample: service_entry
+        cluster:
+          description: The cluster the hop was judged in (C(fleet) when the plan itself is at fault).
+          type: str
+          sample: cluster2
+        status:
+          description: PASS, FAIL or SKIP.
+          type: str
+          sample: FAIL
+        evidence:
+          description: What was found, one line each.
+          type: list
+          elements: str
+          sample: ["ServiceEntry bar/httpbin.bar.global: endpoint 203.0.113.9:15443 is no exporter's gateway now (stale)"]
+        fix:
+          description: What to do, on a failed hop.
+          type: str
+          sample: "run playbooks/services.yml: it writes the ServiceEntries, DestinationRules and zone records from the plan"
+broken_count:
+  description: How many traces are broken.
   returned: always
-  type: dict
-  sample: {hop: 2, check: dns, cluster: cluster2, status: FAIL,
-           evidence: ["the zone server holds no record for httpbin.bar.global; its VIP is 240.10.0.1"], fix: run playbooks/services.yml}
+  type: int
+  sample: 1
 ok:
-  description: Whether no hop failed.
+  description: Whether no hop of any trace failed.
   returned: always
   type: bool
   sample: false
 table:
-  description: The hops as console lines (hop | cluster | status | evidence, and the fix under a failure).
+  description: Each trace as console lines - a title with its verdict, then hop | cluster | status | evidence, and the fix under a failure.
   returned: always
   type: list
   elements: str
-  sample: ["hop                  cluster      status  evidence", "1 export             cluster2     PASS    exported by cluster1"]
+  sample: ["== httpbin.bar.global from cluster2: every hop passes", "hop                  cluster      status  evidence",
+           "1 export             cluster2     PASS    exported by cluster1"]
 """
 
 from ansible.module_utils.basic import AnsibleModule
@@ -160,38 +189,38 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError, MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.module import fail_with
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
-from ansible_collections.meshops.multicluster.plugins.module_utils._trace.hops import Trace, broken_hop, table, trace_host
+from ansible_collections.meshops.multicluster.plugins.module_utils._trace.hops import tables, trace_fleet
 
 
 def main():
     module = AnsibleModule(argument_spec=dict(
-        host=dict(type="str", required=True),
-        source=dict(type="str", required=True),
+        hosts=dict(type="list", elements="str", required=True),
+        sources=dict(type="list", elements="str", default=[]),
         readings=dict(type="dict", required=True),
         plan=dict(type="str", required=True),
         export_label=dict(type="str", default="multicluster.meshops.io/export"),
         dns_mode=dict(type="str", default="zone_server", choices=["zone_server", "sidecar_proxy"]),
-        dns_delegated=dict(type="bool"),
+        dns_delegated=dict(type="dict", default={}),
         ready_endpoints=dict(type="bool", default=True),
         fail_on_break=dict(type="bool", default=True),
     ), supports_check_mode=True)
     params = module.params
     try:
         plan = from_text(params["plan"])
-        if params["source"] not in plan.get("gateways", {}):
-            raise InputError("source %r is not a cluster of the plan (clusters: %s)" % (
-                params["source"], ", ".join(sorted(plan.get("gateways", {})))), field="source")
-        trace = Trace(params["host"], params["source"], plan, params["readings"], params["export_label"],
-                      params["dns_mode"], params["dns_delegated"])
+        unknown = [source for source in params["sources"] if source not in plan.get("gateways", {})]
+        if unknown:
+            raise InputError("sources %s are not clusters of the plan (clusters: %s)" % (
+                ", ".join(unknown), ", ".join(sorted(plan.get("gateways", {})))), field="sources")
+        traces = trace_fleet(params["hosts"], params["sources"], plan, params["readings"], params["export_label"],
+                             params["dns_mode"], params["dns_delegated"], params["ready_endpoints"])
     except MeshError as exc:
         fail_with(module, exc)
-    rows = trace_host(trace, params["ready_endpoints"])
-    broken = broken_hop(rows)
-    result = dict(changed=False, hops=rows, broken=broken, ok=broken is None, table=table(rows))
+    broken = [trace for trace in traces if not trace["ok"]]
+    result = dict(changed=False, traces=traces, broken_count=len(broken), ok=not broken, table=tables(traces))
     if broken and params["fail_on_break"]:
-        module.fail_json(msg="%s from %s breaks at hop %d (%s) in %s: %s; fix: %s" % (
-            params["host"], params["source"], broken["hop"], broken["check"], broken["cluster"],
-            "; ".join(broken["evidence"]), broken["fix"]), **result)
+        module.fail_json(msg="; ".join("%s from %s breaks at hop %d (%s) in %s: %s; fix: %s" % (
+            t["host"], t["source"], t["broken"]["hop"], t["broken"]["check"], t["broken"]["cluster"],
+            "; ".join(t["broken"]["evidence"]), t["broken"]["fix"]) for t in broken), **result)
     module.exit_json(**result)
 
 

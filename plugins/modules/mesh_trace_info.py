@@ -10,20 +10,21 @@ short_description: Read what the trace of one .global host needs from one cluste
 version_added: 1.1.0
 description:
   - Reads, in one call and without writing anything, one cluster's part of the path of a request to
-    O(host) - as the cluster the request starts from and as one that may export the host - for
+    each of O(hosts) - as the cluster the request starts from and as one that may export the host - for
     M(meshops.multicluster.mesh_trace), which judges the hops from the results of every cluster.
   - As a source, the ServiceEntry and DestinationRule of the host that the collection wrote, the zone
     server's record of the host and what the cluster DNS answers for it (with O(dns_server)), whether
     istiod's mesh config turns the sidecar DNS proxy on, the roots istiod gives workloads, and with
     O(istiod_debug) the host as istiod holds it (its debug views on port 15014, through the API server's
-    service proxy).
+    service proxy; read once for every host).
   - As an exporter, the Service (its export label and export-to annotation), its namespace, the ready
     addresses of its EndpointSlices, the east-west gateway (Service, address, port 15443, the C(*.global)
     Gateway, readiness) and the intermediate CA of Secret C(cacerts) (certificates only, never the key).
 options:
-  host:
-    description: The host to trace, C(<service>.<namespace>.global).
-    type: str
+  hosts:
+    description: The hosts to trace, each C(<service>.<namespace>.global).
+    type: list
+    elements: str
     required: true
   revision:
     description: The Istio revision whose istiod and mesh config are read (C(mesh_cluster.revision)); V(default) without one.
@@ -34,7 +35,7 @@ options:
     type: str
     default: ""
   dns_server:
-    description: Address of the cluster's DNS to ask for O(host), as a workload would; empty to not ask.
+    description: Address of the cluster's DNS to ask for each host, as a workload would; empty to not ask.
     type: str
     default: ""
   dns_port:
@@ -72,14 +73,14 @@ EXAMPLES = r"""
   block:
     - name: Read this cluster as a source and as an exporter, and ask its DNS
       meshops.multicluster.mesh_trace_info:
-        host: httpbin.bar.global
+        hosts: [httpbin.bar.global, web.shop.global]
         revision: 1-31-0
         dns_server: 10.96.0.10
       register: trace_info
 
     - name: The same without istiod's debug views (an identity without permission option istiod_debug)
       meshops.multicluster.mesh_trace_info:
-        host: httpbin.bar.global
+        hosts: [httpbin.bar.global]
         revision: 1-31-0
         istiod_debug: false
       register: trace_info_plain
@@ -91,38 +92,31 @@ reading:
   returned: success
   type: dict
   contains:
-    service:
-      description: The Service (labels, C(export_to), routable C(ports), C(problems)); null when it does not exist.
+    hosts:
+      description:
+        - By host, what this cluster holds for it - C(service) (labels, C(export_to), routable C(ports), C(problems);
+          null when there is no Service), C(namespace) (C(exists), C(phase)), C(endpoints) (C(ready) and
+          C(not_ready) addresses of its EndpointSlices), C(entries) and C(rules) (the ServiceEntries and
+          DestinationRules of the host the collection wrote), C(dns) (the zone server's C(record), the cluster DNS's
+          C(answer) or C(answer_error)), C(istiod) (C(registered), C(addresses), C(endpoints) with C(tls_mode), or
+          its C(error); null when not read).
       type: dict
-      sample: {labels: {multicluster.meshops.io/export: "true"}, export_to: null, problems: [],
-               ports: [{name: http, number: 8000, protocol: HTTP}]}
-    namespace:
-      description: Whether the Service's namespace exists (C(exists)) and its C(phase).
-      type: dict
-      sample: {exists: true, phase: Active}
-    endpoints:
-      description: C(ready) and C(not_ready) addresses of the Service's EndpointSlices.
-      type: dict
-      sample: {ready: 2, not_ready: 0}
-    entries:
-      description: The ServiceEntries of the host the collection wrote (namespace, name, addresses, ports, endpoints).
-      type: list
-      elements: dict
       sample:
-        - {name: httpbin.bar.global, namespace: bar, exported_from: cluster1, addresses: [240.10.0.1],
-           ports: [{name: http, number: 8000, protocol: HTTP}],
-           endpoints: [{address: 203.0.113.10, ports: {http: 15443}, locality: eu/a, labels: {security.istio.io/tlsMode: istio}}]}
-    rules:
-      description: The DestinationRules of the host the collection wrote (tls_mode, outlier, locality_lb).
-      type: list
-      elements: dict
-      sample:
-        - {name: httpbin.bar.global, namespace: bar, tls_mode: ISTIO_MUTUAL, locality_lb: true,
-           outlier: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}}
-    dns:
-      description: The zone server's C(record) of the host, the cluster DNS's C(answer) (or C(answer_error)), C(dns_capture).
-      type: dict
-      sample: {zone_server: true, record: 240.10.0.1, answer: [240.10.0.1], dns_capture: false}
+        httpbin.bar.global:
+          service: {labels: {multicluster.meshops.io/export: "true"}, export_to: null, problems: [],
+                    ports: [{name: http, number: 8000, protocol: HTTP}]}
+          namespace: {exists: true, phase: Active}
+          endpoints: {ready: 2, not_ready: 0}
+          entries:
+            - {name: httpbin.bar.global, namespace: bar, exported_from: cluster1, addresses: [240.10.0.1],
+               ports: [{name: http, number: 8000, protocol: HTTP}],
+               endpoints: [{address: 203.0.113.10, ports: {http: 15443}, locality: eu/a, labels: {security.istio.io/tlsMode: istio}}]}
+          rules:
+            - {name: httpbin.bar.global, namespace: bar, tls_mode: ISTIO_MUTUAL, locality_lb: true,
+               outlier: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}}
+          dns: {zone_server: true, record: 240.10.0.1, answer: [240.10.0.1]}
+          istiod: {service: istiod-1-31-0, registered: true, addresses: [240.10.0.1],
+                   endpoints: [{address: "203.0.113.10:15443", tls_mode: istio}]}
     gateway:
       description: The east-west gateway - C(exists), C(address), C(problem), C(ports), C(not_ready), C(routing) (the C(*.global) Gateway's servers).
       type: dict
@@ -139,11 +133,10 @@ reading:
       type: dict
       sample: {intermediate: {serial: 26bee8, not_after: "2027-12-01T00:00:00Z", days_left: 360},
                root_fingerprint: "EA:2A:...", root_fingerprints: ["EA:2A:..."]}
-    istiod:
-      description: The host as istiod holds it (C(registered), C(addresses), C(endpoints) with C(tls_mode)), or its C(error); null when not read.
-      type: dict
-      sample: {service: istiod-1-31-0, registered: true, addresses: [240.10.0.1],
-               endpoints: [{address: "203.0.113.10:15443", tls_mode: istio}]}
+    dns_capture:
+      description: Whether istiod's mesh config turns the sidecar DNS proxy on (the problem, as text, when it cannot be read).
+      type: raw
+      sample: false
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
@@ -154,7 +147,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._trace.readin
 
 def main():
     module = k8s_module(dict(
-        host=dict(type="str", required=True),
+        hosts=dict(type="list", elements="str", required=True),
         namespace=dict(type="str", default=ISTIO_NAMESPACE),
         revision=dict(type="str", default="default"),
         gateway_service=dict(type="str", default=GATEWAY),

@@ -48,7 +48,9 @@ class Trace:
         self.remote = [cluster for cluster in self.sources if cluster != source]
 
     def reading(self, cluster):
-        return self.readings.get(cluster) or {}
+        """What cluster holds for the host, beside what it holds for every host (mesh_trace_info's reading)."""
+        reading = self.readings.get(cluster) or {}
+        return dict(reading, **((reading.get("hosts") or {}).get(self.host) or {}))
 
     def desired(self, render):
         return next((obj for obj in render(self.plan, self.source) if obj["metadata"]["name"] == self.host), None)
@@ -100,11 +102,13 @@ def hop_export(trace):
 
 
 def hop_dns(trace):
-    vip, dns = trace.service["vip"], trace.reading(trace.source).get("dns") or {}
+    reading = trace.reading(trace.source)
+    vip, dns = trace.service["vip"], reading.get("dns") or {}
     if trace.dns_mode == "sidecar_proxy":
-        if not dns.get("dns_capture"):
-            return [row(2, trace.source, FAIL, "istiod's mesh config does not set proxyMetadata ISTIO_META_DNS_CAPTURE "
-                        "\"true\": sidecars do not answer %s" % trace.host,
+        capture = reading.get("dns_capture")
+        if capture is not True:
+            return [row(2, trace.source, FAIL, capture or "istiod's mesh config does not set proxyMetadata "
+                        "ISTIO_META_DNS_CAPTURE \"true\": sidecars do not answer %s" % trace.host,
                         "run playbooks/control_plane.yml with mesh_dns_mode=sidecar_proxy, then restart the workloads")]
         return [row(2, trace.source, PASS, "the sidecar DNS proxy answers %s with the ServiceEntry's address %s"
                     % (trace.host, vip))]
@@ -360,9 +364,30 @@ def broken_hop(rows):
     return next((r for r in rows if r["status"] == FAIL), None)
 
 
-def table(rows):
+def trace_fleet(hosts, sources, plan, readings, export_label, dns_mode="zone_server", dns_delegated=None,
+                ready_endpoints=True):
+    """[{host, source, hops, broken, ok}] for every host from every source; without sources, from every
+    cluster that imports the host (every cluster of the plan when none does). dns_delegated: {cluster: bool}."""
+    traces = []
+    for host in hosts:
+        froms = list(sources) or _importers(host, plan) or sorted(plan["gateways"])
+        for source in froms:
+            trace = Trace(host, source, plan, readings, export_label, dns_mode, (dns_delegated or {}).get(source))
+            rows = trace_host(trace, ready_endpoints)
+            broken = broken_hop(rows)
+            traces.append(dict(host=host, source=source, hops=rows, broken=broken, ok=broken is None))
+    return traces
+
+
+def _importers(host, plan):
+    service = next((s for s in plan.get("services") or [] if s["host"] == host), None)
+    return [cluster for cluster in sorted(plan["gateways"])
+            if service and ImportView(plan.get("selection"), cluster).sources(service)]
+
+
+def table(rows, title=None):
     """The rows as console text: hop | cluster | status | evidence (and the fix under a failure)."""
-    lines = ["hop                  cluster      status  evidence"]
+    lines = ([title] if title else []) + ["hop                  cluster      status  evidence"]
     for r in rows:
         head = "%-20s %-12s %-7s " % ("%d %s" % (r["hop"], r["check"]), r["cluster"] or "-", r["status"])
         lines.append(head + (r["evidence"][0] if r["evidence"] else ""))
@@ -370,3 +395,14 @@ def table(rows):
         if r["fix"] and r["status"] != PASS:
             lines.append(" " * len(head) + "fix: " + r["fix"])
     return lines
+
+
+def tables(traces):
+    """Every trace's table under a title line: the host, the source and the verdict."""
+    lines = []
+    for trace in traces:
+        broken = trace["broken"]
+        verdict = "every hop passes" if broken is None else "broken at hop %d (%s) in %s" % (
+            broken["hop"], broken["check"], broken["cluster"])
+        lines += table(trace["hops"], "== %s from %s: %s" % (trace["host"], trace["source"], verdict)) + [""]
+    return lines[:-1]

@@ -12,7 +12,6 @@ An object whose content cannot be read is its hop's evidence, not an error: the 
 
 from __future__ import annotations
 
-import json
 import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
@@ -49,11 +48,27 @@ def parse_host(host):
 
 
 def read_for_trace(client, params):
-    """The trace's view of one cluster (see the module's RETURN). params: host, namespace (the control
-    plane's), revision, gateway_service, address_override, dns_server, dns_port, istiod_debug."""
-    host = params["host"]
-    name, namespace = parse_host(host)
+    """The trace's view of one cluster (see mesh_trace_info's RETURN): what it holds for each host of
+    params["hosts"], and what it holds for every host (gateway, roots, intermediate CA, DNS proxy setting).
+    params: hosts, namespace (the control plane's), revision, gateway_service, address_override,
+    dns_server, dns_port, istiod_debug."""
+    hosts = {host: parse_host(host) for host in params["hosts"]}
     mesh_namespace = params["namespace"]
+    found = dict(gateway=_gateway(client, params, mesh_namespace), roots=_roots(client, mesh_namespace),
+                 intermediate=_intermediate(client, mesh_namespace),
+                 dns_capture=_dns_capture(client, params["revision"], mesh_namespace))
+    try:
+        records = zone_records.read_records(client.get("ConfigMap", ZONE_RECORDS, mesh_namespace), mesh_namespace)
+    except MalformedObject as exc:
+        records = exc
+    debug = _istiod_debug(client, params["revision"], mesh_namespace) if params.get("istiod_debug") else None
+    found["hosts"] = {host: _host(client, params, host, name, namespace, records, debug)
+                      for host, (name, namespace) in hosts.items()}
+    return found
+
+
+def _host(client, params, host, name, namespace, records, debug):
+    """What the cluster holds for one host."""
     found = dict(service=_service(client, name, namespace), namespace=_namespace(client, namespace),
                  endpoints=_endpoints(client, name, namespace))
     selector = "%s,%s=%s,%s=%s" % (OWNED_SELECTOR, SERVICE_LABEL, name, SERVICE_NAMESPACE_LABEL, namespace)
@@ -61,11 +76,8 @@ def read_for_trace(client, params):
                         if host in ((obj.get("spec") or {}).get("hosts") or [])]
     found["rules"] = [_rule(obj) for obj in client.list("DestinationRule", label_selector=selector)
                       if (obj.get("spec") or {}).get("host") == host]
-    found["dns"] = _dns(client, params, mesh_namespace)
-    found["gateway"] = _gateway(client, params, mesh_namespace)
-    found["roots"] = _roots(client, mesh_namespace)
-    found["intermediate"] = _intermediate(client, mesh_namespace)
-    found["istiod"] = _istiod(client, params, mesh_namespace, host) if params.get("istiod_debug") else None
+    found["dns"] = _dns(params, host, records)
+    found["istiod"] = _istiod_host(debug, host) if debug is not None else None
     return found
 
 
@@ -112,30 +124,31 @@ def _rule(obj):
                 locality_lb=((policy.get("loadBalancer") or {}).get("localityLbSetting") or {}).get("enabled"))
 
 
-def _dns(client, params, mesh_namespace):
-    """The zone server's records and what the cluster DNS answers for the host; the sidecar DNS proxy's
-    setting in istiod's mesh config."""
-    found = {}
-    try:
-        records = zone_records.read_records(client.get("ConfigMap", ZONE_RECORDS, mesh_namespace), mesh_namespace)
-        found["record"] = records.get(params["host"]) if records is not None else None
-        found["zone_server"] = records is not None
-    except MalformedObject as exc:
-        found["malformed"] = str(exc)
+def _dns(params, host, records):
+    """The zone server's record of the host and what the cluster DNS answers for it."""
+    if isinstance(records, MalformedObject):
+        found = dict(malformed=str(records))
+    else:
+        found = dict(zone_server=records is not None, record=(records or {}).get(host))
     if params.get("dns_server"):
         try:
-            found["answer"] = query_a(params["dns_server"], params["host"], port=params["dns_port"])
+            found["answer"] = query_a(params["dns_server"], host, port=params["dns_port"])
         except DnsError as exc:
             found["answer_error"] = str(exc)
-    config = client.get("ConfigMap", mesh_config_name(params["revision"]), mesh_namespace)
+    return found
+
+
+def _dns_capture(client, revision, mesh_namespace):
+    """Whether istiod's mesh config turns the sidecar DNS proxy on; the problem when it cannot be read."""
+    name = mesh_config_name(revision)
+    config = client.get("ConfigMap", name, mesh_namespace)
     try:
-        with reading("ConfigMap %s/%s" % (mesh_namespace, mesh_config_name(params["revision"]))):
+        with reading("ConfigMap %s/%s" % (mesh_namespace, name)):
             mesh = _yaml_mapping(((config or {}).get("data") or {}).get("mesh") or "{}")
             metadata = (mesh.get("defaultConfig") or {}).get("proxyMetadata") or {}
-            found["dns_capture"] = str(metadata.get("ISTIO_META_DNS_CAPTURE", "")).lower() == "true"
+            return str(metadata.get("ISTIO_META_DNS_CAPTURE", "")).lower() == "true"
     except MalformedObject as exc:
-        found["malformed"] = str(exc)
-    return found
+        return str(exc)
 
 
 def _yaml_mapping(text):
@@ -181,10 +194,10 @@ def _intermediate(client, mesh_namespace):
     return None if secret is None else pki.summary(pki.decode_secret_data(secret))
 
 
-def _istiod(client, params, mesh_namespace, host):
-    """What istiod holds for the host: its registry entry and its endpoints (the debug views on the
-    monitoring port, through the API server's service proxy)."""
-    service = istiod_name(params["revision"])
+def _istiod_debug(client, revision, mesh_namespace):
+    """istiod's registry and endpoint shards (its debug views on the monitoring port, through the API
+    server's service proxy), read once for every host; {error, status, service} when they cannot be read."""
+    service = istiod_name(revision)
     base = "/api/v1/namespaces/%s/services/http:%s:%d/proxy/debug/" % (mesh_namespace, service, ISTIOD_DEBUG_PORT)
     try:
         registry = client.request("GET", base + "registryz")
@@ -194,24 +207,25 @@ def _istiod(client, params, mesh_namespace, host):
     except ValueError:  # an answer that is not JSON: something else serves that port
         return dict(error="istiod's debug view on port %d did not answer JSON" % ISTIOD_DEBUG_PORT, status=None,
                     service=service)
-    try:
-        with reading("istiod %s/%s debug view" % (mesh_namespace, service)):
-            registry = _json(registry)
-            shards = _json(shards)
-            entry = next((s for s in registry or [] if (s.get("hostname") or s.get("Hostname")) == host), None)
-            endpoints = [dict(address=_endpoint_address(e), tls_mode=e.get("TLSMode") or e.get("tlsMode") or "")
-                         for by_namespace in [(shards or {}).get(host) or {}]
-                         for shard_set in by_namespace.values()
-                         for endpoints_list in ((shard_set or {}).get("Shards") or {}).values()
-                         for e in endpoints_list or []]
-    except MalformedObject as exc:
-        return dict(error=str(exc), service=service)
-    return dict(service=service, registered=entry is not None,
+    if not isinstance(registry, list) or not isinstance(shards, dict):
+        return dict(error="istiod's debug views are not a list of services and a map of shards", status=None,
+                    service=service)
+    return dict(service=service, registry=registry, shards=shards)
+
+
+def _istiod_host(debug, host):
+    """What istiod holds for one host: registered, its addresses, its endpoints with their tlsMode."""
+    if "error" in debug:
+        return dict(error=debug["error"], status=debug["status"], service=debug["service"])
+    entry = next((s for s in debug["registry"] if isinstance(s, dict) and (s.get("hostname") or s.get("Hostname")) == host),
+                 None)
+    by_namespace = debug["shards"].get(host) or {}
+    endpoints = [dict(address=_endpoint_address(e), tls_mode=e.get("TLSMode") or e.get("tlsMode") or "")
+                 for shard_set in by_namespace.values() if isinstance(shard_set, dict)
+                 for endpoints_list in (shard_set.get("Shards") or {}).values()
+                 for e in endpoints_list or [] if isinstance(e, dict)]
+    return dict(service=debug["service"], registered=entry is not None,
                 addresses=_registry_addresses(entry) if entry else [], endpoints=endpoints)
-
-
-def _json(value):
-    return json.loads(value) if isinstance(value, (str, bytes)) else value
 
 
 def _registry_addresses(entry):

@@ -11,7 +11,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import render_entries
 from ansible_collections.meshops.multicluster.plugins.module_utils._trace.hops import (
-    FAIL, PASS, SKIP, UNKNOWN_GATEWAY, Trace, broken_hop, table, trace_host)
+    FAIL, PASS, SKIP, UNKNOWN_GATEWAY, Trace, broken_hop, table, tables, trace_fleet, trace_host)
 from ansible_collections.meshops.multicluster.plugins.module_utils._trace.reading import parse_host
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 
@@ -51,7 +51,7 @@ def reading(plan, cluster, root):
     entries = [e for e in render_entries(plan, cluster) if e["metadata"]["name"] == HOST]
     exported = cluster in next((s["clusters"] for s in plan["services"] if s["host"] == HOST), [])
     vip = plan["allocations"].get(HOST)
-    return {
+    host = {
         "service": {"labels": {LABEL: "true"}, "export_to": None, "ports": [], "problems": []} if exported else None,
         "namespace": {"exists": True, "phase": "Active"},
         "endpoints": {"ready": 2 if exported else 0, "not_ready": 0},
@@ -61,14 +61,18 @@ def reading(plan, cluster, root):
         "rules": [dict(name=HOST, namespace="bar", tls_mode="ISTIO_MUTUAL", locality_lb=True,
                        outlier={"consecutive5xxErrors": 5, "interval": "10s", "baseEjectionTime": "30s",
                                 "maxEjectionPercent": 100})] if entries else [],
-        "dns": {"zone_server": True, "record": vip, "answer": [vip], "dns_capture": False},
+        "dns": {"zone_server": True, "record": vip, "answer": [vip]},
+        "istiod": {"service": "istiod-1-31-0", "registered": True, "addresses": [vip],
+                   "endpoints": [{"address": "%s:15443" % GATEWAYS[c], "tls_mode": "istio"} for c in CLUSTERS if c != cluster]},
+    }
+    return {
+        "hosts": {HOST: host},
+        "dns_capture": False,
         "gateway": {"exists": True, "address": {"address": GATEWAYS[cluster], "port": 15443, "source": "load balancer IP"},
                     "problem": "", "ports": [15021, 15443], "not_ready": "",
                     "routing": [{"port": 15443, "mode": "AUTO_PASSTHROUGH", "hosts": ["*.global"]}]},
         "roots": [pki.describe(root.cert)],
         "intermediate": summary(root, cluster),
-        "istiod": {"service": "istiod-1-31-0", "registered": True, "addresses": [vip],
-                   "endpoints": [{"address": "%s:15443" % GATEWAYS[c], "tls_mode": "istio"} for c in CLUSTERS if c != cluster]},
     }
 
 
@@ -111,7 +115,7 @@ def test_every_direction_between_two_exporters_passes(roots):
 def test_an_unlabelled_service_breaks_at_export(roots):
     plan, readings = healthy(roots)
     unlabelled = make_plan(exporters=())
-    readings["c1"]["service"]["labels"] = {}
+    readings["c1"]["hosts"][HOST]["service"]["labels"] = {}
     rows, broken = run(unlabelled, readings)
     assert_breaks_at(rows, broken, 1, "label the Service multicluster.meshops.io/export=true")
     assert "c1: Service bar/httpbin, label multicluster.meshops.io/export=(absent)" in broken["evidence"][1]
@@ -126,7 +130,7 @@ def test_a_selection_that_leaves_the_source_out_breaks_at_export(roots):
 
 def test_a_missing_zone_record_breaks_at_dns(roots):
     plan, readings = healthy(roots)
-    readings["c2"]["dns"]["record"] = None
+    readings["c2"]["hosts"][HOST]["dns"]["record"] = None
     rows, broken = run(plan, readings)
     assert_breaks_at(rows, broken, 2, "playbooks/services.yml")
     assert "holds no record for httpbin.bar.global" in broken["evidence"][0]
@@ -152,17 +156,17 @@ def test_a_stale_gateway_address_in_the_entry_breaks_at_service_entry(roots):
 
 def test_a_deleted_destination_rule_breaks_at_destination_rule(roots):
     plan, readings = healthy(roots)
-    readings["c2"]["rules"] = []
+    readings["c2"]["hosts"][HOST]["rules"] = []
     rows, broken = run(plan, readings)
     assert_breaks_at(rows, broken, 4, "playbooks/services.yml")
 
 
 def test_istiod_without_the_host_breaks_at_istiod_and_no_debug_view_skips(roots):
     plan, readings = healthy(roots)
-    readings["c2"]["istiod"]["endpoints"][0]["tls_mode"] = "disabled"
+    readings["c2"]["hosts"][HOST]["istiod"]["endpoints"][0]["tls_mode"] = "disabled"
     rows, broken = run(plan, readings)
     assert_breaks_at(rows, broken, 5, "istiod")
-    readings["c2"]["istiod"] = {"service": "istiod", "error": "403 forbidden", "status": 403}
+    readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": "403 forbidden", "status": 403}
     rows, broken = run(plan, readings)
     assert broken is None and [r["status"] for r in rows if r["hop"] == 5] == [SKIP]
 
@@ -186,7 +190,7 @@ def test_a_gateway_without_an_address_breaks_at_gateway(roots):
 
 def test_a_service_without_ready_endpoints_breaks_at_the_exporter(roots):
     plan, readings = healthy(roots)
-    readings["c1"]["endpoints"] = {"ready": 0, "not_ready": 1}
+    readings["c1"]["hosts"][HOST]["endpoints"] = {"ready": 0, "not_ready": 1}
     rows, broken = run(plan, readings)
     assert_breaks_at(rows, broken, 8, "Ready")
     rows, broken = run(plan, readings, ready_endpoints=False)
@@ -195,7 +199,7 @@ def test_a_service_without_ready_endpoints_breaks_at_the_exporter(roots):
 
 def test_the_table_shows_the_fix_under_the_broken_hop(roots):
     plan, readings = healthy(roots)
-    readings["c2"]["rules"] = []
+    readings["c2"]["hosts"][HOST]["rules"] = []
     lines = table(run(plan, readings)[0])
     assert lines[0].split() == ["hop", "cluster", "status", "evidence"]
     assert any(line.strip().startswith("fix: run playbooks/services.yml") for line in lines)
@@ -230,3 +234,21 @@ def test_parse_host_never_raises_anything_else(text):
         parse_host(text)
     except InputError:
         pass
+
+
+def test_without_sources_every_importer_is_traced_and_each_gets_a_titled_table(roots):
+    plan, readings = healthy(roots, make_plan(export_to="c3"))
+    traces = trace_fleet([HOST], [], plan, readings, LABEL, dns_delegated={"c1": True, "c3": True})
+    assert [(t["source"], t["ok"]) for t in traces] == [("c1", True), ("c3", True)]
+    lines = tables(traces)
+    assert lines[0] == "== httpbin.bar.global from c1: every hop passes" and "" in lines
+    from_c2 = trace_fleet([HOST], ["c2"], plan, readings, LABEL)[0]
+    assert from_c2["broken"]["hop"] == 1 and "c2 imports httpbin.bar.global from none of them" in from_c2["broken"]["evidence"]
+
+
+def test_the_sidecar_dns_proxy_passes_dns_only_when_istiod_turns_it_on(roots):
+    plan, readings = healthy(roots)
+    rows = trace_host(Trace(HOST, "c2", plan, readings, LABEL, dns_mode="sidecar_proxy"))
+    assert broken_hop(rows)["hop"] == 2 and "ISTIO_META_DNS_CAPTURE" in broken_hop(rows)["evidence"][0]
+    readings["c2"]["dns_capture"] = True
+    assert broken_hop(trace_host(Trace(HOST, "c2", plan, readings, LABEL, dns_mode="sidecar_proxy"))) is None
