@@ -34,6 +34,8 @@ options:
         once for what each cluster exports and imports and each multi-cluster service's failover order.
       - C(revoked_clusters), the revoked entries of the controller's revocation record (C(intermediates.json),
         M(meshops.multicluster.ca_crl)), names the cluster of each serial the trust column shows revoked.
+      - C(traces), the RV(meshops.multicluster.mesh_trace#module:traces) of the hosts the check was asked to trace
+        (C(mesh_verify_trace_hosts)); each is a section of the report, and a broken one fails it.
       - C(pending_steps), in check mode, names the steps that ran before without writing; a failure one of them
         would fix is reported C(pending), not failed, and does not make the report fail.
     type: dict
@@ -227,7 +229,7 @@ def main():
         fail_on_error=dict(type="bool", default=True),
     ), supports_check_mode=True)
     model = evaluate(module.params["clusters"], module.params["fleet"])
-    failed = failed_checks(model["clusters"])
+    failed = failed_checks(model["clusters"], model["traces"])
     files = write_reports(module.params["report_dir"], model) if module.params["report_dir"] else []
     result = dict(changed=False, ok=model["ok"], failed_count=len(failed), report=model,
                   text=render_text(model).splitlines(), files=files)

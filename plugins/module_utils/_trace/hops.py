@@ -348,15 +348,22 @@ def hop_exporter(trace, ready_endpoints=True):
 HOP_FUNCTIONS = (hop_export, hop_dns, hop_service_entry, hop_destination_rule, hop_istiod, hop_trust, hop_gateway)
 
 
+NOT_READ_FIX = "check that its API server answers and the inventory's credentials for it"
+
+
 def trace_host(trace, ready_endpoints=True):
-    """[row] of every hop in order; after the first FAIL, one SKIP row per hop left."""
+    """[row] of every hop in order; after the first FAIL, one SKIP row per hop left. A cluster of the
+    path that was not read in this run fails the first hop that needs it (the source's: 2, an exporter's: 6)."""
     rows = []
     for number, judge in enumerate(HOP_FUNCTIONS + (lambda t: hop_exporter(t, ready_endpoints),), start=1):
-        if any(r["status"] == FAIL for r in rows):
-            broken = next(r for r in rows if r["status"] == FAIL)
+        broken = broken_hop(rows)
+        if broken:
             rows.append(row(number, "", SKIP, "not judged: hop %d (%s) is broken" % (broken["hop"], broken["check"])))
-        else:
-            rows.extend(judge(trace))
+            continue
+        needed = {2: [trace.source], 6: trace.sources}.get(number, [])
+        unread = [row(number, cluster, FAIL, "%s was not read in this run" % cluster, NOT_READ_FIX)
+                  for cluster in needed if cluster not in trace.readings]
+        rows.extend(unread or judge(trace))
     return rows
 
 
@@ -397,12 +404,16 @@ def table(rows, title=None):
     return lines
 
 
+def title(trace):
+    """A trace in one line: the host, the source and the verdict."""
+    broken = trace.get("broken")
+    return "%s from %s: %s" % (trace["host"], trace["source"], "every hop passes" if not broken else
+                               "broken at hop %d (%s) in %s" % (broken["hop"], broken["check"], broken["cluster"]))
+
+
 def tables(traces):
-    """Every trace's table under a title line: the host, the source and the verdict."""
+    """Every trace's table under its title line."""
     lines = []
     for trace in traces:
-        broken = trace["broken"]
-        verdict = "every hop passes" if broken is None else "broken at hop %d (%s) in %s" % (
-            broken["hop"], broken["check"], broken["cluster"])
-        lines += table(trace["hops"], "== %s from %s: %s" % (trace["host"], trace["source"], verdict)) + [""]
+        lines += table(trace["hops"], "== " + title(trace)) + [""]
     return lines[:-1]

@@ -365,12 +365,15 @@ def fleet_window(clusters):
                            for c in clusters if c.get("reachable") and (c.get("check") or {}).get("revisions")})
 
 
-def failed_checks(clusters):
-    """"<cluster>: <check id> (<detail>)" of every failed check of the judged clusters, in report order:
-    the one count of failures (the model's ok, mesh_report's failed count and message, the verify role's failure).
+def failed_checks(clusters, traces=()):
+    """"<cluster>: <check id> (<detail>)" of every failed check of the judged clusters, in report order,
+    then "trace <host> from <source>: hop <n> (<check>) in <cluster>" of every broken trace: the one count
+    of failures (the model's ok, mesh_report's failed count and message, the verify role's failure).
     Warnings and pending checks are not failures."""
     return ["%s: %s (%s)" % (c["name"], check_id, r.get("detail")) for c in clusters
-            for check_id, r in c["results"].items() if r["status"] == "fail"]
+            for check_id, r in c["results"].items() if r["status"] == "fail"] + [
+        "trace %s from %s: hop %d (%s) in %s" % (t["host"], t["source"], t["broken"]["hop"], t["broken"]["check"],
+                                                  t["broken"]["cluster"]) for t in traces if t.get("broken")]
 
 
 def dns_verdict(check):
@@ -382,7 +385,8 @@ def evaluate(clusters, fleet, now=None):
     """clusters: what the verify role gathered per cluster; fleet: mesh-wide expectations.
 
     fleet.plan: the services plan as service_entry_plan hands it on (text), read once here for the
-    exports, imports and failover of every cluster. fleet.pending_steps: in check mode, the steps of
+    exports, imports and failover of every cluster. fleet.traces: mesh_trace's traces of the hosts the
+    check was asked to trace (a broken one is a failure of the report). fleet.pending_steps: in check mode, the steps of
     site.yml that ran before the check without writing (what they would write is pending, not
     failed); empty in a real run."""
     now = now or datetime.datetime.now(datetime.timezone.utc)
@@ -435,10 +439,11 @@ def evaluate(clusters, fleet, now=None):
                 "held_hosts": (check_held_hosts, (entries,)),
             }, malformed_findings(c, namespace)), pending_steps)
         out.append(entry)
+    traces = fleet.get("traces") or []
     return {
         "generated": now.strftime("%Y-%m-%dT%H:%M:%SZ"),
         "mesh": {"mesh_id": fleet.get("mesh_id"), "trust_domain": fleet.get("trust_domain")},
-        "ok": not failed_checks(out),
+        "ok": not failed_checks(out, traces),
         "pending": sum(1 for c in out for r in c["results"].values() if r["status"] == "pending"),
         "checks": CHECKS,
         "version_window": window,
@@ -450,4 +455,5 @@ def evaluate(clusters, fleet, now=None):
                                                  {name: (gateway or {}).get("locality") or ""
                                                   for name, gateway in (fleet_plan.get("gateways") or {}).items()},
                                                  failover)},
+        "traces": traces,
     }

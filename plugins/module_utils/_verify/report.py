@@ -31,7 +31,10 @@ The model (built by the fleet check; every key below is read, nothing else)::
                         "outside": [], "unparsed": []},
      "failover": {"mode": "locality",                         # optional: hosts exported from several clusters
                   "services": [{"host": "reviews.shop.global",
-                                "orders": {"cluster1": [["cluster1"], ["cluster2"]]}}]}}  # tiers, first first
+                                "orders": {"cluster1": [["cluster1"], ["cluster2"]]}}]},  # tiers, first first
+     "traces": [{"host": "reviews.shop.global", "source": "cluster1", "ok": true,  # optional: mesh_trace's traces
+                 "broken": null, "hops": [{"hop": 1, "check": "export", "cluster": "cluster1",
+                                           "status": "PASS", "evidence": ["..."], "fix": ""}]}]}
 
 A check missing from a cluster's results shows as skip ("not run"), an unknown status as fail. An
 unreachable cluster is drawn grey and counts as failed. A revision nothing uses (empty in_use_by)
@@ -45,6 +48,7 @@ from html import escape
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import resolve
+from ansible_collections.meshops.multicluster.plugins.module_utils._trace.hops import tables, title
 
 STATUSES = {"pass": "\u2713", "warn": "!", "fail": "\u2717", "pending": "\u2026", "skip": "\u2013"}
 HEALTH = {"pass": "healthy", "warn": "warnings", "fail": "failing", "pending": "pending", "unreachable": "unreachable"}
@@ -134,7 +138,8 @@ def _verdict(model: dict) -> tuple[str, str]:
     problems = _problems(model)
     failed, warned, waiting = (sum(1 for p in problems if p[2]["status"] == status) for status in PROBLEMS)
     unreachable = sum(1 for c in model.get("clusters", []) if not c.get("reachable", True))
-    if not failed and not warned and not unreachable and model.get("ok", True):
+    broken = sum(1 for trace in model.get("traces") or [] if not trace.get("ok"))
+    if not failed and not warned and not unreachable and not broken and model.get("ok", True):
         if waiting:
             return "pending", "%d pending (check mode: the run would write them), nothing failed" % waiting
         return "pass", "All checks pass"
@@ -143,7 +148,9 @@ def _verdict(model: dict) -> tuple[str, str]:
         parts.append("%d pending" % waiting)
     if unreachable:
         parts.append(_plural(unreachable, "cluster") + " unreachable")
-    return ("fail" if failed or unreachable or not model.get("ok", True) else "warn"), ", ".join(parts)
+    if broken:
+        parts.append(_plural(broken, "trace") + " broken")
+    return ("fail" if failed or unreachable or broken or not model.get("ok", True) else "warn"), ", ".join(parts)
 
 
 def _gateway(cluster: dict) -> str:
@@ -444,6 +451,26 @@ def _failover_section(model: dict) -> str:
             "<tbody>%s</tbody></table></details>" % (len(services), _e(failover.get("mode", "locality")), rows))
 
 
+def _traces_section(model: dict) -> str:
+    """One table per traced host and source, hop by hop; a broken trace is open."""
+    traces = model.get("traces") or []
+    if not traces:
+        return ""
+    shown = {"PASS": "pass", "FAIL": "fail", "SKIP": "skip"}
+    parts = []
+    for trace in traces:
+        rows = "".join('<tr><td class="c">%d %s</td><td>%s</td><td>%s</td><td>%s%s</td></tr>' % (
+            hop["hop"], _e(hop["check"]), _e(hop["cluster"] or "-"), _badge(shown.get(hop["status"], "fail")),
+            "<br>".join(_e(line) for line in hop["evidence"]),
+            '<div class="fix">%s</div>' % _e(hop["fix"]) if hop["fix"] and hop["status"] == "FAIL" else "")
+            for hop in trace["hops"])
+        parts.append('<details%s><summary>%s %s</summary><table><thead><tr><th>Hop</th><th>Cluster</th><th>Status'
+                     '</th><th>Evidence</th></tr></thead><tbody>%s</tbody></table></details>' % (
+                         "" if trace.get("ok") else " open", _badge("pass" if trace.get("ok") else "fail"),
+                         _e(title(trace)), rows))
+    return "<section><h2>Traces</h2>%s</section>" % "".join(parts)
+
+
 def render_html(model: dict) -> str:
     """The whole report as one HTML page that fetches nothing."""
     verdict, headline = _verdict(model)
@@ -455,12 +482,13 @@ def render_html(model: dict) -> str:
         "<title>Mesh %s: %s</title><style>%s</style></head><body><main>"
         '<header class="%s"><div class="mark">%s</div><div><h1>%s</h1><div class="meta">mesh <b>%s</b> '
         "&middot; trust domain <b>%s</b> &middot; %s &middot; generated <b>%s</b></div></div></header>"
-        "<section><h2>Checks</h2>%s%s</section>%s"
+        "<section><h2>Checks</h2>%s%s</section>%s%s"
         '<section><div class="bar"><h2>Mesh</h2><div class="legend">%s<span style="--v:#5b7db1">Exporting '
         "\u2192 importing cluster</span></div></div>%s%s%s</section></main></body></html>\n"
     ) % (_e(mesh.get("mesh_id")), _e(headline), CSS, verdict, STATUSES[verdict], _e(headline),
          _e(mesh.get("mesh_id")), _e(mesh.get("trust_domain")), _plural(len(model.get("clusters", [])), "cluster"),
-         _e(model.get("generated")), _checks_table(model), _problems_section(model), _revisions_section(model), legend, _diagram(model),
+         _e(model.get("generated")), _checks_table(model), _problems_section(model), _traces_section(model), _revisions_section(model),
+         legend, _diagram(model),
          _flows_section(model), _failover_section(model))
 
 
@@ -487,6 +515,9 @@ def render_text(model: dict) -> str:
                                        r.get("detail") or r["status"]))
         out += ["    %s: %s" % (key, r[key]) for key in ("object", "fix") if r.get(key)]
     out += _revisions_text(model)
+    # A broken trace with its hops; one that passes, its title only.
+    out += [line for trace in model.get("traces") or []
+            for line in (tables([trace]) if not trace.get("ok") else ["== " + title(trace)])]
     for service in (model.get("failover") or {}).get("services") or []:
         out.append("failover %s: %s" % (service["host"], "; ".join(
             "%s: %s" % (cluster, _order(tiers)) for cluster, tiers in sorted(service["orders"].items()))))

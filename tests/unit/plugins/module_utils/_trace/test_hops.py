@@ -252,3 +252,12 @@ def test_the_sidecar_dns_proxy_passes_dns_only_when_istiod_turns_it_on(roots):
     assert broken_hop(rows)["hop"] == 2 and "ISTIO_META_DNS_CAPTURE" in broken_hop(rows)["evidence"][0]
     readings["c2"]["dns_capture"] = True
     assert broken_hop(trace_host(Trace(HOST, "c2", plan, readings, LABEL, dns_mode="sidecar_proxy"))) is None
+
+
+def test_a_cluster_not_read_fails_the_first_hop_that_needs_it(roots):
+    plan, readings = healthy(roots)
+    rows, broken = run(plan, {c: r for c, r in readings.items() if c != "c1"})
+    assert_breaks_at(rows, broken, 6, "API server")
+    assert broken["cluster"] == "c1" and broken["evidence"] == ["c1 was not read in this run"]
+    rows, broken = run(plan, {c: r for c, r in readings.items() if c != "c2"})
+    assert_breaks_at(rows, broken, 2, "API server")

@@ -266,3 +266,22 @@ def test_a_crl_problem_fails_the_cluster_with_the_fix():
     assert out["fix"].startswith("run playbooks/trust.yml -e mesh_ca_revocation=true") and out["step"] == "trust"
     trust.update(crl_reasons=["not published"], crl_reason="not published: ...")
     assert "Failed to update new Plug-in CA certs" in check_intermediate(trust, 30)["fix"]
+
+
+def test_a_broken_trace_fails_the_report_and_shows_its_hops():
+    hops = [{"hop": 1, "check": "export", "cluster": "cluster1", "status": "PASS", "evidence": ["exported by cluster2"],
+             "fix": ""},
+            {"hop": 2, "check": "dns", "cluster": "cluster1", "status": "FAIL",
+             "evidence": ["the zone server holds no record for a.b.global; its VIP is 240.0.0.1"], "fix": "run playbooks/services.yml"}]
+    broken = {"host": "a.b.global", "source": "cluster1", "ok": False, "broken": hops[1], "hops": hops}
+    passing = {"host": "c.d.global", "source": "cluster1", "ok": True, "broken": None, "hops": hops[:1]}
+    fleet = dict(FRESH_FLEET, pending_steps=["trust", "control_plane", "dns", "services"], traces=[passing, broken])
+    model = evaluate([fresh("cluster1")], fleet)
+    assert not model["ok"]
+    assert failed_checks(model["clusters"], model["traces"]) == ["trace a.b.global from cluster1: hop 2 (dns) in cluster1"]
+    text = render_text(model)
+    assert text.splitlines()[0].endswith("1 trace broken")
+    assert "== c.d.global from cluster1: every hop passes" in text
+    assert "== a.b.global from cluster1: broken at hop 2 (dns) in cluster1" in text and "fix: run playbooks/services.yml" in text
+    page = render_html(model)
+    assert "<h2>Traces</h2>" in page and "<details open>" in page and "a.b.global from cluster1: broken at hop 2" in page
