@@ -1,4 +1,4 @@
-"""python -m lab up|down|status|build|lb|apiserver|demo-app|show|xds|istiod|istioctl"""
+"""python -m lab up|down|status|build|lb|apiserver|demo-app|show|trace|xds|istiod|istioctl"""
 
 from __future__ import annotations
 
@@ -32,6 +32,10 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo-app", help="deploy the demo's httpbin in the first cluster, exported to the mesh")
     p_show = sub.add_parser("show", help="show one .global host's ServiceEntry in every cluster")
     p_show.add_argument("host", nargs="?", default="httpbin.bar.global")
+    p_trace = sub.add_parser("trace", help="hop 9 of a trace: what the real istiods send the source's sidecars and the "
+                                            "exporters' gateways for one .global host (hops 1-8: playbooks/trace.yml)")
+    p_trace.add_argument("host")
+    p_trace.add_argument("--from", dest="source", required=True, help="the cluster the request starts from")
     p_xds = sub.add_parser("xds", help="what a cluster's istiod tells a sidecar (or the east-west gateway), as JSON")
     p_xds.add_argument("cluster")
     p_xds.add_argument("--namespace", default="default", help="namespace of the sidecar (default: default)")
@@ -82,6 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         elif args.command == "show":
             from .demo import show_service_entries
             print(show_service_entries(args.host))
+        elif args.command == "trace":
+            from .trace import render
+            print(render(args.host, args.source))
         elif args.command in ("xds", "istiod", "istioctl"):
             from . import istio_tools
             if args.command == "istioctl":
