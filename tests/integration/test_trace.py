@@ -13,6 +13,7 @@ import yaml
 from services_lab import ensure_namespace, run_services
 
 from labtools import lab_command
+from lab.trace import trace_xds
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
 
@@ -120,6 +121,10 @@ def test_a_healthy_host_passes_every_hop_from_every_cluster_and_nothing_is_writt
     istiod = re.search(r"^\s*5 istiod\s+\S+\s+(\S+)", table, re.M).group(1)
     assert istiod == ("SKIP" if lab_switches(lab).get("mesh_trace_istiod_debug") is False else "PASS")
     assert lab.writes() == writes
+    # Hop 9, which only the lab sees: the real istiods send the sidecar and both remote gateways what the path needs.
+    hop9 = trace_xds(host("every"), lab.names[1])
+    assert [(r["cluster"], r["status"]) for r in hop9] == [(lab.names[1], "PASS"), (lab.names[0], "PASS"),
+                                                            (lab.names[2], "PASS")], hop9
 
 
 def test_each_break_is_found_at_its_hop_with_the_fix(lab, traced, ansible_playbook):
