@@ -65,16 +65,8 @@ options:
     description: Fail (after the result is complete) when a hop of any trace is broken.
     type: bool
     default: true
-attributes:
-  check_mode:
-    support: full
-    description: Reads nothing and writes nothing; the same in check mode.
-  diff_mode:
-    support: none
-    description: Nothing is changed.
-  idempotent:
-    support: full
-    description: Never changes anything.
+extends_documentation_fragment:
+  - meshops.multicluster.attributes.read_only
 seealso:
   - module: meshops.multicluster.mesh_trace_info
   - module: meshops.multicluster.service_entry_plan
