@@ -244,6 +244,11 @@ def hop_istiod(trace):
                 ["endpoint %s tlsMode %s" % item for item in sorted(endpoints.items())])]
 
 
+def _short(fingerprint):
+    """The first 8 bytes of a SHA-256 fingerprint: enough to tell roots apart in a table."""
+    return fingerprint[:23] + "…" if fingerprint and len(fingerprint) > 23 else fingerprint
+
+
 def _certificate_words(cert):
     return "serial %s, expires %s (%d days)" % (cert["serial"], cert["not_after"], cert["days_left"])
 
@@ -268,15 +273,15 @@ def hop_trust(trace):
         elif signer not in by_fingerprint:
             rows.append(row(6, exporter, FAIL, evidence + [
                 "signed by root %s, which %s's root bundle lacks (it holds %s)" % (
-                    signer, trace.source, ", ".join(by_fingerprint) or "none")],
+                    _short(signer), trace.source, ", ".join(map(_short, by_fingerprint)) or "none")],
                 "run playbooks/trust.yml: it issues every cluster's intermediate from the fleet's root and spreads "
                 "the root bundle (a new root: playbooks/rotate.yml, docs/operations.md)"))
         elif cert["days_left"] < 0 or by_fingerprint[signer]["days_left"] < 0:
-            rows.append(row(6, exporter, FAIL, evidence + ["root %s expires %s" % (signer, by_fingerprint[signer]["not_after"])],
+            rows.append(row(6, exporter, FAIL, evidence + ["root %s expires %s" % (_short(signer), by_fingerprint[signer]["not_after"])],
                             "renew: playbooks/trust.yml (intermediates), playbooks/rotate.yml (the root)"))
         else:
             rows.append(row(6, exporter, PASS, evidence + ["signed by root %s, in %s's root bundle (%s)" % (
-                signer, trace.source, _certificate_words(by_fingerprint[signer]))]))
+                _short(signer), trace.source, _certificate_words(by_fingerprint[signer]))]))
     return rows
 
 
@@ -374,10 +379,11 @@ def broken_hop(rows):
 def trace_fleet(hosts, sources, plan, readings, export_label, dns_mode="zone_server", dns_delegated=None,
                 ready_endpoints=True):
     """[{host, source, hops, broken, ok}] for every host from every source; without sources, from every
-    cluster that imports the host (every cluster of the plan when none does). dns_delegated: {cluster: bool}."""
+    cluster that imports the host (from the plan's first cluster when none does: the break is the
+    fleet's, the same from anywhere). dns_delegated: {cluster: bool}."""
     traces = []
     for host in hosts:
-        froms = list(sources) or _importers(host, plan) or sorted(plan["gateways"])
+        froms = list(sources) or _importers(host, plan) or sorted(plan["gateways"])[:1]
         for source in froms:
             trace = Trace(host, source, plan, readings, export_label, dns_mode, (dns_delegated or {}).get(source))
             rows = trace_host(trace, ready_endpoints)
