@@ -17,7 +17,8 @@ description:
     istiod's mesh config turns the sidecar DNS proxy on, the roots istiod gives workloads, and with
     O(istiod_debug) the host as istiod holds it (its debug views on port 15014, through the API server's
     service proxy; read once for every host).
-  - As an exporter, the Service (its export label and export-to annotation), its namespace, the ready
+  - As an exporter, the Service (its export label and export-to annotation), its namespace and istiod's
+    discoverySelectors, the ready
     addresses of its EndpointSlices, the east-west gateway (Service, address, port 15443, the C(*.global)
     Gateway, readiness) and the intermediate CA of Secret C(cacerts) (certificates only, never the key).
 options:
@@ -95,7 +96,7 @@ reading:
     hosts:
       description:
         - By host, what this cluster holds for it - C(service) (labels, C(export_to), routable C(ports), C(problems);
-          null when there is no Service), C(namespace) (C(exists), C(phase)), C(endpoints) (C(ready) and
+          null when there is no Service), C(namespace) (C(exists), C(phase), C(labels)), C(endpoints) (C(ready) and
           C(not_ready) addresses of its EndpointSlices), C(entries) and C(rules) (the ServiceEntries and
           DestinationRules of the host the collection wrote), C(dns) (the zone server's C(record), the cluster DNS's
           C(answer) or C(answer_error)), C(istiod) (C(registered), C(addresses), C(endpoints) with C(tls_mode), or
@@ -133,10 +134,11 @@ reading:
       type: dict
       sample: {intermediate: {serial: 26bee8, not_after: "2027-12-01T00:00:00Z", days_left: 360},
                root_fingerprint: "EA:2A:...", root_fingerprints: ["EA:2A:..."]}
-    dns_capture:
-      description: Whether istiod's mesh config turns the sidecar DNS proxy on (the problem, as text, when it cannot be read).
-      type: raw
-      sample: false
+    mesh_config:
+      description: From istiod's mesh config, whether it turns the sidecar DNS proxy on (C(dns_capture)) and the
+        namespaces it watches (C(discovery_selectors)); C(malformed) when it cannot be read.
+      type: dict
+      sample: {dns_capture: false, discovery_selectors: []}
 """
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError

@@ -12,12 +12,14 @@ after it are not judged. Pure functions: no cluster access, no Ansible.
  5 istiod            the source's istiod holds the host with its VIP, endpoints with tlsMode istio
  6 trust             the source's roots and each exporter's intermediate CA chain to each other
  7 gateway           each exporter's east-west gateway: address, port 15443, *.global AUTO_PASSTHROUGH, ready
- 8 exporter          each exporter's Service: namespace, ready endpoints, its own ServiceEntry (the SNI route)
+ 8 exporter          each exporter's Service: its namespace watched by istiod, ready endpoints, its own
+                     ServiceEntry (the SNI route)
 """
 
 from __future__ import annotations
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY_PORT
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.selectors import selector_matches
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     render_destination_rules, render_entries)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
@@ -105,10 +107,10 @@ def hop_dns(trace):
     reading = trace.reading(trace.source)
     vip, dns = trace.service["vip"], reading.get("dns") or {}
     if trace.dns_mode == "sidecar_proxy":
-        capture = reading.get("dns_capture")
-        if capture is not True:
-            return [row(2, trace.source, FAIL, capture or "istiod's mesh config does not set proxyMetadata "
-                        "ISTIO_META_DNS_CAPTURE \"true\": sidecars do not answer %s" % trace.host,
+        mesh_config = reading.get("mesh_config") or {}
+        if not mesh_config.get("dns_capture"):
+            return [row(2, trace.source, FAIL, mesh_config.get("malformed") or "istiod's mesh config does not set "
+                        "proxyMetadata ISTIO_META_DNS_CAPTURE \"true\": sidecars do not answer %s" % trace.host,
                         "run playbooks/control_plane.yml with mesh_dns_mode=sidecar_proxy, then restart the workloads")]
         return [row(2, trace.source, PASS, "the sidecar DNS proxy answers %s with the ServiceEntry's address %s"
                     % (trace.host, vip))]
@@ -319,35 +321,54 @@ def hop_gateway(trace):
 
 def hop_exporter(trace, ready_endpoints=True):
     rows = []
+    what = "Service %s/%s" % (trace.namespace, trace.name)
     for exporter in trace.sources:
         reading = trace.reading(exporter)
-        what = "Service %s/%s" % (trace.namespace, trace.name)
-        problems, evidence = [], []
+        problems, evidence = [], []  # problems: (what is wrong, the fix)
         namespace = reading.get("namespace") or {}
         if not namespace.get("exists") or namespace.get("phase") == "Terminating":
-            problems.append("namespace %s %s" % (trace.namespace, "is being deleted" if namespace.get("exists") else "does not exist"))
+            problems.append(("namespace %s %s" % (trace.namespace, "is being deleted" if namespace.get("exists")
+                                                   else "does not exist"), SERVICES_FIX))
+        else:
+            problems += [(why, "label namespace %s so that one of istiod's discoverySelectors matches it, or widen them "
+                               "(mesh_istio_values meshConfig.discoverySelectors)" % trace.namespace)
+                         for why in _excluded(trace.namespace, namespace.get("labels"), reading.get("mesh_config") or {})]
         if reading.get("service") is None:
-            problems.append("no %s" % what)
+            problems.append(("no %s" % what, SERVICES_FIX))
         elif ready_endpoints:
             endpoints = reading.get("endpoints") or {}
             if not endpoints.get("ready"):
-                problems.append("%s has no ready endpoints (%d not ready)" % (what, endpoints.get("not_ready") or 0))
+                problems.append(("%s has no ready endpoints (%d not ready)" % (what, endpoints.get("not_ready") or 0),
+                                 "make the Service's pods Ready (or its selector match them) in %s" % exporter))
             else:
                 evidence.append("%s: %d ready endpoint(s)" % (what, endpoints["ready"]))
         else:
             evidence.append("%s exists; its endpoints were not read (mesh_trace_ready_endpoints is false)" % what)
         if not reading.get("entries"):
-            problems.append("no ServiceEntry for %s in %s: its gateway has no route for the host's SNI" % (trace.host, exporter))
+            problems.append(("no ServiceEntry for %s in %s: its gateway has no route for the host's SNI"
+                             % (trace.host, exporter), SERVICES_FIX))
         else:
             evidence.append("its own ServiceEntry %(namespace)s/%(name)s routes the gateway's SNI to the Service"
                             % reading["entries"][0])
         if problems:
-            fix = SERVICES_FIX if not reading.get("entries") and len(problems) == 1 else \
-                "make the Service's pods Ready (or its selector match them) in %s" % exporter
-            rows.append(row(8, exporter, FAIL, problems, fix))
+            rows.append(row(8, exporter, FAIL, [why for why, _fix in problems], problems[0][1]))
         else:
             rows.append(row(8, exporter, PASS, evidence))
     return rows
+
+
+def _excluded(namespace, labels, mesh_config):
+    """Why istiod of the cluster does not watch the namespace (its mesh config's discoverySelectors), if it does not."""
+    if mesh_config.get("malformed"):
+        return [mesh_config["malformed"]]
+    selectors = mesh_config.get("discovery_selectors") or []
+    try:
+        if not selectors or any(selector_matches(selector, labels) for selector in selectors):
+            return []
+    except ValueError as exc:
+        return ["istiod's mesh config has a discoverySelector it cannot apply: %s" % exc]
+    return ["namespace %s matches none of istiod's discoverySelectors (%d in its mesh config): istiod ignores its "
+            "Services, so the gateway has no route to them" % (namespace, len(selectors))]
 
 
 HOP_FUNCTIONS = (hop_export, hop_dns, hop_service_entry, hop_destination_rule, hop_istiod, hop_trust, hop_gateway)

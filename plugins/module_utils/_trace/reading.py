@@ -56,7 +56,7 @@ def read_for_trace(client, params):
     mesh_namespace = params["namespace"]
     found = dict(gateway=_gateway(client, params, mesh_namespace), roots=_roots(client, mesh_namespace),
                  intermediate=_intermediate(client, mesh_namespace),
-                 dns_capture=_dns_capture(client, params["revision"], mesh_namespace))
+                 mesh_config=_mesh_config(client, params["revision"], mesh_namespace))
     try:
         records = zone_records.read_records(client.get("ConfigMap", ZONE_RECORDS, mesh_namespace), mesh_namespace)
     except MalformedObject as exc:
@@ -92,7 +92,8 @@ def _service(client, name, namespace):
 
 def _namespace(client, namespace):
     obj = client.get("Namespace", namespace)
-    return dict(exists=obj is not None, phase=((obj or {}).get("status") or {}).get("phase") or "")
+    return dict(exists=obj is not None, phase=((obj or {}).get("status") or {}).get("phase") or "",
+                labels=((obj or {}).get("metadata") or {}).get("labels") or {})
 
 
 def _endpoints(client, name, namespace):
@@ -138,17 +139,23 @@ def _dns(params, host, records):
     return found
 
 
-def _dns_capture(client, revision, mesh_namespace):
-    """Whether istiod's mesh config turns the sidecar DNS proxy on; the problem when it cannot be read."""
+def _mesh_config(client, revision, mesh_namespace):
+    """What of istiod's mesh config the trace needs: whether the sidecar DNS proxy is on (dns_capture)
+    and the namespaces istiod watches (discovery_selectors; empty: every namespace); {malformed} when it
+    cannot be read."""
     name = mesh_config_name(revision)
     config = client.get("ConfigMap", name, mesh_namespace)
     try:
         with reading("ConfigMap %s/%s" % (mesh_namespace, name)):
             mesh = _yaml_mapping(((config or {}).get("data") or {}).get("mesh") or "{}")
             metadata = (mesh.get("defaultConfig") or {}).get("proxyMetadata") or {}
-            return str(metadata.get("ISTIO_META_DNS_CAPTURE", "")).lower() == "true"
+            selectors = mesh.get("discoverySelectors") or []
+            if not isinstance(selectors, list) or not all(isinstance(s, dict) for s in selectors):
+                raise ValueError("discoverySelectors is not a list of label selectors")
+            return dict(dns_capture=str(metadata.get("ISTIO_META_DNS_CAPTURE", "")).lower() == "true",
+                        discovery_selectors=selectors)
     except MalformedObject as exc:
-        return str(exc)
+        return dict(malformed=str(exc))
 
 
 def _yaml_mapping(text):

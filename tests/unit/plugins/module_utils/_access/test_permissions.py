@@ -41,7 +41,7 @@ def test_namespaces_are_written_only_with_replicate():
     def namespace_verbs(options):
         return {verb for rule in operate_rules(options)[("ClusterRole", None)]["rules"]
                 if rule["resources"] == ["namespaces"] and not rule.get("resourceNames") for verb in rule["verbs"]}
-    assert namespace_verbs(()) == {"list"}
+    assert namespace_verbs(()) == {"get", "list"}  # the trace reads the traced Service's namespace
     assert {"create", "patch"} <= namespace_verbs(("replicate_namespaces",))
 
 
@@ -107,7 +107,7 @@ def test_missing_names_verb_resource_name_namespace_and_step():
     ("GET", "ConfigMap", "istio-system", None, "list configmaps in namespace istio-system (needed by step "),
     ("DELETE", "Namespace", "ignored", "bar", "delete namespaces bar (cluster-wide) (needed by no step of the collection)"),
     ("PATCH", "ServiceEntry", "bar", "x", "patch serviceentries.networking.istio.io x in namespace bar (needed by step services)"),
-    ("GET", "ServiceEntry", None, None, "list serviceentries.networking.istio.io (cluster-wide) (needed by step services, verify, upgrade)"),
+    ("GET", "ServiceEntry", None, None, "list serviceentries.networking.istio.io (cluster-wide) (needed by step services, verify, upgrade, trace)"),
 ])
 def test_a_forbidden_request_is_worded_from_the_object_it_addresses(method, kind, namespace, name, expected):
     request = resource_request(method, kind, namespace, name)

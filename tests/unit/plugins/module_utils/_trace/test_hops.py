@@ -53,7 +53,7 @@ def reading(plan, cluster, root):
     vip = plan["allocations"].get(HOST)
     host = {
         "service": {"labels": {LABEL: "true"}, "export_to": None, "ports": [], "problems": []} if exported else None,
-        "namespace": {"exists": True, "phase": "Active"},
+        "namespace": {"exists": True, "phase": "Active", "labels": {"team": "bar"}},
         "endpoints": {"ready": 2 if exported else 0, "not_ready": 0},
         "entries": [dict(name=e["metadata"]["name"], namespace=e["metadata"]["namespace"], exported_from="",
                          addresses=e["spec"]["addresses"], ports=e["spec"]["ports"], endpoints=e["spec"]["endpoints"])
@@ -67,7 +67,7 @@ def reading(plan, cluster, root):
     }
     return {
         "hosts": {HOST: host},
-        "dns_capture": False,
+        "mesh_config": {"dns_capture": False, "discovery_selectors": []},
         "gateway": {"exists": True, "address": {"address": GATEWAYS[cluster], "port": 15443, "source": "load balancer IP"},
                     "problem": "", "ports": [15021, 15443], "not_ready": "",
                     "routing": [{"port": 15443, "mode": "AUTO_PASSTHROUGH", "hosts": ["*.global"]}]},
@@ -250,7 +250,7 @@ def test_the_sidecar_dns_proxy_passes_dns_only_when_istiod_turns_it_on(roots):
     plan, readings = healthy(roots)
     rows = trace_host(Trace(HOST, "c2", plan, readings, LABEL, dns_mode="sidecar_proxy"))
     assert broken_hop(rows)["hop"] == 2 and "ISTIO_META_DNS_CAPTURE" in broken_hop(rows)["evidence"][0]
-    readings["c2"]["dns_capture"] = True
+    readings["c2"]["mesh_config"]["dns_capture"] = True
     assert broken_hop(trace_host(Trace(HOST, "c2", plan, readings, LABEL, dns_mode="sidecar_proxy"))) is None
 
 
@@ -261,3 +261,13 @@ def test_a_cluster_not_read_fails_the_first_hop_that_needs_it(roots):
     assert broken["cluster"] == "c1" and broken["evidence"] == ["c1 was not read in this run"]
     rows, broken = run(plan, {c: r for c, r in readings.items() if c != "c2"})
     assert_breaks_at(rows, broken, 2, "API server")
+
+
+def test_a_namespace_istiod_does_not_watch_breaks_at_the_exporter(roots):
+    plan, readings = healthy(roots)
+    readings["c1"]["mesh_config"]["discovery_selectors"] = [{"matchLabels": {"team": "shop"}}]
+    rows, broken = run(plan, readings)
+    assert_breaks_at(rows, broken, 8, "discoverySelectors")
+    assert "matches none of istiod's discoverySelectors" in broken["evidence"][0]
+    readings["c1"]["mesh_config"]["discovery_selectors"].append({"matchLabels": {"team": "bar"}})
+    assert run(plan, readings)[1] is None
