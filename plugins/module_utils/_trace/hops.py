@@ -82,10 +82,11 @@ def hop_export(trace):
     if trace.service is None:
         holders = [cluster for cluster in sorted(trace.readings) if trace.reading(cluster).get("service")]
         evidence = ["no cluster exports %s" % trace.host] + [_service_words(trace, c) for c in holders]
-        if not holders:
-            evidence.append("no cluster of the fleet has Service %s/%s" % (trace.namespace, trace.name))
         if trace.plan.get("unavailable"):
             evidence.append("not read: %s" % ", ".join(trace.plan["unavailable"]))
+        if not holders:
+            return [row(1, "fleet", FAIL, evidence + ["no cluster of the fleet has Service %s/%s" % (
+                trace.namespace, trace.name)], "check the host's name: <service>.<namespace>.global of a Service")]
         return [row(1, "fleet", FAIL, evidence,
                     "label the Service %s=true in the cluster that serves it (or list %s/%s in its "
                     "mesh_services_exported), then %s" % (trace.export_label, trace.namespace, trace.name, SERVICES_FIX))]
