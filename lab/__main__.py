@@ -32,8 +32,8 @@ def main(argv: list[str] | None = None) -> int:
     sub.add_parser("demo-app", help="deploy the demo's httpbin in the first cluster, exported to the mesh")
     p_show = sub.add_parser("show", help="show one .global host's ServiceEntry in every cluster")
     p_show.add_argument("host", nargs="?", default="httpbin.bar.global")
-    p_trace = sub.add_parser("trace", help="hop 9 of a trace: what the real istiods send the source's sidecars and the "
-                                            "exporters' gateways for one .global host (hops 1-8: playbooks/trace.yml)")
+    p_trace = sub.add_parser("trace", help="hop 9 of a trace: what the real istiods send the source's sidecars and "
+                             "the exporters' gateways for one .global host (hops 1-8: playbooks/trace.yml)")
     p_trace.add_argument("host")
     p_trace.add_argument("--from", dest="source", required=True, help="the cluster the request starts from")
     p_xds = sub.add_parser("xds", help="what a cluster's istiod tells a sidecar (or the east-west gateway), as JSON")

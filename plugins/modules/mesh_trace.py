@@ -11,8 +11,8 @@ version_added: 1.1.0
 description:
   - Runs once, on the controller, with what M(meshops.multicluster.mesh_trace_info) read from every cluster
     and the services plan (what the services step would write now). Talks to no cluster.
-  - Judges, in order, every hop a request from a sidecar of O(source) to O(host) takes - 1 export (which
-    clusters export the host, and whether O(source) imports it), 2 dns (the zone record and the cluster DNS
+  - Judges, in order, every hop a request from a sidecar of a source cluster to a host takes - 1 export (which
+    clusters export the host, and whether the source imports it), 2 dns (the zone record and the cluster DNS
     give the VIP, or the sidecar DNS proxy is on), 3 service_entry (VIP, ports, endpoints = the exporters'
     gateways), 4 destination_rule (ISTIO_MUTUAL, outlier detection, failover), 5 istiod (the host and its
     endpoints as istiod holds them), 6 trust (the source's roots hold the root of every exporter's

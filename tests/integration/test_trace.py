@@ -123,8 +123,8 @@ def test_a_healthy_host_passes_every_hop_from_every_cluster_and_nothing_is_writt
     assert lab.writes() == writes
     # Hop 9, which only the lab sees: the real istiods send the sidecar and both remote gateways what the path needs.
     hop9 = trace_xds(host("every"), lab.names[1])
-    assert [(r["cluster"], r["status"]) for r in hop9] == [(lab.names[1], "PASS"), (lab.names[0], "PASS"),
-                                                            (lab.names[2], "PASS")], hop9
+    expected = [(lab.names[1], "PASS"), (lab.names[0], "PASS"), (lab.names[2], "PASS")]
+    assert [(r["cluster"], r["status"]) for r in hop9] == expected, hop9
 
 
 def test_each_break_is_found_at_its_hop_with_the_fix(lab, traced, ansible_playbook):
@@ -135,8 +135,8 @@ def test_each_break_is_found_at_its_hop_with_the_fix(lab, traced, ansible_playbo
     client1.merge_patch("Service", "unlabelled", NAMESPACE, {"metadata": {"labels": {"multicluster.meshops.io/export": None}}})
     # record: the zone server lost the host's record in the second cluster
     records = client2.get("ConfigMap", "istiocoredns-records", "istio-system")
-    records["data"]["global.hosts"] = "\n".join(line for line in records["data"]["global.hosts"].splitlines()
-                                                 if not line.endswith(" " + host("record")))
+    kept = [line for line in records["data"]["global.hosts"].splitlines() if not line.endswith(" " + host("record"))]
+    records["data"]["global.hosts"] = "\n".join(kept)
     client2.replace(records)
     # stale: the entry still points at the third cluster's old load balancer (the first one's address is unknown below)
     entry = client2.get("ServiceEntry", host("stale"), NAMESPACE)
@@ -154,8 +154,7 @@ def test_each_break_is_found_at_its_hop_with_the_fix(lab, traced, ansible_playbo
     checked = [s for s in BREAKS if s != "idle" or lab_switches(lab).get("mesh_trace_ready_endpoints") is not False]
     writes = lab.writes()
     try:
-        run = ansible_playbook("trace.yml", extra_vars={"mesh_trace_hosts": [host(s) for s in checked],
-                                                         "mesh_trace_from": second})
+        run = ansible_playbook("trace.yml", extra_vars={"mesh_trace_hosts": [host(s) for s in checked], "mesh_trace_from": second})
         assert run.rc != 0 and lab.writes() == writes
     finally:
         client3.merge_patch("Secret", "cacerts", "istio-system", {"data": original["data"]})

@@ -168,15 +168,14 @@ def hop_service_entry(trace):
     # An exporter whose gateway has no address now cannot be compared here: hop 7 names it.
     unknown = [c for c in trace.remote if trace.gateway(c) is None]
     wanted = [e for e in spec["endpoints"] if e["address"] != UNKNOWN_GATEWAY]
-    key = (lambda e: (e.get("address"), sorted((e.get("ports") or {}).items()), e.get("locality") or ""))
-    have = [key(e) for e in entry["endpoints"]]
-    problems += ["lacks endpoint %s" % _endpoint_words(e, by_address) for e in wanted if key(e) not in have]
-    planned = {e["address"]: key(e) for e in wanted}
+    have = [_endpoint_key(e) for e in entry["endpoints"]]
+    problems += ["lacks endpoint %s" % _endpoint_words(e, by_address) for e in wanted if _endpoint_key(e) not in have]
+    planned = {e["address"]: _endpoint_key(e) for e in wanted}
     for endpoint in entry["endpoints"]:
         if endpoint.get("address") not in planned:
             if not unknown:
                 problems.append("endpoint %s is no exporter's gateway now (stale)" % _endpoint_words(endpoint, by_address))
-        elif key(endpoint) != planned[endpoint["address"]]:
+        elif _endpoint_key(endpoint) != planned[endpoint["address"]]:
             problems.append("endpoint %s differs from the plan" % _endpoint_words(endpoint, by_address))
         if (endpoint.get("labels") or {}).get("security.istio.io/tlsMode") != "istio":
             problems.append("endpoint %s lacks label security.istio.io/tlsMode=istio" % endpoint.get("address"))
@@ -185,6 +184,10 @@ def hop_service_entry(trace):
         return [row(3, trace.source, FAIL, ["%s: %s" % (what, p) for p in problems], SERVICES_FIX)]
     return [row(3, trace.source, PASS, ["%s: VIP %s, ports %s" % (what, spec["addresses"][0], _ports(spec["ports"]))]
                 + ["endpoint " + _endpoint_words(e, by_address) for e in entry["endpoints"]])]
+
+
+def _endpoint_key(endpoint):
+    return endpoint.get("address"), sorted((endpoint.get("ports") or {}).items()), endpoint.get("locality") or ""
 
 
 def _ports(ports):
@@ -328,8 +331,8 @@ def hop_exporter(trace, ready_endpoints=True):
         problems, evidence = [], []  # problems: (what is wrong, the fix)
         namespace = reading.get("namespace") or {}
         if not namespace.get("exists") or namespace.get("phase") == "Terminating":
-            problems.append(("namespace %s %s" % (trace.namespace, "is being deleted" if namespace.get("exists")
-                                                   else "does not exist"), SERVICES_FIX))
+            state = "is being deleted" if namespace.get("exists") else "does not exist"
+            problems.append(("namespace %s %s" % (trace.namespace, state), SERVICES_FIX))
         else:
             problems += [(why, "label namespace %s so that one of istiod's discoverySelectors matches it, or widen them "
                                "(mesh_istio_values meshConfig.discoverySelectors)" % trace.namespace)

@@ -373,7 +373,7 @@ def failed_checks(clusters, traces=()):
     return ["%s: %s (%s)" % (c["name"], check_id, r.get("detail")) for c in clusters
             for check_id, r in c["results"].items() if r["status"] == "fail"] + [
         "trace %s from %s: hop %d (%s) in %s" % (t["host"], t["source"], t["broken"]["hop"], t["broken"]["check"],
-                                                  t["broken"]["cluster"]) for t in traces if t.get("broken")]
+                                                 t["broken"]["cluster"]) for t in traces if t.get("broken")]
 
 
 def dns_verdict(check):
