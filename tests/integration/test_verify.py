@@ -23,7 +23,7 @@ def failures(lab):
 
 
 def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
-    run = ansible_playbook("verify.yml")
+    run = ansible_playbook("verify.yml", extra_vars={"mesh_verify_trace_hosts": ["httpbin.bar.global"]})
     assert run.rc == 0, run.stdout[-3000:]
     assert "All checks pass" in run.stdout and run.changed == 0
     model = report(lab)
@@ -46,6 +46,10 @@ def test_a_converged_mesh_passes_every_check(lab, converged, ansible_playbook):
         assert re.search(r"revision %s / %s: Istio \S+; ready; tags canary, default, stable; gateway "
                          r"istio-eastwestgateway" % (cluster["name"], revision), run.stdout)
     assert "version window: Istio " in run.stdout and "within one minor" in run.stdout
+    # The host named is traced from every cluster that imports it, each trace a section of the report.
+    assert [(t["source"], t["ok"]) for t in model["traces"]] == [(name, True) for name in lab.names]
+    assert "== httpbin.bar.global from %s: every hop passes" % lab.names[1] in run.stdout
+    assert "<h2>Traces</h2>" in (lab.dir / "reports" / "mesh-report.html").read_text()
 
 
 def test_breakages_are_named_with_their_fix_and_site_repairs_them(lab, converged, ansible_playbook):
