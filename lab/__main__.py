@@ -53,7 +53,7 @@ def main(argv: list[str] | None = None) -> int:
     p_ctl.add_argument("cluster")
     p_ctl.add_argument("args", nargs=argparse.REMAINDER)
     p_exec = sub.add_parser("exec", help="run a command where the lab's clusters can be reached (its network "
-                                          "namespace): python -m lab exec -- ansible-playbook ...")
+                                         "namespace): python -m lab exec -- ansible-playbook ...")
     p_exec.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]")
     sub.add_parser("agent", help="(internal) the background agent `up` starts")
     args = parser.parse_args(argv)
