@@ -12,7 +12,7 @@ DEMO_CLUSTERS ?= 3
 demo: venv binaries
 	@$(PY) -m lab status >/dev/null 2>&1 || $(PY) -m lab up --clusters $(DEMO_CLUSTERS)
 	$(PY) -m lab demo-app
-	ansible-playbook -i inventory/lab playbooks/site.yml
+	$(PY) -m lab exec -- ansible-playbook -i inventory/lab playbooks/site.yml
 	@echo; echo "== what every cluster received for httpbin (exported by cluster1), and what its istiod sends a sidecar:"
 	@$(PY) -m lab show httpbin.bar.global
 	@echo "== the fleet report: $(CURDIR)/.lab/reports/mesh-report.html"

@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Callable, Iterable
 
+from lab import netns
+
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".lab-bench"
 LAB_ENV = {"LAB_INSTANCE": "2", "LAB_STATE_DIR": str(STATE), "LAB_INVENTORY_DIR": str(STATE / "inventory")}
@@ -34,6 +36,15 @@ def lab(*args: str, check: bool = True) -> subprocess.CompletedProcess:
 
 def lab_state() -> dict:
     return json.loads((STATE / "state.json").read_text())
+
+
+def enter_lab_network() -> None:
+    """Join the bench lab's network namespace (lab/netns.py), if it runs in one: the kubectl and
+    ansible-playbook runs this process starts reach its clusters only from there. Call it from the
+    main thread, before starting threads (samplers started earlier only read /proc)."""
+    name = lab_state().get("netns")
+    if name:
+        netns.enter(name)
 
 
 def ansible_env(callbacks: str, task_output_limit: int) -> dict:

@@ -42,7 +42,7 @@ from lab.config import collection_on_path
 
 from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, STATE, WRITE_VERBS, MemorySampler, ansible_env,
                      audit_events_since, audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds,
-                     lab, lab_group, lab_roots, lab_state, load, save)
+                     enter_lab_network, lab, lab_group, lab_roots, lab_state, load, save)
 from .service_entries_report import cluster_names, fleet_report, report, total
 
 collection_on_path()
@@ -133,9 +133,11 @@ def playbook_env() -> dict:
 
 def ensure_lab(fleet: Fleet, reuse: bool) -> None:
     if reuse and lab("status", check=False).returncode == 0 and len(lab_state()["clusters"]) == len(fleet.clusters):
+        enter_lab_network()
         return
     lab("down", check=False)
     lab("up", "--clusters", str(len(fleet.clusters)))
+    enter_lab_network()
     proc = subprocess.run([*PLAYBOOK, str(REPO / "playbooks" / "control_plane.yml")], env=playbook_env(),
                           capture_output=True, text=True, check=False)
     if proc.returncode:

@@ -22,8 +22,8 @@ import sys
 import time
 
 from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, WRITE_VERBS, MemorySampler, ansible_env, audit_events_since,
-                     audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds, lab, lab_group,
-                     lab_roots, lab_state, load, meets, peak_memory_lines, printed, ratio, save)
+                     audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds, enter_lab_network,
+                     lab, lab_group, lab_roots, lab_state, load, meets, peak_memory_lines, printed, ratio, save)
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
@@ -92,6 +92,7 @@ def measure(clusters: int) -> dict:
     started = time.monotonic()
     lab("up", "--clusters", str(clusters))
     up = time.monotonic() - started
+    enter_lab_network()
     try:
         first = site(f"first-{clusters}")
         noop = site(f"noop-{clusters}")

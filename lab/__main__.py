@@ -1,15 +1,21 @@
-"""python -m lab up|down|status|build|lb|apiserver|demo-app|show|trace|xds|istiod|istioctl"""
+"""python -m lab up|down|status|build|lb|apiserver|demo-app|show|trace|xds|istiod|istioctl|exec"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
 from . import build
-from .cluster import MAX_CLUSTERS, apiserver, down, status, up
-from .state import LabError
+from .cluster import MAX_CLUSTERS, apiserver, down, enter_lab_network, status, up
+from .config import state_dir
+from .state import LabError, LabState
+
+# What runs before (or without) the lab's network namespace: `up` enters it itself once it has
+# fetched what needs the machine's network; `build` needs that network; `down` only signals processes.
+OUTSIDE_THE_LAB_NETWORK = {"up", "build", "down"}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,9 +52,14 @@ def main(argv: list[str] | None = None) -> int:
     p_ctl = sub.add_parser("istioctl", help="run the lab's istioctl against one cluster")
     p_ctl.add_argument("cluster")
     p_ctl.add_argument("args", nargs=argparse.REMAINDER)
+    p_exec = sub.add_parser("exec", help="run a command where the lab's clusters can be reached (its network "
+                                         "namespace): python -m lab exec -- ansible-playbook ...")
+    p_exec.add_argument("command_line", nargs=argparse.REMAINDER, metavar="-- COMMAND [ARG ...]")
     sub.add_parser("agent", help="(internal) the background agent `up` starts")
     args = parser.parse_args(argv)
     try:
+        if args.command not in OUTSIDE_THE_LAB_NETWORK:
+            enter_lab_network()
         if args.command == "up":
             up(args.clusters, args.dns, "hostname" if args.lb_hostnames else "ip")
         elif args.command == "down":
@@ -99,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
             answer = (istio_tools.xds(args.cluster, args.namespace, args.gateway) if args.command == "xds"
                       else istio_tools.istiod_debug(args.cluster, args.path))
             print(answer if isinstance(answer, str) else json.dumps(answer, indent=2))
+        elif args.command == "exec":
+            return run_inside(args.command_line)
         elif args.command == "agent":
             from .agent import run
             run()
@@ -106,6 +119,19 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lab: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def run_inside(command_line: list[str]) -> int:
+    """Replace this process (already in the lab's network namespace) with the command."""
+    command_line = command_line[1:] if command_line[:1] == ["--"] else command_line
+    if not command_line:
+        raise LabError("exec: no command given: python -m lab exec -- COMMAND [ARG ...]")
+    if LabState.load() is None:
+        raise LabError(f"no lab running (state in {state_dir()}); start one with `python -m lab up`")
+    try:
+        os.execvp(command_line[0], command_line)
+    except FileNotFoundError:
+        raise LabError(f"exec: {command_line[0]}: command not found")
 
 
 if __name__ == "__main__":

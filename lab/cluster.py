@@ -1,6 +1,7 @@
 """The lab's verbs: start it (`up`), stop it (`down`), show it (`status`), and stop or start one
 cluster's API server (`apiserver`). One shared etcd and, per cluster, a real control plane
-(lab/control_plane.py), all on loopback (lab/state.py says which addresses)."""
+(lab/control_plane.py), all in the lab's network namespace when it can have one (lab/netns.py;
+lab/state.py says which addresses)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import build
+from . import build, netns
 from .api import Api
 from .config import instance, state_dir
 from .control_plane import cluster_api, start_control_planes, start_etcd, wait_until_serving
@@ -28,14 +29,18 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
     _check_arguments(clusters, dns_flavour)
     _remove_stopped_lab()
     port_base = port_base or int(os.environ.get("LAB_PORT_BASE", 16400 + 1000 * instance()))
-    infos = [ClusterInfo(f"cluster{i}", i, port_base + 10 + i, dns_flavour, address_bases(instance()))
-             for i in range(1, clusters + 1)]
-    _check_ports_free(port_base, infos)
     started = time.monotonic()
+    # What needs the machine's network first: inside the lab's namespace there is none.
     bins = build.ensure_binaries()
     istio = build.resolve_istio()
+    build.ensure_istio_charts()
     log(f"binaries ready in {time.monotonic() - started:.1f}s")
-    state = _new_state(infos, port_base, lb_mode, bins, istio)
+    namespace = _enter_network_namespace()
+    infos = [ClusterInfo(f"cluster{i}", i, port_base + 10 + i, dns_flavour, address_bases(instance()),
+                         pod_first_octet=10 if namespace else 127)
+             for i in range(1, clusters + 1)]
+    _check_ports_free(port_base, infos)
+    state = _new_state(infos, port_base, lb_mode, bins, istio, namespace)
     procs = Processes(state)
     try:
         _start_processes(procs, bins, state)
@@ -54,6 +59,24 @@ def _check_arguments(clusters: int, dns_flavour: str) -> None:
         raise LabError(f"--clusters {clusters} is out of range: choose 1 to {MAX_CLUSTERS}")
     if dns_flavour not in DNS_FLAVOURS:
         raise LabError(f"--dns {dns_flavour!r}: expected one of {', '.join(DNS_FLAVOURS)}")
+
+
+def _enter_network_namespace() -> str:
+    """Move this process (and so every process of the lab it starts) into the lab's network namespace;
+    its name, or "" when the lab cannot have one and runs in the host's."""
+    if not netns.ensure():
+        return ""
+    netns.enter()
+    log(f"the lab runs in network namespace {netns.NAME}: `python -m lab exec -- COMMAND` runs a command there")
+    return netns.NAME
+
+
+def enter_lab_network() -> None:
+    """Join the network namespace of the running lab (of LAB_STATE_DIR), if it has one: its API
+    servers, ClusterIPs and pods can be reached only from there."""
+    state = LabState.load()
+    if state is not None and state.netns:
+        netns.enter(state.netns)
 
 
 def _remove_stopped_lab() -> None:
@@ -75,11 +98,12 @@ def _check_ports_free(port_base: int, infos: list[ClusterInfo]) -> None:
 
 
 def _new_state(infos: list[ClusterInfo], port_base: int, lb_mode: str, bins: dict[str, Path],
-               istio: build.IstioRelease) -> LabState:
+               istio: build.IstioRelease, namespace: str) -> LabState:
     """The new lab's state, saved before its first process starts (so that `down` finds it)."""
     state_dir().mkdir(parents=True, exist_ok=True)
-    state = LabState(infos, port_base, lb_mode, str(state_dir() / "kubeconfig"), istio.version, istio.release,
-                     {name: str(path) for name, path in bins.items()})
+    state = LabState(infos, port_base, lb_mode, str(state_dir() / "kubeconfig"), netns=namespace,
+                     istio_version=istio.version, istio_release=istio.release,
+                     binaries={name: str(path) for name, path in bins.items()})
     state.save()
     return state
 
@@ -152,4 +176,4 @@ def status() -> list[dict]:
     return rows
 
 
-__all__ = ["up", "down", "status", "apiserver", "MAX_CLUSTERS", "DNS_FLAVOURS"]
+__all__ = ["up", "down", "status", "apiserver", "enter_lab_network", "MAX_CLUSTERS", "DNS_FLAVOURS"]

@@ -46,7 +46,7 @@ def state_dir() -> Path:
 
 def instance() -> int:
     """Several labs can run side by side (the demo's and the tests'): each instance gets its own
-    ports and loopback ranges. Set LAB_INSTANCE (0 to 5) with its own LAB_STATE_DIR: 0 is the demo's,
+    ports and address ranges. Set LAB_INSTANCE (0 to 5) with its own LAB_STATE_DIR: 0 is the demo's,
     1 the integration tests', 2 the benchmarks', 3 a second lab of the tests, 4 and 5 spare (developers)."""
     value = int(os.environ.get("LAB_INSTANCE", "0"))
     if not 0 <= value <= 5:

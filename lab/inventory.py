@@ -7,6 +7,12 @@ import yaml
 from .build import ensure_istio_charts
 from .config import inventory_dir, state_dir
 
+# A lab without its network namespace (lab/netns.py: not root) gives pods loopback addresses, which
+# Kubernetes refuses as endpoints: no EndpointSlice holds an address and the API server's service
+# proxy reaches no istiod. The trace's hops 5 (istiod's registry) and 8 (ready endpoints) cannot be
+# judged there.
+WITHOUT_ENDPOINTS = {"mesh_trace_istiod_debug": False, "mesh_trace_ready_endpoints": False}
+
 
 def write_inventory(state) -> None:
     hosts = {
@@ -34,12 +40,7 @@ def write_inventory(state) -> None:
                 # The lab's root CA lives and dies with the lab, outside the repository.
                 "mesh_ca_root_dir": str(state_dir() / "mesh-ca"),
                 "mesh_verify_report_dir": str(state_dir() / "reports"),
-                # The lab's pods have loopback addresses, which Kubernetes refuses as endpoints: no
-                # EndpointSlice holds an address and the API server's service proxy reaches no istiod.
-                # The trace's hops 5 (istiod's registry) and 8 (ready endpoints) cannot be judged here;
-                # `python -m lab trace` asks istiod over xDS instead.
-                "mesh_trace_istiod_debug": False,
-                "mesh_trace_ready_endpoints": False,
+                **({} if state.netns else WITHOUT_ENDPOINTS),
             },
         }
     }

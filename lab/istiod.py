@@ -5,7 +5,9 @@ volumes mounted (the `cacerts` Secret at etc/cacerts, kept in step so istiod's f
 a rotation), a service account token, and a kubeconfig built from them as in-cluster config is.
 It listens on the istiod Service's ClusterIP (a loopback address in the lab) and service ports,
 so that the API server reaches its validation and injection webhooks and clients reach xDS at the
-addresses a real cluster would give them. A process that exits is restarted with a back-off.
+addresses a real cluster would give them; its monitoring port (metrics and debug views) listens on
+the pod's own address, where the API server's service proxy dials it (at the pod address of the
+Service's EndpointSlice). A process that exits is restarted with a back-off.
 """
 
 from __future__ import annotations
@@ -21,9 +23,10 @@ from .api import Api
 from .kubelet import Volumes, container_env, stop_process, write_atomic
 from .state import log
 
-# pilot-discovery's listen-address flags, by the container port the chart gives them.
-ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAddr",
-                 15017: "--httpsAddr", 15014: "--monitoringAddr"}
+# pilot-discovery's listen-address flags, by the container port the chart gives them: on the
+# Service's address, and on the pod's (pilot-discovery takes one address per server).
+SERVICE_ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAddr", 15017: "--httpsAddr"}
+POD_ADDRESS_FLAGS = {15014: "--monitoringAddr"}
 SERVICE_ACCOUNT_DIR = "var/run/secrets/kubernetes.io/serviceaccount"
 BACKOFF_MAX = 60.0
 # Written to the log before each start: one log holds every run of the pod's istiod.
@@ -45,9 +48,11 @@ def service_port(service: dict, container: dict, container_port: int) -> int:
     return container_port
 
 
-def listen_flags(service: dict, container: dict, ip: str) -> list[str]:
-    flags = [f"{flag}={ip}:{service_port(service, container, port)}" for port, flag in ADDRESS_FLAGS.items()]
-    return flags + [f"--ctrlz_address={ip}"]
+def listen_flags(service: dict, container: dict, service_ip: str, pod_ip: str) -> list[str]:
+    flags = [f"{flag}={service_ip}:{service_port(service, container, port)}"
+             for port, flag in SERVICE_ADDRESS_FLAGS.items()]
+    flags += [f"{flag}={pod_ip}:{port}" for port, flag in POD_ADDRESS_FLAGS.items()]
+    return flags + [f"--ctrlz_address={service_ip}"]
 
 
 def newest_pod(api: Api, deploy: dict) -> dict | None:
@@ -73,10 +78,13 @@ class Istiod:
 
     def sync(self, pod: dict, service: dict) -> None:
         meta, spec = pod["metadata"], pod["spec"]
+        pod_ip = (pod.get("status") or {}).get("podIP")
+        if not pod_ip:  # kwok gives the pod its address as it starts it
+            return
         container = spec["containers"][0]
         ip = service["spec"]["clusterIP"]
         root = self.workdir / "root"
-        argv = [str(self.binary), *(container.get("args") or []), *listen_flags(service, container, ip),
+        argv = [str(self.binary), *(container.get("args") or []), *listen_flags(service, container, ip, pod_ip),
                 f"--kubeconfig={self.workdir / 'kubeconfig'}"]
         env = container_env(container, meta["name"], meta["namespace"], spec)
         env["KUBECONFIG"] = str(self.workdir / "kubeconfig")
@@ -105,7 +113,7 @@ class Istiod:
             out.flush()
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          cwd=root, env=env)
-        log(f"started istiod for pod {meta['namespace']}/{meta['name']} on {ip} (pid {self.proc.pid})")
+        log(f"started istiod for pod {meta['namespace']}/{meta['name']} on {ip} and {pod_ip} (pid {self.proc.pid})")
 
     def _mount(self, container: dict, namespace: str) -> None:
         """Volumes, the service account token and a kubeconfig that reads it (in-cluster config)."""

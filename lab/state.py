@@ -1,10 +1,13 @@
-"""What a running lab knows about itself: its clusters and their loopback addresses, the binaries it
-runs and the processes it started, kept in <state dir>/state.json for every later `python -m lab`.
+"""What a running lab knows about itself: its clusters and their addresses, the binaries it runs,
+the network namespace it runs in and the processes it started, kept in <state dir>/state.json for
+every later `python -m lab`.
 
-Every address a cluster hands out is on loopback, so nothing in the lab can send a packet off
-the machine: cluster i serves its API on 127.0.0.1:<base+10+i>, gives Services ClusterIPs from
-127.(100+o+i).0.0/16, Pods IPs from 127.(140+o+i).0.0/16 and load balancers from
-127.(180+o+i).0.0/16, where o = 10 x LAB_INSTANCE keeps side-by-side labs apart.
+No address a cluster hands out can take a packet off the machine: cluster i serves its API on
+127.0.0.1:<base+10+i>, gives Services ClusterIPs from 127.(100+o+i).0.0/16, load balancers
+127.(180+o+i).0.0/16 and Pods IPs from 10.(140+o+i).0.0/16, local only inside the lab's own network
+namespace (lab/netns.py), where o = 10 x LAB_INSTANCE keeps side-by-side labs apart. A lab that cannot
+create the namespace (not root) runs in the host's and gives Pods 127.(140+o+i).0.0/16 instead:
+loopback addresses, which Kubernetes refuses as endpoints.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ def log(msg: str) -> None:
 
 def address_bases(lab_instance: int) -> tuple:
     """The second octets the instance's clusters add their index (1-6) to: instances 0-3 share the
-    127.100-216 ranges ten apart; 4 and 5 live below them (127.11-66)."""
+    octets 100-216, ten apart; 4 and 5 live below them (11-66)."""
     if lab_instance < 4:
         return tuple(base + 10 * lab_instance for base in (100, 140, 180))
     return tuple(10 + 30 * (lab_instance - 4) + offset for offset in (0, 10, 20))
@@ -48,6 +51,8 @@ class ClusterInfo:
     api_port: int
     dns_flavour: str
     bases: tuple = (100, 140, 180)  # second octets of the instance's service, pod and LB ranges (+ index)
+    # First octet of pod addresses: 10 inside the lab's network namespace, 127 (loopback) outside it.
+    pod_first_octet: int = 127
 
     def _octet(self, kind: int) -> int:
         """The cluster's second octet in the instance's service (0), pod (1) or load balancer (2) range."""
@@ -67,7 +72,7 @@ class ClusterInfo:
 
     @property
     def pod_cidr(self) -> str:
-        return f"127.{self._octet(1)}.0.1/16"
+        return f"{self.pod_first_octet}.{self._octet(1)}.0.1/16"
 
     @property
     def lb_prefix(self) -> str:
@@ -86,6 +91,8 @@ class LabState:
     etcd_port: int
     lb_mode: str
     kubeconfig: str
+    # The network namespace (lab/netns.py) every process of the lab runs in; "" for the host's.
+    netns: str = ""
     # The Istio release the lab resolved (lab/versions.toml) and the binaries it runs.
     istio_version: str = ""
     istio_release: str = ""

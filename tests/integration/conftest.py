@@ -1,8 +1,10 @@
 """Fixtures for tests against the lab's real API servers.
 
-The session starts its own lab (instance 1: its own ports, loopback ranges, state and inventory,
+The session starts its own lab (instance 1: its own ports, address ranges, state and inventory,
 so a demo lab can keep running beside it) and stops it at the end. LAB_TEST_REUSE=1 keeps it
-running between pytest runs while developing.
+running between pytest runs while developing. Once the lab is up, this process joins the lab's
+network namespace (lab/netns.py), where its API servers, ClusterIPs and pods are: the tests' clients
+and sockets, and every command they start (ansible-playbook, kubectl), run there.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import subprocess
 
 import pytest
 
+from lab.cluster import enter_lab_network
 from labtools import REPO, Lab, PlaybookRun, lab_command, lab_env
 
 CLUSTERS = int(os.environ.get("LAB_TEST_CLUSTERS", "3"))
@@ -28,6 +31,7 @@ def lab():
         proc = lab_command("up", "--clusters", str(CLUSTERS), check=False)
         if proc.returncode != 0:
             pytest.fail(f"lab up failed:\n{proc.stderr[-3000:]}")
+    enter_lab_network()
     yield Lab()
     if not reuse:
         lab_command("down", check=False)

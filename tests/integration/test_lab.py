@@ -11,9 +11,10 @@ import time
 
 import pytest
 
+from lab import netns
 from lab.build import ensure_binaries, ensure_istio_charts
 
-from labtools import Lab, lab_command
+from labtools import SECOND_INSTANCE, Lab, lab_command
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
@@ -47,6 +48,23 @@ def test_seeded_cluster_dns_deployment_is_available_with_running_pods(lab):
         assert deployment_not_ready(client.get("Deployment", "coredns", "kube-system")) is None
         pods = client.request("GET", "/api/v1/namespaces/kube-system/pods", query={"labelSelector": "k8s-app=kube-dns"})
         assert [p["status"]["phase"] for p in pods["items"]] == ["Running", "Running"]
+
+
+def test_services_have_endpoints_at_pod_addresses_of_the_lab_network(lab):
+    """In the lab's network namespace pods get 10.x addresses, which Kubernetes accepts as endpoints
+    (loopback ones it refuses): the cluster DNS Service's EndpointSlice holds its pods, ready."""
+    if not lab.state.get("netns"):
+        pytest.skip("the lab runs without its network namespace (not root): pods have loopback addresses")
+    for name in lab.names:
+        client = lab.client(name)
+        pods = client.request("GET", "/api/v1/namespaces/kube-system/pods", query={"labelSelector": "k8s-app=kube-dns"})
+        pod_ips = {p["status"]["podIP"] for p in pods["items"]}
+        assert pod_ips and all(ip.startswith("10.") for ip in pod_ips)
+        slices = client.request("GET", "/apis/discovery.k8s.io/v1/namespaces/kube-system/endpointslices",
+                                query={"labelSelector": "kubernetes.io/service-name=kube-dns"})
+        ready = {address for s in slices["items"] for e in s.get("endpoints") or []
+                 if (e.get("conditions") or {}).get("ready") for address in e["addresses"]}
+        assert ready == pod_ips
 
 
 def test_a_load_balancer_service_gets_a_loopback_address(lab):
@@ -96,15 +114,17 @@ def _port_free(port: int) -> bool:
 
 
 def test_down_leaves_no_process_or_port_behind():
-    lab_command("down", instance=3, check=False)
-    started = lab_command("up", "--clusters", "1", instance=3, check=False)
+    lab_command("down", instance=SECOND_INSTANCE, check=False)
+    started = lab_command("up", "--clusters", "1", instance=SECOND_INSTANCE, check=False)
     assert started.returncode == 0, started.stderr[-2000:]
-    second = Lab(instance=3)
+    second = Lab(instance=SECOND_INSTANCE)
+    if second.state["netns"]:  # its ports are those of the lab's network namespace
+        netns.enter(second.state["netns"])
     pids = list(second.state["pids"].values())
     ports = [second.state["etcd_port"], second.state["etcd_port"] + 1] + [c["api_port"] for c in second.state["clusters"]]
-    busy = lab_command("up", "--clusters", "1", instance=3, check=False)
+    busy = lab_command("up", "--clusters", "1", instance=SECOND_INSTANCE, check=False)
     assert "already running" in busy.stderr
-    assert lab_command("down", instance=3).stdout.strip() == "lab stopped"
+    assert lab_command("down", instance=SECOND_INSTANCE).stdout.strip() == "lab stopped"
     alive = [pid for pid in pids if os.path.exists(f"/proc/{pid}") and
              open(f"/proc/{pid}/stat").read().split(") ", 1)[1][0] != "Z"]
     assert alive == []
