@@ -8,10 +8,9 @@ from .build import ensure_istio_charts
 from .config import inventory_dir, state_dir
 
 # A lab without its network namespace (lab/netns.py: not root) gives pods loopback addresses, which
-# Kubernetes refuses as endpoints: no EndpointSlice holds an address and the API server's service
-# proxy reaches no istiod. The trace's hops 5 (istiod's registry) and 8 (ready endpoints) cannot be
-# judged there.
-WITHOUT_ENDPOINTS = {"mesh_trace_istiod_debug": False, "mesh_trace_ready_endpoints": False}
+# Kubernetes refuses as endpoints: no EndpointSlice holds an address, so the trace's hop 8 (ready
+# endpoints) cannot be judged there.
+WITHOUT_ENDPOINTS = {"mesh_trace_ready_endpoints": False}
 
 
 def write_inventory(state) -> None:

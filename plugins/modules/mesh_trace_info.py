@@ -48,8 +48,10 @@ options:
       - Read the host from istiod's debug views (C(/debug/registryz), C(/debug/endpointShardz) on port 15014)
         through the API server's service proxy. Needs permission option C(istiod_debug) and an istiod Service
         with ready endpoints.
+      - Istio since 1.11 answers those views only to a mesh identity or to localhost (istio/istio#32903); through
+        the proxy it answers 401, which M(meshops.multicluster.mesh_trace) reports as hop 5 C(SKIP).
     type: bool
-    default: true
+    default: false
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.mesh.namespace
@@ -79,11 +81,11 @@ EXAMPLES = r"""
         dns_server: 10.96.0.10
       register: trace_info
 
-    - name: The same without istiod's debug views (an identity without permission option istiod_debug)
+    - name: The same, also asking istiod's debug views through the API server (permission option istiod_debug)
       meshops.multicluster.mesh_trace_info:
         hosts: [httpbin.bar.global]
         revision: 1-31-0
-        istiod_debug: false
+        istiod_debug: true
       register: trace_info_plain
 """
 
@@ -156,7 +158,7 @@ def main():
         address_override=dict(type="str", default=""),
         dns_server=dict(type="str", default=""),
         dns_port=dict(type="int", default=53),
-        istiod_debug=dict(type="bool", default=True),
+        istiod_debug=dict(type="bool", default=False),
     ), supports_check_mode=True)
     client = k8s_client(module)
     try:

@@ -229,6 +229,13 @@ def hop_istiod(trace):
         if istiod.get("status") == 403:
             return [row(5, trace.source, SKIP, "%s: its debug view is not permitted to this identity: %s" % (
                 what, istiod["error"]), "grant permission option istiod_debug (docs/permissions.md)")]
+        if istiod.get("status") == 401:
+            # istiod serves its debug views only to a mesh identity or to localhost (istio/istio#32903); the
+            # API server's proxy is neither (it drops the caller's credentials).
+            return [row(5, trace.source, SKIP, "%s refuses its debug views to the API server's service proxy (401: it "
+                        "answers only a mesh identity or localhost): %s" % (what, istiod["error"]),
+                        "read it with kubectl -n <istio namespace> port-forward deploy/%s 15014 and "
+                        "curl localhost:15014/debug/registryz" % istiod["service"])]
         return [row(5, trace.source, FAIL, "%s: its debug view on port 15014 did not answer: %s" % (what, istiod["error"]),
                     "check that %s in %s runs and is Ready" % (istiod["service"], trace.source))]
     vip = trace.service["vip"]

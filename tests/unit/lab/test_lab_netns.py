@@ -48,7 +48,7 @@ def test_state_records_the_namespace(tmp_path, monkeypatch):
 
 
 @pytest.mark.parametrize("namespace, switched_off", [(netns.NAME, False), ("", True)])
-def test_trace_hops_that_need_endpoints_are_switched_off_only_without_the_namespace(
+def test_the_trace_hop_that_needs_endpoints_is_switched_off_only_without_the_namespace(
         tmp_path, monkeypatch, namespace, switched_off):
     monkeypatch.setenv("LAB_STATE_DIR", str(tmp_path))
     monkeypatch.setenv("LAB_INVENTORY_DIR", str(tmp_path / "inventory"))
@@ -57,8 +57,8 @@ def test_trace_hops_that_need_endpoints_are_switched_off_only_without_the_namesp
                      istio_release="1.31-dev", binaries={"helm": "/bin/helm"})
     inventory.write_inventory(state)
     fleet_vars = yaml.safe_load((tmp_path / "inventory" / "hosts.yml").read_text())["mesh_clusters"]["vars"]
-    switches = {k: fleet_vars[k] for k in ("mesh_trace_istiod_debug", "mesh_trace_ready_endpoints") if k in fleet_vars}
-    assert switches == ({"mesh_trace_istiod_debug": False, "mesh_trace_ready_endpoints": False} if switched_off else {})
+    switches = {k: fleet_vars[k] for k in fleet_vars if k.startswith("mesh_trace_")}
+    assert switches == ({"mesh_trace_ready_endpoints": False} if switched_off else {})
 
 
 def test_istiod_serves_the_service_ports_on_the_cluster_ip_and_monitoring_on_the_pod_address():

@@ -169,6 +169,11 @@ def test_istiod_without_the_host_breaks_at_istiod_and_no_debug_view_skips(roots)
     readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": "403 forbidden", "status": 403}
     rows, broken = run(plan, readings)
     assert broken is None and [r["status"] for r in rows if r["hop"] == 5] == [SKIP]
+    # istiod answers its debug views only to a mesh identity or localhost: through the API server, 401.
+    readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": "401 Unauthorized", "status": 401}
+    rows, broken = run(plan, readings)
+    hop5 = next(r for r in rows if r["hop"] == 5)
+    assert broken is None and hop5["status"] == SKIP and "port-forward deploy/istiod 15014" in hop5["fix"]
 
 
 def test_a_different_root_in_one_cluster_breaks_at_trust(roots):
