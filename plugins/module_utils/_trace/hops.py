@@ -272,6 +272,8 @@ def hop_trust(trace):
         why = roots["malformed"] if roots else "istiod publishes no root bundle (ConfigMap istio-ca-root-cert)"
         return [row(6, trace.source, FAIL, why, "run playbooks/trust.yml and check that istiod of %s runs" % trace.source)]
     by_fingerprint = {root["fingerprint"]: root for root in roots}
+    # Mutual TLS: the exporter's side verifies the source's certificate too.
+    source_signer = (trace.reading(trace.source).get("intermediate") or {}).get("root_fingerprint")
     rows = []
     for exporter in trace.sources:
         intermediate = trace.reading(exporter).get("intermediate")
@@ -292,10 +294,21 @@ def hop_trust(trace):
         elif cert["days_left"] < 0 or by_fingerprint[signer]["days_left"] < 0:
             rows.append(row(6, exporter, FAIL, evidence + ["root %s expires %s" % (_short(signer), by_fingerprint[signer]["not_after"])],
                             "renew: playbooks/trust.yml (intermediates), playbooks/rotate.yml (the root)"))
+        elif exporter != trace.source and source_signer and source_signer not in _fingerprints(trace.reading(exporter)):
+            rows.append(row(6, exporter, FAIL, evidence + [
+                "%s's own intermediate is signed by root %s, which %s's root bundle lacks: %s refuses %s's sidecars" % (
+                    trace.source, _short(source_signer), exporter, exporter, trace.source)],
+                "run playbooks/trust.yml: it spreads the root bundle to every cluster"))
         else:
             rows.append(row(6, exporter, PASS, evidence + ["signed by root %s, in %s's root bundle (%s)" % (
                 _short(signer), trace.source, _certificate_words(by_fingerprint[signer]))]))
     return rows
+
+
+def _fingerprints(reading):
+    """The fingerprints of the roots a cluster's istiod gives its workloads."""
+    roots = reading.get("roots")
+    return {root["fingerprint"] for root in roots} if isinstance(roots, list) else set()
 
 
 def hop_gateway(trace):

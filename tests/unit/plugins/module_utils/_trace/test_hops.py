@@ -184,6 +184,16 @@ def test_a_different_root_in_one_cluster_breaks_at_trust(roots):
     assert broken["cluster"] == "c1" and "which c2's root bundle lacks" in broken["evidence"][1]
 
 
+def test_an_exporter_that_does_not_trust_the_sources_root_breaks_at_trust(roots):
+    plan, readings = healthy(roots)
+    # The source signs with a new root that it trusts beside the old one; the exporter trusts only the old.
+    readings["c2"]["intermediate"] = summary(roots[1], "c2")
+    readings["c2"]["roots"] = [pki.describe(roots[0].cert), pki.describe(roots[1].cert)]
+    rows, broken = run(plan, readings)
+    assert_breaks_at(rows, broken, 6, "playbooks/trust.yml")
+    assert broken["cluster"] == "c1" and "c1 refuses c2's sidecars" in broken["evidence"][1]
+
+
 def test_a_gateway_without_an_address_breaks_at_gateway(roots):
     plan, readings = healthy(roots)
     unknown = make_plan(gateways={"c1": UNKNOWN_GATEWAY})
