@@ -1,4 +1,4 @@
-"""What the benchmarks share: a lab of their own (instance 2), running playbooks on it and reading
+"""What the benchmarks share: a lab of their own (instance 2, or BENCH_LAB_INSTANCE), running playbooks on it and reading
 what they did (profile output, the API servers' audit logs), CPU and memory of process trees, and
 the ratios and verdicts of their reports."""
 
@@ -19,7 +19,8 @@ from lab import netns
 
 REPO = Path(__file__).resolve().parents[1]
 STATE = REPO / ".lab-bench"
-LAB_ENV = {"LAB_INSTANCE": "2", "LAB_STATE_DIR": str(STATE), "LAB_INVENTORY_DIR": str(STATE / "inventory")}
+# Two benches at once (two checkouts) need two instances: their own ports and address ranges.
+LAB_ENV = {"LAB_INSTANCE": os.environ.get("BENCH_LAB_INSTANCE", "2"), "LAB_STATE_DIR": str(STATE), "LAB_INVENTORY_DIR": str(STATE / "inventory")}
 RESULTS = REPO / "bench" / "results"
 # ansible-playbook on the bench lab's inventory: append the playbook and its options.
 PLAYBOOK = [str(REPO / ".venv" / "bin" / "ansible-playbook"), "-i", str(STATE / "inventory")]
