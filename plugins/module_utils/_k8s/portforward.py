@@ -83,6 +83,8 @@ def _connect(client, api_path, port, timeout):
                    timeout=timeout, sslopt=_sslopt(conn))
     if conn.proxy_url:
         proxy = urlsplit(conn.proxy_url)
+        if proxy.scheme != "http":
+            raise KubeError("a port-forward goes through an http:// proxy only (CONNECT), not %s://" % proxy.scheme)
         options.update(http_proxy_host=proxy.hostname, http_proxy_port=proxy.port or 80, proxy_type="http")
         basic = (conn.proxy_headers or {}).get("proxy_basic_auth")
         if basic or proxy.username:
@@ -172,4 +174,3 @@ def split_message(data, seen):
             raise KubeError("the port-forward opened channel %d without its port" % channel)
         payload = payload[2:]
     return channel, payload
-

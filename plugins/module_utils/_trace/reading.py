@@ -209,11 +209,11 @@ def _istiod_debug(client, revision, mesh_namespace):
     localhost, to which it answers them (istio/istio#32903); {error, status, service} when they
     cannot be read."""
     service = istiod_name(revision)
-    pods = [pod for pod in client.list("Pod", mesh_namespace, label_selector="app=istiod,%s=%s" % (
-        REVISION_LABEL, revision)) if _ready(pod)]
+    selector = "app=istiod,%s=%s" % (REVISION_LABEL, revision)
+    pods = [pod for pod in client.list("Pod", mesh_namespace, label_selector=selector) if _ready(pod)]
     if not pods:
-        return dict(error="no ready pod of %s (app=istiod, %s=%s) in %s" % (service, REVISION_LABEL, revision,
-                                                                           mesh_namespace), status=None, service=service)
+        return dict(error="no ready pod of %s (%s) in %s" % (service, selector, mesh_namespace), status=None,
+                    service=service)
     pod = max(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
     name = pod["metadata"]["name"]
     views = {}

@@ -181,7 +181,7 @@ def test_istiod_without_the_host_breaks_at_istiod_and_no_debug_view_skips(roots)
 
 def test_an_istiod_that_cannot_be_reached_breaks_at_istiod(roots):
     plan, readings = healthy(roots)
-    for error in ("no ready pod of istiod (app=istiod, istio.io/rev=default) in istio-system",
+    for error in ("no ready pod of istiod (app=istiod,istio.io/rev=default) in istio-system",
                   "pod istiod-1 answered /debug/registryz with HTTP 503"):
         readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": error, "status": None}
         rows, broken = run(plan, readings)

@@ -13,11 +13,12 @@ HOST = "httpbin.bar.global"
 # Trimmed from Istio 1.31's /debug/registryz and /debug/endpointShardz on the lab (a ServiceEntry of
 # the services step: VIP, two remote gateways on 15443).
 REGISTRY = [
-    {"hostname": "istiod.istio-system.svc.cluster.local", "defaultAddress": "127.101.0.20",
+    {"hostname": "istiod.istio-system.svc.cluster.local", "defaultAddress": "127.101.0.20", "Resolution": 0,
      "clusterVIPs": {"Addresses": {"cluster2": ["127.101.0.20"]}}, "ports": [{"name": "grpc-xds", "port": 15010}]},
-    {"hostname": HOST, "defaultAddress": "240.240.0.7", "clusterVIPs": {"Addresses": {"cluster2": ["240.240.0.7"]}},
-     "autoAllocatedIPv4Address": "240.240.0.9", "ports": [{"name": "http", "port": 8000, "protocol": "HTTP"}],
-     "attributes": {"ServiceRegistry": "External", "Name": HOST, "Namespace": "bar"}, "resolution": 0},
+    {"Attributes": {"ServiceRegistry": "External", "Name": HOST, "Namespace": "bar"},
+     "ports": [{"name": "http", "port": 8000, "protocol": "HTTP"}], "creationTime": "2026-12-06T20:11:47Z",
+     "hostname": HOST, "clusterVIPs": {"Addresses": {"cluster2": ["240.240.0.7"]}}, "defaultAddress": "240.240.0.7",
+     "Resolution": 0, "MeshExternal": True, "ResourceVersion": "1540"},
 ]
 SHARDS = {
     HOST: {"bar": {"Shards": {"External/cluster2": [
