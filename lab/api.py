@@ -26,6 +26,9 @@ RESOURCES = {
         ("/apis/rbac.authorization.k8s.io/v1", "clusterrolebindings", False),
     ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"):
         ("/apis/admissionregistration.k8s.io/v1", "mutatingwebhookconfigurations", False),
+    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"):
+        ("/apis/apiextensions.k8s.io/v1", "customresourcedefinitions", False),
+    ("kwok.x-k8s.io/v1alpha1", "PortForward"): ("/apis/kwok.x-k8s.io/v1alpha1", "portforwards", True),
 }
 
 

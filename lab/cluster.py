@@ -94,6 +94,7 @@ def _check_ports_free(port_base: int, infos: list[ClusterInfo]) -> None:
     check_free("127.0.0.1", port_base + 1, "etcd peer")
     for c in infos:
         check_free("127.0.0.1", c.api_port, f"{c.name} API server")
+        check_free("127.0.0.1", c.kubelet_port, f"{c.name} kubelet (kwok)")
         check_free(c.dns_ip, 53, f"{c.name} cluster DNS", udp=True)
 
 

@@ -1,12 +1,15 @@
 """Starting the lab's control planes: the shared etcd and, per cluster, its certificates, a real
-kube-apiserver, controller manager and scheduler, kwok for its node, the seeded kube-system objects;
-and waiting until a cluster serves (Deployments Available, cluster DNS answering)."""
+kube-apiserver, controller manager and scheduler, kwok for its node (its kubelet server too, where the
+API server forwards a pod's port-forward), the seeded kube-system objects; and waiting until a
+cluster serves (Deployments Available, cluster DNS answering)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from pathlib import Path
+
+import yaml
 
 from . import seed
 from .api import Api
@@ -35,6 +38,9 @@ rules:
   verbs: [get, list, create, update, patch, delete, deletecollection]
 - level: None
 """
+
+# kwok's PortForward kind (kwok serves a fake pod's port-forward from the PortForward of that pod's name).
+KWOK_PORTFORWARD_CRD = Path(__file__).with_name("kwok_portforwards_crd.yaml")
 
 # The components that reach their API server with a kubeconfig of their own.
 COMPONENT_IDENTITIES = ("controller-manager", "scheduler", "kwok", "coredns")
@@ -87,6 +93,7 @@ def start_control_planes(procs: Processes, bins: dict[str, Path], clusters: list
 def start_control_plane(procs: Processes, bins: dict[str, Path], cluster: ClusterInfo, etcd_url: str) -> None:
     write_cluster_files(cluster)
     start_apiserver(procs, bins, cluster, etcd_url)
+    install_kwok_crds(cluster)
     start_controllers(procs, bins, cluster)
     seed_cluster(cluster)
 
@@ -116,9 +123,28 @@ def start_apiserver(procs: Processes, bins: dict[str, Path], cluster: ClusterInf
         f"--service-cluster-ip-range={cluster.service_cidr}", "--allow-privileged=true",
         f"--audit-policy-file={cdir / 'audit-policy.yaml'}", f"--audit-log-path={cdir / 'audit.log'}",
         "--audit-log-format=json", "--profiling=false",
+        # The node's kubelet is kwok's server on 127.0.0.1 (the node's InternalIP; its name resolves nowhere).
+        f"--kubelet-client-certificate={pki / 'apiserver-kubelet-client.crt'}",
+        f"--kubelet-client-key={pki / 'apiserver-kubelet-client.key'}",
+        f"--kubelet-certificate-authority={pki / 'ca.crt'}", "--kubelet-preferred-address-types=InternalIP",
     ], cdir / "logs" / "kube-apiserver.log")
     wait_until(f"{cluster.name} kube-apiserver ({cluster.server})", cluster_api(cluster).healthy, 90,
                cdir / "logs" / "kube-apiserver.log")
+
+
+def install_kwok_crds(cluster: ClusterInfo) -> None:
+    """kwok's PortForward kind, established before kwok starts (it watches it from the start)."""
+    api = cluster_api(cluster)
+    crd = yaml.safe_load(KWOK_PORTFORWARD_CRD.read_text())
+    _apply_with_retry(api, crd)
+    wait_until(f"{cluster.name} CRD {crd['metadata']['name']} established", lambda: _established(api, crd), 30,
+               cluster_dir(cluster.name) / "logs" / "kube-apiserver.log")
+
+
+def _established(api: Api, crd: dict) -> bool:
+    found = api.get(crd["apiVersion"], crd["kind"], crd["metadata"]["name"]) or {}
+    return any(c["type"] == "Established" and c["status"] == "True"
+               for c in (found.get("status") or {}).get("conditions") or [])
 
 
 def start_controllers(procs: Processes, bins: dict[str, Path], cluster: ClusterInfo) -> None:
@@ -146,7 +172,13 @@ def start_controllers(procs: Processes, bins: dict[str, Path], cluster: ClusterI
     procs.start(f"{cluster.name}/kwok", [
         str(bins["kwok"]), f"--kubeconfig={cdir / 'kwok.kubeconfig'}", "--manage-all-nodes=false",
         "--manage-nodes-with-annotation-selector=kwok.x-k8s.io/node=fake",
-        f"--cidr={cluster.pod_cidr}", "--node-ip=127.0.0.1", "--server-address=",
+        f"--cidr={cluster.pod_cidr}", "--node-ip=127.0.0.1",
+        # Its kubelet server, where the API server forwards port-forwards (of the pods a PortForward
+        # names: lab/istiod.py), with the node's serving certificate; --node-port fills the node's
+        # daemonEndpoints.kubeletEndpoint.
+        f"--server-address=127.0.0.1:{cluster.kubelet_port}", f"--node-port={cluster.kubelet_port}",
+        f"--tls-cert-file={pki / 'kubelet.crt'}", f"--tls-private-key-file={pki / 'kubelet.key'}",
+        "--enable-crds=PortForward",
         # A node lease keeps the node lifecycle controller from marking the node (and its pods) unready.
         "--node-lease-duration-seconds=40",
     ], cdir / "logs" / "kwok.log")

@@ -5,9 +5,12 @@ volumes mounted (the `cacerts` Secret at etc/cacerts, kept in step so istiod's f
 a rotation), a service account token, and a kubeconfig built from them as in-cluster config is.
 It listens on the istiod Service's ClusterIP (a loopback address in the lab) and service ports,
 so that the API server reaches its validation and injection webhooks and clients reach xDS at the
-addresses a real cluster would give them; its monitoring port (metrics and debug views) listens on
-the pod's own address, where the API server's service proxy dials it (at the pod address of the
-Service's EndpointSlice). A process that exits is restarted with a back-off.
+addresses a real cluster would give them. Its monitoring port (15014: metrics and debug views) listens
+there too, where a port-forward of the pod arrives: kwok serves the pod's port-forward from a
+PortForward of the pod's name (owned by the pod, so it goes with it) that targets this address, as a
+kubelet would connect to the pod's own localhost - so istiod sees the forwarded connection come from
+a loopback address and serves its debug views to it, as to `kubectl port-forward` (istio/istio#32903).
+A process that exits is restarted with a back-off.
 """
 
 from __future__ import annotations
@@ -24,9 +27,12 @@ from .kubelet import Volumes, container_env, stop_process, write_atomic
 from .state import log
 
 # pilot-discovery's listen-address flags, by the container port the chart gives them: on the
-# Service's address, and on the pod's (pilot-discovery takes one address per server).
+# Service's address (pilot-discovery takes one address per server). The monitoring port is the pod's
+# port (a port-forward's), the others the Service's.
 SERVICE_ADDRESS_FLAGS = {8080: "--httpAddr", 15010: "--grpcAddr", 15012: "--secureGRPCAddr", 15017: "--httpsAddr"}
-POD_ADDRESS_FLAGS = {15014: "--monitoringAddr"}
+MONITORING_PORT = 15014
+FORWARDED_PORTS = {MONITORING_PORT: "--monitoringAddr"}
+PORTFORWARD_MANAGER = "lab-agent"
 SERVICE_ACCOUNT_DIR = "var/run/secrets/kubernetes.io/serviceaccount"
 BACKOFF_MAX = 60.0
 # Written to the log before each start: one log holds every run of the pod's istiod.
@@ -48,11 +54,22 @@ def service_port(service: dict, container: dict, container_port: int) -> int:
     return container_port
 
 
-def listen_flags(service: dict, container: dict, service_ip: str, pod_ip: str) -> list[str]:
+def listen_flags(service: dict, container: dict, service_ip: str) -> list[str]:
     flags = [f"{flag}={service_ip}:{service_port(service, container, port)}"
              for port, flag in SERVICE_ADDRESS_FLAGS.items()]
-    flags += [f"{flag}={pod_ip}:{port}" for port, flag in POD_ADDRESS_FLAGS.items()]
+    flags += [f"{flag}={service_ip}:{port}" for port, flag in FORWARDED_PORTS.items()]
     return flags + [f"--ctrlz_address={service_ip}"]
+
+
+def port_forward(pod: dict, service_ip: str) -> dict:
+    """kwok's PortForward for the pod: its forwarded ports reach istiod on the loopback ClusterIP."""
+    meta = pod["metadata"]
+    return {"apiVersion": "kwok.x-k8s.io/v1alpha1", "kind": "PortForward",
+            "metadata": {"name": meta["name"], "namespace": meta["namespace"],
+                         "ownerReferences": [{"apiVersion": "v1", "kind": "Pod", "name": meta["name"],
+                                              "uid": meta["uid"]}]},
+            "spec": {"forwards": [{"ports": [port], "target": {"address": service_ip, "port": port}}
+                                  for port in FORWARDED_PORTS]}}
 
 
 def newest_pod(api: Api, deploy: dict) -> dict | None:
@@ -84,12 +101,13 @@ class Istiod:
         container = spec["containers"][0]
         ip = service["spec"]["clusterIP"]
         root = self.workdir / "root"
-        argv = [str(self.binary), *(container.get("args") or []), *listen_flags(service, container, ip, pod_ip),
+        argv = [str(self.binary), *(container.get("args") or []), *listen_flags(service, container, ip),
                 f"--kubeconfig={self.workdir / 'kubeconfig'}"]
         env = container_env(container, meta["name"], meta["namespace"], spec)
         env["KUBECONFIG"] = str(self.workdir / "kubeconfig")
         identity = json.dumps([meta["uid"], argv, env])
         if identity != self.identity:
+            self.api.apply(port_forward(pod, ip), PORTFORWARD_MANAGER)  # first: a failure is retried next tick
             self.stop()
             self.identity = identity
             self.volumes = Volumes(self.api, meta["namespace"], spec, root)
@@ -113,7 +131,7 @@ class Istiod:
             out.flush()
             self.proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                          cwd=root, env=env)
-        log(f"started istiod for pod {meta['namespace']}/{meta['name']} on {ip} and {pod_ip} (pid {self.proc.pid})")
+        log(f"started istiod for pod {meta['namespace']}/{meta['name']} (pod IP {pod_ip}) on {ip} (pid {self.proc.pid})")
 
     def _mount(self, container: dict, namespace: str) -> None:
         """Volumes, the service account token and a kubeconfig that reads it (in-cluster config)."""

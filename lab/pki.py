@@ -1,4 +1,5 @@
-"""Certificates of one lab cluster: its CA, the API server's serving cert, client certs, SA keys."""
+"""Certificates of one lab cluster: its CA, the API server's and the node's (kwok's kubelet server)
+serving certs, client certs, SA keys."""
 
 from __future__ import annotations
 
@@ -22,6 +23,8 @@ CLIENTS = {
     "kwok": ("lab-kwok", "system:masters"),
     "agent": ("lab-agent", "system:masters"),
     "coredns": ("lab-coredns", "system:masters"),
+    # The API server's identity towards the node's kubelet (kwok's server: port-forward, logs, exec).
+    "apiserver-kubelet-client": ("kube-apiserver-kubelet-client", "system:masters"),
 }
 
 
@@ -82,6 +85,10 @@ def write_cluster_pki(pki_dir: Path, cluster: str, service_ip: str) -> None:
         x509.DNSName("kubernetes.default.svc"), x509.DNSName("kubernetes.default.svc.cluster.local"),
         x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.IPAddress(ipaddress.ip_address(service_ip)),
     ])
+    # The node's kubelet endpoint (kwok's server on 127.0.0.1, the node's InternalIP), verified by the
+    # API server against the cluster CA (--kubelet-certificate-authority).
+    issue("kubelet", _name("kubelet"), ExtendedKeyUsageOID.SERVER_AUTH, [
+        x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))])
     for stem, (cn, org) in CLIENTS.items():
         issue(stem, _name(cn, org), ExtendedKeyUsageOID.CLIENT_AUTH)
 

@@ -3,7 +3,7 @@ the network namespace it runs in and the processes it started, kept in <state di
 every later `python -m lab`.
 
 No address a cluster hands out can take a packet off the machine: cluster i serves its API on
-127.0.0.1:<base+10+i>, gives Services ClusterIPs from 127.(100+o+i).0.0/16, load balancers
+127.0.0.1:<base+10+i> and its node's kubelet (kwok's server) on 127.0.0.1:<base+20+i>, gives Services ClusterIPs from 127.(100+o+i).0.0/16, load balancers
 127.(180+o+i).0.0/16 and Pods IPs from 10.(140+o+i).0.0/16, local only inside the lab's own network
 namespace (lab/netns.py), where o = 10 x LAB_INSTANCE keeps side-by-side labs apart. A lab that cannot
 create the namespace (not root) runs in the host's and gives Pods 127.(140+o+i).0.0/16 instead:
@@ -61,6 +61,12 @@ class ClusterInfo:
     @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def kubelet_port(self) -> int:
+        """Where the node's kubelet (kwok's server) listens on 127.0.0.1: the API server dials it there
+        for a pod's port-forward (the node's InternalIP and daemonEndpoints.kubeletEndpoint)."""
+        return self.api_port + 10
 
     @property
     def service_cidr(self) -> str:

@@ -15,8 +15,8 @@ description:
   - As a source, the ServiceEntry and DestinationRule of the host that the collection wrote, the zone
     server's record of the host and what the cluster DNS answers for it (with O(dns_server)), whether
     istiod's mesh config turns the sidecar DNS proxy on, the roots istiod gives workloads, and with
-    O(istiod_debug) the host as istiod holds it (its debug views on port 15014, through the API server's
-    service proxy; read once for every host).
+    O(istiod_debug) the host as istiod holds it (its debug views on port 15014, through a port-forward to
+    istiod's newest ready pod, as C(istioctl) reaches them; read once for every host).
   - As an exporter, the Service (its export label and export-to annotation), its namespace and istiod's
     discoverySelectors, the ready
     addresses of its EndpointSlices, the east-west gateway (Service, address, port 15443, the C(*.global)
@@ -46,12 +46,17 @@ options:
   istiod_debug:
     description:
       - Read the host from istiod's debug views (C(/debug/registryz), C(/debug/endpointShardz) on port 15014)
-        through the API server's service proxy. Needs permission option C(istiod_debug) and an istiod Service
-        with ready endpoints.
-      - Istio since 1.11 answers those views only to a mesh identity or to localhost (istio/istio#32903); through
-        the proxy it answers 401, which M(meshops.multicluster.mesh_trace) reports as hop 5 C(SKIP).
+        through a port-forward (C(pods/portforward)) to the newest ready pod of istiod of O(revision). Needs
+        permission option C(istiod_debug) (list pods, port-forward to them; a port-forward stores no object).
+      - Istio since 1.11 answers those views only to a mesh identity or to localhost (istio/istio#32903); a
+        port-forward arrives in the pod from its localhost, as C(istioctl) reaches istiod. The API server's
+        service proxy does not, so it is not used.
+      - What cannot be read (403, no ready pod, istiod not answering) is hop 5's evidence in
+        M(meshops.multicluster.mesh_trace), not an error of this module.
     type: bool
     default: false
+requirements:
+  - websocket-client >= 1.0 (installed with kubernetes), only with O(istiod_debug)
 extends_documentation_fragment:
   - meshops.multicluster.k8s_auth
   - meshops.multicluster.mesh.namespace
@@ -81,7 +86,7 @@ EXAMPLES = r"""
         dns_server: 10.96.0.10
       register: trace_info
 
-    - name: The same, also asking istiod's debug views through the API server (permission option istiod_debug)
+    - name: The same, also asking istiod's debug views through a port-forward (permission option istiod_debug)
       meshops.multicluster.mesh_trace_info:
         hosts: [httpbin.bar.global]
         revision: 1-31-0
@@ -101,8 +106,9 @@ reading:
           null when there is no Service), C(namespace) (C(exists), C(phase), C(labels)), C(endpoints) (C(ready) and
           C(not_ready) addresses of its EndpointSlices), C(entries) and C(rules) (the ServiceEntries and
           DestinationRules of the host the collection wrote), C(dns) (the zone server's C(record), the cluster DNS's
-          C(answer) or C(answer_error)), C(istiod) (C(registered), C(addresses), C(endpoints) with C(tls_mode), or
-          its C(error); null when not read).
+          C(answer) or C(answer_error)), C(istiod) (the C(pod) read, C(registered), C(addresses), C(endpoints) with
+          C(tls_mode); or its C(error) with the HTTP C(status) and whether the views were C(malformed); null when not
+          read).
       type: dict
       sample:
         httpbin.bar.global:
@@ -118,7 +124,7 @@ reading:
             - {name: httpbin.bar.global, namespace: bar, tls_mode: ISTIO_MUTUAL, locality_lb: true,
                outlier: {consecutive5xxErrors: 5, interval: 10s, baseEjectionTime: 30s, maxEjectionPercent: 100}}
           dns: {zone_server: true, record: 240.10.0.1, answer: [240.10.0.1]}
-          istiod: {service: istiod-1-31-0, registered: true, addresses: [240.10.0.1],
+          istiod: {service: istiod-1-31-0, pod: istiod-1-31-0-7d9f8b6c5-x2x4q, registered: true, addresses: [240.10.0.1],
                    endpoints: [{address: "203.0.113.10:15443", tls_mode: istio}]}
     gateway:
       description: The east-west gateway - C(exists), C(address), C(problem), C(ports), C(not_ready), C(routing) (the C(*.global) Gateway's servers).

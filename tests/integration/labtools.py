@@ -29,6 +29,9 @@ def lab_env(instance: int = SESSION_INSTANCE) -> dict[str, str]:
 
 
 WRITE_VERBS = {"create", "update", "patch", "delete", "deletecollection"}
+# Connections to a pod, authorized as a create where they are a POST (SPDY) and in Kubernetes 1.35 also
+# as a websocket: they store no object, so they count as reads (the trace's port-forward to istiod).
+CONNECT_SUBRESOURCES = {"portforward"}
 RECAP = re.compile(r"^(\S+)\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)\s+"
                    r"skipped=(\d+)\s+rescued=(\d+)\s+ignored=(\d+)", re.M)
 
@@ -78,7 +81,8 @@ class Lab:
     def write_requests(self, name: str, user_agent: str = "meshops.multicluster") -> int:
         """Write requests to the cluster so far from clients whose user agent starts with user_agent."""
         return sum(1 for e in self.audit_events(name)
-                   if e.get("verb") in WRITE_VERBS and e.get("userAgent", "").startswith(user_agent))
+                   if e.get("verb") in WRITE_VERBS and e.get("userAgent", "").startswith(user_agent)
+                   and (e.get("objectRef") or {}).get("subresource") not in CONNECT_SUBRESOURCES)
 
     def writes(self, user_agent: str = "meshops.multicluster") -> dict[str, int]:
         """write_requests of every cluster (user_agent "" counts every client of the admin user)."""

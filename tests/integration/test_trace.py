@@ -108,9 +108,9 @@ def traced(lab, converged, ansible_playbook):
 
 def test_a_healthy_host_passes_every_hop_from_every_cluster_and_nothing_is_written(lab, traced, ansible_playbook):
     writes = lab.writes()
-    # In its network namespace the lab's istiod Services have endpoints: the trace asks istiod's debug views.
-    debug = {"mesh_trace_istiod_debug": True} if lab.state.get("netns") else {}
-    run = ansible_playbook("trace.yml", "--check", extra_vars=dict(debug, mesh_trace_host=host("every")))
+    # Hop 5 reads istiod's debug views through a port-forward to its pod (kwok forwards it to the lab's istiod).
+    run = ansible_playbook("trace.yml", "--check", extra_vars={"mesh_trace_istiod_debug": True,
+                                                               "mesh_trace_host": host("every")})
     assert run.rc == 0, run.stdout[-4000:]
     assert {source: verdict for (service, source), verdict in verdicts(run).items()} == dict.fromkeys(
         lab.names, "every hop passes")
@@ -120,10 +120,10 @@ def test_a_healthy_host_passes_every_hop_from_every_cluster_and_nothing_is_writt
                      r"http/8000 HTTP" % lab.names[1], table)
     assert re.search(r"endpoint 127\.\S+:15443 \(%s\) lab-east/zone1" % lab.names[0], table)
     assert "ISTIO_MUTUAL" in table and "zone record every.trace.global -> 240." in table
-    # istiod answers its debug views only to a mesh identity or localhost: through the API server's proxy, 401.
-    istiod = re.search(r"^\s*5 istiod\s+\S+\s+SKIP\s+(.+)$", table, re.M).group(1)
-    assert ("refuses its debug views to the API server's service proxy (401" in istiod) if debug else \
-        ("mesh_trace_istiod_debug is false" in istiod)
+    # istiod, asked through a port-forward (from its localhost), holds the host with the VIP and both remote gateways.
+    assert re.search(r"^\s*5 istiod\s+%s\s+PASS\s+istiod istiod-\S+ \(pod istiod-\S+\) holds every\.trace\.global "
+                     r"with VIP 240\." % lab.names[1], table, re.M), table
+    assert len(re.findall(r"endpoint 127\.\S+:15443 tlsMode istio", table)) == 2, table
     if lab.state.get("netns"):
         assert re.search(r"8 exporter\s+%s\s+PASS\s+Service trace/every: 1 ready endpoint" % lab.names[0], table)
     assert lab.writes() == writes

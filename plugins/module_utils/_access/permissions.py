@@ -39,7 +39,7 @@ OPTIONS = {
     "sidecar_dns_proxy": "mesh_dns_mode is sidecar_proxy: the dns step reads istiod's mesh config",
     "revocation": "mesh_ca_revocation is true: the trust step waits until istiod publishes the fleet's CRL",
     "istiod_debug": "mesh_trace_istiod_debug is true: the trace reads the host from istiod's debug views (port 15014) "
-                    "through the API server's service proxy",
+                    "through a port-forward to istiod's pod, as istioctl does (a port-forward stores no object)",
 }
 IDENTITY_NAME = "meshops-operate"
 DNS_CONFIGMAPS = ("coredns", "kube-dns", "coredns-custom")
@@ -167,8 +167,12 @@ PERMISSIONS["trace"] = (CLUSTER_IDENTITY,) + _reads_of(
     _rule("mesh", "networking.istio.io", ["gateways"], ["get"], ["meshops-global"], "the gateway's *.global routing"),
     _rule("kube-system", "apps", ["deployments"], ["list"], why="find the cluster DNS"),
     _rule("kube-system", "", ["configmaps"], ["get"], DNS_CONFIGMAPS, "whether zone global is delegated"),
-    _rule("mesh", "", ["services/proxy"], ["get"], option="istiod_debug",
-          why="istiod's debug views (/debug/registryz, /debug/endpointShardz on port 15014)"),
+    _rule("mesh", "", ["pods"], ["list"], option="istiod_debug", why="find a ready pod of istiod's revision"),
+    # A websocket port-forward is authorized as get (and also as create from Kubernetes 1.35, gate
+    # AuthorizePodWebsocketUpgradeCreatePermission), one over SPDY (kubectl before 1.31) as create.
+    _rule("mesh", "", ["pods/portforward"], ["get", "create"], option="istiod_debug",
+          why="istiod's debug views (/debug/registryz, /debug/endpointShardz on port 15014) through a port-forward, "
+              "where istiod answers them (to localhost); it stores no object"),
 )
 
 

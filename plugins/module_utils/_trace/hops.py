@@ -224,20 +224,19 @@ def hop_istiod(trace):
     istiod = trace.reading(trace.source).get("istiod")
     if istiod is None:
         return [row(5, trace.source, SKIP, "istiod's registry not read (mesh_trace_istiod_debug is false)")]
-    what = "istiod %s" % istiod["service"]
+    what = "istiod %s" % istiod["service"] + (" (pod %s)" % istiod["pod"] if istiod.get("pod") else "")
     if istiod.get("error"):
         if istiod.get("status") == 403:
-            return [row(5, trace.source, SKIP, "%s: its debug view is not permitted to this identity: %s" % (
+            return [row(5, trace.source, SKIP, "%s: its debug views are not permitted to this identity: %s" % (
                 what, istiod["error"]), "grant permission option istiod_debug (docs/permissions.md)")]
-        if istiod.get("status") == 401:
-            # istiod serves its debug views only to a mesh identity or to localhost (istio/istio#32903); the
-            # API server's proxy is neither (it drops the caller's credentials).
-            return [row(5, trace.source, SKIP, "%s refuses its debug views to the API server's service proxy (401: it "
-                        "answers only a mesh identity or localhost): %s" % (what, istiod["error"]),
-                        "read it with kubectl -n <istio namespace> port-forward deploy/%s 15014 and "
-                        "curl localhost:15014/debug/registryz" % istiod["service"])]
-        return [row(5, trace.source, FAIL, "%s: its debug view on port 15014 did not answer: %s" % (what, istiod["error"]),
-                    "check that %s in %s runs and is Ready" % (istiod["service"], trace.source))]
+        if istiod.get("malformed"):
+            return [row(5, trace.source, SKIP, "%s: its debug views are not of a shape the trace reads: %s" % (
+                what, istiod["error"]), "read them with kubectl -n <istio namespace> port-forward deploy/%s 15014 and "
+                "curl localhost:15014/debug/registryz" % istiod["service"])]
+        return [row(5, trace.source, FAIL, "%s: its debug views on port 15014 could not be read through a port-forward: "
+                    "%s" % (what, istiod["error"]),
+                    "check that %s in %s runs and is Ready (kubectl -n <istio namespace> port-forward deploy/%s 15014 "
+                    "reaches it)" % (istiod["service"], trace.source, istiod["service"]))]
     vip = trace.service["vip"]
     if not istiod["registered"]:
         return [row(5, trace.source, FAIL, "%s holds no service %s" % (what, trace.host),

@@ -12,6 +12,7 @@ An object whose content cannot be read is its hop's evidence, not an error: the 
 
 from __future__ import annotations
 
+import json
 import re
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
@@ -19,11 +20,12 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_
     CA_ROOT_CONFIGMAP, CACERTS, ZONE, ZONE_RECORDS)
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import resolve_gateway
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
-    istiod_name, mesh_config_name)
+    REVISION_LABEL, istiod_name, mesh_config_name)
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.query import DnsError, query_a
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import portforward
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import service_export
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
@@ -202,46 +204,99 @@ def _intermediate(client, mesh_namespace):
 
 
 def _istiod_debug(client, revision, mesh_namespace):
-    """istiod's registry and endpoint shards (its debug views on the monitoring port, through the API
-    server's service proxy), read once for every host; {error, status, service} when they cannot be read."""
+    """istiod's registry and endpoint shards (its debug views on the monitoring port), read once for
+    every host through a port-forward to its newest ready pod of the revision - where istiod sees
+    localhost, to which it answers them (istio/istio#32903); {error, status, service} when they
+    cannot be read."""
     service = istiod_name(revision)
-    base = "/api/v1/namespaces/%s/services/http:%s:%d/proxy/debug/" % (mesh_namespace, service, ISTIOD_DEBUG_PORT)
+    selector = "app=istiod,%s=%s" % (REVISION_LABEL, revision)
+    pods = [pod for pod in client.list("Pod", mesh_namespace, label_selector=selector) if _ready(pod)]
+    if not pods:
+        return dict(error="no ready pod of %s (%s) in %s" % (service, selector, mesh_namespace), status=None,
+                    service=service)
+    pod = max(pods, key=lambda p: (p["metadata"].get("creationTimestamp") or "", p["metadata"]["name"]))
+    name = pod["metadata"]["name"]
+    views = {}
     try:
-        registry = client.request("GET", base + "registryz")
-        shards = client.request("GET", base + "endpointShardz")
+        for view in ("registryz", "endpointShardz"):
+            status, body = portforward.http_get(client, mesh_namespace, name, ISTIOD_DEBUG_PORT, "/debug/" + view)
+            if status != 200:
+                return dict(error="pod %s answered /debug/%s with HTTP %d" % (name, view, status), status=status,
+                            service=service, pod=name)
+            views[view] = json.loads(body)
     except KubeError as exc:
-        return dict(error=str(exc), status=exc.status, service=service)
+        return dict(error=str(exc), status=exc.status, service=service, pod=name)
     except ValueError:  # an answer that is not JSON: something else serves that port
-        return dict(error="istiod's debug view on port %d did not answer JSON" % ISTIOD_DEBUG_PORT, status=None,
-                    service=service)
-    if not isinstance(registry, list) or not isinstance(shards, dict):
-        return dict(error="istiod's debug views are not a list of services and a map of shards", status=None,
-                    service=service)
-    return dict(service=service, registry=registry, shards=shards)
+        return dict(error="pod %s did not answer JSON on port %d" % (name, ISTIOD_DEBUG_PORT), status=None,
+                    service=service, pod=name)
+    try:
+        with reading("istiod's debug views (pod %s)" % name):
+            return dict(service=service, pod=name, hosts=debug_hosts(views["registryz"], views["endpointShardz"]))
+    except MalformedObject as exc:
+        return dict(error=str(exc), status=None, service=service, pod=name, malformed=True)
+
+
+def _ready(pod):
+    return not pod["metadata"].get("deletionTimestamp") and any(
+        c.get("type") == "Ready" and c.get("status") == "True" for c in (pod.get("status") or {}).get("conditions") or [])
 
 
 def _istiod_host(debug, host):
     """What istiod holds for one host: registered, its addresses, its endpoints with their tlsMode."""
     if "error" in debug:
-        return dict(error=debug["error"], status=debug["status"], service=debug["service"])
-    entry = next((s for s in debug["registry"] if isinstance(s, dict) and (s.get("hostname") or s.get("Hostname")) == host),
-                 None)
-    by_namespace = debug["shards"].get(host) or {}
-    endpoints = [dict(address=_endpoint_address(e), tls_mode=e.get("TLSMode") or e.get("tlsMode") or "")
-                 for shard_set in by_namespace.values() if isinstance(shard_set, dict)
-                 for endpoints_list in (shard_set.get("Shards") or {}).values()
-                 for e in endpoints_list or [] if isinstance(e, dict)]
-    return dict(service=debug["service"], registered=entry is not None,
-                addresses=_registry_addresses(entry) if entry else [], endpoints=endpoints)
+        return {key: debug.get(key) for key in ("error", "status", "service", "pod", "malformed")}
+    held = debug["hosts"].get(host)
+    return dict(service=debug["service"], pod=debug["pod"], registered=held is not None,
+                addresses=held["addresses"] if held else [], endpoints=held["endpoints"] if held else [])
+
+
+def debug_hosts(registry, shards):
+    """{host: {addresses, endpoints: [{address: "ip:port", tls_mode}]}} of istiod's /debug/registryz (a
+    list of its services: hostname, defaultAddress, clusterVIPs, autoAllocated addresses) and
+    /debug/endpointShardz ({host: {namespace: {Shards: {shard: [endpoint: Addresses, EndpointPort,
+    TLSMode]}}}}). ValueError (MalformedObject under reading()) when they are not of those shapes."""
+    if not isinstance(registry, list) or not isinstance(shards, dict):
+        raise ValueError("the debug views are not a list of services and a map of endpoint shards")
+    found = {}
+    for entry in registry:
+        if not isinstance(entry, dict) or not isinstance(entry.get("hostname"), str):
+            raise ValueError("a service of /debug/registryz has no hostname")
+        found[entry["hostname"]] = dict(addresses=_registry_addresses(entry), endpoints=[])
+    for host, by_namespace in shards.items():
+        if host not in found:
+            continue
+        if not isinstance(by_namespace, dict):
+            raise ValueError("the endpoint shards of %s are not a map of namespaces" % host)
+        for shard_set in by_namespace.values():
+            by_shard = shard_set.get("Shards") if isinstance(shard_set, dict) else None
+            if not isinstance(by_shard, (dict, type(None))):
+                raise ValueError("the endpoint shards of %s are not a map of shards" % host)
+            for endpoints in (by_shard or {}).values():
+                if not isinstance(endpoints, (list, type(None))):
+                    raise ValueError("a shard of %s is not a list of endpoints" % host)
+                found[host]["endpoints"] += [_endpoint(host, endpoint) for endpoint in endpoints or ()]
+    return found
 
 
 def _registry_addresses(entry):
-    """The addresses istiod gives the host (its ServiceEntry's addresses as istiod keeps them)."""
-    found = entry.get("addresses") or entry.get("Addresses") or []
-    default = entry.get("defaultAddress") or entry.get("DefaultAddress")
-    return sorted(set(found) | ({default} if default and default != "0.0.0.0" else set()))
+    """The addresses istiod gives the host: its default address and its per-cluster VIPs (the
+    ServiceEntry's addresses), without the unspecified 0.0.0.0."""
+    addresses = {entry.get("defaultAddress")} if isinstance(entry.get("defaultAddress"), str) else set()
+    vips = entry.get("clusterVIPs") or {}
+    vips = (vips.get("Addresses") if isinstance(vips, dict) else None) or {}
+    if not isinstance(vips, dict):
+        raise ValueError("clusterVIPs of %s is not a map of clusters" % entry["hostname"])
+    for listed in vips.values():
+        addresses.update(listed if isinstance(listed, list) else ())
+    return sorted(a for a in addresses if isinstance(a, str) and a and a not in ("0.0.0.0", "::"))
 
 
-def _endpoint_address(endpoint):
-    addresses = endpoint.get("Addresses") or endpoint.get("addresses") or [endpoint.get("Address") or endpoint.get("address")]
-    return "%s:%s" % (addresses[0], endpoint.get("EndpointPort") or endpoint.get("endpointPort") or "")
+def _endpoint(host, endpoint):
+    """"ip:port" and tlsMode of one endpoint of a shard."""
+    addresses = endpoint.get("Addresses") if isinstance(endpoint, dict) else None
+    port = endpoint.get("EndpointPort") if isinstance(endpoint, dict) else None
+    if not isinstance(addresses, list) or not addresses or not isinstance(addresses[0], str) or \
+            isinstance(port, bool) or not isinstance(port, int):
+        raise ValueError("an endpoint of %s in /debug/endpointShardz has no address and port" % host)
+    tls_mode = endpoint.get("TLSMode")
+    return dict(address="%s:%d" % (addresses[0], port), tls_mode=tls_mode if isinstance(tls_mode, str) else "")

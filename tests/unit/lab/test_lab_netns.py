@@ -9,7 +9,7 @@ import yaml
 
 from lab import inventory, netns
 from lab.__main__ import main
-from lab.istiod import listen_flags
+from lab.istiod import listen_flags, port_forward
 from lab.state import ClusterInfo, LabError, LabState, address_bases
 
 ISTIOD_CONTAINER = {"ports": [{"containerPort": p} for p in (8080, 15010, 15012, 15017, 15014)]}
@@ -61,11 +61,16 @@ def test_the_trace_hop_that_needs_endpoints_is_switched_off_only_without_the_nam
     assert switches == ({"mesh_trace_ready_endpoints": False} if switched_off else {})
 
 
-def test_istiod_serves_the_service_ports_on_the_cluster_ip_and_monitoring_on_the_pod_address():
-    flags = listen_flags(ISTIOD_SERVICE, ISTIOD_CONTAINER, "127.101.0.20", "10.141.0.7")
+def test_istiod_serves_every_port_on_the_loopback_cluster_ip_where_the_pods_port_forward_arrives():
+    flags = listen_flags(ISTIOD_SERVICE, ISTIOD_CONTAINER, "127.101.0.20")
     assert flags == ["--httpAddr=127.101.0.20:8080", "--grpcAddr=127.101.0.20:15010",
                      "--secureGRPCAddr=127.101.0.20:15012", "--httpsAddr=127.101.0.20:443",
-                     "--monitoringAddr=10.141.0.7:15014", "--ctrlz_address=127.101.0.20"]
+                     "--monitoringAddr=127.101.0.20:15014", "--ctrlz_address=127.101.0.20"]
+    pod = {"metadata": {"name": "istiod-abc", "namespace": "istio-system", "uid": "u-1"}}
+    forward = port_forward(pod, "127.101.0.20")
+    assert forward["metadata"]["ownerReferences"] == [{"apiVersion": "v1", "kind": "Pod", "name": "istiod-abc",
+                                                       "uid": "u-1"}]
+    assert forward["spec"] == {"forwards": [{"ports": [15014], "target": {"address": "127.101.0.20", "port": 15014}}]}
 
 
 def test_a_namespace_that_is_gone_is_refused_with_what_to_do():

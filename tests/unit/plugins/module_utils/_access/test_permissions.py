@@ -45,6 +45,16 @@ def test_namespaces_are_written_only_with_replicate():
     assert {"create", "patch"} <= namespace_verbs(("replicate_namespaces",))
 
 
+def test_istiod_debug_grants_a_port_forward_to_istiods_pods_and_no_service_proxy():
+    def mesh_rules(options):
+        return operate_rules(options)[("Role", "istio-system")]["rules"]
+    granted = [rule for rule in mesh_rules(("istiod_debug",)) if rule not in mesh_rules(())]
+    assert sorted((rule["resources"][0], tuple(rule["verbs"])) for rule in granted) == [
+        ("pods", ("list",)), ("pods/portforward", ("get", "create"))]
+    rules = [rule for obj in operate_rules(tuple(permissions.OPTIONS)).values() for rule in obj.get("rules", [])]
+    assert not [rule for rule in rules if "services/proxy" in rule["resources"]]
+
+
 def test_the_operate_identity_may_delete_no_namespace():
     # It cannot list Secrets, so it never proves a namespace empty (namespace_contents).
     rules = [rule for obj in operate_rules().values() for rule in obj.get("rules", [])]

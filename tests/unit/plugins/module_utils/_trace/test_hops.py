@@ -166,14 +166,27 @@ def test_istiod_without_the_host_breaks_at_istiod_and_no_debug_view_skips(roots)
     readings["c2"]["hosts"][HOST]["istiod"]["endpoints"][0]["tls_mode"] = "disabled"
     rows, broken = run(plan, readings)
     assert_breaks_at(rows, broken, 5, "istiod")
+    # The identity may not port-forward to istiod's pod: not the request path's fault.
     readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": "403 forbidden", "status": 403}
     rows, broken = run(plan, readings)
-    assert broken is None and [r["status"] for r in rows if r["hop"] == 5] == [SKIP]
-    # istiod answers its debug views only to a mesh identity or localhost: through the API server, 401.
-    readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": "401 Unauthorized", "status": 401}
+    hop5 = next(r for r in rows if r["hop"] == 5)
+    assert broken is None and hop5["status"] == SKIP and "option istiod_debug" in hop5["fix"]
+    # Debug views of a shape this collection does not know (another Istio): said, not judged.
+    readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "pod": "istiod-1", "malformed": True, "status": None,
+                                               "error": "a service of /debug/registryz has no hostname"}
     rows, broken = run(plan, readings)
     hop5 = next(r for r in rows if r["hop"] == 5)
     assert broken is None and hop5["status"] == SKIP and "port-forward deploy/istiod 15014" in hop5["fix"]
+
+
+def test_an_istiod_that_cannot_be_reached_breaks_at_istiod(roots):
+    plan, readings = healthy(roots)
+    for error in ("no ready pod of istiod (app=istiod,istio.io/rev=default) in istio-system",
+                  "pod istiod-1 answered /debug/registryz with HTTP 503"):
+        readings["c2"]["hosts"][HOST]["istiod"] = {"service": "istiod", "error": error, "status": None}
+        rows, broken = run(plan, readings)
+        assert_breaks_at(rows, broken, 5, "runs and is Ready")
+        assert error in broken["evidence"][0]
 
 
 def test_a_different_root_in_one_cluster_breaks_at_trust(roots):
