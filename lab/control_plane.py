@@ -9,8 +9,6 @@ import threading
 import time
 from pathlib import Path
 
-import yaml
-
 from . import seed
 from .api import Api
 from .config import load_versions, state_dir
@@ -39,8 +37,18 @@ rules:
 - level: None
 """
 
-# kwok's PortForward kind (kwok serves a fake pod's port-forward from the PortForward of that pod's name).
-KWOK_PORTFORWARD_CRD = Path(__file__).with_name("kwok_portforwards_crd.yaml")
+# kwok's PortForward kind (kwok serves a fake pod's port-forward from the PortForward of that pod's
+# name): its group, names and version as kwok v0.7 reads them, the schema left open (kwok validates).
+KWOK_PORTFORWARD_CRD = {
+    "apiVersion": "apiextensions.k8s.io/v1", "kind": "CustomResourceDefinition",
+    "metadata": {"name": "portforwards.kwok.x-k8s.io"},
+    "spec": {"group": "kwok.x-k8s.io", "scope": "Namespaced",
+             "names": {"kind": "PortForward", "listKind": "PortForwardList", "plural": "portforwards",
+                       "singular": "portforward"},
+             "versions": [{"name": "v1alpha1", "served": True, "storage": True, "subresources": {"status": {}},
+                           "schema": {"openAPIV3Schema": {"type": "object",
+                                                          "x-kubernetes-preserve-unknown-fields": True}}}]},
+}
 
 # The components that reach their API server with a kubeconfig of their own.
 COMPONENT_IDENTITIES = ("controller-manager", "scheduler", "kwok", "coredns")
@@ -135,7 +143,7 @@ def start_apiserver(procs: Processes, bins: dict[str, Path], cluster: ClusterInf
 def install_kwok_crds(cluster: ClusterInfo) -> None:
     """kwok's PortForward kind, established before kwok starts (it watches it from the start)."""
     api = cluster_api(cluster)
-    crd = yaml.safe_load(KWOK_PORTFORWARD_CRD.read_text())
+    crd = KWOK_PORTFORWARD_CRD
     _apply_with_retry(api, crd)
     wait_until(f"{cluster.name} CRD {crd['metadata']['name']} established", lambda: _established(api, crd), 30,
                cluster_dir(cluster.name) / "logs" / "kube-apiserver.log")
