@@ -10,6 +10,13 @@ and its forks; the module processes) and of the lab (API servers, etcd, istiods,
 seconds of both from /proc, as the machine is shared and wall times are noisy.
 SITE_BENCH_SIZES=3,6 picks the lab sizes (the first one is the baseline); --report prints the last
 run's report again from bench/results/.
+
+Per cluster, the no-op run reports the CPU seconds of Ansible (controller, forks and module processes)
+and how many module processes it started (every module runs under an interpreter that counts it and
+its CPU: bench/results/site/modules-<label>.log). SITE_BENCH_BASELINE=<checkout> (another worktree,
+e.g. main's) measures that checkout's site.yml on the same lab, after the first run: its no-op run and
+this checkout's alternate (SITE_BENCH_REPEATS times, default 1), and the report prints this
+checkout's CPU per cluster against the baseline's (issue 26: at most half).
 """
 
 from __future__ import annotations
@@ -20,12 +27,25 @@ import re
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, WRITE_VERBS, MemorySampler, ansible_env, audit_events_since,
                      audit_mark, by_group, changed_count, controller_group, cpu_children, cpu_seconds, enter_lab_network,
                      lab, lab_group, lab_roots, lab_state, load, meets, peak_memory_lines, printed, ratio, save)
 
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
+BASELINE = Path(os.environ["SITE_BENCH_BASELINE"]).resolve() if os.environ.get("SITE_BENCH_BASELINE") else None
+REPEATS = int(os.environ.get("SITE_BENCH_REPEATS", "1"))
+# The interpreter of every module: runs the module, then logs its name and CPU seconds (its own and its
+# children's, helm included) to the run's log. The shell's own cost is a few milliseconds per module, in both runs.
+COUNTING_PYTHON = """#!/bin/sh
+'{python}' "$@"; rc=$?
+times > '{scratch}'/$$
+{{ read -r shell_user shell_system; read -r user system; }} < '{scratch}'/$$
+echo "${{1##*/}} $user $system" >> '{log}'
+exit $rc
+"""
+MODULE_NAME = re.compile(r"^AnsiballZ_(.+)\.py$")
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
 TOP_TASKS = 6
 
@@ -60,16 +80,53 @@ def writes_since(mark: dict[str, int]) -> dict[str, int]:
     return writes
 
 
-def site(label: str) -> dict:
-    """site.yml once: wall time, changed, role and task times, write requests, memory and CPU."""
+def minutes_seconds(text: str) -> float:
+    """A time as the shell's `times` prints it (0m1.234s) in seconds."""
+    minutes, seconds = text.rstrip("s").split("m")
+    return int(minutes) * 60 + float(seconds)
+
+
+def counting_python(label: str) -> tuple[Path, Path]:
+    """An interpreter for the modules of one run that logs each (bench/results/site/modules-<label>.log)."""
+    folder = RESULTS / "site"
+    wrapper, log, scratch = folder / f"python-{label}", folder / f"modules-{label}.log", folder / "times"
+    scratch.mkdir(exist_ok=True)
+    for old in scratch.iterdir():
+        old.unlink()
+    wrapper.write_text(COUNTING_PYTHON.format(python=REPO / ".venv" / "bin" / "python", log=log, scratch=scratch),
+                       encoding="utf-8")
+    wrapper.chmod(0o755)
+    log.write_text("", encoding="utf-8")
+    return wrapper, log
+
+
+def module_runs(log: Path) -> dict:
+    """Per module: how many processes ran it and their CPU seconds (with their children)."""
+    runs: dict[str, dict] = {}
+    for line in log.read_text(encoding="utf-8").splitlines():
+        script, user, system = line.split()
+        name = MODULE_NAME.sub(r"\1", script)
+        entry = runs.setdefault(name, {"processes": 0, "cpu_s": 0.0})
+        entry["processes"] += 1
+        entry["cpu_s"] = round(entry["cpu_s"] + minutes_seconds(user) + minutes_seconds(system), 2)
+    return dict(sorted(runs.items(), key=lambda item: -item[1]["processes"]))
+
+
+def site(label: str, checkout: Path = REPO) -> dict:
+    """site.yml of `checkout` (this one, or the baseline's) once: wall time, changed, role and task times,
+    write requests, memory and CPU, module processes."""
+    (RESULTS / "site").mkdir(parents=True, exist_ok=True)
     env = ansible_env("ansible.posix.profile_roles,ansible.posix.profile_tasks", 40)
+    env["ANSIBLE_CONFIG"] = str(checkout / "ansible.cfg")
+    wrapper, modules_log = counting_python(label)
+    # Extra vars win over the inventory's interpreter, on every host and on localhost.
+    counting = ["-e", json.dumps({"ansible_python_interpreter": str(wrapper)})]
     mark = audit_mark(c["name"] for c in lab_state()["clusters_info"])
     lab_cpu, cpu = by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
     started = time.monotonic()
-    (RESULTS / "site").mkdir(parents=True, exist_ok=True)
     with open(RESULTS / "site" / f"{label}.log", "w+", encoding="utf-8") as out:  # kept for a look after the run
-        proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "site.yml")], env=env, stdout=out,
-                                stderr=subprocess.STDOUT)
+        proc = subprocess.Popen([*PLAYBOOK, *counting, str(checkout / "playbooks" / "site.yml")], env=env, stdout=out,
+                                stderr=subprocess.STDOUT, cwd=checkout)
         with MemorySampler(lambda: [proc.pid], controller_group) as controller, \
                 MemorySampler(lab_roots, lab_group) as lab_memory:
             proc.wait()
@@ -79,7 +136,10 @@ def site(label: str) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"site.yml ({label}) failed:\n{output[-3000:]}")
     lab_after = by_group(lab_roots(), lab_group, cpu_seconds)
-    return {"seconds": round(elapsed, 1), "load": load(),
+    modules = module_runs(modules_log)
+    return {"seconds": round(elapsed, 1), "load": load(), "checkout": str(checkout),
+            "module_processes": sum(m["processes"] for m in modules.values()),
+            "module_cpu_s": round(sum(m["cpu_s"] for m in modules.values()), 1), "modules": modules,
             "changed": changed_count(output),
             "writes": writes_since(mark), "seconds_per_role": per_role(output), "top_tasks": top_tasks(output),
             "cpu_s": {"ansible": round(cpu_children() - cpu, 1),
@@ -95,13 +155,52 @@ def measure(clusters: int) -> dict:
     enter_lab_network()
     try:
         first = site(f"first-{clusters}")
-        noop = site(f"noop-{clusters}")
+        baseline, noops = [], []
+        for i in range(REPEATS if BASELINE else 1):
+            if BASELINE:  # the baseline first: both no-op runs then follow a no-op run
+                baseline.append(site(f"baseline-noop-{clusters}-{i + 1}", BASELINE))
+            noops.append(site(f"noop-{clusters}" + (f"-{i + 1}" if i else "")))
+        noop = min(noops, key=lambda run: run["cpu_s"]["ansible"])
     finally:
         lab("down", check=False)
     print(f"  {clusters} clusters: lab up {up:.0f} s, first {first['seconds']} s, no-op {noop['seconds']} s "
           f"(changed={noop['changed']}, writes {noop['writes'] or 0}); load {load()}", flush=True)
-    return {"clusters": clusters, "lab_up_s": round(up, 1), "first_run_s": first["seconds"], "noop_run_s": noop["seconds"],
-            "noop_changed": noop["changed"], "noop_seconds_per_role": noop["seconds_per_role"], "first": first, "noop": noop}
+    row = {"clusters": clusters, "lab_up_s": round(up, 1), "first_run_s": first["seconds"], "noop_run_s": noop["seconds"],
+           "noop_changed": noop["changed"], "noop_seconds_per_role": noop["seconds_per_role"], "first": first, "noop": noop,
+           "noop_runs": noops}
+    if baseline:
+        row["baseline_noop"] = min(baseline, key=lambda run: run["cpu_s"]["ansible"])
+        row["baseline_noop_runs"] = baseline
+    return row
+
+
+def per_cluster(run: dict, clusters: int) -> tuple[float, float, float]:
+    """CPU seconds of Ansible (controller and modules), of the modules alone, and module processes, per cluster."""
+    return (run["cpu_s"]["ansible"] / clusters, run.get("module_cpu_s", 0) / clusters,
+            run.get("module_processes", 0) / clusters)
+
+
+def noop_cost_lines(rows: list[dict]) -> list[str]:
+    """The no-op run's cost per cluster (issue 26), against the baseline checkout's when it ran."""
+    lines = ["no-op run per cluster: CPU seconds of Ansible (controller, forks and modules), of the modules alone, "
+             "module processes" + ("; against the baseline checkout on the same lab (best of each)" if
+                                   any("baseline_noop" in r for r in rows) else "")]
+    for row in rows:
+        n = row["clusters"]
+        cpu, module_cpu, procs = per_cluster(row["noop"], n)
+        line = f"  {n} cl: CPU {cpu:.2f} s (modules {module_cpu:.2f}), {procs:.1f} module processes"
+        if "baseline_noop" in row:
+            b_cpu, b_module_cpu, b_procs = per_cluster(row["baseline_noop"], n)
+            line += (f"; baseline CPU {b_cpu:.2f} s (modules {b_module_cpu:.2f}), {b_procs:.1f} module processes, "
+                     f"changed={row['baseline_noop']['changed']} -> {ratio(cpu, b_cpu)}x CPU, {ratio(procs, b_procs)}x processes "
+                     f"(goal <= 0.5x CPU: {meets(cpu <= 0.5 * b_cpu)})")
+        lines.append(line)
+        tops = ", ".join(f"{name} {m['processes'] / n:g}" for name, m in list(row["noop"].get("modules", {}).items())[:8])
+        lines.append(f"  {'':>5} modules per cluster: {tops}")
+        if "baseline_noop" in row:
+            tops = ", ".join(f"{name} {m['processes'] / n:g}" for name, m in list(row["baseline_noop"].get("modules", {}).items())[:8])
+            lines.append(f"  {'':>5} baseline's: {tops}")
+    return lines
 
 
 def steps(seconds: dict[str, float]) -> str:
@@ -130,6 +229,8 @@ def report(rows: list[dict]) -> list[str]:
             p(f"  {row['clusters']} cl {run:>5}: {steps(r['seconds_per_role'])}")
             p(f"  {'':>11} tasks: " + ", ".join(f"{k[:48]} {v:.1f}" for k, v in r["top_tasks"].items()))
             p(f"  {'':>11} CPU: " + ", ".join(f"{k} {v}" for k, v in r["cpu_s"].items()) + f"; load {r['load']}")
+    p("")
+    out.extend(noop_cost_lines(rows))
     p("")
     out.extend(peak_memory_lines(rows))
     p("")
@@ -176,7 +277,8 @@ def main() -> None:
     rows = [measure(n) for n in SIZES]
     summary = report(rows)
     print(f"load at end: {load()}")
-    save("site", {"baseline": f"{SIZES[0]}-cluster lab (and the 3-cluster lab for 6 clusters)", "rows": rows,
+    save("site", {"baseline": f"{SIZES[0]}-cluster lab (and the 3-cluster lab for 6 clusters)"
+                  + (f"; no-op runs of {BASELINE} on the same lab" if BASELINE else ""), "rows": rows,
                   "summary": summary})
 
 
