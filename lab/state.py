@@ -53,6 +53,8 @@ class ClusterInfo:
     bases: tuple = (100, 140, 180)  # second octets of the instance's service, pod and LB ranges (+ index)
     # First octet of pod addresses: 10 inside the lab's network namespace, 127 (loopback) outside it.
     pod_first_octet: int = 127
+    # The port of the latency proxy in front of the API server (lab/latency.py), 0 without one.
+    proxy_port: int = 0
 
     def _octet(self, kind: int) -> int:
         """The cluster's second octet in the instance's service (0), pod (1) or load balancer (2) range."""
@@ -61,6 +63,12 @@ class ClusterInfo:
     @property
     def server(self) -> str:
         return f"https://127.0.0.1:{self.api_port}"
+
+    @property
+    def controller_server(self) -> str:
+        """The API URL the controller (the kubeconfig, the inventory, the benches) uses: through the
+        latency proxy when the lab has one; the lab's own components use `server`."""
+        return f"https://127.0.0.1:{self.proxy_port}" if self.proxy_port else self.server
 
     @property
     def service_cidr(self) -> str:
@@ -93,6 +101,9 @@ class LabState:
     kubeconfig: str
     # The network namespace (lab/netns.py) every process of the lab runs in; "" for the host's.
     netns: str = ""
+    # The round trip the latency proxies add to each request of the controller (0: none, straight to
+    # the API servers).
+    latency_ms: int = 0
     # The Istio release the lab resolved (lab/versions.toml) and the binaries it runs.
     istio_version: str = ""
     istio_release: str = ""
@@ -126,8 +137,8 @@ class LabState:
     def _save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        data["clusters_info"] = [dict(asdict(c), server=c.server, dns_ip=c.dns_ip, service_cidr=c.service_cidr,
-                                      locality=c.locality)
+        data["clusters_info"] = [dict(asdict(c), server=c.server, controller_server=c.controller_server,
+                                      dns_ip=c.dns_ip, service_cidr=c.service_cidr, locality=c.locality)
                                  for c in self.clusters]
         tmp = state_dir() / "state.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))
