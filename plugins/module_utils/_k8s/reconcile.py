@@ -104,7 +104,7 @@ def _comparable(obj):
     return {k: v for k, v in obj.items() if k not in ("apiVersion", "kind")}
 
 
-def execute(client, changes, max_in_flight=MAX_IN_FLIGHT):
+def execute(client, changes, max_in_flight=MAX_IN_FLIGHT, done=None):
     """Apply creates and updates, delete what is pruned, keeping up to `max_in_flight` requests in
     flight (over as many reused connections of the client's pool). Namespaces first (the objects that
     go into them wait for them), the rest after.
@@ -112,8 +112,11 @@ def execute(client, changes, max_in_flight=MAX_IN_FLIGHT):
     Returns the objects as the server stored them, by object_key, for the applied ones. On a failure
     no further request starts; those in flight finish; PartialWrite says what was written, what
     failed and what was not tried, with the first error (the next run converges: it writes what is
-    still missing).
+    still missing). done: a list of the keys (write_keys) the caller's run wrote before, reported with
+    the written ones and extended by those of this set; when none was written and one write failed,
+    its error is raised as it is.
     """
+    done = [] if done is None else done
     if getattr(client, "check_mode", False):  # nothing is sent: the writes are recorded in their order
         max_in_flight = 1
     changed = changes.create + [obj for obj, live in changes.update]
@@ -130,18 +133,18 @@ def execute(client, changes, max_in_flight=MAX_IN_FLIGHT):
     phases = [[(("apply",) + object_key(obj), apply(obj)) for obj in namespaces],
               [(("apply",) + object_key(obj), apply(obj)) for obj in others]
               + [(("delete",) + object_key(obj), (lambda obj=obj: delete(obj))) for obj in changes.delete]]
-    results, written = {}, []
+    results = {}
     for number, calls in enumerate(phases):
         try:
-            done = run_bounded(calls, max_in_flight)
+            finished = run_bounded(calls, max_in_flight)
         except PartialWrite as exc:
-            written += exc.written
-            if not written and len(exc.failed) == 1:  # nothing written: the error as it is (a Forbidden worded)
+            done += exc.written
+            if not done and len(exc.failed) == 1:  # nothing written: the error as it is (a Forbidden worded)
                 raise exc.first_error
             later = sum(len(phase) for phase in phases[number + 1:])
-            raise PartialWrite(written, exc.failed, exc.not_tried + later, exc.first_error)
-        written += list(done)
-        results.update(done)
+            raise PartialWrite(done, exc.failed, exc.not_tried + later, exc.first_error)
+        done += list(finished)
+        results.update(finished)
     return {key[1:]: stored for key, stored in results.items() if key[0] == "apply"}
 
 
@@ -160,9 +163,15 @@ class PartialWrite(KubeError):
                         "failed": {write_name(key): str(error) for key, error in self.failed}}
 
 
+def write_keys(changes):
+    """The keys of the writes execute() makes for `changes`."""
+    return [("apply",) + object_key(obj) for obj in changes.create + [obj for obj, _live in changes.update]] \
+        + [("delete",) + object_key(obj) for obj in changes.delete]
+
+
 def write_name(key):
-    """'apply ServiceEntry ns/name' of a write's key."""
-    return "%s %s" % (key[0], key_name(key[1:]))
+    """'apply ServiceEntry ns/name' of a write's key (any other key as it is)."""
+    return "%s %s" % (key[0], key_name(key[1:])) if isinstance(key, tuple) and len(key) == 4 else str(key)
 
 
 def run_bounded(calls, max_in_flight):
