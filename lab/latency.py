@@ -96,7 +96,7 @@ async def serve(listen_port: int, target_port: int, delay_ms: float) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m lab.latency", description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m lab.latency", description=__doc__.split("\n\n", maxsplit=1)[0])
     parser.add_argument("--delay-ms", type=float, required=True, help="round trip added to every request")
     parser.add_argument("listen_port", type=int)
     parser.add_argument("target_port", type=int)

@@ -342,11 +342,12 @@ def test_a_concurrent_change_of_the_vip_store_is_detected(lab, fleet, ansible_pl
 MANY = "meshops-services-many"
 
 
-def export_many(lab, count):
-    """`count` exported Services in namespace MANY of the first cluster: 2 x count objects to write in each."""
+def export_many(lab, count, start=0):
+    """Exported Services many-<start> to many-<start + count - 1> in namespace MANY of the first
+    cluster: 2 x count objects to write in each cluster."""
     client = lab.client(lab.names[0])
     ensure_namespace(client, MANY)
-    for i in range(count):
+    for i in range(start, start + count):
         client.apply({"apiVersion": "v1", "kind": "Service",
                       "metadata": {"name": "many-%03d" % i, "namespace": MANY, "labels": {EXPORT_LABEL: "true"}},
                       "spec": {"selector": {"app": "many"}, "ports": [{"name": "http", "port": 8000}]}})
@@ -399,11 +400,8 @@ def test_two_runs_at_once_end_with_one_allocation_and_the_next_run_converges(lab
     count = 150
     set_exports(lab, {})
     export_many(lab, count)
+    export_many(lab, 20, start=count)  # new hosts: both runs allocate VIPs for them
     client = lab.client(lab.names[0])
-    for i in range(count, count + 20):  # new hosts: both runs allocate VIPs for them
-        client.apply({"apiVersion": "v1", "kind": "Service",
-                      "metadata": {"name": "many-%03d" % i, "namespace": MANY, "labels": {EXPORT_LABEL: "true"}},
-                      "spec": {"selector": {"app": "many"}, "ports": [{"name": "http", "port": 8000}]}})
     outcomes = [{}, {}]
     runs = [threading.Thread(target=lambda out=out: out.update(run=ansible_playbook("services.yml"))) for out in outcomes]
     for run in runs:
