@@ -72,13 +72,17 @@ class Settings:
     full: int                        # SE_BENCH_FULL: the lab size that gets the whole protocol of issue 6 (0: none)
     other_repeats: int               # SE_BENCH_REPEATS: runs at the main size on the other lab sizes (default 2)
     reuse: bool                      # SE_BENCH_REUSE=1: reuse (and keep) a running bench lab of the size
+    latency_ms: int                  # SE_BENCH_LATENCY_MS: round trip the lab's latency proxies add (0: loopback)
+    max_in_flight: int | None        # SE_BENCH_MAX_IN_FLIGHT: mesh_k8s_max_in_flight of the runs (unset: the role's)
 
     @classmethod
     def from_env(cls) -> "Settings":
         return cls(cluster_counts=tuple(int(n) for n in os.environ.get("SE_BENCH_CLUSTERS", "3,6").split(",")),
                    full=int(os.environ.get("SE_BENCH_FULL", "3")),
                    other_repeats=int(os.environ.get("SE_BENCH_REPEATS", "2")),
-                   reuse=os.environ.get("SE_BENCH_REUSE") == "1")
+                   reuse=os.environ.get("SE_BENCH_REUSE") == "1",
+                   latency_ms=int(os.environ.get("SE_BENCH_LATENCY_MS", "0")),
+                   max_in_flight=int(os.environ["SE_BENCH_MAX_IN_FLIGHT"]) if os.environ.get("SE_BENCH_MAX_IN_FLIGHT") else None)
 
 
 @dataclass(frozen=True)
@@ -131,12 +135,15 @@ def playbook_env() -> dict:
 
 # --- the fleet ---------------------------------------------------------------------------------
 
-def ensure_lab(fleet: Fleet, reuse: bool) -> None:
-    if reuse and lab("status", check=False).returncode == 0 and len(lab_state()["clusters"]) == len(fleet.clusters):
+def ensure_lab(fleet: Fleet, reuse: bool, latency_ms: int = 0) -> None:
+    """The bench lab of the fleet's size, with latency proxies adding latency_ms to every request of
+    the controller (ours and kubectl's alike: both use the lab's kubeconfig)."""
+    if reuse and lab("status", check=False).returncode == 0 and len(lab_state()["clusters"]) == len(fleet.clusters) \
+            and lab_state().get("latency_ms", 0) == latency_ms:
         enter_lab_network()
         return
     lab("down", check=False)
-    lab("up", "--clusters", str(len(fleet.clusters)))
+    lab("up", "--clusters", str(len(fleet.clusters)), "--latency-ms", str(latency_ms))
     enter_lab_network()
     proc = subprocess.run([*PLAYBOOK, str(REPO / "playbooks" / "control_plane.yml")], env=playbook_env(),
                           capture_output=True, text=True, check=False)
@@ -224,6 +231,10 @@ exec /usr/bin/time -a -o {WORK / 'modules.log'} -f "$module ${{ctx:--}} %e %M %U
     return path
 
 
+# -e of every measured services.yml run (SE_BENCH_MAX_IN_FLIGHT), set by main().
+EXTRA_VARS: list[str] = []
+
+
 def services_run(fleet: Fleet, label: str) -> dict:
     """services.yml once: wall time, task times, per-module time and memory, API requests."""
     (WORK / "modules.log").unlink(missing_ok=True)
@@ -231,7 +242,7 @@ def services_run(fleet: Fleet, label: str) -> dict:
     cpu_before, server_before, lab_before = cpu_children(), server_cpu(), by_group(lab_roots(), lab_group, cpu_seconds)
     started = time.monotonic()
     proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"),
-                             "-e", f"ansible_python_interpreter={interpreter_wrapper()}"],
+                             "-e", f"ansible_python_interpreter={interpreter_wrapper()}", *EXTRA_VARS],
                             env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with MemorySampler(lambda: [proc.pid], controller_group) as ansible_memory, \
             MemorySampler(lab_roots, lab_group) as lab_memory:
@@ -350,10 +361,14 @@ def lab_size(settings: Settings, kubectl: str, count: int) -> dict:
     """Every measurement on a lab of `count` clusters (brought up, and down at the end)."""
     fleet = Fleet(cluster_names(count), kubectl)
     started = time.monotonic()
-    ensure_lab(fleet, settings.reuse)
+    ensure_lab(fleet, settings.reuse, settings.latency_ms)
     WORK.mkdir(parents=True, exist_ok=True)  # in the lab's state directory
-    result: dict = {"clusters": count, "lab_up_s": round(time.monotonic() - started, 1)}
-    print(f"{count} clusters: lab and control plane up in {result['lab_up_s']} s; load {load()}", flush=True)
+    result: dict = {"clusters": count, "lab_up_s": round(time.monotonic() - started, 1),
+                    "latency_ms": settings.latency_ms, "max_in_flight": settings.max_in_flight}
+    print(f"{count} clusters: lab and control plane up in {result['lab_up_s']} s"
+          + (f" ({settings.latency_ms} ms round trip through the lab's latency proxies)" if settings.latency_ms else "")
+          + (f"; mesh_k8s_max_in_flight={settings.max_in_flight}" if settings.max_in_flight else "")
+          + f"; load {load()}", flush=True)
     main_size = SIZES[-1]
     if count == settings.full:
         cycles: dict[int, list[dict]] = {n: [] for n in SIZES}
@@ -390,6 +405,8 @@ def main() -> None:
         reprint()
         return
     settings = Settings.from_env()
+    if settings.max_in_flight:
+        EXTRA_VARS.extend(["-e", f"mesh_k8s_max_in_flight={settings.max_in_flight}"])
     kubectl = kubectl_bin()
     print(f"load at start: {load()}", flush=True)
     sizes = [lab_size(settings, kubectl, count) for count in settings.cluster_counts]
@@ -397,7 +414,8 @@ def main() -> None:
     print(f"load at end: {load()}")
     save("service_entries", {"baselines": {"a": "kubernetes.core.k8s loop, server-side apply, 100 objects, cluster1",
                                            "b": "kubectl apply --server-side -f, one file per cluster, in parallel",
-                                           "lab sizes": f"the {BASELINE}-cluster lab"},
+                                           "lab sizes": f"the {BASELINE}-cluster lab",
+                                           "latency_ms": settings.latency_ms},
                              "labs": [dict(r, cycles={str(n): c for n, c in r["cycles"].items()}) for r in sizes],
                              "summary": [*next((r["summary"] for r in sizes if "summary" in r), []), "", *summary]})
 

@@ -140,6 +140,23 @@ def growth(rows: list[dict], key: str) -> list[str]:
     return out
 
 
+def latency_goals(row: dict) -> str:
+    """Issue 26: first run and no-op against kubectl through the same latency proxies (or on loopback)."""
+    if not row["kubectl"]:
+        return f"issue 26 at {row['clusters']} clusters: no kubectl baseline in this run"
+    first, noop = ratio(row["first_s"], row["kubectl"]), ratio(row["noop_s"], row["kubectl_reapply"])
+    where = f"{row['latency_ms']} ms round trip" if row["latency_ms"] else "loopback"
+    first_goal = 0.3 if row["latency_ms"] else 1.0
+    line = (f"issue 26 at {row['clusters']} clusters, {where}"
+            + (f", mesh_k8s_max_in_flight={row['max_in_flight']}" if row["max_in_flight"] else "")
+            + f": first run {row['first_s']} s / kubectl apply --server-side {row['kubectl']} s = {first}x "
+            f"(goal <= {first_goal}x: {meets(first <= first_goal)}); no-op {row['noop_s']} s / kubectl re-apply "
+            f"{row['kubectl_reapply']} s = {noop}x")
+    if row["latency_ms"]:
+        line += f" (goal <= 0.2x: {meets(noop <= 0.2)})"
+    return line + f"; no-op writes {row['noop_writes']}"
+
+
 def fleet_report(sizes: list[dict], size: int, baseline: int) -> list[str]:
     """Issue 15: the same step on labs of several sizes at `size` Services per cluster, against `baseline` clusters."""
     rows = []
@@ -162,6 +179,8 @@ def fleet_report(sizes: list[dict], size: int, baseline: int) -> list[str]:
             "plan_rss": max((v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
                              if k.startswith("service_entry_plan@")), default=0),
             "kubectl": best([k["apply"] for k in kube])["seconds"] if kube else None,
+            "kubectl_reapply": best([k["reapply"] for k in kube])["seconds"] if kube else None,
+            "latency_ms": result.get("latency_ms", 0), "max_in_flight": result.get("max_in_flight"),
             # our first run / kubectl's, in the same cycle (same lab, same load)
             "paired": [ratio(c["first"]["seconds"], c["kubectl"]["apply"]["seconds"]) for c in cycles if "kubectl" in c],
             "client_ms": 1000 * (first["cpu_s"]["modules"] + first["cpu_s"]["ansible_controller"]) / first["entries_written"],
@@ -187,6 +206,8 @@ def fleet_report(sizes: list[dict], size: int, baseline: int) -> list[str]:
           f"{noop_growth[i]:>6} {r['noop_writes']:>12} {', '.join(map(str, lists)):>14} "
           f"{str(r['module_first']) + ' / ' + str(r['module_noop']):>18} {str(kube or '-'):>11} "
           f"{(str(ratio(r['first_s'], kube)) + 'x') if kube else '-':>13}")
+    for r in rows:
+        p("   " + latency_goals(r))
     p("   all first / no-op runs: " + "; ".join(f"{r['clusters']} cl {r['all_first']} / {r['all_noop']}" for r in rows))
     p("   first run / kubectl, paired in the same cycle: " + "; ".join(f"{r['clusters']} cl {r['paired']}" for r in rows))
     p("   CPU per object written in the first run (ms): " + "; ".join(

@@ -25,6 +25,9 @@ def main(argv: list[str] | None = None) -> int:
     p_up.add_argument("--clusters", type=int, default=2, help=f"number of clusters, 1 to {MAX_CLUSTERS} (default 2)")
     p_up.add_argument("--dns", choices=["coredns", "kube-dns"], default="coredns", help="cluster DNS flavour")
     p_up.add_argument("--lb-hostnames", action="store_true", help="load balancers get hostnames (as on AWS)")
+    p_up.add_argument("--latency-ms", type=int, default=0, metavar="N",
+                      help="a proxy in front of each API server adds N ms round trip to every request of the "
+                           "controller (kubeconfig, inventory), as if the clusters were far away (default 0: none)")
     sub.add_parser("down", help="stop every lab process and remove its state")
     p_status = sub.add_parser("status", help="show the clusters and their health")
     p_status.add_argument("--json", action="store_true")
@@ -61,7 +64,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command not in OUTSIDE_THE_LAB_NETWORK:
             enter_lab_network()
         if args.command == "up":
-            up(args.clusters, args.dns, "hostname" if args.lb_hostnames else "ip")
+            up(args.clusters, args.dns, "hostname" if args.lb_hostnames else "ip", latency_ms=args.latency_ms)
         elif args.command == "down":
             print("lab stopped" if down() else "no lab running")
         elif args.command == "status":
@@ -72,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
                 print("no lab running")
             for row in rows if not args.json else []:
                 procs = " ".join(f"{k}={'up' if v else 'DOWN'}" for k, v in row["processes"].items())
-                print(f"{row['cluster']:<10} {row['api']:<26} {'healthy' if row['healthy'] else 'UNHEALTHY':<10} "
+                api = row["api"] + (f" via {row['controller_api']} (+{row['latency_ms']} ms)" if row["latency_ms"] else "")
+                print(f"{row['cluster']:<10} {api:<26} {'healthy' if row['healthy'] else 'UNHEALTHY':<10} "
                       f"dns {row['dns']} ({row['dns_flavour']})  {procs}")
             return 0 if rows and all(r["healthy"] for r in rows) else 1
         elif args.command == "build":

@@ -25,8 +25,11 @@ MAX_CLUSTERS = 6
 DNS_FLAVOURS = ("coredns", "kube-dns")
 
 
-def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", port_base: int | None = None) -> LabState:
-    _check_arguments(clusters, dns_flavour)
+def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", port_base: int | None = None,
+       latency_ms: int = 0) -> LabState:
+    """latency_ms: a latency proxy (lab/latency.py) in front of each API server adds that round trip
+    to every request of the controller (kubeconfig, inventory); the lab's components talk directly."""
+    _check_arguments(clusters, dns_flavour, latency_ms)
     _remove_stopped_lab()
     port_base = port_base or int(os.environ.get("LAB_PORT_BASE", 16400 + 1000 * instance()))
     started = time.monotonic()
@@ -37,16 +40,19 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
     log(f"binaries ready in {time.monotonic() - started:.1f}s")
     namespace = _enter_network_namespace()
     infos = [ClusterInfo(f"cluster{i}", i, port_base + 10 + i, dns_flavour, address_bases(instance()),
-                         pod_first_octet=10 if namespace else 127)
+                         pod_first_octet=10 if namespace else 127,
+                         proxy_port=port_base + 30 + i if latency_ms else 0)
              for i in range(1, clusters + 1)]
     _check_ports_free(port_base, infos)
     state = _new_state(infos, port_base, lb_mode, bins, istio, namespace)
+    state.latency_ms = latency_ms
     procs = Processes(state)
     try:
         _start_processes(procs, bins, state)
         wait_until_serving(infos)
         write_inventory(state)
-        log(f"lab up: {clusters} clusters in {time.monotonic() - started:.1f}s; kubeconfig {state.kubeconfig}")
+        log(f"lab up: {clusters} clusters in {time.monotonic() - started:.1f}s; kubeconfig {state.kubeconfig}"
+            + (f" (through latency proxies, {latency_ms} ms round trip)" if latency_ms else ""))
         return state
     except BaseException:
         log("start failed; stopping what was started")
@@ -54,7 +60,9 @@ def up(clusters: int = 2, dns_flavour: str = "coredns", lb_mode: str = "ip", por
         raise
 
 
-def _check_arguments(clusters: int, dns_flavour: str) -> None:
+def _check_arguments(clusters: int, dns_flavour: str, latency_ms: int = 0) -> None:
+    if not 0 <= latency_ms <= 10000:
+        raise LabError(f"--latency-ms {latency_ms} is out of range: choose 0 (none) to 10000")
     if not 1 <= clusters <= MAX_CLUSTERS:
         raise LabError(f"--clusters {clusters} is out of range: choose 1 to {MAX_CLUSTERS}")
     if dns_flavour not in DNS_FLAVOURS:
@@ -95,6 +103,8 @@ def _check_ports_free(port_base: int, infos: list[ClusterInfo]) -> None:
     for c in infos:
         check_free("127.0.0.1", c.api_port, f"{c.name} API server")
         check_free("127.0.0.1", c.kubelet_port, f"{c.name} kubelet (kwok)")
+        if c.proxy_port:
+            check_free("127.0.0.1", c.proxy_port, f"{c.name} latency proxy")
         check_free(c.dns_ip, 53, f"{c.name} cluster DNS", udp=True)
 
 
@@ -114,8 +124,19 @@ def _start_processes(procs: Processes, bins: dict[str, Path], state: LabState) -
     cluster DNS, istiod pods)."""
     etcd_url = start_etcd(procs, bins, state.etcd_port)
     start_control_planes(procs, bins, state.clusters, etcd_url)
-    write_kubeconfig(Path(state.kubeconfig), [(c.name, c.server, cluster_dir(c.name) / "pki") for c in state.clusters])
+    start_latency_proxies(procs, state)
+    write_kubeconfig(Path(state.kubeconfig),
+                     [(c.name, c.controller_server, cluster_dir(c.name) / "pki") for c in state.clusters])
     procs.start("agent", [sys.executable, "-m", "lab", "agent"], state_dir() / "logs" / "agent.log")
+
+
+def start_latency_proxies(procs: Processes, state: LabState) -> None:
+    """With a latency, one proxy per cluster in front of its API server (lab/latency.py)."""
+    for c in state.clusters if state.latency_ms else ():
+        log_file = cluster_dir(c.name) / "logs" / "latency-proxy.log"
+        procs.start(f"{c.name}/latency-proxy", [sys.executable, "-m", "lab.latency", "--delay-ms", str(state.latency_ms),
+                                                str(c.proxy_port), str(c.api_port)], log_file)
+        wait_until(f"{c.name} latency proxy", lambda port=c.proxy_port: port_open(port), 30, log_file)
 
 
 def _istiod_serving(api: Api) -> bool | None:
@@ -172,7 +193,8 @@ def status() -> list[dict]:
         istiod = _istiod_serving(api) if healthy else None
         if istiod is not None:  # run by the agent once Istio is installed
             procs["istiod"] = istiod
-        rows.append({"cluster": c.name, "api": c.server, "healthy": healthy, "dns": c.dns_ip,
+        rows.append({"cluster": c.name, "api": c.server, "controller_api": c.controller_server,
+                     "latency_ms": state.latency_ms, "healthy": healthy, "dns": c.dns_ip,
                      "dns_flavour": c.dns_flavour, "processes": procs})
     return rows
 

@@ -3,7 +3,8 @@ the network namespace it runs in and the processes it started, kept in <state di
 every later `python -m lab`.
 
 No address a cluster hands out can take a packet off the machine: cluster i serves its API on
-127.0.0.1:<base+10+i> and its node's kubelet (kwok's server) on 127.0.0.1:<base+20+i>, gives Services ClusterIPs from 127.(100+o+i).0.0/16, load balancers
+127.0.0.1:<base+10+i>, its node's kubelet (kwok's server) on 127.0.0.1:<base+20+i> and its latency
+proxy (lab up --latency-ms) on 127.0.0.1:<base+30+i>, gives Services ClusterIPs from 127.(100+o+i).0.0/16, load balancers
 127.(180+o+i).0.0/16 and Pods IPs from 10.(140+o+i).0.0/16, local only inside the lab's own network
 namespace (lab/netns.py), where o = 10 x LAB_INSTANCE keeps side-by-side labs apart. A lab that cannot
 create the namespace (not root) runs in the host's and gives Pods 127.(140+o+i).0.0/16 instead:
@@ -53,6 +54,8 @@ class ClusterInfo:
     bases: tuple = (100, 140, 180)  # second octets of the instance's service, pod and LB ranges (+ index)
     # First octet of pod addresses: 10 inside the lab's network namespace, 127 (loopback) outside it.
     pod_first_octet: int = 127
+    # The port of the latency proxy in front of the API server (lab/latency.py), 0 without one.
+    proxy_port: int = 0
 
     def _octet(self, kind: int) -> int:
         """The cluster's second octet in the instance's service (0), pod (1) or load balancer (2) range."""
@@ -67,6 +70,12 @@ class ClusterInfo:
         """Where the node's kubelet (kwok's server) listens on 127.0.0.1: the API server dials it there
         for a pod's port-forward (the node's InternalIP and daemonEndpoints.kubeletEndpoint)."""
         return self.api_port + 10
+
+    @property
+    def controller_server(self) -> str:
+        """The API URL the controller (the kubeconfig, the inventory, the benches) uses: through the
+        latency proxy when the lab has one; the lab's own components use `server`."""
+        return f"https://127.0.0.1:{self.proxy_port}" if self.proxy_port else self.server
 
     @property
     def service_cidr(self) -> str:
@@ -99,6 +108,9 @@ class LabState:
     kubeconfig: str
     # The network namespace (lab/netns.py) every process of the lab runs in; "" for the host's.
     netns: str = ""
+    # The round trip the latency proxies add to each request of the controller (0: none, straight to
+    # the API servers).
+    latency_ms: int = 0
     # The Istio release the lab resolved (lab/versions.toml) and the binaries it runs.
     istio_version: str = ""
     istio_release: str = ""
@@ -132,8 +144,8 @@ class LabState:
     def _save(self) -> None:
         state_dir().mkdir(parents=True, exist_ok=True)
         data = asdict(self)
-        data["clusters_info"] = [dict(asdict(c), server=c.server, dns_ip=c.dns_ip, service_cidr=c.service_cidr,
-                                      locality=c.locality)
+        data["clusters_info"] = [dict(asdict(c), server=c.server, controller_server=c.controller_server,
+                                      dns_ip=c.dns_ip, service_cidr=c.service_cidr, locality=c.locality)
                                  for c in self.clusters]
         tmp = state_dir() / "state.json.tmp"
         tmp.write_text(json.dumps(data, indent=2))

@@ -71,6 +71,18 @@ options:
         deleted (a service exported again, a cluster added back) to be gone before creating it anew.
     type: int
     default: 120
+  max_in_flight:
+    description:
+      - Write requests (applies and deletes) kept in flight at once to this cluster's API server, over
+        as many reused connections, 1 to 32. Namespaces are written before the objects that go into
+        them, the VIP store first of all.
+      - A cluster far away (tens of milliseconds per request) writes its set up to this many times
+        faster; an API server that is overloaded or limits this identity (API Priority and Fairness)
+        answers 429, and the request is sent again after its C(Retry-After).
+      - When a write fails, no further write starts; the failure names the first error and returns
+        what was written (C(written)) and what failed (C(failed)). A re-run writes what is missing.
+    type: int
+    default: 8
   state:
     description:
       - V(absent) deletes all of this step's ServiceEntries and namespaces, the VIP store and the DNS
@@ -229,6 +241,19 @@ api_requests:
   returned: always
   type: dict
   sample: {read: 4, write: 0}
+written:
+  description:
+    - When a write failed part way, the writes made before it stopped, in the order they finished
+      (C(apply), C(delete), C(create) or C(replace) and the object).
+  returned: failure after some writes
+  type: list
+  elements: str
+  sample: ["replace ConfigMap istio-system/meshops-vips", "apply ServiceEntry bar/httpbin.bar.global"]
+failed:
+  description: When a write failed part way, each write that failed, with its error.
+  returned: failure after some writes
+  type: dict
+  sample: {"apply ServiceEntry fx/pay.fx.global": "cannot reach the Kubernetes API at https://10.0.0.1:6443: ..."}
 """
 
 import gc
@@ -238,6 +263,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.modul
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import from_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import Writer
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import MAX_CONNECTIONS
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.reconcile import MAX_IN_FLIGHT
 
 
 def main():
@@ -251,13 +278,16 @@ def main():
              dns_records=dict(type="bool", default=True),
              istio_namespace=dict(type="str", default=ISTIO_NAMESPACE),
              namespace_timeout=dict(type="int", default=120),
+             max_in_flight=dict(type="int", default=MAX_IN_FLIGHT),
              state=dict(type="str", choices=["present", "absent"], default="present")),
         required_if=[("state", "present", ("plan", "cluster_name"))],
         supports_check_mode=True)
     params = module.params
+    if not 1 <= params["max_in_flight"] <= MAX_CONNECTIONS:
+        module.fail_json(msg="max_in_flight=%r is out of range: expected 1 to %d" % (params["max_in_flight"], MAX_CONNECTIONS))
     client = k8s_client(module)
     writer = Writer(client, params["istio_namespace"], diff=module._diff, warn=module.warn,
-                    namespace_timeout=params["namespace_timeout"])
+                    namespace_timeout=params["namespace_timeout"], max_in_flight=params["max_in_flight"])
     try:
         if params["state"] == "present":
             result = writer.present(from_text(params["plan"]), params["cluster_name"], prune=params["prune"],

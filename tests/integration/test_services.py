@@ -8,9 +8,12 @@ cluster exports what, runs playbooks/services.yml and looks at every cluster.
 from __future__ import annotations
 
 import re
+import threading
+import time
 
 import pytest
 import yaml
+from labtools import lab_command
 from services_lab import ensure_gateways, ensure_namespace, entries, records, run_services, untouched, vip_store
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import is_owned
@@ -334,6 +337,89 @@ def test_a_concurrent_change_of_the_vip_store_is_detected(lab, fleet, ansible_pl
     stores = [vip_store(lab.client(name)) for name in lab.names]
     assert all(store == stores[0] for store in stores)
     assert stores[0][host("echo")] == read["data"][host("echo")] and host("keep") not in stores[0]
+
+
+MANY = "meshops-services-many"
+# Enough writes per cluster (2 per host) that a run is still writing when the API server stops, at
+# 8 in flight; few enough to keep the suite in its budget.
+MANY_COUNT = 60
+
+
+def export_many(lab, count, start=0):
+    """Exported Services many-<start> to many-<start + count - 1> in namespace MANY of the first
+    cluster: 2 x count objects to write in each cluster."""
+    client = lab.client(lab.names[0])
+    ensure_namespace(client, MANY)
+    for i in range(start, start + count):
+        client.apply({"apiVersion": "v1", "kind": "Service",
+                      "metadata": {"name": "many-%03d" % i, "namespace": MANY, "labels": {EXPORT_LABEL: "true"}},
+                      "spec": {"selector": {"app": "many"}, "ports": [{"name": "http", "port": 8000}]}})
+
+
+def converged_with(lab, count):
+    """Every cluster holds the ServiceEntry of each of the `count` hosts of MANY, with one VIP each, the
+    same everywhere, and the same VIP store."""
+    hosts = {"many-%03d.%s.global" % (i, MANY) for i in range(count)}
+    stores = [vip_store(lab.client(name)) for name in lab.names]
+    found = [{name: obj["spec"]["addresses"] for name, obj in entries(lab.client(name)).items() if name in hosts}
+             for name in lab.names]
+    vips = [vip for addresses in found[0].values() for vip in addresses]
+    return (all(store == stores[0] for store in stores) and all(set(f) == hosts for f in found)
+            and all(f == found[0] for f in found) and len(vips) == len(set(vips)) == count)
+
+
+def test_an_api_server_stopped_mid_write_fails_that_cluster_saying_what_was_written_and_the_next_run_converges(
+        lab, fleet, ansible_playbook):
+    count = MANY_COUNT
+    set_exports(lab, {})
+    export_many(lab, count)
+    second = lab.names[1]
+    before = lab.write_requests(second)
+    outcome = {}
+    run = threading.Thread(target=lambda: outcome.update(run=ansible_playbook("services.yml")))
+    run.start()
+    try:
+        deadline = time.monotonic() + 300
+        while lab.write_requests(second) < before + 20 and run.is_alive() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert run.is_alive(), "the run ended before its writes to %s could be cut" % second
+        lab_command("apiserver", second, "stop")
+        run.join()
+    finally:
+        lab_command("apiserver", second, "start")
+    result = outcome["run"]
+    assert result.rc != 0 and result.recap[second]["failed"] == 1, result.stdout[-4000:]
+    assert re.search(r"\d+ write\(s\) made before it, \d+ failed, \d+ not tried", result.text), result.stdout[-4000:]
+    assert all(result.recap[name]["failed"] == 0 for name in lab.names if name != second)
+    # the next run writes what is missing there, and a run after it writes nothing
+    run_services(ansible_playbook)
+    assert converged_with(lab, count)
+    writes = lab.writes()
+    run_services(ansible_playbook)
+    assert lab.writes() == writes
+
+
+def test_two_runs_at_once_end_with_one_allocation_and_the_next_run_converges(lab, fleet, ansible_playbook):
+    count = MANY_COUNT
+    set_exports(lab, {})
+    export_many(lab, count)
+    export_many(lab, 20, start=count)  # new hosts: both runs allocate VIPs for them
+    client = lab.client(lab.names[0])
+    outcomes = [{}, {}]
+    runs = [threading.Thread(target=lambda out=out: out.update(run=ansible_playbook("services.yml"))) for out in outcomes]
+    for run in runs:
+        run.start()
+    for run in runs:
+        run.join()
+    for out in outcomes:  # each run converged, or stopped where the other had changed the allocation first
+        result = out["run"]
+        assert result.rc == 0 or "another run changed the VIP allocation" in result.text, result.stdout[-4000:]
+    run_services(ansible_playbook)
+    assert converged_with(lab, count + 20)
+    for i in range(count + 20):
+        client.delete("Service", "many-%03d" % i, MANY)
+    client.delete("Namespace", MANY)
+    run_services(ansible_playbook)
 
 
 def test_the_current_store_is_read_where_the_first_cluster_holds_an_older_one(lab, fleet, ansible_playbook):

@@ -423,5 +423,9 @@ def forbidden_message(request, server_message):
 
 
 def worded(exc):
-    """The message of an error for the user: a Forbidden in the words of this table, any other as it is."""
+    """The message of an error for the user: a Forbidden in the words of this table (also the one that
+    stopped a partial write), any other as it is."""
+    first_error = getattr(exc, "first_error", None)  # reconcile.PartialWrite
+    if isinstance(first_error, Forbidden):
+        return worded(first_error) + exc.suffix
     return forbidden_message(exc.request, exc.server_message) if isinstance(exc, Forbidden) else str(exc)

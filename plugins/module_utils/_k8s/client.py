@@ -30,6 +30,8 @@ except ImportError:  # Python 2 is not supported; keeps sanity's import test qui
 
 import ssl
 import tempfile
+import threading
+import time
 
 try:
     import urllib3
@@ -219,10 +221,10 @@ def _ssl_context(conn):
 
 
 def _pool(conn):
-    """The connection pool: through conn.proxy_url when there is one (HTTPS tunnels through CONNECT,
+    """The connection pool (MAX_CONNECTIONS kept open per host, reused): through conn.proxy_url when there is one (HTTPS tunnels through CONNECT,
     which carries the proxy headers), straight to the API server otherwise."""
     options = dict(ssl_context=_ssl_context(conn), cert_reqs="CERT_REQUIRED" if conn.verify else "CERT_NONE",
-                   server_hostname=conn.tls_server_name)
+                   server_hostname=conn.tls_server_name, maxsize=MAX_CONNECTIONS)
     if not conn.verify:
         options["assert_hostname"] = False
     if conn.proxy_url:
@@ -250,12 +252,46 @@ def request_headers(conn):
     return headers
 
 
-# A refused connection is retried twice; 429 (the API server asks to come back: overloaded, or the
-# storage of CRDs just created still initialising) is retried after its Retry-After, as client-go
-# does. A 429 request was not processed, so retrying writes is safe.
-RETRIES = urllib3.Retry(total=None, connect=2, read=0, redirect=0, status=6, other=0, status_forcelist=(429,),
-                        allowed_methods=None, backoff_factor=0.25, respect_retry_after_header=True,
-                        raise_on_status=False) if HAS_URLLIB3 else None
+# A refused connection is retried twice (urllib3). The API server's answers that ask to come back
+# are retried here, as client-go does: 429 (API Priority and Fairness rejected the request, the
+# server is overloaded, or the storage of CRDs just created still initialising) and 503/504 (a
+# server shutting down or timing out), after their Retry-After (at most RETRY_AFTER_MAX seconds),
+# else after an exponential backoff, at most STATUS_RETRIES times. A 429 request was not processed;
+# a 503/504 one may have been, and every write of the collection is safe to send again (apply and
+# delete are idempotent, a conditional replace or a create answers 409).
+RETRIES = urllib3.Retry(total=None, connect=2, read=0, redirect=0, status=0, other=0,
+                        allowed_methods=None, backoff_factor=0.25, raise_on_status=False) if HAS_URLLIB3 else None
+RETRY_STATUSES = (429, 503, 504)
+STATUS_RETRIES = 6
+RETRY_AFTER_MAX = 30.0
+# Connections kept open per API server: as many as requests may be in flight at once
+# (reconcile.execute's max_in_flight at most this), each reused from one request to the next.
+MAX_CONNECTIONS = 32
+
+
+def retry_delay(status, retry_after, attempt):
+    """Seconds to wait before sending again a request answered `status` (its Retry-After header,
+    or None) on its attempt-th answer (from 1), or None when it is not retried."""
+    if status not in RETRY_STATUSES or attempt > STATUS_RETRIES:
+        return None
+    try:
+        seconds = float(retry_after)
+    except (TypeError, ValueError):
+        seconds = 0.25 * 2 ** (attempt - 1)
+    return min(max(seconds, 0.0), RETRY_AFTER_MAX)
+
+
+def with_retries(send, sleep):
+    """send() -> response (with .status and .headers), sent again while retry_delay says so, after
+    sleep(seconds); the last response."""
+    attempt = 0
+    while True:
+        response = send()
+        attempt += 1
+        delay = retry_delay(response.status, (getattr(response, "headers", None) or {}).get("Retry-After"), attempt)
+        if delay is None:
+            return response
+        sleep(delay)
 
 
 def _kind(kind):
@@ -316,6 +352,7 @@ class KubeClient:
         self.headers = request_headers(self.connection)
         self.timeout = timeout
         self.requests = {"read": 0, "write": 0}
+        self._count_lock = threading.Lock()
         self.check_mode = check_mode
         self.recorded = []
 
@@ -328,14 +365,15 @@ class KubeClient:
         write = is_write(method, path) and (query or {}).get("dryRun") != "All"
         if write and self.check_mode:
             return self._record(target, body, content_type)
-        self.requests["write" if write else "read"] += 1
+        with self._count_lock:  # requests run in parallel threads (reconcile.execute)
+            self.requests["write" if write else "read"] += 1
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         headers = self.headers.copy()
         if body is not None:
             headers["Content-Type"] = content_type
         try:
-            response = self.pool.request(method, url, body=body, headers=headers, timeout=self.timeout,
-                                         retries=RETRIES)
+            response = with_retries(lambda: self.pool.request(method, url, body=body, headers=headers,
+                                                              timeout=self.timeout, retries=RETRIES), time.sleep)
         except urllib3.exceptions.HTTPError as exc:  # connection refused, TLS, timeouts
             raise KubeError("cannot reach the Kubernetes API at %s%s: %s" % (self.host, self._through(), _short(exc)))
         if response.status == 404 and method in ("GET", "DELETE"):

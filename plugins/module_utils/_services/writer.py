@@ -40,8 +40,10 @@ class Writer:
     """One cluster's services step. The VIP store and the zone server's records live in the control
     plane's namespace, istio_namespace. warn(message) reports what the user should know."""
 
-    def __init__(self, client, istio_namespace=ISTIO_NAMESPACE, diff=False, warn=None, namespace_timeout=120):
+    def __init__(self, client, istio_namespace=ISTIO_NAMESPACE, diff=False, warn=None, namespace_timeout=120,
+                 max_in_flight=reconcile.MAX_IN_FLIGHT):
         self.client, self.istio_namespace, self.diff = client, istio_namespace, diff
+        self.max_in_flight = max_in_flight
         self.warn = warn or (lambda message: None)
         self.namespace_timeout = namespace_timeout
 
@@ -108,10 +110,11 @@ class Writer:
             raise ServicesError("nothing was written; %d problem(s):\n- %s" % (len(problems), "\n- ".join(problems)))
         kept = self._keep_namespaces_in_use(namespaces)
         self._await_deleted(namespaces.waiting)
+        done = []  # what was written, in order, for a failure's report
         if write_store:
             self._write_store(store, current_store)
-        for changes in (namespaces, entries, records):  # namespaces exist before their entries
-            reconcile.execute(self.client, changes)
+            done.append(("create" if not current_store else "replace", "ConfigMap", self.istio_namespace, VIP_STORE))
+        self._execute((namespaces, entries, records), done)  # namespaces exist before their entries
         result = self._result(entries, namespaces, kept, write_store, records.changed)
         result.update(held=held, skipped=entries.skipped)
         result["changed"] = entries.changed or namespaces.changed or records.changed or write_store
@@ -133,14 +136,24 @@ class Writer:
         namespaces = reconcile.Changes()
         namespaces.delete = [dict(ns, kind="Namespace") for ns in self.client.list("Namespace", label_selector=OWNED_SELECTOR)]
         kept = self._keep_namespaces_in_use(namespaces)
-        reconcile.execute(self.client, changes)
-        reconcile.execute(self.client, namespaces)
+        self._execute((changes, namespaces), [])
         names = {obj["metadata"]["name"] for obj in configmaps}
         result = self._result(changes, namespaces, kept, VIP_STORE in names, ZONE_RECORDS in names)
         result["changed"] = changes.changed or namespaces.changed
         if self.diff:
             result["diff"] = reconcile.diff(changes, namespaces)
         return result
+
+    def _execute(self, sets, done):
+        """reconcile.execute of each set of changes in turn, each with up to max_in_flight writes at once;
+        a failure is reported with everything written before it in this run (`done`) and the writes
+        of the later sets counted as not tried."""
+        for number, changes in enumerate(sets):
+            try:
+                reconcile.execute(self.client, changes, self.max_in_flight, done)
+            except reconcile.PartialWrite as exc:
+                later = sum(len(reconcile.write_keys(rest)) for rest in sets[number + 1:])
+                raise reconcile.PartialWrite(exc.written, exc.failed, exc.not_tried + later, exc.first_error)
 
     @staticmethod
     def _result(objects, namespaces, kept, store_changed, records_changed):
