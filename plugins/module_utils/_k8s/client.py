@@ -365,8 +365,7 @@ class KubeClient:
         write = is_write(method, path) and (query or {}).get("dryRun") != "All"
         if write and self.check_mode:
             return self._record(target, body, content_type)
-        with self._count_lock:  # requests run in parallel threads (reconcile.execute)
-            self.requests["write" if write else "read"] += 1
+        self.count("write" if write else "read")
         url = self.host.rstrip("/") + path + ("?" + urlencode(query) if query else "")
         headers = self.headers.copy()
         if body is not None:
@@ -384,6 +383,11 @@ class KubeClient:
             raise KubeError("%s %s: %s %s" % (method, path, response.status, _server_message(response)),
                             status=response.status, reason=response.reason)
         return json.loads(response.data) if response.data else None
+
+    def count(self, kind):
+        """Count one request sent, kind "read" or "write" (also those sent beside request(): a port-forward)."""
+        with self._count_lock:  # requests run in parallel threads (reconcile.execute)
+            self.requests[kind] += 1
 
     def _through(self):
         """ through the proxy (named without its credentials), for messages."""

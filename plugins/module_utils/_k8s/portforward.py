@@ -41,7 +41,7 @@ PROTOCOL = "v4.channel.k8s.io"
 DATA, ERROR = 0, 1
 
 
-def portforward_path(namespace, pod, port):
+def portforward_path(namespace, pod):
     return "/api/v1/namespaces/%s/pods/%s/portforward" % (namespace, pod)
 
 
@@ -52,7 +52,7 @@ def http_get(client, namespace, pod, port, path, timeout=None):
     if not HAS_WEBSOCKET:
         raise KubeError("reading a pod's port through a port-forward needs the Python package websocket-client "
                         "(a dependency of kubernetes): %s" % WEBSOCKET_IMPORT_ERROR)
-    api_path = portforward_path(namespace, pod, port)
+    api_path = portforward_path(namespace, pod)
     ws = _connect(client, api_path, port, timeout or client.timeout)
     stream = _Channels(ws)
     try:
@@ -89,7 +89,7 @@ def _connect(client, api_path, port, timeout):
         basic = (conn.proxy_headers or {}).get("proxy_basic_auth")
         if basic or proxy.username:
             options["http_proxy_auth"] = tuple((basic or "%s:%s" % (proxy.username, proxy.password)).split(":", 1))
-    client.requests["read"] += 1
+    client.count("read")
     try:
         return websocket.create_connection(url, **options)
     except websocket.WebSocketBadStatusException as exc:
