@@ -89,13 +89,14 @@ _value:
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import IDENTITY_NAME, rbac_objects
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import GATEWAY, ISTIO_NAMESPACE, managed_labels
 
 
-def operate_rbac_objects(subjects, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=(),
-                         name=IDENTITY_NAME):
+def operate_rbac_objects(subjects, mesh_namespace=ISTIO_NAMESPACE, gateway=GATEWAY, options=(), name=None):
+    # Imported here, not above: Ansible imports every filter file of the collection to find one filter
+    # by name, in the process of each task that uses one; the permissions table is needed only here.
+    from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import IDENTITY_NAME, rbac_objects
+    name = IDENTITY_NAME if name is None else name
     try:
         return rbac_objects(subjects, managed_labels(), mesh_namespace, gateway, options, name=name)
     except ValueError as exc:

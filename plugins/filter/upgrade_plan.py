@@ -104,12 +104,21 @@ _value:
 from ansible.errors import AnsibleFilterError
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane import upgrade_plan as plan
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
+
+# To find one filter of a collection by name, Ansible imports every filter file of the collection, in
+# the process of every task that uses one (site.yml's tasks too): the plan's code (the fleet check,
+# the Kubernetes client) is imported when an upgrade filter runs, not when this file is read.
+
+
+def _plan():
+    from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane import upgrade_plan as plan
+    return plan
 
 
 def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", fleet_versions=None, rollback=False,
                  gateway_strategy="in_place"):
+    from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revisions import version_window
+    plan = _plan()
     try:
         if rollback:
             return plan.rollback_plan(info, target, tag_names, cluster)
@@ -121,22 +130,23 @@ def upgrade_plan(info, target, chart_version, tag_names, cluster="cluster", flee
     return result
 
 
-def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=None, gates=plan.GATES):
-    failures = plan.gate_failures(info, target, check, gateway_address, gates)
+def upgrade_gates(info, target, cluster="cluster", check=None, gateway_address=None, gates=None):
+    plan = _plan()
+    failures = plan.gate_failures(info, target, check, gateway_address, plan.GATES if gates is None else gates)
     return {"ok": not failures, "failures": failures,
             "message": plan.gate_message(cluster, target, failures) if failures else ""}
 
 
 def upgrade_importers(fleet_plan, cluster, dns_records=True):
-    return plan.importers(fleet_plan, cluster, dns_records)
+    return _plan().importers(fleet_plan, cluster, dns_records)
 
 
 def upgrade_importer_gate(checked, entries, cluster, target):
-    return plan.importer_gate(zip(checked["results"], entries["results"]), cluster, target)
+    return _plan().importer_gate(zip(checked["results"], entries["results"]), cluster, target)
 
 
 def upgrade_removal(second, first, target):
-    return plan.removal(first, second, target)
+    return _plan().removal(first, second, target)
 
 
 class FilterModule:

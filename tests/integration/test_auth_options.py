@@ -16,7 +16,8 @@ import threading
 import pytest
 import yaml
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    Forbidden, KubeClient, KubeError, managed_labels)
+    Forbidden, KubeClient, KubeError)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 
 PROXY_USER = "fleet:proxy-pw"
 

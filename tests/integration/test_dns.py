@@ -14,9 +14,8 @@ import dns.resolver
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import kubedns
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import records_configmap
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER, managed_labels
 
 RECORDS = {"dnscheck.meshtest.global": "240.0.0.77", "other.meshtest.global": "240.0.0.78"}
 ABSENT = {"mesh_dns_state": "absent"}

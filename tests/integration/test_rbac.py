@@ -12,8 +12,7 @@ import pytest
 from lab.build import ensure_binaries
 from labtools import WRITE_VERBS
 from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY_LABEL, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import EXPORT_LABEL
 
 OPERATE_USER = "system:serviceaccount:meshops-system:meshops-operate"

@@ -19,8 +19,8 @@ import pytest
 import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._access.service_account import token_claims
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 
 NAMESPACE = "default"
 ACCOUNT = "meshops-secrets-test"

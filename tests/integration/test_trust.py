@@ -13,7 +13,8 @@ import subprocess
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import USER_AGENT, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import USER_AGENT
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 
 PASSPHRASE = "integration-passphrase-6d1f"
 NS, NAME = "istio-system", "cacerts"

@@ -40,3 +40,13 @@ ZONE_RECORDS = "istiocoredns-records"
 # What the collection creates carries this label.
 MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
 MANAGED_BY = "meshops.multicluster"
+
+
+def managed_labels(extra=None):
+    labels = {MANAGED_BY_LABEL: MANAGED_BY}
+    labels.update(extra or {})
+    return labels
+
+
+def is_ours(obj):
+    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY

@@ -11,14 +11,15 @@ from __future__ import annotations
 
 from ansible.module_utils.basic import AnsibleModule, _load_params, missing_required_lib
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import KEY_TEXT, is_pem_text
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
     HAS_URLLIB3, URLLIB3_IMPORT_ERROR, KubeClient)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
     HAS_YAML, YAML_IMPORT_ERROR, without_credentials)
-from ansible_collections.meshops.multicluster.plugins.module_utils._trust.pki import (
-    CRYPTOGRAPHY_IMPORT_ERROR, HAS_CRYPTOGRAPHY, KEY_TEXT, is_pem_text)
+
+# Every module starts an interpreter that compiles what it imports (AnsiballZ ships sources, no
+# bytecode): the certificate library and the permissions table are imported where they are needed.
 
 # kubernetes.core's connection options (names, types, aliases), so that one module_defaults entry of
 # the k8s group serves its modules and ours. Documented once in the doc fragment meshops.multicluster.k8s_auth.
@@ -93,7 +94,8 @@ def require_client_libraries(module):
 
 def require_cryptography(module):
     """fail_json when the library of the CA modules' certificates and keys is not installed."""
-    _require(module, ((HAS_CRYPTOGRAPHY, "cryptography", CRYPTOGRAPHY_IMPORT_ERROR),))
+    from ansible_collections.meshops.multicluster.plugins.module_utils._trust import pki
+    _require(module, ((pki.HAS_CRYPTOGRAPHY, "cryptography", pki.CRYPTOGRAPHY_IMPORT_ERROR),))
 
 
 def k8s_client(module):
@@ -115,6 +117,7 @@ def fail_with(module, exc, client=None, where=None, **result):
     result.update(exc.result())
     if client is not None:
         result["api_requests"] = client.requests
+    from ansible_collections.meshops.multicluster.plugins.module_utils._access.permissions import worded
     msg = worded(exc)
     module.fail_json(msg="%s: %s" % (where, msg) if where else msg, **result)
 

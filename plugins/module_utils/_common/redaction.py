@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 
 REDACTED = "<redacted>"
+# A key given as text where a path was expected, as it is shown instead.
+KEY_TEXT = "(key text, not shown)"
 CREDENTIAL_WORDS = frozenset((
     "password", "passwd", "pwd", "passphrase", "token", "tokens", "secret", "secrets", "credential", "credentials",
     "creds", "apikey", "apikeys", "private", "privatekey", "authorization", "bearer", "cookie", "dsn",
@@ -43,3 +45,9 @@ def redact(value):
     if isinstance(value, (list, tuple)):
         return [redact(v) for v in value]
     return value
+
+
+def is_pem_text(item):
+    """Whether an option's value is PEM text rather than a path: a path holds no line break and no
+    PEM armour. Text may start with headers (openssl pkcs12 writes 'Bag Attributes' first)."""
+    return any(mark in item for mark in ("\n", "\r", "-----BEGIN", "PRIVATE KEY"))

@@ -18,8 +18,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._common.error
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
     DEFAULT_TAG, LEGACY_REVISION, REVISION_LABEL, TAG_LABEL, injector_webhook_name, revision_problem,
     tag_webhook_name)
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.resources import ObjectSet
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import is_ours
 
 KIND = "MutatingWebhookConfiguration"
 COMPONENT_LABEL = "multicluster.meshops.io/component"

@@ -18,9 +18,10 @@ import re
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.helm_release import stamped_release
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.revision_names import (
     DEFAULT_TAG, LEGACY_REVISION, REVISION_LABEL, TAG_LABEL, injector_webhook_name, istiod_name)
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployment_not_ready
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import is_ours
 
 SIDECAR_STATUS = "sidecar.istio.io/status"
 INJECTION_LABEL = "istio-injection"

@@ -16,9 +16,10 @@ from typing import Callable
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import kubedns
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.zone_records import check_dns_name, check_ip
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import is_ours, managed_labels
 
 ADDON_MANAGER_LABEL = "addonmanager.kubernetes.io/mode"
 CONFLICT_RETRIES = 3

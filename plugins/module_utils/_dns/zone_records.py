@@ -14,11 +14,10 @@ roles/dns/templates/zone-server.yml.j2, checked against these names by the unit 
 
 from __future__ import annotations
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import name_errors, parse_ip
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import InputError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE, ZONE_RECORDS, ZONE_SERVER
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE, ZONE_RECORDS, ZONE_SERVER, managed_labels
 
 RECORDS_KEY = ZONE + ".hosts"
 RECORDS_DIR = "/etc/coredns/records"

@@ -131,16 +131,6 @@ class Forbidden(KubeError):
         self.server_message = server_message
 
 
-def managed_labels(extra=None):
-    labels = {MANAGED_BY_LABEL: MANAGED_BY}
-    labels.update(extra or {})
-    return labels
-
-
-def is_ours(obj):
-    return ((obj.get("metadata") or {}).get("labels") or {}).get(MANAGED_BY_LABEL) == MANAGED_BY
-
-
 def subset_matches(desired, live):
     """True when every field of desired has the same value in live (the server may add defaults)."""
     if isinstance(desired, dict):

@@ -13,8 +13,8 @@ from __future__ import annotations
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from itertools import islice
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import API_VERSIONS, KubeError, is_ours, subset_matches
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import API_VERSIONS, KubeError, subset_matches
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import REDACTED
 
 # Write requests in flight at once per cluster (mesh_k8s_max_in_flight); chosen by measurement: at

@@ -11,8 +11,8 @@ from __future__ import annotations
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.deployments import deployments_waiting
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KINDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait
 
 

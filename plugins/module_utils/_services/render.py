@@ -18,8 +18,7 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import r
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import traffic_policy
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.selection import ImportView
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import FleetPlan, Layout, PlannedService, TrafficPolicy
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL
 

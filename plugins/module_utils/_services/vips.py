@@ -16,9 +16,8 @@ import hashlib
 import ipaddress
 import json
 
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, VIP_STORE, managed_labels
 
 CLASS_E = ipaddress.ip_network("240.0.0.0/4")
 ISTIO_AUTO_ALLOCATE = ipaddress.ip_network("240.240.0.0/16")

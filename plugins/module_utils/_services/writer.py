@@ -18,8 +18,8 @@ from ansible_collections.meshops.multicluster.plugins.module_utils._services.ren
     render_entries, shadowing_rules)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import cluster_store
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.shapes import ClusterStore, FleetPlan
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, MANAGED_BY, VIP_STORE, ZONE_RECORDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, MANAGED_BY, VIP_STORE, ZONE_RECORDS, is_ours
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.exports import PlanError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import store_configmap, store_matches
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.waiter import wait

@@ -16,11 +16,11 @@ from __future__ import annotations
 import base64
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import crl, pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import (
     CA_CRL_CONFIGMAP, CACERTS, CACERTS_NEXT, MANAGED_BY, MANAGED_BY_LABEL)
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject, reading
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import is_ours, managed_labels
 
 
 def load_root(params):

@@ -31,6 +31,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.validation import LABEL_RULE, label_error
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.redaction import KEY_TEXT, is_pem_text
 
 CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN = "ca-cert.pem", "ca-key.pem", "root-cert.pem", "cert-chain.pem"
 CACERTS_KEYS = (CA_CERT, CA_KEY, ROOT_CERT, CERT_CHAIN)
@@ -41,7 +42,6 @@ INTERMEDIATE_VALIDITY_DAYS = 730
 RENEW_BEFORE_DAYS = 30
 CLOCK_SKEW = datetime.timedelta(minutes=5)
 PEM_CONTENT = "(PEM content)"
-KEY_TEXT = "(key text, not shown)"
 
 # Reasons that keep the intermediate: only root-cert.pem, cert-chain.pem or the labels are rewritten.
 KEEP_INTERMEDIATE = frozenset(("root bundle changed", "chain mismatch", "adopted", "crl removed"))
@@ -64,12 +64,6 @@ def iso(when):
 
 
 # --- reading ---------------------------------------------------------------------------------
-
-def is_pem_text(item):
-    """Whether an option's value is PEM text rather than a path: a path holds no line break and no
-    PEM armour. Text may start with headers (openssl pkcs12 writes 'Bag Attributes' first)."""
-    return any(mark in item for mark in ("\n", "\r", "-----BEGIN", "PRIVATE KEY"))
-
 
 def read_source(field, item):
     """(field, value, bytes) of a PEM given inline or as a file path."""

@@ -4,7 +4,8 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._access import permissions
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    Forbidden, KubeError, Request, managed_labels, resource_request)
+    Forbidden, KubeError, Request, resource_request)
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 from tests.docs_permissions import PAGE, render
 
 SA = [{"kind": "ServiceAccount", "name": "meshops-operate", "namespace": "meshops-system"}]

@@ -10,8 +10,9 @@ import pytest
 from hypothesis import given, strategies as st
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane import revisions as rv
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, managed_labels, resource_path
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, resource_path
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.malformed import MalformedObject
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 from tests.unit.fake_api import FakeApi, fake_client
 
 NS = "istio-system"

@@ -11,7 +11,7 @@ import pytest
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns.cluster_dns import (
     Edit, Place, check_configmap, check_input, conf_path, delegate)
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 
 CORPUS = Path(__file__).parent / "data" / "corefiles"
 K3S_COREFILE = (CORPUS / "k3s.Corefile").read_text()

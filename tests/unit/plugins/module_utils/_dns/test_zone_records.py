@@ -9,8 +9,7 @@ import yaml
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import corefile
 from ansible_collections.meshops.multicluster.plugins.module_utils._dns import zone_records as zr
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import is_ours
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import ISTIO_NAMESPACE, ZONE_RECORDS, ZONE_SERVER, is_ours
 
 ROLE = Path(__file__).resolve().parents[5] / "roles" / "dns"
 

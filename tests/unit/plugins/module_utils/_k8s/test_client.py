@@ -7,10 +7,10 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import (
-    Forbidden, KubeError, Request, managed_labels, resource_path)
+    Forbidden, KubeError, Request, resource_path)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import Writer
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE, ZONE_RECORDS
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE, ZONE_RECORDS, managed_labels
 from tests.unit.fake_api import FakeApi, fake_client
 
 OURS = managed_labels({COMPONENT_LABEL: COMPONENT})

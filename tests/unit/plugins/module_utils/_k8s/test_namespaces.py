@@ -7,8 +7,8 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import namespaces as namespace_contents
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import namespace_object
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, managed_labels
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY_LABEL, managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import Writer
 
 EVERYTHING = ({"verbs": ["*"], "apiGroups": ["*"], "resources": ["*"]},)

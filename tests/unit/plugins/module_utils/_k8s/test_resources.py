@@ -10,8 +10,8 @@ import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import reconcile
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.resources import ObjectSet
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 
 SET = "multicluster.meshops.io/component=global-routing"
 IN_SET = managed_labels({"multicluster.meshops.io/component": "global-routing"})

@@ -10,14 +10,14 @@ import functools
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s import waiter
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError, managed_labels
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import KubeError
 from ansible_collections.meshops.multicluster.plugins.module_utils._services import writer
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.plan import plan_fleet
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.render import (
     EXPORTED_FROM_ANNOTATION, namespace_object)
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.vips import COMPONENT, COMPONENT_LABEL, store_configmap, store_from_configmap
 from ansible_collections.meshops.multicluster.plugins.module_utils._services.writer import CONCURRENT_RUN, ServicesError, Writer
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import VIP_STORE, managed_labels
 
 OURS = managed_labels({COMPONENT_LABEL: COMPONENT})
 WRITES = ("apply", "create", "replace", "delete")

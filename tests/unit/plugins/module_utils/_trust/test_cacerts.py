@@ -8,7 +8,8 @@ from __future__ import annotations
 import pytest
 
 from ansible_collections.meshops.multicluster.plugins.module_utils._trust import cacerts, crl, pki
-from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import managed_labels, resource_path
+from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.client import resource_path
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import managed_labels
 from tests.unit.fake_api import FakeApi, fake_client
 from tests.unit.trust_certs import intermediate_without_crl_sign
 
