@@ -32,11 +32,16 @@ def gateway_address(service, nodes=()):
     return None
 
 
-def read_gateway(client, namespace, name):
+# The gateway Service not read yet (None is a Service that does not exist).
+UNREAD = object()
+
+
+def read_gateway(client, namespace, name, service=UNREAD):
     """(Service, {"address", "port", "source"}) of a cluster's gateway Service; (None, None) when the
     Service does not exist, (Service, None) when it has no address yet. Nodes are listed only when
-    the Service has node ports."""
-    service = client.get("Service", name, namespace)
+    the Service has node ports. service: the Service as the caller read it already (or None)."""
+    if service is UNREAD:
+        service = client.get("Service", name, namespace)
     if service is None:
         return None, None
     nodes = client.list("Node") if (service.get("spec") or {}).get("type") in ("NodePort", "LoadBalancer") else []
@@ -47,15 +52,16 @@ def read_gateway(client, namespace, name):
 OVERRIDE_SOURCE = "mesh_gateway_address_override"
 
 
-def resolve_gateway(client, namespace, name, address_override=""):
+def resolve_gateway(client, namespace, name, address_override="", service=UNREAD):
     """The one answer to "where do other clusters reach this gateway": (found, problem).
 
     found is {"address", "port", "source"}: the override when one is given (nothing is read),
-    else what read_gateway discovers; problem says why there is none ("" when found).
+    else what read_gateway discovers (from `service` when the caller read it already); problem says
+    why there is none ("" when found).
     """
     if address_override:
         return {"address": address_override, "port": GATEWAY_PORT, "source": OVERRIDE_SOURCE}, ""
-    service, found = read_gateway(client, namespace, name)
+    service, found = read_gateway(client, namespace, name, service)
     if service is None:
         return None, "Service %s/%s does not exist" % (namespace, name)
     if found is None:

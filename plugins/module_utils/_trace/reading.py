@@ -171,7 +171,7 @@ def _yaml_mapping(text):
 def _gateway(client, params, mesh_namespace):
     name = params["gateway_service"]
     service = client.get("Service", name, mesh_namespace)
-    address, problem = resolve_gateway(client, mesh_namespace, name, params["address_override"])
+    address, problem = resolve_gateway(client, mesh_namespace, name, params["address_override"], service)
     deployment = client.get("Deployment", name, mesh_namespace)
     routing = client.get("Gateway", GLOBAL_GATEWAY, mesh_namespace)
     servers = ((routing or {}).get("spec") or {}).get("servers") or []

@@ -1,4 +1,5 @@
-from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address
+from ansible_collections.meshops.multicluster.plugins.module_utils._control_plane.gateway import gateway_address, resolve_gateway
+from tests.unit.fake_api import FakeApi, fake_client
 
 
 def service(ingress=None, external_ips=None, node_port=None, type_="LoadBalancer"):
@@ -33,3 +34,14 @@ def test_node_external_ip_with_node_port():
 def test_no_address():
     assert gateway_address(service(), [NODE]) is None
     assert gateway_address(service(node_port=31443), [{"status": {"addresses": []}}]) is None
+
+
+def test_a_service_read_already_is_not_read_again():
+    api = FakeApi({"/api/v1/namespaces/istio-system/services/istio-eastwestgateway":
+                   service(ingress=[{"ip": "203.0.113.10"}])})
+    client = fake_client(api)
+    svc = client.get("Service", "istio-eastwestgateway", "istio-system")
+    found, problem = resolve_gateway(client, "istio-system", "istio-eastwestgateway", service=svc)
+    assert (found["address"], problem) == ("203.0.113.10", "")
+    assert api.sent.count(("GET", "/api/v1/namespaces/istio-system/services/istio-eastwestgateway")) == 1
+    assert resolve_gateway(client, "istio-system", "istio-eastwestgateway", service=None)[1].endswith("does not exist")
