@@ -16,11 +16,14 @@ and how many module processes it started (every module runs under an interpreter
 its CPU: bench/results/site/modules-<label>.log). SITE_BENCH_BASELINE=<checkout> (another worktree,
 e.g. main's) measures that checkout's site.yml on the same lab, after the first run: its no-op run and
 this checkout's alternate (SITE_BENCH_REPEATS times, default 1), and the report prints this
-checkout's CPU per cluster against the baseline's (issue 26: at most half).
+checkout's CPU per cluster against the baseline's (issue 26: at most half). One more no-op run of this
+checkout uses Mitogen for Ansible's strategy (mitogen_linear, when installed: requirements-dev.txt),
+which runs the modules in interpreters it keeps instead of one new interpreter per task.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -112,15 +115,25 @@ def module_runs(log: Path) -> dict:
     return dict(sorted(runs.items(), key=lambda item: -item[1]["processes"]))
 
 
-def site(label: str, checkout: Path = REPO) -> dict:
+def mitogen_strategies() -> Path | None:
+    """Mitogen for Ansible's strategy plugins (requirements-dev.txt), if installed."""
+    spec = importlib.util.find_spec("ansible_mitogen")
+    return Path(spec.origin).parent / "plugins" / "strategy" if spec and spec.origin else None
+
+
+def site(label: str, checkout: Path = REPO, mitogen: bool = False) -> dict:
     """site.yml of `checkout` (this one, or the baseline's) once: wall time, changed, role and task times,
-    write requests, memory and CPU, module processes."""
+    write requests, memory and CPU, module processes. mitogen: with Mitogen's mitogen_linear strategy,
+    whose interpreters stay up and run many modules (not counted one by one)."""
     (RESULTS / "site").mkdir(parents=True, exist_ok=True)
     env = ansible_env("ansible.posix.profile_roles,ansible.posix.profile_tasks", 40)
     env["ANSIBLE_CONFIG"] = str(checkout / "ansible.cfg")
     wrapper, modules_log = counting_python(label)
     # Extra vars win over the inventory's interpreter, on every host and on localhost.
     counting = ["-e", json.dumps({"ansible_python_interpreter": str(wrapper)})]
+    if mitogen:
+        env.update(ANSIBLE_STRATEGY_PLUGINS=str(mitogen_strategies()), ANSIBLE_STRATEGY="mitogen_linear")
+        counting = []
     mark = audit_mark(c["name"] for c in lab_state()["clusters_info"])
     lab_cpu, cpu = by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
     started = time.monotonic()
@@ -161,6 +174,7 @@ def measure(clusters: int) -> dict:
                 baseline.append(site(f"baseline-noop-{clusters}-{i + 1}", BASELINE))
             noops.append(site(f"noop-{clusters}" + (f"-{i + 1}" if i else "")))
         noop = min(noops, key=lambda run: run["cpu_s"]["ansible"])
+        with_mitogen = site(f"mitogen-noop-{clusters}", mitogen=True) if mitogen_strategies() else None
     finally:
         lab("down", check=False)
     print(f"  {clusters} clusters: lab up {up:.0f} s, first {first['seconds']} s, no-op {noop['seconds']} s "
@@ -168,6 +182,8 @@ def measure(clusters: int) -> dict:
     row = {"clusters": clusters, "lab_up_s": round(up, 1), "first_run_s": first["seconds"], "noop_run_s": noop["seconds"],
            "noop_changed": noop["changed"], "noop_seconds_per_role": noop["seconds_per_role"], "first": first, "noop": noop,
            "noop_runs": noops}
+    if with_mitogen:
+        row["mitogen_noop"] = with_mitogen
     if baseline:
         row["baseline_noop"] = min(baseline, key=lambda run: run["cpu_s"]["ansible"])
         row["baseline_noop_runs"] = baseline
@@ -197,6 +213,12 @@ def noop_cost_lines(rows: list[dict]) -> list[str]:
         lines.append(line)
         tops = ", ".join(f"{name} {m['processes'] / n:g}" for name, m in list(row["noop"].get("modules", {}).items())[:8])
         lines.append(f"  {'':>5} modules per cluster: {tops}")
+        if "mitogen_noop" in row:
+            m_cpu = per_cluster(row["mitogen_noop"], n)[0]
+            lines.append(f"  {'':>5} with Mitogen (strategy mitogen_linear, modules in interpreters it keeps): CPU {m_cpu:.2f} s, "
+                         f"changed={row['mitogen_noop']['changed']} -> {ratio(m_cpu, cpu)}x this checkout's, "
+                         + (f"{ratio(m_cpu, per_cluster(row['baseline_noop'], n)[0])}x the baseline's" if "baseline_noop" in row
+                            else "no baseline"))
         if "baseline_noop" in row:
             tops = ", ".join(f"{name} {m['processes'] / n:g}" for name, m in list(row["baseline_noop"].get("modules", {}).items())[:8])
             lines.append(f"  {'':>5} baseline's: {tops}")
