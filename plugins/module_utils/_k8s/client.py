@@ -4,8 +4,8 @@
 
 Only the handful of kinds the collection manages, addressed by their REST paths (API discovery
 only to prove a namespace empty), one connection pool per module run, server-side apply for every
-write. Objects the collection creates carry MANAGED_BY_LABEL; writes and deletes refuse objects
-without it.
+write. Objects the collection creates carry mesh_names.MANAGED_BY_LABEL (managed_labels); writes and
+deletes refuse objects without it.
 
 Check mode is decided here, in one place (KubeClient.request): a client made with check_mode=True
 sends every read and records every write in `recorded` instead of sending it. Backends run the same
@@ -44,7 +44,7 @@ except ImportError as exc:  # reported by the module through missing_required_li
 from ansible_collections.meshops.multicluster.plugins.module_utils._k8s.kubeconfig import (
     KubeconfigError, resolve, without_credentials)
 from ansible_collections.meshops.multicluster.plugins.module_utils._common.errors import MeshError
-from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY, MANAGED_BY_LABEL
+from ansible_collections.meshops.multicluster.plugins.module_utils._common.mesh_names import MANAGED_BY
 
 
 # The collection names itself the same way as the manager of its fields and as the agent of its requests.
