@@ -12,8 +12,9 @@ SITE_BENCH_SIZES=3,6 picks the lab sizes (the first one is the baseline); --repo
 run's report again from bench/results/.
 
 Per cluster, the no-op run reports the CPU seconds of Ansible (controller, forks and module processes)
-and how many module processes it started (every module runs under an interpreter that counts it and
-its CPU: bench/results/site/modules-<label>.log). SITE_BENCH_BASELINE=<checkout> (another worktree,
+and how many module processes it started: each run keeps its AnsiballZ files (ANSIBLE_KEEP_REMOTE_FILES,
+in bench/results/site/remote-tmp-<label>), one per module process; a module that ran inside Ansible's
+worker process (the action in_worker) leaves none. SITE_BENCH_BASELINE=<checkout> (another worktree,
 e.g. main's) measures that checkout's site.yml on the same lab, after the first run: its no-op run and
 this checkout's alternate (SITE_BENCH_REPEATS times, default 1), and the report prints this
 checkout's CPU per cluster against the baseline's (issue 26: at most half). One more no-op run of this
@@ -27,6 +28,7 @@ import importlib.util
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -39,15 +41,6 @@ from .common import (PLAYBOOK, PROFILE_TASK_LINE, REPO, RESULTS, WRITE_VERBS, Me
 SIZES = tuple(int(n) for n in os.environ.get("SITE_BENCH_SIZES", "1,2,3,6").split(","))
 BASELINE = Path(os.environ["SITE_BENCH_BASELINE"]).resolve() if os.environ.get("SITE_BENCH_BASELINE") else None
 REPEATS = int(os.environ.get("SITE_BENCH_REPEATS", "1"))
-# The interpreter of every module: runs the module, then logs its name and CPU seconds (its own and its
-# children's, helm included) to the run's log. The shell's own cost is a few milliseconds per module, in both runs.
-COUNTING_PYTHON = """#!/bin/sh
-'{python}' "$@"; rc=$?
-times > '{scratch}'/$$
-{{ read -r shell_user shell_system; read -r user system; }} < '{scratch}'/$$
-echo "${{1##*/}} $user $system" >> '{log}'
-exit $rc
-"""
 MODULE_NAME = re.compile(r"^AnsiballZ_(.+)\.py$")
 ROLE_LINE = re.compile(r"^(\S+) -+ (\d+\.\d+)s$", re.M)
 TOP_TASKS = 6
@@ -83,35 +76,20 @@ def writes_since(mark: dict[str, int]) -> dict[str, int]:
     return writes
 
 
-def minutes_seconds(text: str) -> float:
-    """A time as the shell's `times` prints it (0m1.234s) in seconds."""
-    minutes, seconds = text.rstrip("s").split("m")
-    return int(minutes) * 60 + float(seconds)
+def kept_module_files(label: str) -> Path:
+    """An empty folder for the AnsiballZ files of one run's module processes."""
+    folder = RESULTS / "site" / f"remote-tmp-{label}"
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    return folder
 
 
-def counting_python(label: str) -> tuple[Path, Path]:
-    """An interpreter for the modules of one run that logs each (bench/results/site/modules-<label>.log)."""
-    folder = RESULTS / "site"
-    wrapper, log, scratch = folder / f"python-{label}", folder / f"modules-{label}.log", folder / "times"
-    scratch.mkdir(exist_ok=True)
-    for old in scratch.iterdir():
-        old.unlink()
-    wrapper.write_text(COUNTING_PYTHON.format(python=REPO / ".venv" / "bin" / "python", log=log, scratch=scratch),
-                       encoding="utf-8")
-    wrapper.chmod(0o755)
-    log.write_text("", encoding="utf-8")
-    return wrapper, log
-
-
-def module_runs(log: Path) -> dict:
-    """Per module: how many processes ran it and their CPU seconds (with their children)."""
+def module_runs(folder: Path) -> dict:
+    """Per module: how many processes ran it (the AnsiballZ files they left)."""
     runs: dict[str, dict] = {}
-    for line in log.read_text(encoding="utf-8").splitlines():
-        script, user, system = line.split()
-        name = MODULE_NAME.sub(r"\1", script)
-        entry = runs.setdefault(name, {"processes": 0, "cpu_s": 0.0})
+    for script in folder.rglob("AnsiballZ_*.py"):
+        entry = runs.setdefault(MODULE_NAME.sub(r"\1", script.name), {"processes": 0})
         entry["processes"] += 1
-        entry["cpu_s"] = round(entry["cpu_s"] + minutes_seconds(user) + minutes_seconds(system), 2)
     return dict(sorted(runs.items(), key=lambda item: -item[1]["processes"]))
 
 
@@ -128,17 +106,15 @@ def site(label: str, checkout: Path = REPO, mitogen: bool = False) -> dict:
     (RESULTS / "site").mkdir(parents=True, exist_ok=True)
     env = ansible_env("ansible.posix.profile_roles,ansible.posix.profile_tasks", 40)
     env["ANSIBLE_CONFIG"] = str(checkout / "ansible.cfg")
-    wrapper, modules_log = counting_python(label)
-    # Extra vars win over the inventory's interpreter, on every host and on localhost.
-    counting = ["-e", json.dumps({"ansible_python_interpreter": str(wrapper)})]
+    module_files = kept_module_files(label)
+    env.update(ANSIBLE_KEEP_REMOTE_FILES="1", ANSIBLE_REMOTE_TMP=str(module_files))
     if mitogen:
         env.update(ANSIBLE_STRATEGY_PLUGINS=str(mitogen_strategies()), ANSIBLE_STRATEGY="mitogen_linear")
-        counting = []
     mark = audit_mark(c["name"] for c in lab_state()["clusters_info"])
     lab_cpu, cpu = by_group(lab_roots(), lab_group, cpu_seconds), cpu_children()
     started = time.monotonic()
     with open(RESULTS / "site" / f"{label}.log", "w+", encoding="utf-8") as out:  # kept for a look after the run
-        proc = subprocess.Popen([*PLAYBOOK, *counting, str(checkout / "playbooks" / "site.yml")], env=env, stdout=out,
+        proc = subprocess.Popen([*PLAYBOOK, str(checkout / "playbooks" / "site.yml")], env=env, stdout=out,
                                 stderr=subprocess.STDOUT, cwd=checkout)
         with MemorySampler(lambda: [proc.pid], controller_group) as controller, \
                 MemorySampler(lab_roots, lab_group) as lab_memory:
@@ -149,10 +125,10 @@ def site(label: str, checkout: Path = REPO, mitogen: bool = False) -> dict:
     if proc.returncode != 0:
         raise SystemExit(f"site.yml ({label}) failed:\n{output[-3000:]}")
     lab_after = by_group(lab_roots(), lab_group, cpu_seconds)
-    modules = module_runs(modules_log)
+    modules = module_runs(module_files)
+    shutil.rmtree(module_files)
     return {"seconds": round(elapsed, 1), "load": load(), "checkout": str(checkout),
-            "module_processes": sum(m["processes"] for m in modules.values()),
-            "module_cpu_s": round(sum(m["cpu_s"] for m in modules.values()), 1), "modules": modules,
+            "module_processes": sum(m["processes"] for m in modules.values()), "modules": modules,
             "changed": changed_count(output),
             "writes": writes_since(mark), "seconds_per_role": per_role(output), "top_tasks": top_tasks(output),
             "cpu_s": {"ansible": round(cpu_children() - cpu, 1),
@@ -190,24 +166,22 @@ def measure(clusters: int) -> dict:
     return row
 
 
-def per_cluster(run: dict, clusters: int) -> tuple[float, float, float]:
-    """CPU seconds of Ansible (controller and modules), of the modules alone, and module processes, per cluster."""
-    return (run["cpu_s"]["ansible"] / clusters, run.get("module_cpu_s", 0) / clusters,
-            run.get("module_processes", 0) / clusters)
+def per_cluster(run: dict, clusters: int) -> tuple[float, float]:
+    """CPU seconds of Ansible (controller, forks and modules) and module processes, per cluster."""
+    return run["cpu_s"]["ansible"] / clusters, run.get("module_processes", 0) / clusters
 
 
 def noop_cost_lines(rows: list[dict]) -> list[str]:
     """The no-op run's cost per cluster (issue 26), against the baseline checkout's when it ran."""
-    lines = ["no-op run per cluster: CPU seconds of Ansible (controller, forks and modules), of the modules alone, "
-             "module processes" + ("; against the baseline checkout on the same lab (best of each)" if
+    lines = ["no-op run per cluster: CPU seconds of Ansible (controller, forks and modules), module processes" + ("; against the baseline checkout on the same lab (best of each)" if
                                    any("baseline_noop" in r for r in rows) else "")]
     for row in rows:
         n = row["clusters"]
-        cpu, module_cpu, procs = per_cluster(row["noop"], n)
-        line = f"  {n} cl: CPU {cpu:.2f} s (modules {module_cpu:.2f}), {procs:.1f} module processes"
+        cpu, procs = per_cluster(row["noop"], n)
+        line = f"  {n} cl: CPU {cpu:.2f} s, {procs:.1f} module processes"
         if "baseline_noop" in row:
-            b_cpu, b_module_cpu, b_procs = per_cluster(row["baseline_noop"], n)
-            line += (f"; baseline CPU {b_cpu:.2f} s (modules {b_module_cpu:.2f}), {b_procs:.1f} module processes, "
+            b_cpu, b_procs = per_cluster(row["baseline_noop"], n)
+            line += (f"; baseline CPU {b_cpu:.2f} s, {b_procs:.1f} module processes, "
                      f"changed={row['baseline_noop']['changed']} -> {ratio(cpu, b_cpu)}x CPU, {ratio(procs, b_procs)}x processes "
                      f"(goal <= 0.5x CPU: {meets(cpu <= 0.5 * b_cpu)})")
         lines.append(line)
