@@ -173,8 +173,8 @@ def per_cluster(run: dict, clusters: int) -> tuple[float, float]:
 
 def noop_cost_lines(rows: list[dict]) -> list[str]:
     """The no-op run's cost per cluster (issue 26), against the baseline checkout's when it ran."""
-    lines = ["no-op run per cluster: CPU seconds of Ansible (controller, forks and modules), module processes" + ("; against the baseline checkout on the same lab (best of each)" if
-                                   any("baseline_noop" in r for r in rows) else "")]
+    against = "; against the baseline checkout on the same lab (best of each)" if any("baseline_noop" in r for r in rows) else ""
+    lines = ["no-op run per cluster: CPU seconds of Ansible (controller, forks and modules), module processes" + against]
     for row in rows:
         n = row["clusters"]
         cpu, procs = per_cluster(row["noop"], n)

@@ -27,11 +27,11 @@ def test_a_local_task_with_the_controllers_python_runs_in_the_worker():
     (dict(interpreter=None), "ansible_python_interpreter is None"),
 ])
 def test_anything_the_worker_cannot_give_the_module_keeps_the_module_process(change, reason):
-    assert why_not_in_worker(**dict(LOCAL, **change)).startswith(reason)
+    assert why_not_in_worker(**{**LOCAL, **change}).startswith(reason)
 
 
 def test_an_empty_environment_is_no_environment():
-    assert why_not_in_worker(**dict(LOCAL, environment=[{}])) is None
+    assert why_not_in_worker(**{**LOCAL, "environment": [{}]}) is None
 
 
 def test_every_module_of_the_collection_is_routed_through_the_action():
