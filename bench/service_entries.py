@@ -18,7 +18,8 @@ second of the whole step) within 1.2x of 3 clusters; a no-op run still makes no 
 one list per kind per cluster.
 Requests come from the API servers' audit logs (user agent meshops.multicluster); the module's
 own time, CPU and peak memory per cluster from /usr/bin/time around each module process (the play
-runs with an interpreter wrapper); CPU of the API servers, etcd and istiods from /proc, as the
+runs with an interpreter wrapper; SE_BENCH_IN_WORKER=1 leaves it out, so that the modules run in
+Ansible's workers as users' runs do, without per-module figures); CPU of the API servers, etcd and istiods from /proc, as the
 machine is shared and wall times are noisy; peak memory (PSS, sampled every second) of Ansible's
 process tree and of the lab. SE_BENCH_REUSE=1 reuses (and keeps) a running bench lab of the size;
 --report prints the last run's report again from bench/results/service_entries.json.
@@ -74,6 +75,7 @@ class Settings:
     reuse: bool                      # SE_BENCH_REUSE=1: reuse (and keep) a running bench lab of the size
     latency_ms: int                  # SE_BENCH_LATENCY_MS: round trip the lab's latency proxies add (0: loopback)
     max_in_flight: int | None        # SE_BENCH_MAX_IN_FLIGHT: mesh_k8s_max_in_flight of the runs (unset: the role's)
+    in_worker: bool                  # SE_BENCH_IN_WORKER=1: modules in Ansible's workers (no per-module figures)
 
     @classmethod
     def from_env(cls) -> "Settings":
@@ -82,7 +84,8 @@ class Settings:
                    other_repeats=int(os.environ.get("SE_BENCH_REPEATS", "2")),
                    reuse=os.environ.get("SE_BENCH_REUSE") == "1",
                    latency_ms=int(os.environ.get("SE_BENCH_LATENCY_MS", "0")),
-                   max_in_flight=int(os.environ["SE_BENCH_MAX_IN_FLIGHT"]) if os.environ.get("SE_BENCH_MAX_IN_FLIGHT") else None)
+                   max_in_flight=int(os.environ["SE_BENCH_MAX_IN_FLIGHT"]) if os.environ.get("SE_BENCH_MAX_IN_FLIGHT") else None,
+                   in_worker=os.environ.get("SE_BENCH_IN_WORKER") == "1")
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,9 @@ exec /usr/bin/time -a -o {WORK / 'modules.log'} -f "$module ${{ctx:--}} %e %M %U
 
 # -e of every measured services.yml run (SE_BENCH_MAX_IN_FLIGHT), set by main().
 EXTRA_VARS: list[str] = []
+# SE_BENCH_IN_WORKER=1, set by main(): no interpreter wrapper, so the modules run in Ansible's workers
+# (the action in_worker) as users' runs do, and their time, memory and CPU are the controller's.
+IN_WORKER: list[bool] = [False]
 
 
 def services_run(fleet: Fleet, label: str) -> dict:
@@ -241,8 +247,8 @@ def services_run(fleet: Fleet, label: str) -> dict:
     mark = audit_mark(fleet.clusters)
     cpu_before, server_before, lab_before = cpu_children(), server_cpu(), by_group(lab_roots(), lab_group, cpu_seconds)
     started = time.monotonic()
-    proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"),
-                             "-e", f"ansible_python_interpreter={interpreter_wrapper()}", *EXTRA_VARS],
+    timed = [] if IN_WORKER[0] else ["-e", f"ansible_python_interpreter={interpreter_wrapper()}"]
+    proc = subprocess.Popen([*PLAYBOOK, str(REPO / "playbooks" / "services.yml"), *timed, *EXTRA_VARS],
                             env=playbook_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     with MemorySampler(lambda: [proc.pid], controller_group) as ansible_memory, \
             MemorySampler(lab_roots, lab_group) as lab_memory:
@@ -252,7 +258,7 @@ def services_run(fleet: Fleet, label: str) -> dict:
     if proc.returncode:
         raise SystemExit(f"services.yml ({label}) failed:\n{stdout[-4000:]}\n{stderr[-2000:]}")
     counts = requests_since(mark)
-    modules = module_processes(WORK / "modules.log")
+    modules = {} if IN_WORKER[0] else module_processes(WORK / "modules.log")
     tasks = {name.split(" : ", 1)[-1].strip(): float(s) for name, s in PROFILE_TASK_LINE.findall(stdout.rsplit("PLAY RECAP", maxsplit=1)[-1])}
     (WORK / f"services-{label}.log").write_text(stdout)
     module_cpu = sum(m["cpu_s"] for m in modules.values())
@@ -368,6 +374,7 @@ def lab_size(settings: Settings, kubectl: str, count: int) -> dict:
     print(f"{count} clusters: lab and control plane up in {result['lab_up_s']} s"
           + (f" ({settings.latency_ms} ms round trip through the lab's latency proxies)" if settings.latency_ms else "")
           + (f"; mesh_k8s_max_in_flight={settings.max_in_flight}" if settings.max_in_flight else "")
+          + ("; modules in Ansible's workers (no per-module figures)" if settings.in_worker else "")
           + f"; load {load()}", flush=True)
     main_size = SIZES[-1]
     if count == settings.full:
@@ -407,6 +414,7 @@ def main() -> None:
     settings = Settings.from_env()
     if settings.max_in_flight:
         EXTRA_VARS.extend(["-e", f"mesh_k8s_max_in_flight={settings.max_in_flight}"])
+    IN_WORKER[0] = settings.in_worker
     kubectl = kubectl_bin()
     print(f"load at start: {load()}", flush=True)
     sizes = [lab_size(settings, kubectl, count) for count in settings.cluster_counts]

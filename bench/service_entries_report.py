@@ -27,7 +27,7 @@ def best(runs: list[dict]) -> dict:
 
 
 def slowest_module(run: dict) -> float:
-    return max(module_seconds(run).values())
+    return max(module_seconds(run).values(), default=0.0)  # 0: the modules ran in Ansible's workers
 
 
 def report(clusters: tuple[str, ...], cycles: dict[int, list[dict]], change: dict, k8s: dict) -> list[str]:
@@ -45,8 +45,8 @@ def report(clusters: tuple[str, ...], cycles: dict[int, list[dict]], change: dic
     module_first = module_seconds(first)
     objects = 2 * size * len(clusters)  # per cluster: ServiceEntries and as many DestinationRules
     module_rate = {c: objects / s for c, s in module_first.items()}
-    peak = max(v["rss_mib"] for run in [*(c[step] for c in main for step in ("first", "noop")), change]
-               for k, v in run["modules"].items() if k.startswith("service_entry@"))
+    peak = max((v["rss_mib"] for run in [*(c[step] for c in main for step in ("first", "noop")), change]
+               for k, v in run["modules"].items() if k.startswith("service_entry@")), default=0)
     out: list[str] = []
     p = out.append
     p(f"fleet: {len(clusters)} clusters x {size} exported Services (2 ports each) -> {size * len(clusters)} "
@@ -174,8 +174,8 @@ def fleet_report(sizes: list[dict], size: int, baseline: int) -> list[str]:
             "lists": {c: [noop["requests"][c]["reads"].get(f"list {r}", 0) for r in ("serviceentries", "destinationrules")]
                       for c in clusters},
             "module_first": slowest_module(first), "module_noop": slowest_module(noop),
-            "module_rss": max(v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
-                              if k.startswith("service_entry@")),
+            "module_rss": max((v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
+                               if k.startswith("service_entry@")), default=0),
             "plan_rss": max((v["rss_mib"] for run in (first, noop) for k, v in run["modules"].items()
                              if k.startswith("service_entry_plan@")), default=0),
             "kubectl": best([k["apply"] for k in kube])["seconds"] if kube else None,
