@@ -43,6 +43,9 @@ Scope:
 The inventory itself gives every host `mesh_kubeconfig`, `mesh_context` and `ansible_connection: local`
 (see `inventory/example/` and the inventory plugin `meshops.multicluster.kubeconfig_contexts`).
 `inventory/example/group_vars/mesh_clusters.yml` shows the fleet-wide ones in use.
+`mesh_modules_in_worker` (default true), read by every module's action rather than by a role, runs
+the modules in Ansible's worker processes where it can; false keeps a process per module
+([large fleets](operations.md#large-fleets-and-distant-clusters)).
 
 ## Rollout (playbook) variables
 
