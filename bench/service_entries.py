@@ -237,7 +237,7 @@ exec /usr/bin/time -a -o {WORK / 'modules.log'} -f "$module ${{ctx:--}} %e %M %U
 # -e of every measured services.yml run (SE_BENCH_MAX_IN_FLIGHT), set by main().
 EXTRA_VARS: list[str] = []
 # SE_BENCH_IN_WORKER=1, set by main(): no interpreter wrapper, so the modules run in Ansible's workers
-# (the action in_worker) as users' runs do, and their time, memory and CPU are the controller's.
+# (plugin_utils/in_worker.py) as users' runs do, and their time, memory and CPU are the controller's.
 IN_WORKER: list[bool] = [False]
 
 

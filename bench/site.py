@@ -14,7 +14,7 @@ run's report again from bench/results/.
 Per cluster, the no-op run reports the CPU seconds of Ansible (controller, forks and module processes)
 and how many module processes it started: each run keeps its AnsiballZ files (ANSIBLE_KEEP_REMOTE_FILES,
 in bench/results/site/remote-tmp-<label>), one per module process; a module that ran inside Ansible's
-worker process (the action in_worker) leaves none. SITE_BENCH_BASELINE=<checkout> (another worktree,
+worker process (plugin_utils/in_worker.py) leaves none. SITE_BENCH_BASELINE=<checkout> (another worktree,
 e.g. main's) measures that checkout's site.yml on the same lab, after the first run: its no-op run and
 this checkout's alternate (SITE_BENCH_REPEATS times, default 1), and the report prints this
 checkout's CPU per cluster against the baseline's (issue 26: at most half). One more no-op run of this

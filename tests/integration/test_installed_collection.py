@@ -88,7 +88,7 @@ def assert_nothing_from_the_repository(artifacts, events):
 def test_site_runs_from_the_installed_collection_through_ansible_runner(lab, installed, tmp_path):
     # AWX's "Kubernetes kubeconfig" style credential: K8S_AUTH_KUBECONFIG, no path in the inventory.
     # Modules as processes of their own (AnsiballZ zips of the installed collection); the other tests
-    # run them inside Ansible's workers (the action in_worker).
+    # run them inside Ansible's workers (plugin_utils/in_worker.py).
     hosts = {name: {**host_vars, "mesh_modules_in_worker": False} for name, host_vars in lab_hosts(lab, False).items()}
     private = runner_dir(tmp_path, lab, {"K8S_AUTH_KUBECONFIG": lab.kubeconfig}, hosts, "site")
     proc, artifacts, events = run_job(private, installed)

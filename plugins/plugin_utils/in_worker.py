@@ -1,6 +1,6 @@
 # Copyright: meshops developers
 # GNU General Public License v3.0+ (see LICENSE or https://www.gnu.org/licenses/gpl-3.0.txt)
-"""The action of every module of the collection (meta/runtime.yml routes them here): run the module
+"""The action of every module of the collection (plugins/action/<module>.py names it): run the module
 inside Ansible's worker process when it would run on the controller, with the controller's own Python,
 anyway; otherwise as any module (ansible.builtin.normal).
 

@@ -1,11 +1,11 @@
 """When a module of the collection runs in Ansible's worker process, and that every module goes through it."""
 
+import importlib
 from pathlib import Path
 
 import pytest
-import yaml
 
-from ansible_collections.meshops.multicluster.plugins.action.in_worker import why_not_in_worker
+from ansible_collections.meshops.multicluster.plugins.plugin_utils.in_worker import ActionModule, why_not_in_worker
 
 REPO = Path(__file__).resolve().parents[4]
 PYTHON = "/opt/venv/bin/python"
@@ -34,8 +34,10 @@ def test_an_empty_environment_is_no_environment():
     assert why_not_in_worker(**{**LOCAL, "environment": [{}]}) is None
 
 
-def test_every_module_of_the_collection_is_routed_through_the_action():
-    routing = yaml.safe_load((REPO / "meta" / "runtime.yml").read_text())["plugin_routing"]["modules"]
+def test_every_module_of_the_collection_has_the_action():
     modules = {path.stem for path in (REPO / "plugins" / "modules").glob("*.py")}
-    assert set(routing) == modules
-    assert {entry["action_plugin"] for entry in routing.values()} == {"meshops.multicluster.in_worker"}
+    actions = {path.stem for path in (REPO / "plugins" / "action").glob("*.py")}
+    assert actions == modules
+    for name in modules:
+        action = importlib.import_module(f"ansible_collections.meshops.multicluster.plugins.action.{name}")
+        assert action.ActionModule is ActionModule, name
