@@ -19,6 +19,7 @@ ANSIBLE_LABELS = {
     "common_return_values": ("reference_appendices/common_return_values.html", "Return Values"),
     "ansible_configuration_settings": ("reference_appendices/config.html", "Ansible Configuration Settings"),
     "callback_plugins": ("plugins/callback.html", "Callback plugins"),
+    "action_plugins": ("plugins/action.html", "Action plugins"),
 }
 # ansible-core's configuration variables, documented on its configuration page.
 ANSIBLE_ENVVAR = re.compile(r"ANSIBLE_[A-Z0-9_]+")
